@@ -1,0 +1,1 @@
+"""edgestack: stack files to Cloudflare edge stacks."""

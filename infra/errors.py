@@ -1,0 +1,29 @@
+"""One-line diagnostics for stack files: `file:line:col: key.path: message`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    file: str
+    line: int
+    col: int
+    key_path: str
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {self.key_path or '<root>'}: {prefix}{self.message}"
+
+
+class StackError(Exception):
+    """Raised with every diagnostic found; nothing downstream runs after it."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = sorted(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))

@@ -1,0 +1,122 @@
+"""Runtime configuration the Worker reads: the AI gateway, RAG and agents.
+
+These sections are shipped to the Worker as JSON (see `RuntimeConfig`), so they hold
+plain data only. Binding fields name bindings declared under `bindings:`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, HttpUrl
+
+from .base import BindingName, Model, SecretName
+
+ProviderKind = Literal["openai", "anthropic", "workers-ai", "openai-compatible"]
+
+
+class ModelPrice(Model):
+    """USD per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
+
+
+class ProviderSpec(Model):
+    kind: ProviderKind
+    base_url: HttpUrl | None = Field(default=None, description="Required for openai-compatible")
+    api_key_secret: SecretName | None = Field(default=None, description="Worker secret holding the key")
+    timeout_ms: int = Field(default=30_000, ge=100, le=300_000)
+    prices: dict[str, ModelPrice] = Field(default_factory=dict, description="model -> price")
+
+
+class Candidate(Model):
+    provider: str = Field(description="Key into gateway.providers")
+    model: str = Field(min_length=1)
+    weight: int = Field(default=1, ge=0, description="Used by the weighted strategy")
+
+
+class CircuitBreaker(Model):
+    failure_threshold: int = Field(default=5, ge=1)
+    cooldown_s: int = Field(default=30, ge=1)
+
+
+class RetryPolicy(Model):
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    backoff: Literal["constant", "linear", "exponential"] = "exponential"
+    base_delay_ms: int = Field(default=100, ge=0, le=10_000)
+    max_total_ms: int = Field(default=20_000, ge=0)
+
+
+class CachePolicy(Model):
+    enabled: bool = False
+    ttl_s: int = Field(default=3600, ge=60, le=30 * 86400)
+    max_temperature: float | None = Field(
+        default=None, ge=0, description="Only cache requests at or below this temperature"
+    )
+
+
+class RouteSpec(Model):
+    strategy: Literal["cheapest", "fastest", "fallback", "weighted"] = "fallback"
+    candidates: tuple[Candidate, ...] = Field(min_length=1)
+    retry: RetryPolicy = RetryPolicy()
+    circuit_breaker: CircuitBreaker = CircuitBreaker()
+    cache: CachePolicy = CachePolicy()
+
+
+class RateLimitPolicy(Model):
+    binding: BindingName = Field(description="A rate_limits binding")
+    key: Literal["ip", "api_key"] = "ip"
+
+
+class VirtualKeySpec(Model):
+    """A client key; only its sha256 is stored."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    scope: str = Field(default="default", min_length=1, description="Tenant scope for the cache")
+    allowed_models: tuple[str, ...] = Field(default=(), description="Empty means every alias")
+    requests_per_day: int | None = Field(default=None, ge=1)
+    tokens_per_day: int | None = Field(default=None, ge=1)
+
+
+class GatewaySpec(Model):
+    enabled: bool = True
+    public: bool = Field(default=False, description="Serve without a virtual key")
+    providers: dict[str, ProviderSpec] = Field(default_factory=dict)
+    routes: dict[str, RouteSpec] = Field(default_factory=dict, description="model alias -> route")
+    rate_limit: RateLimitPolicy | None = None
+    keys: dict[str, VirtualKeySpec] = Field(default_factory=dict, description="key name -> key")
+    cache_binding: BindingName | None = Field(default=None, description="KV binding for the edge cache")
+    usage_binding: BindingName | None = Field(default=None, description="D1 binding for usage logs")
+    log_bodies: bool = False
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=100 * 1_048_576)
+
+
+class RagSpec(Model):
+    enabled: bool = True
+    documents_binding: BindingName = Field(description="R2 bucket holding documents")
+    index_binding: BindingName = Field(description="Vectorize index")
+    faq_cache_binding: BindingName | None = Field(default=None, description="KV namespace")
+    embedding_model: str = "@cf/baai/bge-small-en-v1.5"
+    generation_alias: str | None = Field(default=None, description="Gateway alias used to answer")
+    chunk_chars: int = Field(default=1200, ge=100, le=20_000)
+    top_k: int = Field(default=5, ge=1, le=20)
+    faq_ttl_s: int = Field(default=86400, ge=60)
+
+
+class AgentsSpec(Model):
+    enabled: bool = True
+    state_binding: BindingName = Field(description="Durable Object namespace holding agent state")
+    history_binding: BindingName = Field(description="D1 database for conversation history")
+    tools_binding: BindingName | None = Field(default=None, description="KV namespace of tool configs")
+    model_alias: str | None = None
+    max_turns: int = Field(default=8, ge=1, le=64)
+
+
+# Output dimensions of the Workers AI embedding models the stack can name.
+EMBEDDING_DIMENSIONS: dict[str, int] = {
+    "@cf/baai/bge-small-en-v1.5": 384,
+    "@cf/baai/bge-base-en-v1.5": 768,
+    "@cf/baai/bge-large-en-v1.5": 1024,
+}
