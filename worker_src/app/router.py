@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .config import BuildInfo
 from .health import healthz
 from .http import HttpRequest, HttpResponse
+from .services import Services
 
 
-async def handle(request: HttpRequest, build: BuildInfo) -> HttpResponse:
+async def handle(request: HttpRequest, services: Services) -> HttpResponse:
     if request.path == "/healthz" and request.method in ("GET", "HEAD"):
-        return healthz(build)
+        return healthz(services.build)
     return HttpResponse.json({"error": {"message": f"no route for {request.method} {request.path}"}}, status=404)

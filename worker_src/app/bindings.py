@@ -1,0 +1,103 @@
+"""Typed views of the Worker's bindings, as the core modules use them.
+
+`worker_src/platform.py` adapts the real JS bindings (Pyodide) to these protocols;
+unit tests pass in-memory fakes. Core modules never touch a JS object directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class KvNamespace(Protocol):
+    async def get(self, key: str) -> str | None: ...
+    async def put(self, key: str, value: str, expiration_ttl: int | None = None) -> None: ...
+    async def delete(self, key: str) -> None: ...
+
+
+class D1Database(Protocol):
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run one statement; return its rows as dicts (empty for writes)."""
+        ...
+
+    async def batch(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run statements atomically, as D1's `batch()` does."""
+        ...
+
+
+class R2Bucket(Protocol):
+    async def get_bytes(self, key: str) -> bytes | None: ...
+    async def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
+    async def list_keys(self, prefix: str = "") -> list[str]: ...
+    async def delete(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class VectorMatch:
+    id: str
+    score: float
+    values: list[float] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Vector:
+    id: str
+    values: list[float]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    namespace: str | None = None
+
+
+class VectorizeIndex(Protocol):
+    async def upsert(self, vectors: Sequence[Vector]) -> int: ...
+    async def query(
+        self,
+        vector: Sequence[float],
+        top_k: int = 5,
+        return_values: bool = False,
+        return_metadata: str = "none",
+        namespace: str | None = None,
+        filter: Mapping[str, Any] | None = None,
+    ) -> list[VectorMatch]: ...
+    async def get_by_ids(self, ids: Sequence[str]) -> list[Vector]: ...
+    async def delete_by_ids(self, ids: Sequence[str]) -> int: ...
+
+
+class WorkersAi(Protocol):
+    async def run(self, model: str, inputs: Mapping[str, Any]) -> Any: ...
+
+
+class RateLimiter(Protocol):
+    async def limit(self, key: str) -> bool:
+        """True when the call is within the limit."""
+        ...
+
+
+@dataclass
+class UpstreamResponse:
+    status: int
+    headers: dict[str, str]  # lower-cased names
+    body: AsyncIterator[bytes]  # streamed; read it once
+
+    async def read(self) -> bytes:
+        chunks = [chunk async for chunk in self.body]
+        return b"".join(chunks)
+
+
+class Fetcher(Protocol):
+    async def __call__(
+        self, url: str, *, method: str, headers: Mapping[str, str], body: bytes | None, timeout_ms: int
+    ) -> UpstreamResponse:
+        """Outbound HTTP (`workers.fetch` in production). Raises `UpstreamError` on connect/timeout."""
+        ...
+
+
+class UpstreamError(Exception):
+    """A connection failure or timeout talking to an upstream (never an HTTP status)."""
+
+
+WaitUntil = Callable[[Awaitable[Any]], None]
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]

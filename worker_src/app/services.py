@@ -1,0 +1,38 @@
+"""Everything a request handler may use, handed in by `entry.py` (or a test)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .bindings import (
+    Clock,
+    D1Database,
+    Fetcher,
+    KvNamespace,
+    R2Bucket,
+    RateLimiter,
+    Sleep,
+    VectorizeIndex,
+    WaitUntil,
+    WorkersAi,
+)
+from .config import BuildInfo
+
+
+@dataclass
+class Services:
+    build: BuildInfo
+    config: Mapping[str, Any]  # parsed EDGESTACK_CONFIG
+    fetch: Fetcher
+    wait_until: WaitUntil
+    clock: Clock  # seconds since the epoch; call only inside a request
+    sleep: Sleep
+    kv: Mapping[str, KvNamespace] = field(default_factory=dict)
+    d1: Mapping[str, D1Database] = field(default_factory=dict)
+    r2: Mapping[str, R2Bucket] = field(default_factory=dict)
+    vectorize: Mapping[str, VectorizeIndex] = field(default_factory=dict)
+    rate_limits: Mapping[str, RateLimiter] = field(default_factory=dict)
+    ai: WorkersAi | None = None
+    secrets: Mapping[str, str] = field(default_factory=dict)
