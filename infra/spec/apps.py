@@ -29,6 +29,9 @@ class ProviderSpec(Model):
     api_key_secret: SecretName | None = Field(default=None, description="Worker secret holding the key")
     timeout_ms: int = Field(default=30_000, ge=100, le=300_000)
     prices: dict[str, ModelPrice] = Field(default_factory=dict, description="model -> price")
+    default_max_tokens: int = Field(
+        default=4096, ge=1, le=1_000_000, description="max_tokens sent to Anthropic when a client omits it"
+    )
 
 
 class Candidate(Model):
@@ -68,6 +71,9 @@ class RouteSpec(Model):
 class RateLimitPolicy(Model):
     binding: BindingName = Field(description="A rate_limits binding")
     key: Literal["ip", "api_key"] = "ip"
+    retry_after_s: int = Field(
+        default=60, ge=1, le=86_400, description="retry-after sent with a 429; match the binding's period"
+    )
 
 
 class VirtualKeySpec(Model):
@@ -78,6 +84,7 @@ class VirtualKeySpec(Model):
     allowed_models: tuple[str, ...] = Field(default=(), description="Empty means every alias")
     requests_per_day: int | None = Field(default=None, ge=1)
     tokens_per_day: int | None = Field(default=None, ge=1)
+    admin: bool = Field(default=False, description="May read every key's usage from /v1/usage")
 
 
 class GatewaySpec(Model):
@@ -90,6 +97,9 @@ class GatewaySpec(Model):
     cache_binding: BindingName | None = Field(default=None, description="KV binding for the edge cache")
     usage_binding: BindingName | None = Field(default=None, description="D1 binding for usage logs")
     log_bodies: bool = False
+    ip_hash_salt_secret: SecretName | None = Field(
+        default=None, description="Worker secret salting the client-IP hash in usage records"
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=100 * 1_048_576)
 
 
