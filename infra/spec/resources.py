@@ -180,3 +180,10 @@ class AiGatewaySpec(Model):
     rate_limiting_limit: int = Field(default=0, ge=0)
     rate_limiting_interval: int = Field(default=0, ge=0)
     rate_limiting_technique: Literal["fixed", "sliding"] = "fixed"
+    cache_invalidate_on_update: bool = Field(
+        default=False, description="Drop cached responses when the gateway settings change"
+    )
+    log_management: int | None = Field(default=None, ge=1, description="How many logs the gateway keeps")
+    log_management_strategy: Literal["STOP_INSERTING", "DELETE_OLDEST"] | None = Field(
+        default=None, description="What happens when log_management is reached"
+    )
