@@ -1,4 +1,4 @@
--- RAG document catalogue: which R2 objects were chunked into which vectors.
+-- RAG document catalogue: which R2 objects were chunked into how many vectors.
 CREATE TABLE IF NOT EXISTS documents (
     r2_key TEXT PRIMARY KEY,
     tenant TEXT NOT NULL,
