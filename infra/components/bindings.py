@@ -1,0 +1,63 @@
+"""Planned Worker bindings to provider binding fields.
+
+One conversion, two argument types: `WorkerVersionBindingArgs` for the versioned upload and
+`WorkersScriptBindingArgs` for the migration-carrying script upload. Field names follow
+pulumi-cloudflare 6.x (`namespace_id`, `id` for D1, `bucket_name`, `index_name`, `class_name`,
+`queue_name`, `text`, `simple`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+
+from infra.planner import (
+    AiBinding,
+    DurableObjectBinding,
+    PlainTextBinding,
+    RateLimitBinding,
+    ResourceBinding,
+    SecretTextBinding,
+    WorkerBinding,
+)
+
+BindingFields = dict[str, Any]
+
+
+class MissingSecretError(KeyError):
+    """A `secret_text` binding whose value was not provided."""
+
+
+def static_fields(binding: WorkerBinding, secrets: dict[str, pulumi.Output[str]]) -> BindingFields:
+    """Fields of a binding that needs no resource of the plan (everything but storage bindings)."""
+    fields: BindingFields = {"name": binding.name, "type": binding.type}
+    if isinstance(binding, DurableObjectBinding):
+        fields["class_name"] = binding.class_name
+    elif isinstance(binding, AiBinding):
+        pass
+    elif isinstance(binding, RateLimitBinding):
+        fields["namespace_id"] = binding.namespace_id
+        fields["simple"] = {"limit": binding.limit, "period": binding.period}
+    elif isinstance(binding, PlainTextBinding):
+        fields["text"] = binding.text
+    elif isinstance(binding, SecretTextBinding):
+        if binding.config_key not in secrets:
+            raise MissingSecretError(binding.config_key)
+        fields["text"] = secrets[binding.config_key]
+    else:
+        raise TypeError(f"{binding.name}: {type(binding).__name__} is bound by a resource component")
+    return fields
+
+
+def version_binding_args(fields: BindingFields) -> cloudflare.WorkerVersionBindingArgs:
+    return cloudflare.WorkerVersionBindingArgs(**fields)
+
+
+def script_binding_args(fields: BindingFields) -> cloudflare.WorkersScriptBindingArgs:
+    return cloudflare.WorkersScriptBindingArgs(**fields)
+
+
+ResourceFieldsResolver = Callable[[ResourceBinding], BindingFields]
