@@ -1,0 +1,205 @@
+"""In-memory fakes of the Worker binding protocols (`worker_src/app/bindings.py`), for CPython runs.
+
+Each follows the documented behaviour of the real binding where it matters to callers:
+- KV (https://developers.cloudflare.com/kv/api/write-key-value-pairs/): `expiration_ttl` must be
+  at least 60 seconds; expired keys read as missing.
+- D1 (https://developers.cloudflare.com/d1/worker-api/d1-database/): SQLite; `batch()` is atomic.
+  Backed by the stdlib `sqlite3`, with the stack's D1 migrations applied in name order.
+- Rate limiting (https://developers.cloudflare.com/workers/runtime-apis/bindings/rate-limit/):
+  `limit({key})` -> `{success}`, `limit` calls per `period` seconds per key (fixed window here).
+- Workers AI text generation (https://developers.cloudflare.com/workers-ai/models/llama-3.1-8b-instruct/):
+  `{response, usage}`, or an SSE byte stream of `{"response": ...}` events ending in `[DONE]` when
+  `stream: true`. The fake answers deterministically from the prompt, for tests only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+MIGRATIONS = REPO / "stacks" / "migrations" / "db"
+
+Clock = Callable[[], float]
+
+
+class FakeClock:
+    """A settable clock (seconds since the epoch) for tests that must not depend on wall time."""
+
+    def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
+        self.now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+
+class RecordingSleep:
+    """`Services.sleep` that records the requested delays; optionally really sleeps, or advances a clock."""
+
+    def __init__(self, real: bool = False, clock: FakeClock | None = None) -> None:
+        self.real = real
+        self.clock = clock
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        if self.clock is not None:
+            self.clock.advance(seconds)
+        if self.real:
+            await asyncio.sleep(seconds)
+
+
+class InMemoryKv:
+    MIN_TTL_S = 60
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self.clock = clock
+        self.data: dict[str, tuple[str, float | None]] = {}
+        self.puts = 0
+
+    async def get(self, key: str) -> str | None:
+        entry = self.data.get(key)
+        if entry is None:
+            return None
+        value, expires_at = entry
+        if expires_at is not None and self.clock() >= expires_at:
+            del self.data[key]
+            return None
+        return value
+
+    async def put(self, key: str, value: str, expiration_ttl: int | None = None) -> None:
+        if expiration_ttl is not None and expiration_ttl < self.MIN_TTL_S:
+            raise ValueError(f"Invalid expiration_ttl of {expiration_ttl}. Expiration TTL must be at least 60.")
+        self.puts += 1
+        self.data[key] = (value, self.clock() + expiration_ttl if expiration_ttl else None)
+
+    async def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+    def keys(self, prefix: str = "") -> list[str]:
+        return sorted(k for k in self.data if k.startswith(prefix))
+
+
+class SqliteD1:
+    """D1 on an in-memory SQLite database, thread-safe so tests can inspect rows from their thread."""
+
+    def __init__(self, migrations: Sequence[Path] | None = None) -> None:
+        self.conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.lock = threading.Lock()
+        files = sorted(MIGRATIONS.glob("*.sql")) if migrations is None else list(migrations)
+        for path in files:
+            self.conn.executescript(path.read_text())
+
+    def _run(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        cursor = self.conn.execute(sql, tuple(params))
+        rows = [dict(row) for row in cursor.fetchall()] if cursor.description else []
+        cursor.close()
+        return rows
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.lock:
+            return self._run(sql, params)
+
+    async def batch(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        with self.lock:
+            self.conn.execute("BEGIN")
+            try:
+                for sql, params in statements:
+                    self._run(sql, params)
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Synchronous read for test assertions."""
+        with self.lock:
+            return self._run(sql, params)
+
+
+class FakeRateLimiter:
+    def __init__(self, limit: int, period: int, clock: Clock = time.time) -> None:
+        self.limit_per_period = limit
+        self.period = period
+        self.clock = clock
+        self.windows: dict[str, tuple[int, int]] = {}  # key -> (window number, count)
+        self.calls: list[str] = []
+
+    async def limit(self, key: str) -> bool:
+        self.calls.append(key)
+        window = int(self.clock() // self.period)
+        current, count = self.windows.get(key, (window, 0))
+        if current != window:
+            count = 0
+        count += 1
+        self.windows[key] = (window, count)
+        return count <= self.limit_per_period
+
+
+class FakeWorkersAi:
+    """Deterministic text generation in the Workers AI output shape (tests only; never real text)."""
+
+    def __init__(self, fail_with: str | None = None) -> None:
+        self.fail_with = fail_with
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def run(self, model: str, inputs: Mapping[str, Any]) -> Any:
+        self.calls.append((model, dict(inputs)))
+        if self.fail_with:
+            raise RuntimeError(self.fail_with)
+        messages = inputs.get("messages") or []
+        last = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
+        text = f"workers-ai: {last}"
+        usage = {"prompt_tokens": max(1, len(json.dumps(messages)) // 4),
+                 "completion_tokens": len(text.split()), "total_tokens": 0}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if inputs.get("stream"):
+            return _sse_words(text, usage)
+        return {"response": text, "usage": usage}
+
+
+async def _sse_words(text: str, usage: dict[str, int]) -> AsyncIterator[bytes]:
+    words = text.split(" ")
+    for index, word in enumerate(words):
+        piece = word if index == 0 else " " + word
+        yield f"data: {json.dumps({'response': piece, 'p': 'x'})}\n\n".encode()
+    yield f"data: {json.dumps({'response': '', 'usage': usage})}\n\n".encode()
+    yield b"data: [DONE]\n\n"
+
+
+class BackgroundTasks:
+    """`ctx.waitUntil`: runs the work after the response; `drain()` awaits all of it (as the runtime
+    does before an isolate shuts down)."""
+
+    def __init__(self) -> None:
+        self.pending: set[asyncio.Task[Any]] = set()
+        self.errors: list[BaseException] = []
+        self.completed = 0
+
+    def __call__(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self.pending.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.pending.discard(task)
+        self.completed += 1
+        if not task.cancelled() and task.exception() is not None:
+            self.errors.append(task.exception())  # type: ignore[arg-type]
+
+    async def drain(self) -> None:
+        while self.pending:
+            await asyncio.gather(*list(self.pending), return_exceptions=True)

@@ -1,0 +1,370 @@
+"""POST /v1/chat/completions and POST /v1/messages: validate, admit, cache, route, respond, record."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from ..bindings import D1Database, KvNamespace, UpstreamError
+from ..http import HttpRequest, HttpResponse
+from ..services import Services
+from . import cache
+from .auth import Principal, authenticate, require_model
+from .config import Candidate, GatewayConfig, Price, Route
+from .dispatch import CallSpec, Dispatcher, Success, breaker_key
+from .errors import Api, GatewayError
+from .log import log_event
+from .quotas import add_usage_statement, check_quota
+from .ratelimit import enforce_rate_limit, limit_key
+from .relay import StreamRelay
+from .sse import DONE, encode_event
+from .state import IsolateState
+from .strategies import order_cheapest, order_fallback, order_fastest, order_weighted, request_random
+from .streams import anthropic_message_to_events, dumps, openai_completion_to_chunks
+from .tokens import TokenUsage, cost_usd, estimate_completion_tokens, estimate_prompt_tokens
+from .translate import JsonObject, anthropic_response_to_openai, openai_response_to_anthropic
+from .usage import UsageRecord, clip_body, insert_statement
+
+SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    api: Api
+    body: JsonObject
+    alias: str
+    stream: bool
+    include_usage: bool
+
+
+@dataclass
+class RequestContext:
+    services: Services
+    config: GatewayConfig
+    state: IsolateState
+    api: Api
+    request_id: str
+    started: float
+    record: UsageRecord
+    principal: Principal | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # x-edgestack-* for the response
+
+    @property
+    def usage_db(self) -> D1Database | None:
+        name = self.config.usage_binding
+        return self.services.d1.get(name) if name else None
+
+    @property
+    def cache_kv(self) -> KvNamespace | None:
+        name = self.config.cache_binding
+        return self.services.kv.get(name) if name else None
+
+    def elapsed_ms(self) -> int:
+        return max(0, int((self.services.clock() - self.started) * 1000))
+
+
+# ---------------------------------------------------------------- request validation
+
+
+def _bad(message: str, param: str | None = None, code: str | None = None) -> GatewayError:
+    return GatewayError(400, "invalid_request", message, param=param, code=code)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_chat_request(api: Api, request: HttpRequest, max_body_bytes: int) -> ChatRequest:
+    content_type = request.header("content-type").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        shown = content_type or "none"
+        raise GatewayError(415, "unsupported_media_type",
+                           f"content-type must be application/json (got {shown})", code="unsupported_content_type")
+    try:
+        body = json.loads(request.body)
+    except ValueError as error:  # includes UnicodeDecodeError
+        raise _bad(f"request body is not valid JSON: {error}", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise _bad("request body must be a JSON object", code="invalid_json")
+    model = body.get("model")
+    if model is None:
+        raise _bad("missing required parameter: 'model'", "model", "missing_required_parameter")
+    if not isinstance(model, str) or not model.strip():
+        raise _bad("'model' must be a non-empty string", "model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _bad("'messages' must be a non-empty list", "messages")
+    if not all(isinstance(m, dict) for m in messages):
+        raise _bad("every entry of 'messages' must be an object", "messages")
+    stream = body.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise _bad("'stream' must be true or false", "stream")
+    for name in ("temperature", "top_p"):
+        if body.get(name) is not None and not _is_number(body[name]):
+            raise _bad(f"'{name}' must be a number", name)
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise _bad(f"'{name}' must be a positive integer", name)
+    if api == "anthropic" and body.get("max_tokens") is None:
+        raise _bad("missing required parameter: 'max_tokens'", "max_tokens", "missing_required_parameter")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise _bad("'stream_options' must be an object", "stream_options")
+    include_usage = bool(api == "openai" and options and options.get("include_usage") is True)
+    return ChatRequest(api=api, body=body, alias=model, stream=stream, include_usage=include_usage)
+
+
+# ---------------------------------------------------------------- background writes
+
+
+async def _run_batch(db: D1Database, statements: list[tuple[str, tuple[object, ...]]], what: str) -> None:
+    try:
+        await db.batch(statements)
+    except Exception as error:  # a lost record must never break a response
+        log_event("usage_write_failed", what=what, error=type(error).__name__, detail=str(error)[:200])
+
+
+def finish_record(ctx: RequestContext, status: int, *, error_kind: str | None = None,
+                  usage: TokenUsage | None = None, cost: float = 0.0, quota_tokens: int = 0) -> None:
+    record = ctx.record
+    record.status = status
+    record.error_type = error_kind
+    record.latency_ms = ctx.elapsed_ms()
+    if usage is not None:
+        record.input_tokens = usage.prompt_tokens
+        record.output_tokens = usage.completion_tokens
+        record.cached_tokens = usage.cached_tokens
+        record.cost_usd = cost
+    db = ctx.usage_db
+    if db is None:
+        return
+    statements = [insert_statement(record)]
+    key = ctx.principal.key if ctx.principal else None
+    if key is not None and key.has_quota and quota_tokens > 0:
+        statements.append(add_usage_statement(key, ctx.started, 0, quota_tokens))
+    ctx.services.wait_until(_run_batch(db, statements, "usage"))
+
+
+# ---------------------------------------------------------------- the pipeline
+
+
+def order_candidates(route: Route, config: GatewayConfig, chat: ChatRequest, ctx: RequestContext) -> list[Candidate]:
+    if route.strategy == "cheapest":
+        return order_cheapest(route, config.providers, estimate_prompt_tokens(chat.body),
+                              estimate_completion_tokens(chat.body))
+    if route.strategy == "fastest":
+        return order_fastest(route, ctx.state.latency.estimate_ms)
+    if route.strategy == "weighted":
+        return order_weighted(route, request_random(ctx.request_id))
+    return order_fallback(route)
+
+
+async def serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> HttpResponse:
+    try:
+        return await _serve_chat(api, request, ctx)
+    except GatewayError as error:
+        finish_record(ctx, error.status, error_kind=error.kind)
+        return error.to_response(api, ctx.headers)
+
+
+async def _serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> HttpResponse:
+    config, services = ctx.config, ctx.services
+    if len(request.body) > config.max_body_bytes:
+        raise GatewayError(413, "request_too_large",
+                           f"request body is {len(request.body)} bytes; the limit is {config.max_body_bytes}",
+                           code="request_too_large")
+    policy = config.rate_limit
+    ip_hash = ctx.record.ip_hash or "unknown"
+    if policy is not None and policy.key == "ip":
+        await enforce_rate_limit(policy, services.rate_limits, limit_key(policy, None, ip_hash))
+    ctx.principal = principal = authenticate(config, request.headers)
+    ctx.record.key_id = principal.key_id
+    if policy is not None and policy.key == "api_key":
+        await enforce_rate_limit(policy, services.rate_limits, limit_key(policy, principal, ip_hash))
+
+    chat = parse_chat_request(api, request, config.max_body_bytes)
+    ctx.record.alias = chat.alias
+    ctx.record.stream = int(chat.stream)
+    route = config.routes.get(chat.alias)
+    if route is None:
+        known = ", ".join(sorted(a for a in config.routes if principal.key is None or principal.key.allows(a)))
+        raise GatewayError(404, "not_found", f"model {chat.alias!r} is not configured (available: {known or 'none'})",
+                           param="model", code="model_not_found")
+    require_model(principal, chat.alias)
+    await _admit_quota(ctx)
+    if config.log_bodies:
+        ctx.record.request_body = clip_body(request.body.decode("utf-8", "replace"))
+
+    decision = cache.decide(route.cache, ctx.cache_kv is not None, api, principal.scope, chat.alias,
+                            chat.body, request.headers)
+    ctx.record.cache_status = decision.status
+    ctx.headers["x-edgestack-cache"] = decision.status
+    if decision.status == "MISS" and decision.key is not None and ctx.cache_kv is not None:
+        cached = await cache.lookup(ctx.cache_kv, decision.key, api)
+        if cached is not None:
+            return _serve_cached(ctx, chat, cached)
+
+    order = order_candidates(route, config, chat, ctx)
+    if route.strategy == "fastest":
+        await ctx.state.latency.refresh_shared(ctx.cache_kv, [c.key for c in route.candidates], services.clock())
+        order = order_candidates(route, config, chat, ctx)
+    dispatcher = Dispatcher(services, config, ctx.state.breakers, ctx.state.latency)
+    call = CallSpec(api=api, body=chat.body, stream=chat.stream, alias=chat.alias, headers=request.headers,
+                    request_id=ctx.request_id)
+    success = await dispatcher.run(route, order, call)
+    ctx.record.provider = success.candidate.provider
+    ctx.record.model = success.candidate.model
+    ctx.record.attempts = success.attempts
+    ctx.headers.update({"x-edgestack-provider": success.candidate.provider,
+                        "x-edgestack-model": success.candidate.model,
+                        "x-edgestack-attempts": str(success.attempts)})
+    if chat.stream:
+        return _stream_response(ctx, chat, route, success, decision)
+    return _json_response(ctx, chat, success, decision)
+
+
+async def _admit_quota(ctx: RequestContext) -> None:
+    key = ctx.principal.key if ctx.principal else None
+    db = ctx.usage_db
+    if key is None or not key.has_quota or db is None:
+        return
+    await check_quota(db, key, ctx.started)
+    ctx.services.wait_until(_run_batch(db, [add_usage_statement(key, ctx.started, 1, 0)], "quota"))
+
+
+def _price(ctx: RequestContext, candidate: Candidate) -> Price | None:
+    provider = ctx.config.providers.get(candidate.provider)
+    return provider.prices.get(candidate.model) if provider else None
+
+
+def _client_response(api: Api, success: Success, created: int) -> tuple[JsonObject, bytes, TokenUsage]:
+    """The upstream's JSON in the client's API shape (passthrough bytes when the APIs match)."""
+    parsed = success.parsed
+    if success.provider.api == "openai":
+        usage = TokenUsage.from_openai(parsed.get("usage"))
+        if api == "openai":
+            return parsed, success.body, usage
+        converted = openai_response_to_anthropic(parsed)
+    else:
+        usage = TokenUsage.from_anthropic(parsed.get("usage"))
+        if api == "anthropic":
+            return parsed, success.body, usage
+        converted = anthropic_response_to_openai(parsed, created)
+    return converted, dumps(converted).encode(), usage
+
+
+def _json_response(ctx: RequestContext, chat: ChatRequest, success: Success,
+                   decision: cache.CacheDecision) -> HttpResponse:
+    response, body, usage = _client_response(chat.api, success, int(ctx.started))
+    if decision.status == "MISS" and decision.key is not None and ctx.cache_kv is not None:
+        entry = cache.CachedResponse(chat.api, success.candidate.provider, success.candidate.model, response)
+        ctx.services.wait_until(cache.store(ctx.cache_kv, decision.key, decision.ttl_s, entry))
+    if ctx.config.log_bodies:
+        ctx.record.response_body = clip_body(body.decode("utf-8", "replace"))
+    ctx.record.ttfb_ms = ctx.elapsed_ms()
+    finish_record(ctx, 200, usage=usage, cost=cost_usd(usage, _price(ctx, success.candidate)),
+                  quota_tokens=usage.total_tokens)
+    return HttpResponse(status=200, headers={"content-type": "application/json", **ctx.headers}, body=body)
+
+
+def _serve_cached(ctx: RequestContext, chat: ChatRequest, cached: cache.CachedResponse) -> HttpResponse:
+    ctx.record.cache_status = "HIT"
+    ctx.record.provider, ctx.record.model = cached.provider, cached.model
+    ctx.headers.update({"x-edgestack-cache": "HIT", "x-edgestack-provider": cached.provider,
+                        "x-edgestack-model": cached.model, "x-edgestack-attempts": "0"})
+    response = cached.response
+    if chat.api == "openai":
+        usage = TokenUsage.from_openai(response.get("usage"))
+    else:
+        usage = TokenUsage.from_anthropic(response.get("usage"))
+    # A hit costs nothing upstream: the record keeps the tokens for reporting, at zero cost.
+    finish_record(ctx, 200, usage=usage, cost=0.0, quota_tokens=0)
+    if not chat.stream:
+        return HttpResponse(status=200, headers={"content-type": "application/json", **ctx.headers},
+                            body=dumps(response).encode())
+    if chat.api == "openai":
+        payload = b"".join(encode_event(dumps(chunk))
+                           for chunk in openai_completion_to_chunks(response, chat.include_usage)) + DONE
+    else:
+        payload = b"".join(encode_event(dumps(data), name) for name, data in anthropic_message_to_events(response))
+    return HttpResponse(status=200, headers={**SSE_HEADERS, **ctx.headers}, stream=_once(payload))
+
+
+async def _once(payload: bytes) -> AsyncIterator[bytes]:
+    yield payload
+
+
+def _stream_response(ctx: RequestContext, chat: ChatRequest, route: Route, success: Success,
+                     decision: cache.CacheDecision) -> HttpResponse:
+    relay = StreamRelay(chat.api, success.provider.api, chat.include_usage, int(ctx.started))
+    ctx.record.ttfb_ms = ctx.elapsed_ms()
+    return HttpResponse(status=200, headers={**SSE_HEADERS, **ctx.headers},
+                        stream=_relay(ctx, chat, route, success, decision, relay))
+
+
+async def _relay(ctx: RequestContext, chat: ChatRequest, route: Route, success: Success,
+                 decision: cache.CacheDecision, relay: StreamRelay) -> AsyncIterator[bytes]:
+    """Pass the upstream stream through as it arrives; record usage when it ends (however it ends)."""
+    assert success.stream is not None and success.decoder is not None
+    upstream, decoder = success.stream, success.decoder
+    status, error_kind = 200, None
+    try:
+        out = b"".join(relay.process(event) for event in success.first_events)
+        if out:
+            yield out
+        while not relay.upstream_done and not relay.errored:
+            try:
+                chunk = await upstream.__anext__()
+            except StopAsyncIteration:
+                tail = b"".join(relay.process(event) for event in decoder.flush())
+                if tail:
+                    yield tail
+                break
+            out = b"".join(relay.process(event) for event in decoder.feed(chunk))
+            if out:
+                yield out
+        closing = relay.finish()
+        if closing:
+            yield closing
+        if relay.errored:
+            status, error_kind = 502, "upstream"
+    except UpstreamError as error:
+        status, error_kind = 502, "upstream"
+        log_event("stream_interrupted", request_id=ctx.request_id, candidate=success.candidate.key,
+                  error=str(error)[:200])
+        yield relay.error("the upstream connection was lost during the stream")
+    except (GeneratorExit, asyncio.CancelledError):
+        status, error_kind = 499, "client_closed"  # the client went away
+        raise
+    except Exception as error:  # a gateway bug: end the stream with an error event, not a hang
+        status, error_kind = 500, "internal"
+        log_event("stream_failed", request_id=ctx.request_id, error=type(error).__name__, detail=str(error)[:200])
+        yield relay.error("internal gateway error during the stream")
+    finally:
+        closer = getattr(upstream, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
+        _finish_stream(ctx, chat, route, success, decision, relay, status, error_kind)
+
+
+def _finish_stream(ctx: RequestContext, chat: ChatRequest, route: Route, success: Success,
+                   decision: cache.CacheDecision, relay: StreamRelay, status: int, error_kind: str | None) -> None:
+    if status == 502:
+        ctx.state.breakers.record_failure(breaker_key(route.alias, success.candidate), route.breaker,
+                                          ctx.services.clock())
+    usage = relay.usage
+    complete = relay.complete and status == 200
+    if complete and decision.status == "MISS" and decision.key is not None and ctx.cache_kv is not None:
+        entry = cache.CachedResponse(chat.api, success.candidate.provider, success.candidate.model, relay.result())
+        ctx.services.wait_until(cache.store(ctx.cache_kv, decision.key, decision.ttl_s, entry))
+    if ctx.config.log_bodies:
+        ctx.record.response_body = clip_body(dumps(relay.result()))
+    finish_record(ctx, status, error_kind=error_kind, usage=usage,
+                  cost=cost_usd(usage, _price(ctx, success.candidate)), quota_tokens=usage.total_tokens)

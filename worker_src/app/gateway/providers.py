@@ -1,0 +1,247 @@
+"""Upstream calls: build the provider's request and return its raw reply.
+
+- openai / openai-compatible: `POST {base_url}/chat/completions`, `Authorization: Bearer <secret>`
+  (base_url includes `/v1`, as the OpenAI SDK's does).
+- anthropic: `POST {base_url}/v1/messages`, `x-api-key`, `anthropic-version: 2023-06-01`.
+- workers-ai: `env.AI.run(model, inputs)` through the AI binding; the reply is adapted to OpenAI's
+  wire format (https://developers.cloudflare.com/workers-ai/models/ text-generation schema:
+  `{response, tool_calls, usage}`, streaming `data: {"response": ...}` ... `data: [DONE]`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..bindings import UpstreamError, UpstreamResponse
+from ..services import Services
+from .config import DEFAULT_BASE_URLS, Candidate, Provider
+from .errors import Api
+from .sse import DONE, SseDecoder, encode_event
+from .streams import openai_completion_to_chunks
+from .translate import (
+    JsonObject,
+    anthropic_request_to_openai,
+    openai_request_to_anthropic,
+)
+
+ANTHROPIC_VERSION = "2023-06-01"
+FORWARDED_ANTHROPIC_HEADERS = ("anthropic-beta",)
+
+
+class ProviderMisconfigured(Exception):
+    """The provider cannot be called at all (missing secret or binding): skip it, do not retry it."""
+
+
+@dataclass(frozen=True)
+class UpstreamRequest:
+    """The body to send, in the provider's own API shape."""
+
+    body: JsonObject
+    stream: bool
+
+
+def build_upstream_body(client_api: Api, client_body: JsonObject, provider: Provider, candidate: Candidate,
+                        stream: bool) -> UpstreamRequest:
+    """Translate (or copy) the client's body for this candidate, with the candidate's model."""
+    if provider.api == client_api:
+        body = dict(client_body)
+        body["model"] = candidate.model
+        if provider.api == "openai" and stream:
+            options = dict(body.get("stream_options") or {})
+            options["include_usage"] = True  # the gateway needs usage; strips the chunk if not asked for
+            body["stream_options"] = options
+        return UpstreamRequest(body=body, stream=stream)
+    if provider.api == "anthropic":
+        return UpstreamRequest(
+            body=openai_request_to_anthropic(client_body, candidate.model, provider.default_max_tokens),
+            stream=stream)
+    return UpstreamRequest(
+        body=anthropic_request_to_openai(client_body, candidate.model,
+                                         use_max_completion_tokens=provider.kind == "openai"),
+        stream=stream)
+
+
+def _secret(provider: Provider, secrets: Mapping[str, str]) -> str | None:
+    if provider.api_key_secret is None:
+        return None
+    value = secrets.get(provider.api_key_secret)
+    if not value:
+        raise ProviderMisconfigured(
+            f"provider {provider.name!r} needs Worker secret {provider.api_key_secret} (not set)")
+    return value
+
+
+def check_usable(services: Services, provider: Provider) -> None:
+    """Raise ProviderMisconfigured when the provider's secret or binding is missing."""
+    if provider.kind == "workers-ai":
+        if services.ai is None:
+            raise ProviderMisconfigured(f"provider {provider.name!r} needs the Workers AI binding (not bound)")
+        return
+    _secret(provider, services.secrets)
+
+
+def provider_secret_values(providers: Mapping[str, Provider], secrets: Mapping[str, str]) -> tuple[str, ...]:
+    """Every provider key value, for scrubbing text that leaves the gateway."""
+    return tuple(secrets[p.api_key_secret] for p in providers.values()
+                 if p.api_key_secret and secrets.get(p.api_key_secret))
+
+
+async def send(services: Services, provider: Provider, request: UpstreamRequest,
+               client_headers: Mapping[str, str], request_id: str) -> UpstreamResponse:
+    """Send one upstream call. Raises UpstreamError (connect/timeout) or ProviderMisconfigured."""
+    if provider.kind == "workers-ai":
+        return await _run_workers_ai(services, provider, request, request_id)
+    key = _secret(provider, services.secrets)
+    headers = {"content-type": "application/json", "accept": "text/event-stream" if request.stream
+               else "application/json"}
+    if provider.api == "anthropic":
+        base = provider.base_url or DEFAULT_BASE_URLS["anthropic"]
+        url = f"{base}/v1/messages"
+        headers["anthropic-version"] = ANTHROPIC_VERSION
+        if key:
+            headers["x-api-key"] = key
+        for name in FORWARDED_ANTHROPIC_HEADERS:
+            if client_headers.get(name):
+                headers[name] = client_headers[name]
+    else:
+        base = provider.base_url or DEFAULT_BASE_URLS.get(provider.kind, DEFAULT_BASE_URLS["openai"])
+        url = f"{base}/chat/completions"
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+    body = json.dumps(request.body, separators=(",", ":"), ensure_ascii=False).encode()
+    return await services.fetch(url, method="POST", headers=headers, body=body, timeout_ms=provider.timeout_ms)
+
+
+# ---------------------------------------------------------------- Workers AI
+
+WORKERS_AI_INPUTS = ("max_tokens", "temperature", "top_p", "top_k", "seed", "frequency_penalty",
+                     "presence_penalty", "repetition_penalty", "tools")
+
+
+def workers_ai_inputs(body: JsonObject, stream: bool) -> JsonObject:
+    """OpenAI chat body -> Workers AI text-generation inputs (content flattened to strings)."""
+    messages = []
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        if isinstance(content, list):
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        converted = {"role": message.get("role", "user"), "content": content or ""}
+        if message.get("tool_call_id"):
+            converted["tool_call_id"] = message["tool_call_id"]
+        messages.append(converted)
+    inputs: JsonObject = {"messages": messages}
+    if body.get("max_completion_tokens") is not None and body.get("max_tokens") is None:
+        inputs["max_tokens"] = body["max_completion_tokens"]
+    for name in WORKERS_AI_INPUTS:
+        if body.get(name) is not None:
+            inputs[name] = body[name]
+    if stream:
+        inputs["stream"] = True
+    return inputs
+
+
+def workers_ai_result_to_openai(result: Any, model: str, completion_id: str, created: int) -> JsonObject:
+    if isinstance(result, dict) and "choices" in result:  # OpenAI-shaped models answer as-is
+        return result
+    if not isinstance(result, dict):
+        raise UpstreamError(f"unexpected Workers AI result of type {type(result).__name__}")
+    text = result.get("response")
+    if text is not None and not isinstance(text, str):
+        text = json.dumps(text)
+    calls = [
+        {"id": f"call_{index}", "type": "function",
+         "function": {"name": str(call.get("name", "")),
+                      "arguments": call["arguments"] if isinstance(call.get("arguments"), str)
+                      else json.dumps(call.get("arguments") or {})}}
+        for index, call in enumerate(result.get("tool_calls") or []) if isinstance(call, dict)
+    ]
+    message: JsonObject = {"role": "assistant", "content": text, "refusal": None}
+    if calls:
+        message["tool_calls"] = calls
+    usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
+    return {
+        "id": completion_id, "object": "chat.completion", "created": created, "model": model,
+        "choices": [{"index": 0, "message": message, "logprobs": None,
+                     "finish_reason": "tool_calls" if calls else "stop"}],
+        "usage": {"prompt_tokens": int(usage.get("prompt_tokens") or 0),
+                  "completion_tokens": int(usage.get("completion_tokens") or 0),
+                  "total_tokens": int(usage.get("total_tokens") or 0)},
+    }
+
+
+async def _iterate_bytes(result: Any) -> AsyncIterator[bytes]:
+    if isinstance(result, bytes | str):
+        yield result.encode() if isinstance(result, str) else result
+        return
+    async for chunk in result:
+        yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+
+
+async def workers_ai_stream_to_openai(result: Any, model: str, completion_id: str,
+                                      created: int) -> AsyncIterator[bytes]:
+    """Workers AI SSE (`{"response": "..."}` events) -> OpenAI chunk SSE, ending with usage and [DONE]."""
+    decoder = SseDecoder()
+    usage: JsonObject = {}
+
+    def chunk(delta: JsonObject, finish: str | None = None) -> bytes:
+        return encode_event(json.dumps({
+            "id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]},
+            separators=(",", ":")))
+
+    yield chunk({"role": "assistant", "content": ""})
+    async for raw in _iterate_bytes(result):
+        out = []
+        for event in decoder.feed(raw):
+            if event.data == "[DONE]":
+                continue
+            try:
+                data = json.loads(event.data)
+            except ValueError:
+                continue
+            if isinstance(data.get("usage"), dict):
+                usage = data["usage"]
+            if isinstance(data.get("response"), str) and data["response"]:
+                out.append(chunk({"content": data["response"]}))
+        if out:
+            yield b"".join(out)
+    yield chunk({}, "stop")
+    yield encode_event(json.dumps({
+        "id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
+        "choices": [], "usage": {"prompt_tokens": int(usage.get("prompt_tokens") or 0),
+                                 "completion_tokens": int(usage.get("completion_tokens") or 0),
+                                 "total_tokens": int(usage.get("total_tokens") or 0)}},
+        separators=(",", ":")))
+    yield DONE
+
+
+async def _run_workers_ai(services: Services, provider: Provider, request: UpstreamRequest,
+                          request_id: str) -> UpstreamResponse:
+    if services.ai is None:
+        raise ProviderMisconfigured(f"provider {provider.name!r} needs the Workers AI binding (not bound)")
+    model = str(request.body.get("model", ""))
+    created = int(services.clock())
+    completion_id = f"chatcmpl-wai-{request_id}"
+    try:
+        result = await asyncio.wait_for(services.ai.run(model, workers_ai_inputs(request.body, request.stream)),
+                                        timeout=provider.timeout_ms / 1000)
+    except TimeoutError:
+        raise UpstreamError(f"Workers AI timed out after {provider.timeout_ms} ms") from None
+    except UpstreamError:
+        raise
+    except Exception as error:  # the binding raises on capacity and model errors
+        raise UpstreamError(f"Workers AI error: {error}") from None
+    headers = {"content-type": "text/event-stream" if request.stream else "application/json"}
+    if request.stream and not isinstance(result, dict):
+        return UpstreamResponse(200, headers, workers_ai_stream_to_openai(result, model, completion_id, created))
+    completion = workers_ai_result_to_openai(result, model, completion_id, created)
+    if request.stream:
+        chunks = openai_completion_to_chunks(completion, include_usage=True)
+        payload = b"".join(encode_event(json.dumps(c, separators=(",", ":"))) for c in chunks) + DONE
+    else:
+        payload = json.dumps(completion, separators=(",", ":")).encode()
+    return UpstreamResponse(200, headers, _iterate_bytes(payload))

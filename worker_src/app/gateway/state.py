@@ -1,0 +1,29 @@
+"""Per-isolate state: parsed config, circuit breakers, latency stats, a request counter.
+
+Module-level but created empty at import (no clocks, randomness or I/O). `reset()` gives tests and
+the harness a fresh isolate.
+"""
+
+from __future__ import annotations
+
+from .breaker import CircuitBreakers
+from .config import ConfigCache
+from .latency import LatencyTracker
+
+
+class IsolateState:
+    def __init__(self) -> None:
+        self.config = ConfigCache()
+        self.breakers = CircuitBreakers()
+        self.latency = LatencyTracker()
+        self.requests = 0
+
+    def next_request_number(self) -> int:
+        self.requests += 1
+        return self.requests
+
+    def reset(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
+ISOLATE = IsolateState()
