@@ -107,15 +107,14 @@ class Bundle:
         """Raise `BundleError` if Cloudflare would reject the upload for its size."""
         if self.uncompressed_size > UNCOMPRESSED_LIMIT:
             raise BundleError(
-                f"worker bundle is {_mib(self.uncompressed_size)} uncompressed, over Cloudflare's "
-                f"{_mib(UNCOMPRESSED_LIMIT)} limit (error 10027)"
+                f"worker bundle: {_size(self.uncompressed_size)} uncompressed, over Cloudflare's "
+                f"{UNCOMPRESSED_LIMIT // MIB} MiB limit (error 10027)"
             )
         limit = GZIP_LIMIT_PAID if paid_plan else GZIP_LIMIT_FREE
         if self.gzip_size > limit:
-            plan = "paid" if paid_plan else "free (worker.paid_plan: false)"
+            plan = "paid plan" if paid_plan else "free plan (worker.paid_plan: false)"
             raise BundleError(
-                f"worker bundle is {_mib(self.gzip_size)} gzip, over the {_mib(limit)} limit "
-                f"of the {plan} plan"
+                f"worker bundle: {_size(self.gzip_size)} gzip, over the {limit // MIB} MiB limit of the {plan}"
             )
 
 
@@ -127,8 +126,8 @@ class VendoredFile:
     content: bytes
 
 
-def _mib(size: int) -> str:
-    return f"{size / MIB:.2f} MiB"
+def _size(size: int) -> str:
+    return f"{size} bytes ({size / MIB:.2f} MiB)"
 
 
 def bundle_sha256(main_module: str, modules: Iterable[Module]) -> str:
@@ -244,7 +243,8 @@ def _download_wheel(pin: WheelPin, dest: Path) -> None:
         os.replace(downloaded, dest)
 
 
-_verified_wheels: dict[Path, tuple[int, int]] = {}
+# (wheel path, pinned sha256) -> (mtime_ns, size) of the file last verified against that pin
+_verified_wheels: dict[tuple[Path, str], tuple[int, int]] = {}
 
 
 def sdk_wheel(pin: WheelPin = WORKERS_RUNTIME_SDK, cache_dir: Path | None = None) -> Path:
@@ -255,13 +255,14 @@ def sdk_wheel(pin: WheelPin = WORKERS_RUNTIME_SDK, cache_dir: Path | None = None
     if not wheel.is_file():
         _download_wheel(pin, wheel)
     stat = wheel.stat()
-    if _verified_wheels.get(wheel) != (stat.st_mtime_ns, stat.st_size):
+    key = (wheel, pin.sha256)
+    if _verified_wheels.get(key) != (stat.st_mtime_ns, stat.st_size):
         actual = _sha256_file(wheel)
         if actual != pin.sha256:
             raise BundleError(
                 f"{wheel}: sha256 {actual} does not match the pinned {pin.sha256}; delete the file to re-download"
             )
-        _verified_wheels[wheel] = (stat.st_mtime_ns, stat.st_size)
+        _verified_wheels[key] = (stat.st_mtime_ns, stat.st_size)
     return wheel
 
 

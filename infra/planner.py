@@ -445,10 +445,14 @@ class _Planner:
 
     # naming -----------------------------------------------------------------------------------
 
-    def logical(self, *parts: str) -> str:
+    def logical(self, *parts: str, where: str = "") -> str:
+        """`<prefix>-<parts...>`, unique across the plan (`where` names the field for errors)."""
         name = "-".join((self.stack.name_prefix, *parts))
         if name in self.logical_names:
-            raise PlanError(f"two resources derive the same logical name {name!r}; rename one binding")
+            raise PlanError(
+                f"{where or name}: the derived resource name {name!r} is already taken "
+                "(binding names that differ only in punctuation collide); rename the binding"
+            )
         self.logical_names.add(name)
         return name
 
@@ -493,7 +497,7 @@ class _Planner:
                 )
             titles[title] = binding
             plan = KvNamespacePlan(
-                name=self.logical("kv", slug(binding)),
+                name=self.logical("kv", slug(binding), where=f"bindings.kv.{binding}"),
                 binding=binding,
                 title=title,
                 protect=self.protect(kv_spec.protect),
@@ -506,7 +510,7 @@ class _Planner:
         taken: dict[str, str] = {}
         for binding, d1_spec in spec.d1.items():
             database = D1DatabasePlan(
-                name=self.logical("d1", slug(binding)),
+                name=self.logical("d1", slug(binding), where=f"bindings.d1.{binding}"),
                 binding=binding,
                 database_name=self.cloudflare_name("d1", binding, d1_spec.name, taken),
                 protect=self.protect(d1_spec.protect),
@@ -516,7 +520,9 @@ class _Planner:
             if d1_spec.migrations is not None:
                 d1_migrations.append(
                     D1MigrationsPlan(
-                        name=self.logical("d1", slug(binding), "migrations"),
+                        name=self.logical(
+                            "d1", f"{slug(binding)}--migrations", where=f"bindings.d1.{binding}"
+                        ),
                         binding=binding,
                         database=database.name,
                         migrations_dir=d1_spec.migrations,
@@ -528,7 +534,7 @@ class _Planner:
         taken = {}
         for binding, r2_spec in spec.r2.items():
             bucket = R2BucketPlan(
-                name=self.logical("r2", slug(binding)),
+                name=self.logical("r2", slug(binding), where=f"bindings.r2.{binding}"),
                 binding=binding,
                 bucket_name=self.cloudflare_name("r2", binding, r2_spec.name, taken),
                 location=r2_spec.location,
@@ -544,7 +550,7 @@ class _Planner:
         taken = {}
         for binding, index_spec in spec.vectorize.items():
             index = VectorizeIndexPlan(
-                name=self.logical("vectorize", slug(binding)),
+                name=self.logical("vectorize", slug(binding), where=f"bindings.vectorize.{binding}"),
                 binding=binding,
                 index_name=self.cloudflare_name("vectorize", binding, index_spec.name, taken),
                 dimensions=index_spec.dimensions,
@@ -564,7 +570,7 @@ class _Planner:
         taken = {}
         for binding, queue_spec in spec.queues.items():
             queue = QueuePlan(
-                name=self.logical("queue", slug(binding)),
+                name=self.logical("queue", slug(binding), where=f"bindings.queues.{binding}"),
                 binding=binding,
                 queue_name=self.cloudflare_name("queues", binding, queue_spec.name, taken),
             )
@@ -714,7 +720,11 @@ class _Planner:
             if queue_spec.consume:
                 consumers.append(
                     QueueConsumerPlan(
-                        name=self.logical("queue", slug(queue.binding), "consumer"),
+                        name=self.logical(
+                            "queue",
+                            f"{slug(queue.binding)}--consumer",
+                            where=f"bindings.queues.{queue.binding}",
+                        ),
                         queue=queue.name,
                         batch_size=queue_spec.max_batch_size,
                         max_wait_time_ms=queue_spec.max_batch_timeout_s * 1000,

@@ -1,0 +1,282 @@
+"""The pure planner: names, kinds, protect rules, bindings, migrations and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pulumi_mocks import ZONE_ID, fake_bundle, make_plan, make_stack
+
+from infra.bundler import BundleError, Module
+from infra.migrations import MigrationError
+from infra.planner import (
+    AiBinding,
+    D1Binding,
+    D1MigrationsPlan,
+    DurableObjectBinding,
+    KvBinding,
+    Kind,
+    PlainTextBinding,
+    PlanError,
+    QueueBinding,
+    R2Binding,
+    RateLimitBinding,
+    SecretTextBinding,
+    VectorizeBinding,
+    VectorizeIndexPlan,
+    plan,
+    runtime_config_json,
+)
+
+
+def test_logical_and_cloudflare_names_derive_from_prefix_and_binding_slug():
+    the_plan = make_plan({"bindings": {"kv": {"FAQ_CACHE": {}}}})
+    kv = {p.binding: p for p in the_plan.kv}
+    assert kv["FAQ_CACHE"].name == "shop-kv-faq-cache"
+    assert kv["FAQ_CACHE"].title == "shop-faq-cache"
+    assert the_plan.d1[0].database_name == "shop-db"
+    assert the_plan.r2[0].bucket_name == "shop-docs"
+    assert the_plan.vectorize[0].index_name == "shop-vectors"
+    assert [q.queue_name for q in the_plan.queues] == ["shop-jobs", "shop-outbox"]
+    assert the_plan.worker.script_name == "shop-api"
+    assert (the_plan.worker.name, the_plan.version.name, the_plan.deployment.name) == (
+        "shop-worker",
+        "shop-version",
+        "shop-deployment",
+    )
+
+
+def test_explicit_names_win():
+    the_plan = make_plan(
+        {
+            "bindings": {
+                "kv": {"CACHE": {"title": "legacy cache"}},
+                "d1": {"DB": {"name": "main-db"}},
+                "r2": {"DOCS": {"name": "docs-bucket"}},
+            }
+        }
+    )
+    assert {p.binding: p.title for p in the_plan.kv}["CACHE"] == "legacy cache"
+    assert the_plan.d1[0].database_name == "main-db"
+    assert the_plan.r2[0].bucket_name == "docs-bucket"
+
+
+def test_kinds_are_provider_type_tokens_and_specs_are_marked():
+    the_plan = make_plan()
+    kinds = {p.name: p.kind for p in the_plan.resources()}
+    assert kinds["shop-kv-cache"].value == "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
+    assert kinds["shop-vectorize-vectors"] is Kind.VECTORIZE_INDEX and Kind.VECTORIZE_INDEX.spec_only
+    assert kinds["shop-d1-db--migrations"] is Kind.D1_MIGRATIONS and Kind.D1_MIGRATIONS.spec_only
+    assert not Kind.WORKER_VERSION.spec_only
+
+
+def test_vectorize_and_d1_migrations_are_declared_as_specs():
+    the_plan = make_plan()
+    assert the_plan.vectorize == (
+        VectorizeIndexPlan(
+            name="shop-vectorize-vectors",
+            binding="VECTORS",
+            index_name="shop-vectors",
+            dimensions=384,
+            metric="cosine",
+            description="",
+            metadata_indexes=(("tenant", "string"),),
+            adopt_existing=False,
+            protect=True,
+        ),
+    )
+    assert the_plan.d1_migrations == (
+        D1MigrationsPlan(
+            name="shop-d1-db--migrations",
+            binding="DB",
+            database="shop-d1-db",
+            migrations_dir="/srv/shop/migrations/db",
+            depends_on=("shop-d1-db",),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("overlay", "expected"),
+    [
+        ({"environment": "prod"}, True),
+        ({"environment": "staging"}, False),
+        ({"environment": "dev", "protection": {"data": True}}, True),
+        ({"environment": "prod", "protection": {"data": False}}, False),
+    ],
+)
+def test_data_resources_follow_the_stack_protect_default(overlay, expected):
+    the_plan = make_plan(overlay)
+    data = [
+        *the_plan.d1,
+        *the_plan.r2,
+        *the_plan.vectorize,
+        *(k for k in the_plan.kv if k.binding == "CACHE"),
+    ]
+    assert {p.protect for p in data} == {expected}
+    # SCRATCH opts out explicitly; non-data resources are never protected.
+    assert next(k for k in the_plan.kv if k.binding == "SCRATCH").protect is False
+    assert not any(
+        p.protect for p in (*the_plan.queues, the_plan.worker, the_plan.version, the_plan.deployment)
+    )
+
+
+def test_explicit_protect_true_in_a_dev_stack():
+    the_plan = make_plan({"environment": "dev", "bindings": {"r2": {"DOCS": {"protect": True}}}})
+    assert the_plan.r2[0].protect is True
+    assert the_plan.d1[0].protect is False
+
+
+def test_worker_bindings_cover_every_declared_binding_var_secret_and_runtime_value():
+    stack = make_stack()
+    the_plan = make_plan()
+    by_name = {b.name: b for b in the_plan.bindings}
+    assert by_name == {
+        "AGENT": DurableObjectBinding(name="AGENT", class_name="AgentState"),
+        "AI": AiBinding(name="AI"),
+        "CACHE": KvBinding(name="CACHE", resource="shop-kv-cache"),
+        "SCRATCH": KvBinding(name="SCRATCH", resource="shop-kv-scratch"),
+        "DB": D1Binding(name="DB", resource="shop-d1-db"),
+        "DOCS": R2Binding(name="DOCS", resource="shop-r2-docs", bucket_name="shop-docs"),
+        "VECTORS": VectorizeBinding(
+            name="VECTORS", resource="shop-vectorize-vectors", index_name="shop-vectors"
+        ),
+        "LIMITER": RateLimitBinding(name="LIMITER", namespace_id="1001", limit=100, period=60),
+        "JOBS": QueueBinding(name="JOBS", resource="shop-queue-jobs", queue_name="shop-jobs"),
+        "OUTBOX": QueueBinding(name="OUTBOX", resource="shop-queue-outbox", queue_name="shop-outbox"),
+        "LOG_LEVEL": PlainTextBinding(name="LOG_LEVEL", text="info"),
+        "OPENAI_API_KEY": SecretTextBinding(name="OPENAI_API_KEY", config_key="OPENAI_API_KEY"),
+        "EDGESTACK_CONFIG": PlainTextBinding(name="EDGESTACK_CONFIG", text=runtime_config_json(stack)),
+        "EDGESTACK_BUNDLE_VERSION": PlainTextBinding(
+            name="EDGESTACK_BUNDLE_VERSION", text=fake_bundle().sha256[:12]
+        ),
+        "EDGESTACK_STACK": PlainTextBinding(name="EDGESTACK_STACK", text="test"),
+    }
+    assert [b.name for b in the_plan.bindings] == sorted(by_name)
+
+
+def test_runtime_config_is_the_three_sections_with_sorted_keys():
+    stack = make_stack({"gateway": {"enabled": True, "public": True}})
+    text = runtime_config_json(stack)
+    config = json.loads(text)
+    assert set(config) == {"gateway", "rag", "agents"}
+    assert config["rag"] == stack.rag.model_dump(mode="json", by_alias=True, exclude_none=True)
+    assert text == json.dumps(config, sort_keys=True, separators=(",", ":"))
+    assert "null" not in text
+
+
+def test_absent_runtime_sections_are_left_out():
+    assert json.loads(runtime_config_json(make_stack({"rag": None, "agents": None}))) == {}
+
+
+def test_bundle_version_and_sha_come_from_the_bundle():
+    bundle = fake_bundle()
+    the_plan = plan(make_stack(), bundle)
+    assert the_plan.bundle_sha256 == bundle.sha256
+    assert the_plan.bundle_version == bundle.sha256[:12]
+    assert the_plan.version.code.modules == bundle.modules
+    assert the_plan.stack_name == "shop"  # defaults to name_prefix
+
+
+def test_pending_migration_adds_the_script_upload_and_forces_the_deployment():
+    the_plan = make_plan()
+    upload = the_plan.migration_upload
+    assert upload is not None and upload.name == "shop-do-migration-v1"
+    assert upload.migration.new_tag == "v1" and upload.migration.old_tag is None
+    assert upload.code == the_plan.version.code
+    assert upload.name in the_plan.version.depends_on
+    assert the_plan.deployment.forced_by_migration is True
+    assert the_plan.deployment.percentage == 100
+    assert the_plan.migration_tag == "v1"
+
+
+def test_no_pending_migration_means_a_plain_versioned_deploy():
+    the_plan = make_plan(deployed_tag="v1")
+    assert the_plan.migration_upload is None
+    assert the_plan.deployment.forced_by_migration is False
+    assert not any(p.kind is Kind.WORKERS_SCRIPT for p in the_plan.resources())
+
+
+def test_planning_is_deterministic():
+    assert make_plan() == make_plan()
+
+
+@pytest.mark.parametrize(
+    ("overlay", "message"),
+    [
+        (
+            {"bindings": {"kv": {"A_B": {"title": "one"}, "A__B": {"title": "two"}}}},
+            "bindings.kv.A__B: the derived resource name 'shop-kv-a-b' is already taken",
+        ),
+        (
+            {"bindings": {"kv": {"A_B": {}, "A__B": {}}}},
+            "bindings.kv.A__B: title 'shop-a-b' is already used by bindings.kv.A_B",
+        ),
+        (
+            {"bindings": {"r2": {"A_B": {}, "A__B": {"name": "shop-a-b"}}}},
+            "bindings.r2.A__B: the derived resource name 'shop-r2-a-b' is already taken",
+        ),
+        (
+            {"bindings": {"r2": {"DOCS": None, "D" * 60: {}}}},
+            f"bindings.r2.{'D' * 60}: derived name 'shop-{'d' * 60}' is not a valid Cloudflare name",
+        ),
+        (
+            {"bindings": {"kv": {"CACHE": {"title": "same"}, "SCRATCH": {"title": "same"}}}},
+            "bindings.kv.SCRATCH: title 'same' is already used by bindings.kv.CACHE",
+        ),
+        (
+            {"worker": {"vars": {"CACHE": "x"}}},
+            "worker.vars.CACHE: binding name 'CACHE' is already used by bindings.kv.CACHE",
+        ),
+        (
+            {"worker": {"vars": {"EDGESTACK_STACK": "x"}}},
+            "EDGESTACK_STACK: binding name 'EDGESTACK_STACK' is already used by worker.vars.EDGESTACK_STACK",
+        ),
+        (
+            {"bindings": {"durable_objects": {"AGENT": {"class_name": "Missing"}}}},
+            "bindings.durable_objects.AGENT.class_name: class 'Missing' has no Durable Object namespace",
+        ),
+        (
+            {"worker": {"routes": [{"pattern": "x.example/*", "zone": "other"}]}},
+            "worker.routes[0].zone: zone 'other' is not declared under `zones`",
+        ),
+        (
+            {"worker": {"vars": {"BIG": "x" * 6000}}},
+            "worker.vars.BIG: BIG is 6000 bytes, over Cloudflare's 5120 byte limit",
+        ),
+    ],
+)
+def test_bad_input_is_a_one_line_plan_error(overlay, message):
+    with pytest.raises(PlanError) as caught:
+        make_plan(overlay)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_unknown_deployed_tag_is_reported():
+    with pytest.raises(MigrationError, match="'v0'"):
+        make_plan(deployed_tag="v0")
+
+
+def test_bundle_over_the_free_limit_is_rejected_before_anything_else():
+    import random
+
+    noise = random.Random(7).randbytes(3 * 1024 * 1024 + 1024)
+    bundle = fake_bundle()
+    big = type(bundle)(
+        bundle.main_module, (*bundle.modules, Module.of("app/blob.py", "text/x-python", noise)), bundle.sha256
+    )
+    with pytest.raises(BundleError, match=r"^worker bundle: 31[0-9]{5} bytes \(3.00 MiB\) gzip, over the 3 MiB limit of the free plan \(worker.paid_plan: false\)$"):
+        plan(make_stack({"worker": {"paid_plan": False}}), big)
+    assert plan(make_stack({"worker": {"paid_plan": True}}), big).bundle_sha256 == bundle.sha256
+
+
+def test_route_and_domain_names_are_unique_for_similar_patterns():
+    routes = [
+        {"pattern": "api.shop.example/*", "zone": "main"},
+        {"pattern": "api.shop.example/", "zone": "main"},
+    ]
+    the_plan = make_plan({"worker": {"routes": routes}})
+    names = [r.name for r in the_plan.routes]
+    assert len(set(names)) == 2
+    assert all(r.zone_id == ZONE_ID for r in the_plan.routes)
