@@ -81,7 +81,9 @@ class InMemoryKv:
 
     async def put(self, key: str, value: str, expiration_ttl: int | None = None) -> None:
         if expiration_ttl is not None and expiration_ttl < self.MIN_TTL_S:
-            raise ValueError(f"Invalid expiration_ttl of {expiration_ttl}. Expiration TTL must be at least 60.")
+            raise ValueError(
+                f"Invalid expiration_ttl of {expiration_ttl}. Expiration TTL must be at least 60."
+            )
         self.puts += 1
         self.data[key] = (value, self.clock() + expiration_ttl if expiration_ttl else None)
 
@@ -163,8 +165,11 @@ class FakeWorkersAi:
         messages = inputs.get("messages") or []
         last = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
         text = f"workers-ai: {last}"
-        usage = {"prompt_tokens": max(1, len(json.dumps(messages)) // 4),
-                 "completion_tokens": len(text.split()), "total_tokens": 0}
+        usage = {
+            "prompt_tokens": max(1, len(json.dumps(messages)) // 4),
+            "completion_tokens": len(text.split()),
+            "total_tokens": 0,
+        }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         if inputs.get("stream"):
             return _sse_words(text, usage)

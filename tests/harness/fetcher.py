@@ -21,26 +21,33 @@ class HttpxFetcher:
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:  # created lazily inside the serving event loop
-            self._client = httpx.AsyncClient(limits=httpx.Limits(max_connections=512, max_keepalive_connections=128))
+            self._client = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=512, max_keepalive_connections=128)
+            )
         return self._client
 
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
 
-    async def __call__(self, url: str, *, method: str, headers: Mapping[str, str], body: bytes | None,
-                       timeout_ms: int) -> UpstreamResponse:
+    async def __call__(
+        self, url: str, *, method: str, headers: Mapping[str, str], body: bytes | None, timeout_ms: int
+    ) -> UpstreamResponse:
         self.calls += 1
         seconds = timeout_ms / 1000
-        request = self.client.build_request(method, url, headers=dict(headers), content=body,
-                                            timeout=httpx.Timeout(seconds, connect=seconds))
+        request = self.client.build_request(
+            method, url, headers=dict(headers), content=body, timeout=httpx.Timeout(seconds, connect=seconds)
+        )
         try:
             response = await self.client.send(request, stream=True)
         except httpx.TimeoutException as error:
-            raise UpstreamError(f"timed out after {timeout_ms} ms connecting to {request.url.host}: "
-                                f"{type(error).__name__}") from None
+            raise UpstreamError(
+                f"timed out after {timeout_ms} ms connecting to {request.url.host}: {type(error).__name__}"
+            ) from None
         except httpx.TransportError as error:
-            raise UpstreamError(f"connection to {request.url.host} failed: {type(error).__name__}: {error}") from None
+            raise UpstreamError(
+                f"connection to {request.url.host} failed: {type(error).__name__}: {error}"
+            ) from None
         return UpstreamResponse(
             status=response.status_code,
             headers={k.lower(): v for k, v in response.headers.items()},

@@ -58,8 +58,11 @@ class HarnessBindings:
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
 
 
-def default_bindings(clock: Callable[[], float] | None = None, real_sleep: bool = False,
-                     rate_limit: tuple[int, int] = (1000, 60)) -> HarnessBindings:
+def default_bindings(
+    clock: Callable[[], float] | None = None,
+    real_sleep: bool = False,
+    rate_limit: tuple[int, int] = (1000, 60),
+) -> HarnessBindings:
     """The bindings `stacks/local.yaml` declares for the gateway: KV `CACHE`, D1 `DB`, `RATE_LIMITER`, `AI`."""
     import time
 
@@ -78,8 +81,13 @@ def default_bindings(clock: Callable[[], float] | None = None, real_sleep: bool 
 class GatewayHarness:
     """Runs the Worker core behind real HTTP. Use as a context manager; `base_url` is the root URL."""
 
-    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, str] | None = None,
-                 bindings: HarnessBindings | None = None, stack: str = "harness") -> None:
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str] | None = None,
+        bindings: HarnessBindings | None = None,
+        stack: str = "harness",
+    ) -> None:
         self.bindings = bindings or default_bindings()
         self.fetcher = HttpxFetcher()
         self.services = Services(
@@ -180,8 +188,9 @@ class GatewayHarness:
             except h11.LocalProtocolError:
                 return
 
-    async def _read_request(self, conn: h11.Connection, reader: asyncio.StreamReader,
-                            peer_ip: str) -> HttpRequest | None:
+    async def _read_request(
+        self, conn: h11.Connection, reader: asyncio.StreamReader, peer_ip: str
+    ) -> HttpRequest | None:
         head: h11.Request | None = None
         body = bytearray()
         while True:
@@ -214,10 +223,14 @@ class GatewayHarness:
             client_ip=headers.get("cf-connecting-ip", peer_ip),
         )
 
-    async def _write_response(self, conn: h11.Connection, writer: asyncio.StreamWriter, request: HttpRequest,
-                              response: HttpResponse) -> None:
-        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in ("content-length",
-                                                                                      "transfer-encoding")]
+    async def _write_response(
+        self, conn: h11.Connection, writer: asyncio.StreamWriter, request: HttpRequest, response: HttpResponse
+    ) -> None:
+        headers = [
+            (k, v)
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-length", "transfer-encoding")
+        ]
         if response.stream is None:
             headers.append(("content-length", str(len(response.body))))
         writer.write(conn.send(h11.Response(status_code=response.status, headers=headers)))

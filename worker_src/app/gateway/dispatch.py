@@ -185,8 +185,7 @@ class Dispatcher:
                       candidate=candidate.key, kind=outcome.kind, status=outcome.status)
             self.breakers.record_failure(key, route.breaker, clock())
             failures_per_candidate[candidate.key] = failed_before + 1
-            if outcome.retry_after_s is not None:
-                retry_after[candidate.key] = outcome.retry_after_s
+            retry_after[candidate.key] = outcome.retry_after_s or 0.0  # applies to the next retry only
         raise self._exhausted(last, attempts, skipped_open)
 
     def _headers(self, candidate: Candidate, attempts: int) -> dict[str, str]:

@@ -36,17 +36,9 @@ class SseDecoder:
                 events.append(event)
 
     def flush(self) -> list[SseEvent]:
-        """End of stream: a final unterminated line, and an event without a trailing blank line."""
-        events: list[SseEvent] = []
-        if self._buffer:
-            line, self._buffer = self._buffer.rstrip(b"\r"), b""
-            event = self._process(line)
-            if event is not None:
-                events.append(event)
-        event = self._process(b"")
-        if event is not None:
-            events.append(event)
-        return events
+        """End of stream: per the spec, an event without its terminating blank line is discarded."""
+        self._buffer, self._event, self._data = b"", None, []
+        return []
 
     def _next_line(self) -> tuple[bytes, bool]:
         buffer = self._buffer

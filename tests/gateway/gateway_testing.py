@@ -1,0 +1,66 @@
+"""Helpers shared by the gateway tests (imported by name: keep this module name unique)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+REPO = Path(__file__).resolve().parents[2]
+for entry in (REPO / "worker_src", REPO / "tests", REPO):
+    if str(entry) not in sys.path:
+        sys.path.insert(0, str(entry))
+
+from fakes.llm_upstreams import FakeLLMUpstream  # noqa: E402
+
+T = TypeVar("T")
+
+UPSTREAM_KEY = "sk-upstream-SECRET-0123456789"  # what the fakes expect; must never reach a client
+SECRETS = {"OA_KEY": UPSTREAM_KEY, "OB_KEY": UPSTREAM_KEY, "AN_KEY": UPSTREAM_KEY}
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one coroutine to completion (unit tests of async code)."""
+    return asyncio.run(coro)
+
+
+class Upstreams:
+    """Two OpenAI-compatible fakes (`oa`, `ob`) and one Anthropic fake (`an`)."""
+
+    def __init__(self) -> None:
+        self.oa = FakeLLMUpstream("openai", "oa", api_key=UPSTREAM_KEY)
+        self.ob = FakeLLMUpstream("openai", "ob", api_key=UPSTREAM_KEY)
+        self.an = FakeLLMUpstream("anthropic", "an", api_key=UPSTREAM_KEY)
+
+    def all(self) -> list[FakeLLMUpstream]:
+        return [self.oa, self.ob, self.an]
+
+    def providers(self, **prices: dict[str, Any]) -> dict[str, Any]:
+        """Provider specs for the three fakes; model prices per provider name."""
+        return {
+            "oa": {
+                "kind": "openai-compatible",
+                "base_url": self.oa.base_url,
+                "api_key_secret": "OA_KEY",
+                "timeout_ms": 5000,
+                "prices": prices.get("oa", {"gpt-a": {"input": 1.0, "output": 2.0, "cached_input": 0.5}}),
+            },
+            "ob": {
+                "kind": "openai-compatible",
+                "base_url": self.ob.base_url,
+                "api_key_secret": "OB_KEY",
+                "timeout_ms": 5000,
+                "prices": prices.get("ob", {"gpt-b": {"input": 3.0, "output": 6.0}}),
+            },
+            "an": {
+                "kind": "anthropic",
+                "base_url": self.an.base_url,
+                "api_key_secret": "AN_KEY",
+                "timeout_ms": 5000,
+                "prices": prices.get("an", {"claude-c": {"input": 2.0, "output": 8.0, "cached_input": 0.2}}),
+            },
+        }
+
+

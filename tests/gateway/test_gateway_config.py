@@ -1,0 +1,135 @@
+"""The Worker-side parse of the `gateway` section: shapes, references, key-path errors, per-isolate cache."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+from app.gateway.config import ConfigCache, GatewayConfigError, parse_gateway_config
+from harness.stackconfig import REPO, gateway_section, key_sha256
+
+
+def _section(**overrides: object) -> dict:
+    section = {
+        "public": False,
+        "usage_binding": "DB",
+        "providers": {
+            "p1": {
+                "kind": "openai",
+                "api_key_secret": "K1",
+                "prices": {"m": {"input": 1, "output": 2, "cached_input": 0.5}},
+            },
+            "p2": {"kind": "openai-compatible", "base_url": "http://127.0.0.1:9/v1/"},
+        },
+        "routes": {
+            "chat": {
+                "strategy": "weighted",
+                "candidates": [
+                    {"provider": "p1", "model": "m", "weight": 3},
+                    {"provider": "p2", "model": "x"},
+                ],
+            }
+        },
+        "keys": {
+            "team": {
+                "sha256": key_sha256("k"),
+                "scope": "acme",
+                "allowed_models": ["chat"],
+                "requests_per_day": 10,
+            }
+        },
+    }
+    section.update(overrides)
+    return gateway_section(section)["gateway"]
+
+
+def test_parses_the_planner_dump_into_frozen_dataclasses() -> None:
+    config = parse_gateway_config(_section())
+    provider = config.providers["p1"]
+    assert provider.kind == "openai" and provider.api == "openai" and provider.api_key_secret == "K1"
+    assert provider.prices["m"].cached_input == 0.5 and provider.default_max_tokens == 4096
+    assert config.providers["p2"].base_url == "http://127.0.0.1:9/v1"  # trailing slash dropped
+    route = config.routes["chat"]
+    assert route.strategy == "weighted" and [c.weight for c in route.candidates] == [3, 1]
+    assert route.retry.max_attempts == 3 and route.breaker.failure_threshold == 5 and not route.cache.enabled
+    key = config.keys_by_hash[key_sha256("k")]
+    assert key.name == "team" and key.scope == "acme" and key.allows("chat") and not key.allows("other")
+    with pytest.raises(AttributeError):
+        key.scope = "other"  # type: ignore[misc]
+
+
+def test_the_shipped_base_stack_gateway_section_parses() -> None:
+    raw = yaml.safe_load((REPO / "stacks" / "base.yaml").read_text())["gateway"]
+    config = parse_gateway_config(gateway_section(raw)["gateway"])
+    assert set(config.routes) >= {"chat-fast", "chat-smart"}
+    assert config.routes["chat-fast"].strategy == "cheapest"
+    assert config.providers["anthropic"].api == "anthropic"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda s: s["routes"]["chat"]["candidates"][1].update(provider="nope"),
+            "gateway.routes.chat.candidates[1].provider: unknown provider 'nope' (known: p1, p2)",
+        ),
+        (
+            lambda s: s["providers"]["p2"].pop("base_url"),
+            "gateway.providers.p2.base_url: required for an openai-compatible provider",
+        ),
+        (
+            lambda s: s["keys"]["team"].update(allowed_models=["chat", "ghost"]),
+            "gateway.keys.team.allowed_models[1]: unknown model alias 'ghost'",
+        ),
+        (
+            lambda s: s.pop("usage_binding"),
+            "gateway.keys.team: daily quotas need gateway.usage_binding (a D1 database)",
+        ),
+        (
+            lambda s: s["providers"]["p1"].update(kind="cohere"),
+            "gateway.providers.p1.kind: must be one of openai, anthropic, workers-ai, openai-compatible; got 'cohere'",
+        ),
+        (
+            lambda s: s["routes"]["chat"].update(candidates=[]),
+            "gateway.routes.chat.candidates: expected a non-empty list",
+        ),
+        (
+            lambda s: s["keys"].update(twin={"sha256": key_sha256("k")}),
+            "gateway.keys.twin.sha256: same hash as key 'team'",
+        ),
+        (
+            lambda s: s["providers"]["p1"]["prices"]["m"].update(input="cheap"),
+            "gateway.providers.p1.prices.m.input: expected a number >= 0",
+        ),
+    ],
+)
+def test_reference_and_shape_errors_name_the_key_path(mutate, message) -> None:
+    section = copy.deepcopy(_section())
+    mutate(section)
+    with pytest.raises(GatewayConfigError) as raised:
+        parse_gateway_config(section)
+    assert str(raised.value) == message
+
+
+def test_config_cache_parses_once_per_isolate() -> None:
+    cache = ConfigCache()
+    root = {"gateway": _section()}
+    first = cache.get(root)
+    assert cache.get(root) is first  # identity fast path
+    assert cache.get({"gateway": copy.deepcopy(root["gateway"])}) is first  # equal content: no re-parse
+    changed = copy.deepcopy(root["gateway"])
+    changed["public"] = True
+    second = cache.get({"gateway": changed})
+    assert second is not first and second.public
+
+
+def test_config_cache_remembers_a_bad_section_and_recovers() -> None:
+    cache = ConfigCache()
+    bad = copy.deepcopy(_section())
+    bad["routes"]["chat"]["candidates"][0]["provider"] = "ghost"
+    for _ in range(2):
+        with pytest.raises(GatewayConfigError, match="unknown provider 'ghost'"):
+            cache.get({"gateway": bad})
+    assert cache.get({"gateway": _section()}).routes["chat"]
+    assert cache.get({}) is None

@@ -1,0 +1,178 @@
+"""Where integration tests find the gateway: this in-process harness, or `edgestack dev`.
+
+Tests ask a `GatewayTarget` to start a gateway for a `gateway` config section and secrets, and talk to
+`running.base_url` over HTTP only. Select with `EDGESTACK_GATEWAY_TARGET`:
+
+- `harness` (default): `GatewayHarness` in this process (fake bindings, injectable clock).
+- `dev`: writes a stack file (stacks/local.yaml with the test's gateway section and rate limit),
+  a `.dev.vars` with the secrets, and runs `EDGESTACK_DEV_COMMAND` (default
+  `edgestack dev {stack} --port {port} --state {state}`), waiting for `/healthz`. Tests that need
+  the fake clock or to reach into bindings are marked `harness_only` and skip there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from .server import GatewayHarness, HarnessBindings, default_bindings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class RunningGateway(Protocol):
+    base_url: str
+    bindings: HarnessBindings | None  # None when the gateway runs in another process
+
+    def drain(self) -> None:
+        """Wait until background work (usage records, cache writes) has landed."""
+
+
+@dataclass
+class InProcessGateway:
+    harness: GatewayHarness
+
+    @property
+    def base_url(self) -> str:
+        return self.harness.base_url
+
+    @property
+    def bindings(self) -> HarnessBindings:
+        return self.harness.bindings
+
+    def drain(self) -> None:
+        self.harness.drain()
+
+
+@dataclass
+class ExternalGateway:
+    base_url: str
+    bindings: HarnessBindings | None = None
+    settle_s: float = 0.5
+
+    def drain(self) -> None:
+        time.sleep(self.settle_s)  # waitUntil work finishes shortly after the response
+
+
+class GatewayTarget(Protocol):
+    name: str
+
+    def start(
+        self,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+        *,
+        clock: Callable[[], float] | None = None,
+        rate_limit: tuple[int, int] = (1000, 60),
+    ) -> contextlib.AbstractContextManager[RunningGateway]: ...
+
+
+class HarnessTarget:
+    name = "harness"
+
+    @contextlib.contextmanager
+    def start(
+        self,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+        *,
+        clock: Callable[[], float] | None = None,
+        rate_limit: tuple[int, int] = (1000, 60),
+    ) -> Iterator[RunningGateway]:
+        bindings = default_bindings(clock=clock, rate_limit=rate_limit)
+        with GatewayHarness(config, secrets, bindings) as harness:
+            yield InProcessGateway(harness)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class DevRuntimeTarget:
+    """`edgestack dev` on a generated stack file (requires the local runtime to be installed)."""
+
+    name = "dev"
+
+    def __init__(self, command: str | None = None) -> None:
+        self.command = command or os.environ.get(
+            "EDGESTACK_DEV_COMMAND", "edgestack dev {stack} --port {port} --state {state}"
+        )
+
+    @contextlib.contextmanager
+    def start(
+        self,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+        *,
+        clock: Callable[[], float] | None = None,
+        rate_limit: tuple[int, int] = (1000, 60),
+    ) -> Iterator[RunningGateway]:
+        import yaml
+
+        if clock is not None:
+            raise RuntimeError("the dev runtime uses wall-clock time; this test is harness-only")
+        with tempfile.TemporaryDirectory(prefix="edgestack-gw-") as tmp:
+            folder = Path(tmp)
+            stack = yaml.safe_load((REPO / "stacks" / "local.yaml").read_text())
+            stack["gateway"] = dict(config["gateway"])
+            stack["worker"]["secrets"] = sorted(set(stack["worker"].get("secrets", [])) | set(secrets))
+            for spec in stack.get("bindings", {}).get("rate_limits", {}).values():
+                spec["limit"], spec["period"] = rate_limit
+            (folder / "migrations").symlink_to(REPO / "stacks" / "migrations")
+            stack_path = folder / "gateway-test.yaml"
+            stack_path.write_text(yaml.safe_dump(stack, sort_keys=False))
+            (folder / ".dev.vars").write_text("".join(f"{k}={v}\n" for k, v in secrets.items()))
+            port = _free_port()
+            argv = shlex.split(self.command.format(stack=stack_path, port=port, state=folder / "state"))
+            process = subprocess.Popen(
+                argv,
+                cwd=REPO,
+                env={**os.environ, **secrets},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            base_url = f"http://127.0.0.1:{port}"
+            try:
+                _wait_healthy(base_url, process)
+                yield ExternalGateway(base_url)
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            raise RuntimeError(f"edgestack dev exited with {process.returncode}:\n{output[-2000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"edgestack dev did not answer /healthz on {base_url} within {timeout_s:.0f}s")
+
+
+def select_target() -> GatewayTarget:
+    name = os.environ.get("EDGESTACK_GATEWAY_TARGET", "harness")
+    if name == "harness":
+        return HarnessTarget()
+    if name == "dev":
+        return DevRuntimeTarget()
+    raise ValueError(f"EDGESTACK_GATEWAY_TARGET must be harness or dev, got {name!r}")
