@@ -1,0 +1,63 @@
+"""The startup banner of `edgestack dev`: URL, bindings and their local backends, migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .host_config import HostConfig, binding_rows
+from .migrate import MigrationOutcome
+from .runtime_process import ReadyInfo
+
+
+@dataclass(frozen=True)
+class BannerFacts:
+    stack_name: str
+    python: str
+    sdk_version: str
+    bundle_version: str
+    module_count: int
+    state_dir: str
+    ready: ReadyInfo
+    config: HostConfig
+    migrations: Sequence[MigrationOutcome]
+    missing_secrets: Sequence[str]
+    embedding_lines: Sequence[str]
+    watching: str | None
+
+
+def _table(rows: Sequence[tuple[str, str, str]]) -> list[str]:
+    if not rows:
+        return ["  (none)"]
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    return [f"  {a.ljust(widths[0])}  {b.ljust(widths[1])}  {c}" for a, b, c in rows]
+
+
+def render_banner(facts: BannerFacts) -> str:
+    ready = facts.ready
+    timings = ready.timings
+    lines = [
+        f"edgestack dev: stack {facts.stack_name}, Python {facts.python} on Pyodide {ready.pyodide}, "
+        f"workers-runtime-sdk {facts.sdk_version}",
+        f"  Listening on {ready.url}   try: curl {ready.url}/healthz",
+        f"  bundle {facts.bundle_version} ({facts.module_count} modules), state in {facts.state_dir}",
+        "Bindings (local backends):",
+        *_table(binding_rows(facts.config)),
+    ]
+    for outcome in facts.migrations:
+        newly = f", applied now: {', '.join(outcome.newly_applied)}" if outcome.newly_applied else ""
+        lines.append(f"D1 migrations {outcome.binding}: {len(outcome.applied)} applied{newly}")
+    lines += facts.embedding_lines
+    if facts.missing_secrets:
+        lines.append(
+            f"Secrets not set: {', '.join(facts.missing_secrets)} (put them in .dev.vars or the environment)"
+        )
+    started = timings.get("startMs")
+    if started is not None:
+        lines.append(
+            f"Ready in {started / 1000:.1f} s (Pyodide {timings.get('pyodideLoadMs', 0) / 1000:.1f} s, "
+            f"entry.py import {timings.get('entryImportMs', 0):.0f} ms)."
+            + (f" Watching {facts.watching} for changes." if facts.watching else "")
+            + " Ctrl-C to stop."
+        )
+    return "\n".join(lines)

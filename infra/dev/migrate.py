@@ -1,0 +1,72 @@
+"""D1 migrations for `edgestack dev`: the same runner and REST client as `pulumi up`, pointed at
+the host's loopback copy of Cloudflare's D1 query endpoint (`/__edgestack/client/v4/...`).
+
+The checksums of applied files are kept in `<state>/d1-migrations.json` (the Pulumi resource keeps
+them in its state), so editing an already-applied migration is refused locally too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.cfapi import D1RestClient, RetryPolicy, connect
+from infra.d1_migrations import apply_migrations, load_migrations
+from infra.planner import Plan
+
+CHECKSUMS_FILE = "d1-migrations.json"
+ADMIN_API_PATH = "/__edgestack/client/v4"
+
+
+@dataclass(frozen=True)
+class MigrationOutcome:
+    binding: str
+    database: str
+    folder: str
+    applied: tuple[str, ...]
+    newly_applied: tuple[str, ...]
+
+
+def admin_base_url(runtime_url: str) -> str:
+    return runtime_url.rstrip("/") + ADMIN_API_PATH
+
+
+def _read_checksums(path: Path) -> dict[str, dict[str, str]]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {str(db): dict(sums) for db, sums in data.items() if isinstance(sums, dict)}
+
+
+def apply_local_migrations(
+    plan: Plan, runtime_url: str, token: str, state_dir: Path
+) -> list[MigrationOutcome]:
+    """Apply every D1 binding's pending migrations. Raises `infra.d1_migrations.MigrationError`."""
+    if not plan.d1_migrations:
+        return []
+    api = connect(
+        token, base_url=admin_base_url(runtime_url), retry=RetryPolicy(max_attempts=2, max_total_s=30)
+    )
+    names = {p.binding: p.database_name for p in plan.d1}
+    checksums_file = state_dir / CHECKSUMS_FILE
+    known = _read_checksums(checksums_file)
+    outcomes = []
+    for step in plan.d1_migrations:
+        database = names[step.binding]
+        files = load_migrations(step.migrations_dir)
+        report = apply_migrations(
+            D1RestClient(api, plan.account_id, database), files, known.get(database, {})
+        )
+        known[database] = report.checksums
+        checksums_file.parent.mkdir(parents=True, exist_ok=True)
+        checksums_file.write_text(json.dumps(known, indent=2, sort_keys=True), encoding="utf-8")
+        outcomes.append(
+            MigrationOutcome(
+                step.binding, database, step.migrations_dir, report.recorded, report.newly_applied
+            )
+        )
+    return outcomes

@@ -1,0 +1,232 @@
+"""One `edgestack dev` session: build, start, migrate, announce, serve (and reload with --watch)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from infra.bundler import DEFAULT_WORKER_SRC, load_bundle
+from infra.loader import load_stack, resolve_stack_path, stack_name
+from infra.planner import Plan
+from infra.planner import plan as make_plan
+from infra.spec import Stack
+from infra.versions import WORKERS_RUNTIME_SDK_VERSION
+
+from .banner import BannerFacts, render_banner
+from .bundle_dir import write_bundle
+from .host_config import HostConfig, HostInputs, build_host_config
+from .migrate import apply_local_migrations
+from .node_env import REPO_ROOT, ensure_runtime_packages, find_node
+from .runtime_process import ReadyInfo, RuntimeProcess, RuntimeStartError
+from .secrets import LocalSecrets, resolve_secrets
+from .watch import SourceWatcher
+
+DEV_DIR = REPO_ROOT / ".edgestack" / "dev"
+TEXT_GENERATION_URL_ENV = "EDGESTACK_TEXT_GENERATION_URL"
+TEXT_GENERATION_MODELS_ENV = "EDGESTACK_TEXT_GENERATION_MODELS"
+
+
+class DevConfigError(ValueError):
+    """A bad `edgestack dev` setting (one line)."""
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    stack: str = "local"
+    port: int = 8787
+    state_dir: Path = Path(".edgestack/state")
+    watch: bool = False
+    worker_src: Path = DEFAULT_WORKER_SRC
+    auto_install: bool = True
+    embedder: str | None = None  # "auto" | "hashing"; None: EDGESTACK_EMBEDDER or auto
+
+
+@dataclass
+class _Embeddings:
+    url: str | None = None
+    lines: list[str] = field(default_factory=list)
+    backend: str = ""
+    stop: Callable[[], None] | None = None
+
+
+def parse_model_map(text: str) -> dict[str, str]:
+    """`@cf/meta/llama-3.1-8b-instruct=llama3.1:8b,...` -> {workers-ai model: local model}."""
+    mapping: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        cf_model, sep, local = item.partition("=")
+        if not sep or not cf_model.strip() or not local.strip():
+            raise DevConfigError(
+                f"{TEXT_GENERATION_MODELS_ENV}: expected MODEL=LOCAL_MODEL pairs, got {item!r}"
+            )
+        mapping[cf_model.strip()] = local.strip()
+    return mapping
+
+
+class DevSession:
+    def __init__(self, options: DevOptions, out: Callable[[str], None] = print) -> None:
+        self.options = options
+        self.out = out
+        self.stack_path = resolve_stack_path(options.stack)
+        self.stack_name = stack_name(self.stack_path)
+        self.stack: Stack = load_stack(self.stack_path, worker_src=options.worker_src)
+        self.state_dir = options.state_dir.resolve()
+        self.node = find_node()
+        ensure_runtime_packages(auto_install=options.auto_install)
+        self.secrets: LocalSecrets = resolve_secrets(self.stack.worker.secrets, REPO_ROOT)
+        self.admin_token = secrets.token_urlsafe(24)
+        self.embeddings = _Embeddings()
+        self.runtime: RuntimeProcess | None = None
+        self.config_file: Path | None = None
+        self.port = options.port
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def _start_embeddings(self) -> None:
+        if not self.stack.bindings.ai or self.embeddings.url:
+            return
+        from infra.dev.embeddings import start_embedding_server
+
+        if self.options.embedder:
+            os.environ["EDGESTACK_EMBEDDER"] = self.options.embedder
+        server = start_embedding_server()
+        self.embeddings.url = server.url
+        self.embeddings.stop = server.stop
+        kind = "language model" if server.language_model else "NOT a language model"
+        self.embeddings.backend = f"embeddings: {server.embedder_name} ({kind}); text generation: " + (
+            os.environ.get(TEXT_GENERATION_URL_ENV) or "not configured (errors like an unavailable model)"
+        )
+        self.embeddings.lines = [f"Embeddings: {server.embedder_name}: {server.reason}"] + [
+            f"  {m.workers_ai_model} ({m.dimensions}d) -> "
+            + (m.served_by or "refused: dimensions differ (never resized)")
+            for m in server.mappings
+        ]
+
+    def _host_config(self, the_plan: Plan, bundle_dir: Path) -> HostConfig:
+        backends = {
+            "kv": "miniflare",
+            "d1": "miniflare",
+            "r2": "miniflare",
+            "durable_objects": "sqlite (better-sqlite3)",
+            "vectorize": "local exact search",
+        }
+        if self.embeddings.backend:
+            backends["ai"] = self.embeddings.backend
+        return build_host_config(
+            self.stack,
+            the_plan,
+            HostInputs(
+                port=self.port,
+                state_dir=self.state_dir,
+                bundle_dir=bundle_dir,
+                source_label=_source_label(self.options.worker_src),
+                admin_token=self.admin_token,
+                secrets=self.secrets.values,
+                embeddings_url=self.embeddings.url,
+                text_generation_url=os.environ.get(TEXT_GENERATION_URL_ENV) or None,
+                text_generation_models=parse_model_map(os.environ.get(TEXT_GENERATION_MODELS_ENV, "")),
+                backends=backends,
+            ),
+        )
+
+    def start(self, *, announce: bool = True) -> ReadyInfo:
+        """Build the bundle, start the host, apply D1 migrations. Raises one-line errors."""
+        self._start_embeddings()
+        bundle = load_bundle(self.options.worker_src)
+        bundle_dir = write_bundle(bundle, DEV_DIR / "bundles")
+        the_plan = make_plan(self.stack, bundle, stack_name=self.stack_name)
+        config = self._host_config(the_plan, bundle_dir)
+        self.config_file = DEV_DIR / f"host-{os.getpid()}.json"
+        self.config_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds secrets
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(config.to_json())
+        runtime = RuntimeProcess(self.node.node, self.config_file)
+        ready = runtime.start()
+        self.runtime = runtime
+        self.port = ready.port  # keep the port across --watch reloads (also when --port 0)
+        try:
+            migrations = apply_local_migrations(the_plan, ready.url, self.admin_token, self.state_dir)
+        except BaseException:
+            self.stop()
+            raise
+        if announce:
+            self.out(
+                render_banner(
+                    BannerFacts(
+                        stack_name=self.stack_name,
+                        python=self.stack.worker.python,
+                        sdk_version=WORKERS_RUNTIME_SDK_VERSION,
+                        bundle_version=bundle.version,
+                        module_count=len(bundle.modules),
+                        state_dir=_shown(self.state_dir),
+                        ready=ready,
+                        config=config,
+                        migrations=migrations,
+                        missing_secrets=self.secrets.missing,
+                        embedding_lines=self.embeddings.lines,
+                        watching=_shown(self.options.worker_src.resolve()) if self.options.watch else None,
+                    )
+                )
+            )
+        return ready
+
+    def stop(self) -> None:
+        if self.runtime is not None:
+            self.runtime.stop()
+            self.runtime = None
+        if self.config_file is not None:
+            self.config_file.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self.stop()
+        if self.embeddings.stop is not None:
+            self.embeddings.stop()
+            self.embeddings.stop = None
+
+    # --- serving -----------------------------------------------------------------------------
+
+    def serve(self) -> int:
+        """Block until Ctrl-C (0) or the host exits by itself (1); with --watch, reload on changes."""
+        watcher = SourceWatcher(self.options.worker_src) if self.options.watch else None
+        while True:
+            time.sleep(0.3)
+            if watcher is not None and watcher.changed():
+                self.reload()
+            elif self.runtime is not None and not self.runtime.alive():
+                code = self.runtime.process.returncode if self.runtime.process else None
+                print(f"edgestack dev: the runtime host exited unexpectedly (code {code})", file=sys.stderr)
+                return 1
+
+    def reload(self) -> None:
+        self.out(f"edgestack dev: {_shown(self.options.worker_src.resolve())} changed, reloading ...")
+        self.stop()
+        try:
+            ready = self.start(announce=False)
+        except RuntimeStartError as exc:
+            print(f"edgestack dev: {exc} (waiting for the next change)", file=sys.stderr)
+            return
+        except Exception as exc:  # a bad edit must not end the session
+            print(f"edgestack dev: {_first_line(exc)} (waiting for the next change)", file=sys.stderr)
+            return
+        self.out(f"edgestack dev: reloaded, serving {ready.url}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _shown(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _source_label(worker_src: Path) -> str:
+    return _shown(worker_src.resolve()).rstrip("/") + "/"

@@ -1,0 +1,137 @@
+"""GET /demo: one request that touches every local backend (KV, D1, R2, a Durable Object,
+Vectorize) and reports what each returned, so a newcomer can see the stack work end to end.
+
+`?name=` (default "world") keys every write, so repeated calls show state persisting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from .bindings import Vector
+from .http import HttpRequest, HttpResponse
+from .services import Services
+
+MAX_NAME = 64
+
+
+class DurableObjects(Protocol):
+    async def fetch(
+        self, name: str, path: str, method: str = "GET", body: bytes | None = None
+    ) -> tuple[int, bytes]:
+        """Send a request to the object named `name`; returns (status, body)."""
+        ...
+
+
+class ObjectStorage(Protocol):
+    async def get(self, key: str) -> Any: ...
+    async def put(self, key: str, value: Any) -> None: ...
+    def sql(self, query: str, *params: Any) -> list[dict[str, Any]]: ...
+
+
+def _pick(bindings: Mapping[str, Any], preferred: str | None) -> str | None:
+    if preferred and preferred in bindings:
+        return preferred
+    return next(iter(bindings), None)
+
+
+def _section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = config.get(name)
+    return value if isinstance(value, Mapping) else {}
+
+
+def demo_vector(text: str, dimensions: int) -> list[float]:
+    """A deterministic unit vector for `text` (a stand-in for an embedding)."""
+    values: list[float] = []
+    counter = 0
+    while len(values) < dimensions:
+        digest = hashlib.sha256(f"{text}:{counter}".encode()).digest()
+        values.extend((byte - 127.5) / 127.5 for byte in digest)
+        counter += 1
+    values = values[:dimensions]
+    norm = sum(v * v for v in values) ** 0.5 or 1.0
+    return [v / norm for v in values]
+
+
+async def demo(
+    request: HttpRequest, services: Services, objects: DurableObjects | None, dimensions: int = 384
+) -> HttpResponse:
+    name = request.query.get("name", "world")[:MAX_NAME] or "world"
+    gateway, agents, rag = (_section(services.config, s) for s in ("gateway", "agents", "rag"))
+    report: dict[str, Any] = {"name": name}
+
+    kv_name = _pick(services.kv, gateway.get("cache_binding"))
+    if kv_name:
+        kv = services.kv[kv_name]
+        previous = await kv.get("demo:last-visitor")
+        await kv.put("demo:last-visitor", name)
+        report["kv"] = {
+            "binding": kv_name,
+            "previous_visitor": previous,
+            "stored": await kv.get("demo:last-visitor"),
+        }
+
+    db_name = _pick(services.d1, agents.get("history_binding"))
+    if db_name:
+        db = services.d1[db_name]
+        rows = await db.execute("SELECT ?1 AS echo, ?2 AS absent, sqlite_version() AS sqlite", [name, None])
+        tables = await db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'd1_migrations'"
+        )
+        migrations = await db.execute("SELECT name FROM d1_migrations ORDER BY id") if tables else []
+        report["d1"] = {
+            "binding": db_name,
+            "echo": rows[0]["echo"],
+            "null_parameter_is_null": rows[0]["absent"] is None,
+            "sqlite": rows[0]["sqlite"],
+            "migrations": [row["name"] for row in migrations],
+        }
+
+    bucket_name = _pick(services.r2, rag.get("documents_binding"))
+    if bucket_name:
+        bucket = services.r2[bucket_name]
+        key = f"demo/{name}.txt"
+        await bucket.put_bytes(key, f"hello {name}".encode(), "text/plain")
+        stored = await bucket.get_bytes(key)
+        report["r2"] = {
+            "binding": bucket_name,
+            "key": key,
+            "read_back": stored.decode() if stored is not None else None,
+            "demo_objects": len(await bucket.list_keys("demo/")),
+        }
+
+    if objects is not None:
+        status, body = await objects.fetch(name, "/demo/visit", method="POST")
+        report["durable_object"] = {"object": name, "status": status, **json.loads(body or b"{}")}
+
+    index_name = _pick(services.vectorize, rag.get("index_binding"))
+    if index_name:
+        index = services.vectorize[index_name]
+        vector_id = f"demo-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+        values = demo_vector(name, dimensions)
+        await index.upsert([Vector(id=vector_id, values=values, metadata={"tenant": "demo", "name": name})])
+        matches = await index.query(values, top_k=1, return_metadata="all")
+        report["vectorize"] = {
+            "binding": index_name,
+            "upserted": vector_id,
+            "top_match": matches[0].id if matches else None,
+            "score": round(matches[0].score, 4) if matches else None,
+        }
+    return HttpResponse.json(report)
+
+
+async def handle_object_request(request: HttpRequest, storage: ObjectStorage) -> HttpResponse:
+    """The Durable Object side of /demo: count visits, in the key-value API and in SQL."""
+    if request.path != "/demo/visit" or request.method != "POST":
+        return HttpResponse.json(
+            {"error": {"message": f"no route for {request.method} {request.path}"}}, status=404
+        )
+    visits = int(await storage.get("demo:visits") or 0) + 1
+    await storage.put("demo:visits", visits)
+    storage.sql("CREATE TABLE IF NOT EXISTS demo_visits (n INTEGER PRIMARY KEY, at TEXT NOT NULL)")
+    storage.sql("INSERT INTO demo_visits (n, at) VALUES (?, datetime('now'))", visits)
+    rows = storage.sql("SELECT COUNT(*) AS n FROM demo_visits")[0]["n"]
+    return HttpResponse.json({"visits": visits, "sql_rows": rows})

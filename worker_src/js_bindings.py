@@ -1,0 +1,497 @@
+"""Adapters from Cloudflare's JS bindings (as Pyodide sees them) to the protocols in `app.bindings`.
+
+Only this module and `entry.py` touch `js` / `pyodide`; the core in `app/` stays plain Python.
+Conversions follow the Python Workers rules: JS `null` arrives as `jsnull` (turned into `None`
+here), Python `None` must be sent as `jsnull` where JS expects `null` (D1 parameters), and dicts are
+sent as plain JS objects (`dict_converter=Object.fromEntries`), never as `Map`s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
+from typing import Any
+
+import js
+from app.bindings import UpstreamError, UpstreamResponse, Vector, VectorMatch
+from js import Object
+from pyodide.ffi import JsException, JsProxy, create_proxy, jsnull, to_js
+from workers import fetch as workers_fetch
+
+LOCAL_BACKENDS_BINDING = "EDGESTACK_LOCAL_BACKENDS"
+
+
+# --- conversions ---------------------------------------------------------------------------------
+
+
+def raw(binding: Any) -> Any:
+    """The JS object behind a workers-SDK wrapper (`_BindingWrapper` / `_EnvWrapper`), or itself."""
+    for attribute in ("_binding", "_env"):
+        inner = getattr(binding, attribute, None) if not isinstance(binding, JsProxy) else None
+        if inner is not None:
+            return inner
+    return binding
+
+
+def js_object(value: Mapping[str, Any]) -> Any:
+    """A plain JS object (not a Map), with `None` values sent as `null`."""
+    return to_js(_nulls(value), dict_converter=Object.fromEntries)
+
+
+def _nulls(value: Any) -> Any:
+    if value is None:
+        return jsnull
+    if isinstance(value, Mapping):
+        return {k: _nulls(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nulls(v) for v in value]
+    return value
+
+
+def py(value: Any) -> Any:
+    """A JS value as plain Python: objects/arrays to dicts/lists, `null` to None, buffers to bytes."""
+    if isinstance(value, JsProxy):
+        if value is jsnull:
+            return None
+        if hasattr(value, "byteLength") and not hasattr(value, "length"):  # ArrayBuffer
+            return bytes(value.to_bytes())
+        value = value.to_py()
+    if value is jsnull:
+        return None
+    if isinstance(value, dict):
+        return {k: py(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [py(v) for v in value]
+    if isinstance(value, memoryview):
+        return value.tobytes()
+    return value
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value is jsnull
+
+
+def _d1_param(value: Any) -> Any:
+    if value is None:
+        return jsnull
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, bytes | bytearray):
+        return to_js(bytes(value))
+    return value
+
+
+# --- storage -------------------------------------------------------------------------------------
+
+
+class KvAdapter:
+    def __init__(self, binding: Any) -> None:
+        self._kv = raw(binding)
+
+    async def get(self, key: str) -> str | None:
+        value = await self._kv.get(key)
+        return None if _is_missing(value) else str(value)
+
+    async def put(self, key: str, value: str, expiration_ttl: int | None = None) -> None:
+        if expiration_ttl is None:
+            await self._kv.put(key, value)
+        else:
+            await self._kv.put(key, value, js_object({"expirationTtl": expiration_ttl}))
+
+    async def delete(self, key: str) -> None:
+        await self._kv.delete(key)
+
+
+class D1Adapter:
+    def __init__(self, binding: Any) -> None:
+        self._db = raw(binding)
+
+    def _statement(self, sql: str, params: Sequence[Any]) -> Any:
+        statement = self._db.prepare(sql)
+        return statement.bind(*[_d1_param(p) for p in params]) if params else statement
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        result = await self._statement(sql, params).all()
+        return py(result.results) or []
+
+    async def batch(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        prepared = [self._statement(sql, params) for sql, params in statements]
+        await self._db.batch(to_js(prepared))
+
+
+class R2Adapter:
+    def __init__(self, binding: Any) -> None:
+        self._bucket = raw(binding)
+
+    async def get_bytes(self, key: str) -> bytes | None:
+        obj = await self._bucket.get(key)
+        if _is_missing(obj):
+            return None
+        return bytes((await obj.arrayBuffer()).to_bytes())
+
+    async def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        await self._bucket.put(
+            key, to_js(bytes(data)), js_object({"httpMetadata": {"contentType": content_type}})
+        )
+
+    async def list_keys(self, prefix: str = "") -> list[str]:
+        keys: list[str] = []
+        cursor: str | None = None
+        while True:
+            options: dict[str, Any] = {"prefix": prefix}
+            if cursor:
+                options["cursor"] = cursor
+            listed = await self._bucket.list(js_object(options))
+            keys.extend(str(obj.key) for obj in listed.objects)
+            if not listed.truncated:
+                return keys
+            cursor = str(listed.cursor)
+
+    async def delete(self, key: str) -> None:
+        await self._bucket.delete(key)
+
+
+class VectorizeAdapter:
+    def __init__(self, binding: Any) -> None:
+        self._index = raw(binding)
+
+    async def upsert(self, vectors: Sequence[Vector]) -> int:
+        payload = []
+        for vector in vectors:
+            item: dict[str, Any] = {
+                "id": vector.id,
+                "values": list(vector.values),
+                "metadata": dict(vector.metadata),
+            }
+            if vector.namespace is not None:
+                item["namespace"] = vector.namespace
+            payload.append(item)
+        await self._index.upsert(to_js(payload, dict_converter=Object.fromEntries))
+        return len(payload)
+
+    async def query(
+        self,
+        vector: Sequence[float],
+        top_k: int = 5,
+        return_values: bool = False,
+        return_metadata: str = "none",
+        namespace: str | None = None,
+        filter: Mapping[str, Any] | None = None,
+    ) -> list[VectorMatch]:
+        options: dict[str, Any] = {
+            "topK": top_k,
+            "returnValues": return_values,
+            "returnMetadata": return_metadata,
+        }
+        if namespace is not None:
+            options["namespace"] = namespace
+        if filter:
+            options["filter"] = dict(filter)
+        result = py(await self._index.query(to_js(list(vector)), js_object(options)))
+        return [
+            VectorMatch(
+                id=m["id"], score=float(m["score"]), values=m.get("values"), metadata=m.get("metadata")
+            )
+            for m in result.get("matches", [])
+        ]
+
+    async def get_by_ids(self, ids: Sequence[str]) -> list[Vector]:
+        found = py(await self._index.getByIds(to_js(list(ids)))) or []
+        return [
+            Vector(
+                id=v["id"],
+                values=list(v.get("values") or []),
+                metadata=v.get("metadata") or {},
+                namespace=v.get("namespace"),
+            )
+            for v in found
+        ]
+
+    async def delete_by_ids(self, ids: Sequence[str]) -> int:
+        await self._index.deleteByIds(to_js(list(ids)))
+        return len(ids)
+
+
+class WorkersAiAdapter:
+    def __init__(self, binding: Any) -> None:
+        self._ai = raw(binding)
+
+    async def run(self, model: str, inputs: Mapping[str, Any]) -> Any:
+        result = await self._ai.run(model, js_object(inputs))
+        if isinstance(result, JsProxy) and hasattr(result, "getReader"):
+            return stream_chunks(result)
+        return py(result)
+
+
+class RateLimiterAdapter:
+    def __init__(self, binding: Any) -> None:
+        self._limiter = raw(binding)
+
+    async def limit(self, key: str) -> bool:
+        outcome = await self._limiter.limit(js_object({"key": key}))
+        return bool(outcome.success)
+
+
+# --- lazy binding maps -----------------------------------------------------------------------
+
+
+class BindingMap(Mapping[str, Any]):
+    """`services.kv["CACHE"]` etc.: env bindings adapted on first use, iterated by kind."""
+
+    def __init__(self, env: Any, adapter: type, methods: tuple[str, ...]) -> None:
+        self._env = raw(env)
+        self._adapter = adapter
+        self._methods = methods
+        self._cache: dict[str, Any] = {}
+
+    def _matches(self, value: Any) -> bool:
+        return isinstance(value, JsProxy) and all(hasattr(value, m) for m in self._methods)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._cache:
+            value = getattr(self._env, name, None)
+            if not self._matches(value):
+                raise KeyError(name)
+            self._cache[name] = self._adapter(value)
+        return self._cache[name]
+
+    def __iter__(self) -> Iterator[str]:
+        for name in Object.keys(self._env):
+            if self._matches(getattr(self._env, name, None)):
+                yield str(name)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class SecretMap(Mapping[str, str]):
+    """String-valued env entries (secrets and vars), by name."""
+
+    def __init__(self, env: Any) -> None:
+        self._env = raw(env)
+
+    def __getitem__(self, name: str) -> str:
+        value = getattr(self._env, name, None)
+        if not isinstance(value, str):
+            raise KeyError(name)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        for name in Object.keys(self._env):
+            if isinstance(getattr(self._env, name, None), str):
+                yield str(name)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def kv_bindings(env: Any) -> BindingMap:
+    return BindingMap(env, KvAdapter, ("get", "put", "getWithMetadata"))
+
+
+def d1_bindings(env: Any) -> BindingMap:
+    return BindingMap(env, D1Adapter, ("prepare", "batch"))
+
+
+def r2_bindings(env: Any) -> BindingMap:
+    return BindingMap(env, R2Adapter, ("head", "put", "list"))
+
+
+def vectorize_bindings(env: Any) -> BindingMap:
+    return BindingMap(env, VectorizeAdapter, ("query", "upsert", "getByIds"))
+
+
+def rate_limit_bindings(env: Any) -> BindingMap:
+    return BindingMap(env, RateLimiterAdapter, ("limit",))
+
+
+def ai_binding(env: Any, name: str = "AI") -> WorkersAiAdapter | None:
+    value = getattr(raw(env), name, None)
+    return WorkersAiAdapter(value) if isinstance(value, JsProxy) and hasattr(value, "run") else None
+
+
+# --- outbound HTTP, time, background work --------------------------------------------------------
+
+
+async def stream_chunks(stream: Any) -> AsyncIterator[bytes]:
+    """A JS ReadableStream as an async iterator of bytes; a failed read raises UpstreamError."""
+    if _is_missing(stream):
+        return
+    reader = stream.getReader()
+    finished = False
+    try:
+        while True:
+            try:
+                chunk = await reader.read()
+            except JsException as exc:
+                raise UpstreamError(f"upstream stream failed: {exc}") from None
+            if chunk.done:
+                finished = True
+                return
+            value = chunk.value
+            yield bytes(value.to_bytes()) if isinstance(value, JsProxy) else bytes(value)
+    finally:
+        if not finished:
+            reader.cancel()
+
+
+class WorkersFetcher:
+    """`app.bindings.Fetcher` over `workers.fetch`; a connect failure or timeout is UpstreamError.
+
+    The timeout covers the wait for the response headers; the body then streams as it arrives.
+    """
+
+    async def __call__(
+        self, url: str, *, method: str, headers: Mapping[str, str], body: bytes | None, timeout_ms: int
+    ) -> UpstreamResponse:
+        controller = js.AbortController.new()
+        options: dict[str, Any] = {"method": method, "headers": dict(headers), "signal": controller.signal}
+        if body is not None:
+            options["body"] = bytes(body)
+        try:
+            response = await asyncio.wait_for(workers_fetch(url, **options), timeout_ms / 1000)
+        except TimeoutError:
+            controller.abort()
+            raise UpstreamError(f"{method} {url}: no response within {timeout_ms} ms") from None
+        except (JsException, OSError) as exc:
+            raise UpstreamError(f"{method} {url}: {exc}") from None
+        js_response = response.js_object
+        response_headers = {
+            str(k).lower(): str(v) for k, v in py(Object.fromEntries(js_response.headers)).items()
+        }
+        return UpstreamResponse(
+            status=int(js_response.status), headers=response_headers, body=stream_chunks(js_response.body)
+        )
+
+
+def wait_until(ctx: Any) -> Any:
+    """`services.wait_until`: starts the work now and keeps the invocation alive until it is done."""
+
+    def schedule(work: Awaitable[Any]) -> None:
+        ctx.waitUntil(asyncio.ensure_future(work))
+
+    return schedule
+
+
+def clock() -> float:
+    return time.time()
+
+
+async def sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+
+def readable_stream(chunks: AsyncIterator[bytes]) -> Any:
+    """A JS ReadableStream pulling from a Python async iterator (for streamed responses)."""
+    iterator = chunks.__aiter__()
+    proxies: list[Any] = []
+
+    def release() -> None:
+        for proxy in proxies:
+            proxy.destroy()
+        proxies.clear()
+
+    async def pull(controller: Any) -> None:
+        try:
+            chunk = await iterator.__anext__()
+        except StopAsyncIteration:
+            controller.close()
+            release()
+            return
+        except BaseException as exc:
+            controller.error(js.Error.new(f"{type(exc).__name__}: {exc}"))
+            release()
+            raise
+        controller.enqueue(to_js(bytes(chunk)))
+
+    async def cancel(reason: Any) -> None:
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            await close()
+        release()
+
+    proxies.extend([create_proxy(pull), create_proxy(cancel)])
+    return js.ReadableStream.new(js_object({"pull": proxies[0], "cancel": proxies[1], "highWaterMark": 0}))
+
+
+def local_backends(env: Any) -> dict[str, str] | None:
+    """What the local runtime serves each binding kind with (absent on Cloudflare)."""
+    value = getattr(raw(env), LOCAL_BACKENDS_BINDING, None)
+    if not isinstance(value, str):
+        return None
+    parsed = json.loads(value)
+    return parsed if isinstance(parsed, dict) else None
+
+
+# --- requests, responses, Durable Objects ------------------------------------------------------
+
+NULL_BODY_STATUSES = frozenset({101, 204, 205, 304})
+
+
+def header_dict(js_headers: Any) -> dict[str, str]:
+    """A JS `Headers` as a dict with lower-cased names (repeated headers joined by `, `)."""
+    return {str(k).lower(): str(v) for k, v in py(Object.fromEntries(js_headers)).items()}
+
+
+async def http_request_parts(request: Any) -> tuple[str, str, dict[str, str], bytes]:
+    """(method, url, headers, body) of a `workers.Request` (or a JS Request)."""
+    js_request = getattr(request, "js_object", request)
+    method = str(js_request.method)
+    body = b"" if method in ("GET", "HEAD") else bytes((await js_request.arrayBuffer()).to_bytes())
+    return method, str(js_request.url), header_dict(js_request.headers), body
+
+
+def response_body(status: int, body: bytes, stream: AsyncIterator[bytes] | None) -> Any:
+    """What to hand `workers.Response` as the body: a JS ReadableStream when streaming."""
+    if status in NULL_BODY_STATUSES:
+        return None
+    if stream is not None:
+        return readable_stream(stream)
+    return bytes(body)
+
+
+class DurableObjectClient:
+    """Requests to the Durable Object named `name` in a namespace binding (`idFromName` + `get`)."""
+
+    def __init__(self, namespace: Any) -> None:
+        self._namespace = raw(namespace)
+
+    async def fetch(
+        self, name: str, path: str, method: str = "GET", body: bytes | None = None
+    ) -> tuple[int, bytes]:
+        stub = self._namespace.get(self._namespace.idFromName(name))
+        init: dict[str, Any] = {"method": method}
+        if body is not None:
+            init["body"] = to_js(bytes(body))
+        response = await stub.fetch(f"https://durable-object.internal{path}", js_object(init))
+        return int(response.status), bytes((await response.arrayBuffer()).to_bytes())
+
+
+def durable_object_client(env: Any, binding: str) -> DurableObjectClient | None:
+    namespace = getattr(raw(env), binding, None)
+    if isinstance(namespace, JsProxy) and hasattr(namespace, "idFromName"):
+        return DurableObjectClient(namespace)
+    return None
+
+
+class ObjectStorage:
+    """A Durable Object's `ctx.storage`: the key-value API and `sql.exec`, as plain Python."""
+
+    def __init__(self, storage: Any) -> None:
+        self._storage = raw(storage)
+
+    async def get(self, key: str) -> Any:
+        value = await self._storage.get(key)
+        return py(value)
+
+    async def put(self, key: str, value: Any) -> None:
+        await self._storage.put(key, to_js(_nulls(value), dict_converter=Object.fromEntries))
+
+    def sql(self, query: str, *params: Any) -> list[dict[str, Any]]:
+        cursor = self._storage.sql.exec(query, *[_d1_param(p) for p in params])
+        return py(cursor.toArray()) or []
