@@ -44,6 +44,11 @@ KIND_WORDS = {
     "secret": "secret",
 }
 
+
+def _declared_under(kind: str) -> str:
+    return {"var": "worker.vars", "secret": "worker.secrets"}.get(kind, f"bindings.{kind}")
+
+
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#LW-]+$")
 
 
@@ -89,6 +94,8 @@ def config_referenced_names(stack: Stack) -> set[str]:
     names = {value for path, _ in BINDING_REFERENCES if isinstance(value := _get(stack, path), str)}
     if stack.gateway:
         names.update(p.api_key_secret for p in stack.gateway.providers.values() if p.api_key_secret)
+        if stack.gateway.ip_hash_salt_secret:
+            names.add(stack.gateway.ip_hash_salt_secret)
         if any(p.kind == "workers-ai" for p in stack.gateway.providers.values()) and stack.bindings.ai:
             names.add(stack.bindings.ai)
     if stack.rag and stack.bindings.ai:
@@ -223,10 +230,15 @@ class _Checker:
     # --- runtime sections ---
 
     def binding_references(self) -> None:
-        kinds = {d.name: d.kind for d in env_declarations(self.stack)}
+        kinds: dict[str, str] = {}
+        duplicated: set[str] = set()
+        for declaration in env_declarations(self.stack):
+            if declaration.name in kinds:
+                duplicated.add(declaration.name)  # reported by env_names
+            kinds.setdefault(declaration.name, declaration.kind)
         for path, expected in BINDING_REFERENCES:
             name = _get(self.stack, path)
-            if not isinstance(name, str):
+            if not isinstance(name, str) or name in duplicated:
                 continue
             actual = kinds.get(name)
             if actual is None:
@@ -236,7 +248,7 @@ class _Checker:
             elif actual != expected:
                 self.error(
                     path,
-                    f"{name!r} is a {KIND_WORDS[actual]} binding; expected a {KIND_WORDS[expected]} binding",
+                    f"{name!r} is declared under {_declared_under(actual)}; expected one from bindings.{expected}",
                 )
 
     def embeddings(self) -> None:
@@ -267,6 +279,11 @@ class _Checker:
         secrets = set(self.stack.worker.secrets)
         aliases = sorted(gateway.routes) if gateway else []
         if gateway:
+            salt = gateway.ip_hash_salt_secret
+            if salt and salt not in secrets:
+                self.error(
+                    ("gateway", "ip_hash_salt_secret"), f"secret {salt!r} is not listed in worker.secrets"
+                )
             providers = sorted(gateway.providers)
             for pname, provider in gateway.providers.items():
                 base: KeyPath = ("gateway", "providers", pname)

@@ -10,6 +10,7 @@ path (so the planner and the dev runtime need not know which file declared it).
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,15 @@ from .errors import Diagnostic, StackError
 from .merge import merge_layers, merge_sources
 from .spec import Stack
 from .validation_messages import SECRET_HINT, validation_diagnostics
-from .yaml_source import KeyPath, Position, SourceMap, display_path, format_key_path, read_yaml_file
+from .yaml_source import (
+    KeyPath,
+    Position,
+    SourceMap,
+    display_path,
+    format_key_path,
+    parse_yaml_bytes,
+    read_source_bytes,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACKS_DIR = REPO_ROOT / "stacks"
@@ -39,6 +48,7 @@ __all__ = [
     "list_stack_files",
     "load_stack",
     "load_stack_with_sources",
+    "merge_stack_files",
     "resolve_stack_path",
     "stack_name",
 ]
@@ -74,7 +84,7 @@ class Layer:
 
 # --- reading one file ---------------------------------------------------------------------------
 
-_LAYER_CACHE: dict[tuple[Path, int, int, str], Layer] = {}
+_LAYER_CACHE: dict[tuple[Path, str, str], Layer] = {}
 _LAYER_CACHE_MAX = 512
 
 
@@ -114,24 +124,25 @@ def _extends_refs(value: Any, layer_path: Path, sources: SourceMap) -> tuple[Ext
 
 
 def read_layer(path: Path) -> Layer:
-    """Parse one stack file (cached by path, mtime and size). Raises `StackError`."""
+    """Parse one stack file. Raises `StackError`.
+
+    Parsed layers are cached by path and content hash, so a fleet of stacks sharing a base parses the
+    base once, and an edited file is always re-parsed.
+    """
     path = Path(os.path.abspath(path))
     shown = display_path(path)
-    try:
-        stat = path.stat()
-        cache_key: tuple[Path, int, int, str] | None = (path, stat.st_mtime_ns, stat.st_size, shown)
-    except OSError:
-        cache_key = None
-    if cache_key is not None and cache_key in _LAYER_CACHE:
-        return _LAYER_CACHE[cache_key]
-    document = read_yaml_file(path, shown)
+    raw = read_source_bytes(path, shown)
+    cache_key = (path, shown, hashlib.sha256(raw).hexdigest())
+    cached = _LAYER_CACHE.get(cache_key)
+    if cached is not None:
+        return cached
+    document = parse_yaml_bytes(raw, shown)
     body = dict(document.data)
     extends = _extends_refs(body.pop("extends"), path, document.sources) if "extends" in body else ()
     layer = Layer(path, _absolutize_relative_paths(body, path.parent), document.sources, extends)
-    if cache_key is not None:
-        if len(_LAYER_CACHE) >= _LAYER_CACHE_MAX:
-            _LAYER_CACHE.clear()
-        _LAYER_CACHE[cache_key] = layer
+    if len(_LAYER_CACHE) >= _LAYER_CACHE_MAX:
+        _LAYER_CACHE.clear()
+    _LAYER_CACHE[cache_key] = layer
     return layer
 
 
@@ -210,13 +221,12 @@ def secret_value_diagnostics(
         covered.add(path)
 
     secrets = worker.get("secrets")
-    how = "and run `pulumi config set --secret <NAME>`"
     if isinstance(secrets, dict):
-        report(("worker", "secrets"), f"{SECRET_HINT} (a list of names) {how}")
+        report(("worker", "secrets"), SECRET_HINT)
     elif isinstance(secrets, list):
         for index, item in enumerate(secrets):
             if isinstance(item, dict) or (isinstance(item, str) and any(c in item for c in "=: ")):
-                report(("worker", "secrets", index), f"{SECRET_HINT} {how}")
+                report(("worker", "secrets", index), SECRET_HINT)
     variables = worker.get("vars")
     if isinstance(variables, dict):
         for name, value in variables.items():
@@ -240,6 +250,13 @@ def _validate(doc: dict[str, Any], sources: SourceMap) -> Stack:
     return stack
 
 
+def merge_stack_files(path: str | os.PathLike[str]) -> tuple[dict[str, Any], SourceMap]:
+    """The merged document of `path` and its `extends:` chain, before validation. Raises `StackError`."""
+    layers = load_layers(Path(path))
+    doc = merge_layers(layer.body for layer in layers)
+    return doc, merge_sources(doc, (layer.sources for layer in layers), layers[-1].sources.root_file)
+
+
 def load_stack_with_sources(
     path: str | os.PathLike[str], *, worker_src: Path | None = None, cross_check: bool = True
 ) -> tuple[Stack, SourceMap]:
@@ -247,9 +264,7 @@ def load_stack_with_sources(
 
     `worker_src` is where Durable Object classes are looked up (default: the repo's `worker_src/`).
     """
-    layers = load_layers(Path(path))
-    doc = merge_layers(layer.body for layer in layers)
-    sources = merge_sources(doc, (layer.sources for layer in layers), layers[-1].sources.root_file)
+    doc, sources = merge_stack_files(path)
     stack = _validate(doc, sources)
     if cross_check:
         from .crossref import cross_reference_diagnostics

@@ -13,7 +13,10 @@ from pydantic import BaseModel, ValidationError
 from .errors import Diagnostic
 from .yaml_source import KeyPath, SourceMap, format_key_path
 
-SECRET_HINT = "secret values must not be written in a stack file: list the name under worker.secrets"
+SECRET_HINT = (
+    "secret values must not be written in a stack file: list only names under worker.secrets "
+    "and set each value with `pulumi config set --secret <NAME>`"
+)
 
 # Patterns of the spec, in words.
 _PATTERN_WORDS = {
@@ -117,10 +120,10 @@ def _message(error: Any, model: type[BaseModel], path: KeyPath) -> str:
         return "required key is missing"
     if kind == "extra_forbidden":
         key = str(path[-1])
-        if _SECRETISH_KEY.search(key):
-            return f"unknown key {key!r}; {SECRET_HINT} and set it with `pulumi config set --secret`"
         choices = allowed_keys(model, path[:-1])
         hint = did_you_mean(key, choices)
+        if _SECRETISH_KEY.search(key):
+            return f"unknown key {key!r}{hint}; {SECRET_HINT}"
         if not hint and choices:
             hint = f" (expected one of: {', '.join(choices)})"
         return f"unknown key {key!r}{hint}"

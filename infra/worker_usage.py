@@ -9,6 +9,7 @@ Recognized binding uses, where `env` is a name `env` or any attribute `.env` (`s
 from __future__ import annotations
 
 import ast
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,18 +49,17 @@ def python_sources(worker_src: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(worker_src).as_posix())
 
 
-_PARSE_CACHE: dict[tuple[Path, int, int], ast.Module] = {}
+_PARSE_CACHE: dict[tuple[str, bytes], ast.Module] = {}
 
 
 def parse_module(path: Path) -> ast.Module | Diagnostic:
     """The module's AST, or a diagnostic naming where it cannot be read or parsed."""
     shown = display_path(path)
     try:
-        stat = path.stat()
-        key = (path.resolve(), stat.st_mtime_ns, stat.st_size)
+        source = path.read_bytes()
+        key = (shown, hashlib.sha256(source).digest())
         if key in _PARSE_CACHE:
             return _PARSE_CACHE[key]
-        source = path.read_bytes()
         tree = ast.parse(source, filename=shown)
     except OSError as exc:
         return Diagnostic(shown, 1, 1, "", f"cannot read: {exc.strerror or exc}")
@@ -67,6 +67,8 @@ def parse_module(path: Path) -> ast.Module | Diagnostic:
         return Diagnostic(shown, exc.lineno or 1, exc.offset or 1, "", f"syntax error: {exc.msg}")
     except ValueError as exc:  # e.g. null bytes
         return Diagnostic(shown, 1, 1, "", f"cannot parse: {exc}")
+    if len(_PARSE_CACHE) > 1024:
+        _PARSE_CACHE.clear()
     _PARSE_CACHE[key] = tree
     return tree
 

@@ -337,27 +337,34 @@ def parse_yaml(text: str, file: str) -> ParsedDocument:
     return ParsedDocument(data, SourceMap(file, builder.entries))
 
 
-def read_yaml_file(path: Path, file: str | None = None) -> ParsedDocument:
-    """Read and parse `path`; `file` is how diagnostics name it (default: `display_path(path)`)."""
-    shown = file if file is not None else display_path(path)
+def read_source_bytes(path: Path, file: str) -> bytes:
+    """The raw bytes of a stack file. Raises `StackError` (never `OSError`)."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise StackError(
-                [Diagnostic(shown, 1, 1, "", f"file too large ({size} bytes; limit {MAX_FILE_BYTES})")]
-            )
-        raw = path.read_bytes()
+            raise StackError([Diagnostic(file, 1, 1, "", f"file too large ({size} bytes; limit {MAX_FILE_BYTES})")])
+        return path.read_bytes()
     except IsADirectoryError:
-        raise StackError([Diagnostic(shown, 1, 1, "", "is a directory, not a stack file")]) from None
+        raise StackError([Diagnostic(file, 1, 1, "", "is a directory, not a stack file")]) from None
     except FileNotFoundError:
-        raise StackError([Diagnostic(shown, 1, 1, "", "no such file")]) from None
+        raise StackError([Diagnostic(file, 1, 1, "", "no such file")]) from None
     except OSError as exc:
-        raise StackError([Diagnostic(shown, 1, 1, "", f"cannot read file: {exc.strerror or exc}")]) from None
+        raise StackError([Diagnostic(file, 1, 1, "", f"cannot read file: {exc.strerror or exc}")]) from None
+
+
+def parse_yaml_bytes(raw: bytes, file: str) -> ParsedDocument:
+    """Decode (UTF-8, optional BOM) and parse. Raises `StackError`."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         prefix = raw[: exc.start].decode("utf-8", errors="replace")
         line, col = _line_col(prefix, len(prefix))
         bad = raw[exc.start]
-        raise StackError([Diagnostic(shown, line, col, "", f"not valid UTF-8 (byte 0x{bad:02x})")]) from None
-    return parse_yaml(text, shown)
+        raise StackError([Diagnostic(file, line, col, "", f"not valid UTF-8 (byte 0x{bad:02x})")]) from None
+    return parse_yaml(text, file)
+
+
+def read_yaml_file(path: Path, file: str | None = None) -> ParsedDocument:
+    """Read and parse `path`; `file` is how diagnostics name it (default: `display_path(path)`)."""
+    shown = file if file is not None else display_path(path)
+    return parse_yaml_bytes(read_source_bytes(path, shown), shown)

@@ -1,0 +1,2 @@
+-- café (latin-1)
+CREATE TABLE b (id INTEGER);

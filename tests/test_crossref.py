@@ -1,0 +1,227 @@
+"""Cross-reference pass: Durable Object migration flows, bindings, secrets and worker classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.crossref import config_referenced_names, cross_reference_diagnostics, env_declarations
+from infra.errors import StackError
+from infra.loader import load_stack, load_stack_with_sources, resolve_stack_path
+from infra.merge import apply_overlay
+from tests.conftest import FIXTURE_WORKER_SRC, MALFORMED_DIR
+
+VALID = yaml.safe_load((MALFORMED_DIR / "_parts" / "valid_base.yaml").read_text())
+WORKER_TWO_CLASSES = """
+from workers import DurableObject
+import workers
+
+
+class AgentState(DurableObject):
+    pass
+
+
+class Session(workers.DurableObject):
+    pass
+
+
+def helper():
+    class Nested(DurableObject):  # not top level: not exported
+        pass
+"""
+
+
+def stack_file(tmp_path: Path, overlay: dict[str, Any]) -> Path:
+    doc = apply_overlay(VALID, overlay)
+    doc["bindings"]["d1"]["DB"]["migrations"] = str(MALFORMED_DIR / "_parts" / "migrations")
+    path = tmp_path / "stack.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def worker_src(tmp_path: Path) -> Path:
+    folder = tmp_path / "worker_src"
+    folder.mkdir()
+    (folder / "entry.py").write_text(WORKER_TWO_CLASSES)
+    return folder
+
+
+def messages(tmp_path: Path, overlay: dict[str, Any], worker: Path = FIXTURE_WORKER_SRC) -> list[str]:
+    try:
+        load_stack(stack_file(tmp_path, overlay), worker_src=worker)
+    except StackError as exc:
+        return [f"{d.key_path}: {d.message}" for d in exc.diagnostics]
+    return []
+
+
+# --- Durable Object migrations (wrangler semantics) -----------------------------------------------
+
+
+def test_add_flow(tmp_path: Path, worker_src: Path) -> None:
+    overlay = {
+        "bindings": {"durable_objects": {"SESSIONS": {"class_name": "Session"}}},
+        "durable_object_migrations": [
+            {"tag": "v1", "new_sqlite_classes": ["AgentState"]},
+            {"tag": "v2", "new_sqlite_classes": ["Session"]},
+        ],
+    }
+    assert messages(tmp_path, overlay, worker_src) == []
+
+
+def test_rename_flow(tmp_path: Path, worker_src: Path) -> None:
+    overlay = {
+        "bindings": {"durable_objects": {"AGENT": {"class_name": "Session"}}},
+        "durable_object_migrations": [
+            {"tag": "v1", "new_sqlite_classes": ["AgentState"]},
+            {"tag": "v2", "renamed_classes": [{"from": "AgentState", "to": "Session"}]},
+        ],
+    }
+    assert messages(tmp_path, overlay, worker_src) == []
+    # Still binding the old name after the rename is an error.
+    overlay["bindings"] = {"durable_objects": {"AGENT": {"class_name": "AgentState"}}}
+    assert messages(tmp_path, overlay, worker_src) == [
+        "bindings.durable_objects.AGENT.class_name: class 'AgentState' is not created by any "
+        "durable_object_migrations step (add a step with new_sqlite_classes: [AgentState])"
+    ]
+
+
+def test_rename_onto_an_existing_class(tmp_path: Path, worker_src: Path) -> None:
+    overlay = {
+        "durable_object_migrations": [
+            {"tag": "v1", "new_sqlite_classes": ["AgentState", "Session"]},
+            {"tag": "v2", "renamed_classes": [{"from": "AgentState", "to": "Session"}]},
+        ],
+    }
+    assert messages(tmp_path, overlay, worker_src) == [
+        "durable_object_migrations[1].renamed_classes[0].to: renames to 'Session', which already exists"
+    ]
+
+
+def test_delete_flow(tmp_path: Path, worker_src: Path) -> None:
+    overlay = {
+        "bindings": {"durable_objects": {"AGENT": None}},
+        "agents": None,
+        "durable_object_migrations": [
+            {"tag": "v1", "new_sqlite_classes": ["AgentState"]},
+            {"tag": "v2", "deleted_classes": ["AgentState"]},
+        ],
+    }
+    assert messages(tmp_path, overlay, worker_src) == []
+    overlay["durable_object_migrations"] = [
+        {"tag": "v1", "new_sqlite_classes": ["AgentState"]},
+        {"tag": "v2", "deleted_classes": ["Session"]},
+    ]
+    assert messages(tmp_path, overlay, worker_src) == [
+        "durable_object_migrations[1].deleted_classes[0]: deletes class 'Session', which no earlier step created"
+    ]
+
+
+def test_class_created_twice(tmp_path: Path) -> None:
+    overlay = {
+        "durable_object_migrations": [
+            {"tag": "v1", "new_sqlite_classes": ["AgentState"]},
+            {"tag": "v2", "new_sqlite_classes": ["AgentState"]},
+        ]
+    }
+    assert messages(tmp_path, overlay) == [
+        "durable_object_migrations[1].new_sqlite_classes[0]: class 'AgentState' already exists "
+        "(created at durable_object_migrations[0].new_sqlite_classes[0])"
+    ]
+
+
+def test_migrated_class_missing_from_the_worker(tmp_path: Path, at_repo_root: Path) -> None:
+    overlay = {"durable_object_migrations": [{"tag": "v1", "new_sqlite_classes": ["AgentState", "Ghost"]}]}
+    assert messages(tmp_path, overlay) == [
+        "durable_object_migrations[0].new_sqlite_classes[1]: migrations create class 'Ghost' but "
+        "tests/malformed/_parts/worker_src/entry.py does not define it"
+    ]
+
+
+def test_only_top_level_durable_object_subclasses_count(tmp_path: Path, worker_src: Path) -> None:
+    overlay = {"bindings": {"durable_objects": {"NESTED": {"class_name": "Nested"}}}}
+    [message] = messages(tmp_path, overlay, worker_src)
+    assert message.startswith("bindings.durable_objects.NESTED.class_name: class 'Nested' is not defined in ")
+    assert message.endswith("(DurableObject classes there: AgentState, Session)")
+
+
+def test_worker_entry_that_does_not_parse(tmp_path: Path) -> None:
+    broken = tmp_path / "broken_src"
+    broken.mkdir()
+    (broken / "entry.py").write_text("class AgentState(DurableObject:\n    pass\n")
+    [message] = messages(tmp_path, {}, broken)
+    assert message.startswith("bindings.durable_objects.AGENT.class_name: cannot check class 'AgentState': ")
+    assert "entry.py: syntax error" in message
+
+
+def test_missing_worker_entry(tmp_path: Path) -> None:
+    [message] = messages(tmp_path, {}, tmp_path / "nowhere")
+    assert message.endswith("entry.py: Worker entry module not found")
+
+
+# --- runtime sections -----------------------------------------------------------------------------
+
+
+def test_gateway_problems_are_all_reported(tmp_path: Path) -> None:
+    overlay = {
+        "bindings": {"ai": None},
+        "gateway": {
+            "ip_hash_salt_secret": "IP_SALT",
+            "providers": {
+                "anthropic": {"kind": "anthropic"},
+                "local": {"kind": "openai-compatible"},
+                "wai": {"kind": "workers-ai"},
+            },
+            "routes": {
+                "cheap": {"strategy": "cheapest", "candidates": [{"provider": "openai", "model": "gpt-5"}]}
+            },
+            "keys": {"k": {"sha256": "0" * 64, "allowed_models": ["chat", "chta"]}},
+        },
+    }
+    assert sorted(messages(tmp_path, overlay)) == sorted(
+        [
+            "rag: rag embeds with Workers AI: declare the binding (bindings.ai: AI)",
+            "gateway.ip_hash_salt_secret: secret 'IP_SALT' is not listed in worker.secrets",
+            "gateway.providers.anthropic: anthropic providers need api_key_secret (a worker secret name)",
+            "gateway.providers.local: openai-compatible providers need base_url",
+            "gateway.providers.wai: workers-ai providers need the Workers AI binding (bindings.ai: AI)",
+            "gateway.routes.cheap.candidates[0].model: strategy 'cheapest' needs a price for 'gpt-5' "
+            "under gateway.providers.openai.prices",
+            "gateway.keys.k.allowed_models[1]: unknown model alias 'chta' (did you mean 'chat'?)",
+        ]
+    )
+
+
+def test_aliases_need_a_gateway(tmp_path: Path) -> None:
+    assert sorted(messages(tmp_path, {"gateway": None})) == [
+        "agents.model_alias: unknown model alias 'chat' (no gateway routes are declared)",
+        "rag.generation_alias: unknown model alias 'chat' (no gateway routes are declared)",
+    ]
+
+
+def test_binding_reference_did_you_mean(tmp_path: Path) -> None:
+    assert messages(tmp_path, {"rag": {"documents_binding": "DOC"}}) == [
+        "rag.documents_binding: no R2 bucket binding named 'DOC' (did you mean 'DOCS'?)"
+    ]
+
+
+def test_env_declarations_and_config_references() -> None:
+    stack = load_stack(resolve_stack_path("prod"))
+    names = [(d.kind, d.name) for d in env_declarations(stack)]
+    assert names[:3] == [("kv", "CACHE"), ("kv", "FAQ_CACHE"), ("kv", "TOOLS")]
+    assert ("var", "LOG_LEVEL") in names and ("secret", "OPENAI_API_KEY") in names
+    assert config_referenced_names(stack) == {
+        "CACHE", "DB", "RATE_LIMITER", "DOCS", "VECTORS", "FAQ_CACHE", "AGENT", "TOOLS",
+        "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AI",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name", ["base", "dev", "staging", "prod", "local", "customer-acme", "customer-globex"]
+)
+def test_shipped_stacks_have_no_cross_reference_problems(name: str) -> None:
+    stack, sources = load_stack_with_sources(resolve_stack_path(name), cross_check=False)
+    assert cross_reference_diagnostics(stack, sources, Path(__file__).parent.parent / "worker_src") == []
