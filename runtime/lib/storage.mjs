@@ -134,12 +134,9 @@ class R2ObjectBody extends R2Object {
   }
 }
 
-async function copyObject(result) {
+async function copyObject(result, { withBody = false } = {}) {
   if (result === null || result === undefined) return null;
-  if (typeof result.arrayBuffer === "function" && result.body !== undefined) {
-    const bytes = new Uint8Array(await result.arrayBuffer());
-    return new R2ObjectBody(result, bytes);
-  }
+  if (withBody) return new R2ObjectBody(result, new Uint8Array(await result.arrayBuffer()));
   return new R2Object(result);
 }
 
@@ -160,7 +157,10 @@ export class R2Bucket {
     return copyObject(await this.#bucket.head(key));
   }
   async get(key, options) {
-    return copyObject(await this.#bucket.get(key, options));
+    const result = await this.#bucket.get(key, options);
+    // A failed `onlyIf` condition answers with the object's metadata and no body.
+    const hasBody = result !== null && typeof result === "object" && "bodyUsed" in result;
+    return copyObject(result, { withBody: hasBody });
   }
   async put(key, value, options) {
     return copyObject(await this.#bucket.put(key, await bodyBytes(value), options));

@@ -77,7 +77,7 @@ async def demo(
     db_name = _pick(services.d1, agents.get("history_binding"))
     if db_name:
         db = services.d1[db_name]
-        rows = await db.execute("SELECT ?1 AS echo, ?2 AS absent, sqlite_version() AS sqlite", [name, None])
+        rows = await db.execute("SELECT ?1 AS echo, ?2 AS absent, typeof(?2) AS absent_type", [name, None])
         tables = await db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'd1_migrations'"
         )
@@ -86,7 +86,7 @@ async def demo(
             "binding": db_name,
             "echo": rows[0]["echo"],
             "null_parameter_is_null": rows[0]["absent"] is None,
-            "sqlite": rows[0]["sqlite"],
+            "absent_sql_type": rows[0]["absent_type"],
             "migrations": [row["name"] for row in migrations],
         }
 
