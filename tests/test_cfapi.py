@@ -73,7 +73,9 @@ def test_missing_token_is_one_clear_line() -> None:
 
 def test_base_url_override_is_validated() -> None:
     assert base_url_from_env({}) is None
-    assert base_url_from_env({BASE_URL_ENV: "http://127.0.0.1:9/client/v4/"}) == "http://127.0.0.1:9/client/v4"
+    assert (
+        base_url_from_env({BASE_URL_ENV: "http://127.0.0.1:9/client/v4/"}) == "http://127.0.0.1:9/client/v4"
+    )
     with pytest.raises(ValueError, match=BASE_URL_ENV):
         base_url_from_env({BASE_URL_ENV: "127.0.0.1:9"})
 
@@ -141,8 +143,13 @@ def test_retries_stop_within_the_total_time_budget(fake: FakeCloudflare) -> None
 
 def test_connection_errors_are_retried_then_reported(fake: FakeCloudflare) -> None:
     clock = FakeClock()
-    dead = connect(TOKEN, base_url="http://127.0.0.1:9/client/v4", retry=RetryPolicy(max_attempts=2),
-                   sleep=clock.sleep, clock=clock)
+    dead = connect(
+        TOKEN,
+        base_url="http://127.0.0.1:9/client/v4",
+        retry=RetryPolicy(max_attempts=2),
+        sleep=clock.sleep,
+        clock=clock,
+    )
     with pytest.raises(CloudflareUnavailableError, match="no response"):
         _list_indexes(dead)
     assert clock.sleeps == [0.5]

@@ -85,7 +85,13 @@ def test_statements_split_outside_quotes_comments_and_triggers() -> None:
 
 def test_files_apply_in_wranglers_order() -> None:
     names = ["10_c.sql", "2_b.sql", "0001_a.sql", "notes.sql", "0002_b2.sql"]
-    assert sorted(names, key=migration_sort_key) == ["0001_a.sql", "0002_b2.sql", "2_b.sql", "10_c.sql", "notes.sql"]
+    assert sorted(names, key=migration_sort_key) == [
+        "0001_a.sql",
+        "0002_b2.sql",
+        "2_b.sql",
+        "10_c.sql",
+        "notes.sql",
+    ]
 
 
 def test_valid_folder_loads_in_order_with_checksums(tmp_path: Path) -> None:
@@ -110,7 +116,11 @@ def test_empty_and_comment_only_files_are_problems(tmp_path: Path) -> None:
 
 
 def test_non_utf8_file_is_a_problem_with_its_line(tmp_path: Path) -> None:
-    write(tmp_path, "0001_latin1.sql", "CREATE TABLE t (a TEXT);\nINSERT INTO t VALUES ('caf\xe9');".encode("latin-1"))
+    write(
+        tmp_path,
+        "0001_latin1.sql",
+        "CREATE TABLE t (a TEXT);\nINSERT INTO t VALUES ('caf\xe9');".encode("latin-1"),
+    )
     (problem,) = check_migrations_dir(tmp_path)
     assert str(problem) == f"{tmp_path}/0001_latin1.sql:2: is not UTF-8 (byte 0xe9 at offset 51)"
 

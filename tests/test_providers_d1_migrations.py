@@ -30,7 +30,9 @@ def fake() -> Iterator[FakeCloudflare]:
 @pytest.fixture
 def provider(fake: FakeCloudflare) -> D1MigrationsProvider:
     p = D1MigrationsProvider()
-    p.use_api(connect(TOKEN, base_url=fake.base_url, retry=RetryPolicy(max_attempts=2), sleep=lambda _s: None))
+    p.use_api(
+        connect(TOKEN, base_url=fake.base_url, retry=RetryPolicy(max_attempts=2), sleep=lambda _s: None)
+    )
     return p
 
 
@@ -144,7 +146,9 @@ def test_migrations_applied_by_wrangler_get_checksums_recorded(tmp_path, fake, p
     state = provider.create(folder_props(tmp_path)).outs
     # `wrangler d1 migrations apply` ran 0002 meanwhile
     write(tmp_path, "0002_wrangler.sql", "CREATE TABLE w (x TEXT);")
-    fake.databases[DB].executescript("CREATE TABLE w (x TEXT); INSERT INTO d1_migrations (name) VALUES ('0002_wrangler.sql');")
+    fake.databases[DB].executescript(
+        "CREATE TABLE w (x TEXT); INSERT INTO d1_migrations (name) VALUES ('0002_wrangler.sql');"
+    )
     refreshed = provider.read("id", state).outs
     assert refreshed["applied"] == ["0001_init.sql", "0002_wrangler.sql"]
     news = folder_props(tmp_path)

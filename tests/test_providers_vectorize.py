@@ -35,7 +35,9 @@ def fake() -> Iterator[FakeCloudflare]:
 @pytest.fixture
 def provider(fake: FakeCloudflare) -> VectorizeIndexProvider:
     p = VectorizeIndexProvider()
-    p.use_api(connect(TOKEN, base_url=fake.base_url, retry=RetryPolicy(max_attempts=3), sleep=lambda _s: None))
+    p.use_api(
+        connect(TOKEN, base_url=fake.base_url, retry=RetryPolicy(max_attempts=3), sleep=lambda _s: None)
+    )
     return p
 
 
@@ -53,14 +55,19 @@ def props(**overrides) -> dict:
     return config
 
 
-def test_full_create_update_drift_delete_cycle(fake: FakeCloudflare, provider: VectorizeIndexProvider) -> None:
+def test_full_create_update_drift_delete_cycle(
+    fake: FakeCloudflare, provider: VectorizeIndexProvider
+) -> None:
     # create
     assert provider.check({}, props()).failures == []
     created = provider.create(props())
     assert created.id == "acme-rag-index"
     live = fake.indexes["acme-rag-index"]
     assert (live.dimensions, live.metric, live.description, live.metadata) == (
-        384, "cosine", "RAG chunks", {"doc_id": "string"},
+        384,
+        "cosine",
+        "RAG chunks",
+        {"doc_id": "string"},
     )
     state = created.outs
     assert state["created_on"] and state["adopted"] is False
@@ -69,7 +76,10 @@ def test_full_create_update_drift_delete_cycle(fake: FakeCloudflare, provider: V
         "description": "RAG chunks",
         "config": {"dimensions": 384, "metric": "cosine"},
     }
-    assert fake.calls("POST", r"/metadata_index/create$")[0].body == {"propertyName": "doc_id", "indexType": "string"}
+    assert fake.calls("POST", r"/metadata_index/create$")[0].body == {
+        "propertyName": "doc_id",
+        "indexType": "string",
+    }
 
     # refresh without drift, then an unchanged spec is a no-op
     read = provider.read(created.id, state)
@@ -149,7 +159,9 @@ def test_existing_index_without_adopt_flag_is_a_clear_error(fake, provider) -> N
 
 
 def test_adopt_existing_index_with_the_same_spec(fake, provider) -> None:
-    fake.indexes["acme-rag-index"] = FakeIndex("acme-rag-index", 384, "cosine", "made by hand", {"old": "number"})
+    fake.indexes["acme-rag-index"] = FakeIndex(
+        "acme-rag-index", 384, "cosine", "made by hand", {"old": "number"}
+    )
     created = provider.create(props(adopt_existing=True))
     assert created.outs["adopted"] is True
     assert fake.indexes["acme-rag-index"].metadata == {"doc_id": "string"}
@@ -160,7 +172,9 @@ def test_adopt_existing_index_with_the_same_spec(fake, provider) -> None:
 
 def test_adopt_refuses_a_different_shape(fake, provider) -> None:
     fake.indexes["acme-rag-index"] = FakeIndex("acme-rag-index", 768, "euclidean", "")
-    with pytest.raises(ProviderError, match="it has 768 dimensions and metric euclidean, the stack wants 384"):
+    with pytest.raises(
+        ProviderError, match="it has 768 dimensions and metric euclidean, the stack wants 384"
+    ):
         provider.create(props(adopt_existing=True))
     assert fake.indexes["acme-rag-index"].dimensions == 768
 
@@ -184,9 +198,9 @@ def test_a_create_replayed_after_a_lost_response_is_not_an_error(fake, provider)
 
 
 def test_check_reports_each_invalid_field(provider) -> None:
-    failures = provider.check({}, props(
-        index_name="9-Bad", dimensions=2000, metric="manhattan", metadata_indexes={"x": "date"}
-    )).failures
+    failures = provider.check(
+        {}, props(index_name="9-Bad", dimensions=2000, metric="manhattan", metadata_indexes={"x": "date"})
+    ).failures
     assert [(f.property, f.reason) for f in failures] == [
         ("index_name", vectorize_name_problem("9-Bad")),
         ("dimensions", "dimensions must be 1..1536, not 2000"),

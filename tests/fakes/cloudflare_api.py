@@ -108,6 +108,9 @@ class FakeCloudflare:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # one write per response, no Nagle: avoids a 40 ms delayed-ACK stall per request
+            wbufsize = 1 << 16
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 fake._handle(self)
@@ -123,7 +126,8 @@ class FakeCloudflare:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll interval keeps shutdown() (once per test) from waiting the default 0.5 s
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
         self._thread.start()
         return self
 
@@ -257,7 +261,11 @@ class FakeCloudflare:
         dims, metric = config.get("dimensions"), config.get("metric")
         if not isinstance(name, str) or not _INDEX_NAME_RE.fullmatch(name) or len(name.encode()) > 64:
             return 400, _envelope(None, [{"code": 1002, "message": f"invalid index name {name!r}"}]), {}
-        if not isinstance(dims, int) or not 1 <= dims <= 1536 or metric not in ("cosine", "euclidean", "dot-product"):
+        if (
+            not isinstance(dims, int)
+            or not 1 <= dims <= 1536
+            or metric not in ("cosine", "euclidean", "dot-product")
+        ):
             return 400, _envelope(None, [{"code": 1002, "message": "invalid index config"}]), {}
         if name in self.indexes:
             return 409, _envelope(None, [_duplicate(name)]), {}
