@@ -46,10 +46,18 @@ def _print_line(line: str) -> None:
 
 
 class RuntimeProcess:
-    def __init__(self, node: str, config_file: Path, *, on_log: Callable[[str], None] = _print_line) -> None:
+    def __init__(
+        self,
+        node: str,
+        config_file: Path,
+        *,
+        on_log: Callable[[str], None] = _print_line,
+        stderr: IO[str] | None = None,
+    ) -> None:
         self.node = node
         self.config_file = config_file
         self.on_log = on_log
+        self.stderr = stderr
         self.process: subprocess.Popen[str] | None = None
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.ready: ReadyInfo | None = None
@@ -61,7 +69,7 @@ class RuntimeProcess:
             cwd=RUNTIME_DIR,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=None,  # the host's and the Worker's error logs go straight to our stderr
+            stderr=self.stderr,  # None: the host's and the Worker's error logs go straight to ours
             text=True,
             bufsize=1,
         )

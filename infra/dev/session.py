@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from infra.bundler import DEFAULT_WORKER_SRC, load_bundle
 from infra.loader import load_stack, resolve_stack_path, stack_name
@@ -44,6 +45,7 @@ class DevOptions:
     worker_src: Path = DEFAULT_WORKER_SRC
     auto_install: bool = True
     embedder: str | None = None  # "auto" | "hashing"; None: EDGESTACK_EMBEDDER or auto
+    log_file: Path | None = None  # the host's output (logs, Worker prints, errors); None: this terminal
 
 
 @dataclass
@@ -83,6 +85,7 @@ class DevSession:
         self.runtime: RuntimeProcess | None = None
         self.config_file: Path | None = None
         self.port = options.port
+        self._log: IO[str] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -145,7 +148,13 @@ class DevSession:
         fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds secrets
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(config.to_json())
+        if self.options.log_file is not None and self._log is None:
+            self.options.log_file.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.options.log_file.open("a", encoding="utf-8", buffering=1)
+        log = self._log
         runtime = RuntimeProcess(self.node.node, self.config_file)
+        if log is not None:
+            runtime = RuntimeProcess(self.node.node, self.config_file, on_log=_line_writer(log), stderr=log)
         ready = runtime.start()
         self.runtime = runtime
         self.port = ready.port  # keep the port across --watch reloads (also when --port 0)
@@ -187,6 +196,9 @@ class DevSession:
         if self.embeddings.stop is not None:
             self.embeddings.stop()
             self.embeddings.stop = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     # --- serving -----------------------------------------------------------------------------
 
@@ -214,6 +226,13 @@ class DevSession:
             print(f"edgestack dev: {_first_line(exc)} (waiting for the next change)", file=sys.stderr)
             return
         self.out(f"edgestack dev: reloaded, serving {ready.url}")
+
+
+def _line_writer(stream: IO[str]) -> Callable[[str], None]:
+    def write(line: str) -> None:
+        stream.write(line)
+
+    return write
 
 
 def _first_line(exc: BaseException) -> str:
