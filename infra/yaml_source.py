@@ -12,6 +12,7 @@ exception escapes `parse_yaml` / `read_yaml_file`.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -44,12 +45,21 @@ class Position(NamedTuple):
         return f"{self.file}:{self.line}:{self.col}"
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
 def format_key_path(path: KeyPath) -> str:
-    """`("worker", "routes", 0, "zone")` -> `worker.routes[0].zone`."""
+    """`("worker", "routes", 0, "zone")` -> `worker.routes[0].zone`.
+
+    Keys that are not plain words (dots, spaces, control characters, `@cf/...` model names) are
+    written as `["..."]`, escaped, so a key path is always unambiguous and on one line.
+    """
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not _PLAIN_KEY.match(part):
+            out += f"[{json.dumps(part)}]"
         else:
             out += f".{part}" if out else part
     return out
@@ -61,8 +71,9 @@ def display_path(path: str | os.PathLike[str]) -> str:
     try:
         relative = os.path.relpath(absolute)
     except ValueError:  # another drive on Windows
-        return absolute
-    return absolute if relative.startswith("..") else relative
+        relative = absolute
+    shown = absolute if relative.startswith("..") else relative
+    return shown if shown.isprintable() else json.dumps(shown)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,8 @@ YAML_TOKENS = [
     "...", "null", "~", "true", "yes", "1", "0x1", "1e9", "2026-01-01", "\\", "%YAML 1.1\n", "\x00", "é", "\ufeff",
 ]  # fmt: skip
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# EDGESTACK_FUZZ_EXAMPLES=5000 for a deeper local run.
+SETTINGS = settings(max_examples=int(os.environ.get("EDGESTACK_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
