@@ -387,7 +387,9 @@ def start_embedding_server(
         raise EmbeddingServerError(
             f"embedding sidecar cannot listen on {host}:{port}: {exc.strerror or exc}"
         ) from None
-    thread = threading.Thread(target=server.serve_forever, name="edgestack-embeddings", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="edgestack-embeddings", daemon=True
+    )
     thread.start()
     bound_host, bound_port = server.server_address[:2]
     stopped = threading.Event()
