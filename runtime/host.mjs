@@ -75,6 +75,7 @@ class Host {
     const storageStart = performance.now();
     const storage = startStorage(this.config).then((s) => {
       this.timings.storageMs = Math.round(performance.now() - storageStart);
+      this.onStorageStarted?.();
       return s;
     });
     const python = startPython(this.config, {
@@ -274,8 +275,17 @@ async function main() {
       },
     );
   };
-  process.on("SIGINT", () => shutdown("SIGINT"));
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  // Miniflare (through exit-hook) exits the process on SIGINT/SIGTERM as soon as it starts; the
+  // host must instead stop serving, drain waitUntil work and close storage first, so its own
+  // handlers replace those once storage is up (exit-hook's `exit` cleanup of workerd stays).
+  const installSignalHandlers = () => {
+    for (const signal of ["SIGINT", "SIGTERM"]) {
+      process.removeAllListeners(signal);
+      process.on(signal, () => shutdown(signal));
+    }
+  };
+  installSignalHandlers();
+  host.onStorageStarted = installSignalHandlers;
   // The parent closes our stdin when it goes away: never outlive it.
   process.stdin.on("end", () => shutdown("stdin closed"));
   process.stdin.resume();

@@ -241,10 +241,12 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _shown(path: Path) -> str:
+    """`path` relative to the working folder when inside it, else absolute."""
+    resolved = path.resolve()
     try:
-        return os.path.relpath(path)
+        return str(resolved.relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        return str(resolved)
 
 
 def _source_label(worker_src: Path) -> str:

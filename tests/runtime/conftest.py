@@ -39,7 +39,9 @@ def _runtime_prerequisites() -> None:
 
     missing = missing_packages()
     if missing:
-        pytest.fail(f"runtime/node_modules is not installed ({missing[0]}): run `cd runtime && npm ci`", pytrace=False)
+        pytest.fail(
+            f"runtime/node_modules is not installed ({missing[0]}): run `cd runtime && npm ci`", pytrace=False
+        )
 
 
 @pytest.fixture(scope="module")

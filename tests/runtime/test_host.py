@@ -73,12 +73,11 @@ def test_durable_object_rpc_method(fixture_runtime: RunningRuntime) -> None:
 
 
 def test_one_hundred_concurrent_increments_lose_no_update(fixture_runtime: RunningRuntime) -> None:
-    def increment(_: int) -> int:
-        with httpx.Client(base_url=fixture_runtime.url, timeout=60) as client:
-            return client.get("/do/inc", params={"name": "contended"}).status_code
-
-    with ThreadPoolExecutor(max_workers=100) as pool:
-        statuses = list(pool.map(increment, range(100)))
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    with fixture_runtime.client(limits=limits) as shared, ThreadPoolExecutor(max_workers=100) as pool:
+        statuses = list(
+            pool.map(lambda _: shared.get("/do/inc", params={"name": "contended"}).status_code, range(100))
+        )
     assert statuses == [200] * 100
     with fixture_runtime.client() as client:
         assert client.get("/do/get", params={"name": "contended"}).json()["n"] == 100
@@ -99,7 +98,7 @@ def test_exception_gives_500_logs_it_and_keeps_serving(fixture_runtime: RunningR
         assert client.get("/hello").status_code == 200
     log = wait_for(lambda: "boom from the test worker" in fixture_runtime.log() and fixture_runtime.log())
     assert "GET /boom: the Worker threw an exception" in log
-    assert "tests/runtime/fixtures/worker/entry.py\", line" in log
+    assert 'tests/runtime/fixtures/worker/entry.py", line' in log
 
 
 def _raw_request(url: str, payload: bytes) -> bytes:
@@ -127,7 +126,9 @@ def test_d1_rest_endpoint_matches_cloudflare_shape(fixture_runtime: RunningRunti
     auth = {"authorization": f"Bearer {fixture_runtime.admin_token}"}
     with httpx.Client(timeout=30) as client:
         assert client.post(base, json={"sql": "SELECT 1"}).status_code == 401
-        ok = client.post(base, headers=auth, json={"sql": "SELECT 1 AS x; SELECT 2 AS y", "params": []}).json()
+        ok = client.post(
+            base, headers=auth, json={"sql": "SELECT 1 AS x; SELECT 2 AS y", "params": []}
+        ).json()
         assert ok["success"] is True and ok["errors"] == []
         assert [r["results"] for r in ok["result"]] == [[{"x": 1}], [{"y": 2}]]
         bound = client.post(base, headers=auth, json={"sql": "SELECT ?1 AS x", "params": ["v"]}).json()
@@ -139,8 +140,41 @@ def test_d1_rest_endpoint_matches_cloudflare_shape(fixture_runtime: RunningRunti
         )
         assert failed.status_code == 400 and failed.json()["success"] is False
         assert "no_such_table" in failed.json()["errors"][0]["message"]
-        rows = client.post(base, headers=auth, json={"sql": "SELECT name FROM items WHERE name = 'rolled back'"})
+        rows = client.post(
+            base, headers=auth, json={"sql": "SELECT name FROM items WHERE name = 'rolled back'"}
+        )
         assert rows.json()["result"][0]["results"] == []
         assert client.post(base, headers=auth, content=b"{not json").status_code == 400
         unknown = client.post(base.replace("rt-db", "nope"), headers=auth, json={"sql": "SELECT 1"})
         assert unknown.status_code == 404
+
+
+def test_restart_keeps_state_drains_wait_until_and_resumes_alarms(fixture_runtime: RunningRuntime) -> None:
+    """Runs last in this module: it restarts the shared host on the same state folder."""
+    with fixture_runtime.client() as client:
+        client.get("/kv/put", params={"k": "persisted", "v": "yes"}).raise_for_status()
+        client.post("/r2/put", params={"k": "persisted.txt"}, content="kept").raise_for_status()
+        client.get("/d1/add", params={"name": "persisted"}).raise_for_status()
+        client.get("/do/inc", params={"name": "persisted"}).raise_for_status()
+        at = int(time.time() * 1000) + 600_000  # still pending after the restart
+        client.get("/do/alarm", params={"name": "later", "at": str(at)}).raise_for_status()
+        due = int(time.time() * 1000) + 1000  # due around the restart: fires once, before or after it
+        client.get("/do/alarm", params={"name": "around", "at": str(due)}).raise_for_status()
+        # waitUntil work still running when the host is told to stop must finish first.
+        assert client.get("/wait", params={"k": "background", "v": "done", "ms": "1500"}).json() == {
+            "scheduled": True
+        }
+    fixture_runtime.restart()
+    with fixture_runtime.client() as client:
+        assert client.get("/kv/get", params={"k": "background"}).json() == {"value": "done"}
+        assert client.get("/kv/get", params={"k": "persisted"}).json() == {"value": "yes"}
+        assert client.get("/r2/get", params={"k": "persisted.txt"}).json() == {"value": "kept"}
+        assert "persisted" in [r["name"] for r in client.get("/d1/list").json()["rows"]]
+        assert client.get("/do/get", params={"name": "persisted"}).json()["n"] == 1
+        wait_for(lambda: client.get("/do/get", params={"name": "around"}).json()["alarms"] == 1)
+        later = client.get("/do/get", params={"name": "later"}).json()
+        assert later["alarm"] == at and later["alarms"] == 0
+        # The pending alarm survived the restart: moving it closer makes it fire.
+        soon = int(time.time() * 1000) + 100
+        client.get("/do/alarm", params={"name": "later", "at": str(soon)}).raise_for_status()
+        wait_for(lambda: client.get("/do/get", params={"name": "later"}).json()["alarms"] == 1)
