@@ -8,6 +8,7 @@
 // and workerd's queue binding (error texts).
 
 import { randomBytes } from "node:crypto";
+import { format } from "node:util";
 import { deserialize as v8Deserialize, serialize as v8Serialize } from "node:v8";
 
 const CONTENT_TYPES = new Set(["text", "bytes", "json", "v8"]);
@@ -21,6 +22,15 @@ const realTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle),
 };
+
+/** `log` may be a function(message) or an object with warn() and error(), like console. */
+function normalizeLog(log) {
+  if (typeof log === "function") {
+    return { warn: (...args) => log(format(...args)), error: (...args) => log(format(...args)) };
+  }
+  if (log && typeof log.warn === "function" && typeof log.error === "function") return log;
+  throw new TypeError("createQueueBinding: deps.log must be a function or an object with warn() and error()");
+}
 
 function validateConfig(config) {
   if (typeof config !== "object" || config === null) throw new TypeError("createQueueBinding: config must be an object");
@@ -202,7 +212,7 @@ class LocalQueue {
     }
     this.#deliver = deliver;
     this.#timers = timers;
-    this.#log = log;
+    this.#log = normalizeLog(log);
   }
 
   // -- producer -------------------------------------------------------------------------------
@@ -412,7 +422,7 @@ function parseRetryDelay(options) {
  * config: { name, maxBatchSize = 10, maxBatchTimeoutSeconds = 5, maxRetries = 3,
  *           retryDelaySeconds = 0, deliveryDelaySeconds = 0, defaultContentType = "json",
  *           consume = true } (QueueSpec: max_batch_size, max_batch_timeout_s, consume).
- * deps:   { deliver(batch) -> Promise (required when consume), timers?, log? }.
+ * deps:   { deliver(batch) -> Promise (required when consume), timers?, log? (function or console-like) }.
  *   `batch` is a MessageBatch: { queue, messages: [{ id, timestamp, body, attempts, ack(),
  *   retry({ delaySeconds }) }], ackAll(), retryAll({ delaySeconds }) }. A rejected promise
  *   means the handler threw: every message not acked explicitly is retried.

@@ -289,6 +289,25 @@ describe("lifecycle", () => {
     await assert.rejects(binding.send("x"), /queue jobs is shut down/);
   });
 
+  test("log may be a plain function, as the host passes it", async () => {
+    const lines = [];
+    const { binding, consumer } = createQueueBinding(
+      { name: "jobs", maxRetries: 0 },
+      {
+        timers,
+        log: (line) => lines.push(line),
+        deliver: () => {
+          throw new Error("handler broke");
+        },
+      },
+    );
+    await binding.send("m");
+    await consumer.drain();
+    assert.match(lines[0], /\[queue jobs\] the queue handler failed; the batch will be retried: Error: handler broke/);
+    assert.match(lines[1], /\[queue jobs\] dropped message [0-9a-f]{32} after 1 failed attempts/);
+    assert.throws(() => createQueueBinding({ name: "q" }, { deliver() {}, log: {} }), /deps.log must be a function/);
+  });
+
   test("bad config names the field", () => {
     assert.throws(() => createQueueBinding({ name: "q", maxBatchSize: 101 }, { deliver() {} }), /maxBatchSize must be an integer from 1 to 100, got 101/);
     assert.throws(() => createQueueBinding({ name: "q", maxBatchTimeoutSeconds: 61 }, { deliver() {} }), /maxBatchTimeoutSeconds/);
