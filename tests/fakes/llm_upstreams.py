@@ -78,7 +78,9 @@ def _last_user_text(messages: list[Any]) -> str:
             if isinstance(content, str):
                 return content
             if isinstance(content, list):
-                texts = [b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"]
+                texts = [
+                    b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"
+                ]
                 if texts:
                     return " ".join(texts)
     return ""
@@ -94,8 +96,13 @@ def _pieces(text: str, words_per_chunk: int) -> list[str]:
 
 
 class FakeLLMUpstream:
-    def __init__(self, api: Api, name: str | None = None, api_key: str = "test-upstream-key",
-                 settings: UpstreamSettings | None = None) -> None:
+    def __init__(
+        self,
+        api: Api,
+        name: str | None = None,
+        api_key: str = "test-upstream-key",
+        settings: UpstreamSettings | None = None,
+    ) -> None:
         self.api = api
         self.name = name or api
         self.api_key = api_key
@@ -128,7 +135,9 @@ class FakeLLMUpstream:
 
         self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"fake-{self.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"fake-{self.name}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -179,11 +188,19 @@ class FakeLLMUpstream:
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         if self.api == "anthropic":
-            kind = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
-                    529: "overloaded_error"}.get(status, "api_error")
+            kind = {
+                400: "invalid_request_error",
+                401: "authentication_error",
+                403: "permission_error",
+                404: "not_found_error",
+                413: "request_too_large",
+                429: "rate_limit_error",
+                529: "overloaded_error",
+            }.get(status, "api_error")
             return {"type": "error", "error": {"type": kind, "message": message}}
-        kind = {400: "invalid_request_error", 401: "invalid_request_error", 429: "requests"}.get(status, "server_error")
+        kind = {400: "invalid_request_error", 401: "invalid_request_error", 429: "requests"}.get(
+            status, "server_error"
+        )
         code = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(status)
         return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
@@ -207,8 +224,10 @@ class FakeLLMUpstream:
                 if role == "assistant":
                     open_calls = {c.get("id") for c in message.get("tool_calls") or []}
                 if role == "tool" and message.get("tool_call_id") not in open_calls:
-                    return 400, (f"messages[{index}]: a message with role 'tool' must be a response to a preceding "
-                                 "message with 'tool_calls'")
+                    return 400, (
+                        f"messages[{index}]: a message with role 'tool' must be a response to a preceding "
+                        "message with 'tool_calls'"
+                    )
             if "TRIGGER_400" in json.dumps(messages):
                 return 400, "This model's maximum context length is 10 tokens (TRIGGER_400)."
             return None
@@ -229,16 +248,22 @@ class FakeLLMUpstream:
         for index, message in enumerate(messages):
             role = message.get("role")
             if role not in ("user", "assistant"):
-                return 400, (f"messages.{index}.role: Input should be 'user' or 'assistant' "
-                             "(use the top-level system parameter)")
+                return 400, (
+                    f"messages.{index}.role: Input should be 'user' or 'assistant' "
+                    "(use the top-level system parameter)"
+                )
             content = message.get("content")
             blocks = content if isinstance(content, list) else []
             if role == "user":
                 for block in blocks:
-                    if block.get("type") == "tool_result" and block.get("tool_use_id") not in previous_tool_uses:
+                    if (
+                        block.get("type") == "tool_result"
+                        and block.get("tool_use_id") not in previous_tool_uses
+                    ):
                         return 400, f"messages.{index}: tool_result block has no matching tool_use"
-            previous_tool_uses = {b.get("id") for b in blocks if b.get("type") == "tool_use"} if role == "assistant" \
-                else set()
+            previous_tool_uses = (
+                {b.get("id") for b in blocks if b.get("type") == "tool_use"} if role == "assistant" else set()
+            )
         if body.get("temperature") is not None and not 0 <= body["temperature"] <= 1:
             return 400, "temperature: Input should be less than or equal to 1"
         if "TRIGGER_400" in json.dumps(messages):
@@ -264,26 +289,52 @@ class FakeLLMUpstream:
         text, call, prompt, completion = self.reply(body)
         message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
         if call:
-            message["tool_calls"] = [{"id": "call_" + uuid.uuid4().hex[:12], "type": "function",
-                                      "function": {"name": call["name"], "arguments": json.dumps(call["input"])}}]
+            message["tool_calls"] = [
+                {
+                    "id": "call_" + uuid.uuid4().hex[:12],
+                    "type": "function",
+                    "function": {"name": call["name"], "arguments": json.dumps(call["input"])},
+                }
+            ]
         return {
-            "id": "chatcmpl-" + uuid.uuid4().hex[:16], "object": "chat.completion", "created": int(time.time()),
-            "model": body["model"], "system_fingerprint": "fp_fake",
-            "choices": [{"index": 0, "message": message, "logprobs": None,
-                         "finish_reason": "tool_calls" if call else "stop"}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-                      "prompt_tokens_details": {"cached_tokens": self.settings.cached_tokens},
-                      "completion_tokens_details": {"reasoning_tokens": 0}},
+            "id": "chatcmpl-" + uuid.uuid4().hex[:16],
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "system_fingerprint": "fp_fake",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "logprobs": None,
+                    "finish_reason": "tool_calls" if call else "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+                "prompt_tokens_details": {"cached_tokens": self.settings.cached_tokens},
+                "completion_tokens_details": {"reasoning_tokens": 0},
+            },
         }
 
     def openai_chunks(self, body: dict[str, Any]) -> list[str]:
         text, call, prompt, completion = self.reply(body)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        base = {"id": "chatcmpl-" + uuid.uuid4().hex[:16], "object": "chat.completion.chunk",
-                "created": int(time.time()), "model": body["model"], "system_fingerprint": "fp_fake"}
+        base = {
+            "id": "chatcmpl-" + uuid.uuid4().hex[:16],
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body["model"],
+            "system_fingerprint": "fp_fake",
+        }
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-            data = {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+            data = {
+                **base,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            }
             if include_usage:
                 data["usage"] = None
             return json.dumps(data)
@@ -291,8 +342,20 @@ class FakeLLMUpstream:
         events = [chunk({"role": "assistant", "content": "", "refusal": None})]
         if call:
             arguments = json.dumps(call["input"])
-            events.append(chunk({"tool_calls": [{"index": 0, "id": "call_" + uuid.uuid4().hex[:12], "type": "function",
-                                                 "function": {"name": call["name"], "arguments": ""}}]}))
+            events.append(
+                chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "call_" + uuid.uuid4().hex[:12],
+                                "type": "function",
+                                "function": {"name": call["name"], "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+            )
             half = len(arguments) // 2
             for part in (arguments[:half], arguments[half:]):
                 events.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": part}}]}))
@@ -300,9 +363,20 @@ class FakeLLMUpstream:
             events.extend(chunk({"content": piece}) for piece in _pieces(text, self.settings.words_per_chunk))
         events.append(chunk({}, "tool_calls" if call else "stop"))
         if include_usage:
-            events.append(json.dumps({**base, "choices": [], "usage": {
-                "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-                "prompt_tokens_details": {"cached_tokens": self.settings.cached_tokens}}}))
+            events.append(
+                json.dumps(
+                    {
+                        **base,
+                        "choices": [],
+                        "usage": {
+                            "prompt_tokens": prompt,
+                            "completion_tokens": completion,
+                            "total_tokens": prompt + completion,
+                            "prompt_tokens_details": {"cached_tokens": self.settings.cached_tokens},
+                        },
+                    }
+                )
+            )
         events.append("[DONE]")
         return [f"data: {event}\n\n" for event in events]
 
@@ -310,23 +384,43 @@ class FakeLLMUpstream:
         text, call, prompt, completion = self.reply(body)
         content: list[dict[str, Any]] = []
         if call:
-            content.append({"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:16], "name": call["name"],
-                            "input": call["input"]})
+            content.append(
+                {
+                    "type": "tool_use",
+                    "id": "toolu_" + uuid.uuid4().hex[:16],
+                    "name": call["name"],
+                    "input": call["input"],
+                }
+            )
         else:
             content.append({"type": "text", "text": text})
         cached = self.settings.cached_tokens
         return {
-            "id": "msg_" + uuid.uuid4().hex[:16], "type": "message", "role": "assistant", "model": body["model"],
-            "content": content, "stop_reason": "tool_use" if call else "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": prompt - cached, "output_tokens": completion,
-                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached},
+            "id": "msg_" + uuid.uuid4().hex[:16],
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": content,
+            "stop_reason": "tool_use" if call else "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": prompt - cached,
+                "output_tokens": completion,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": cached,
+            },
         }
 
     def anthropic_events(self, body: dict[str, Any]) -> list[str]:
         message = self.message(body)
         usage = message["usage"]
-        start = {**message, "content": [], "stop_reason": None, "stop_sequence": None,
-                 "usage": {**usage, "output_tokens": 1}}
+        start = {
+            **message,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {**usage, "output_tokens": 1},
+        }
 
         def event(name: str, data: dict[str, Any]) -> str:
             return f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n"
@@ -334,26 +428,48 @@ class FakeLLMUpstream:
         events = [event("message_start", {"message": start}), event("ping", {})]
         for index, block in enumerate(message["content"]):
             if block["type"] == "text":
-                events.append(event("content_block_start", {"index": index, "content_block": {"type": "text", "text": ""}}))
+                events.append(
+                    event(
+                        "content_block_start", {"index": index, "content_block": {"type": "text", "text": ""}}
+                    )
+                )
                 for piece in _pieces(block["text"], self.settings.words_per_chunk):
-                    events.append(event("content_block_delta", {"index": index,
-                                                                "delta": {"type": "text_delta", "text": piece}}))
+                    events.append(
+                        event(
+                            "content_block_delta",
+                            {"index": index, "delta": {"type": "text_delta", "text": piece}},
+                        )
+                    )
             else:
-                events.append(event("content_block_start", {"index": index, "content_block": {**block, "input": {}}}))
+                events.append(
+                    event("content_block_start", {"index": index, "content_block": {**block, "input": {}}})
+                )
                 arguments = json.dumps(block["input"])
                 half = len(arguments) // 2
                 for part in (arguments[:half], arguments[half:]):
-                    events.append(event("content_block_delta", {"index": index, "delta": {
-                        "type": "input_json_delta", "partial_json": part}}))
+                    events.append(
+                        event(
+                            "content_block_delta",
+                            {"index": index, "delta": {"type": "input_json_delta", "partial_json": part}},
+                        )
+                    )
             events.append(event("content_block_stop", {"index": index}))
-        events.append(event("message_delta", {"delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
-                                              "usage": {"output_tokens": usage["output_tokens"]}}))
+        events.append(
+            event(
+                "message_delta",
+                {
+                    "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                    "usage": {"output_tokens": usage["output_tokens"]},
+                },
+            )
+        )
         events.append(event("message_stop", {}))
         return events
 
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # listen backlog: concurrent benchmark clients connect at once
 
     def handle_error(self, request: Any, client_address: Any) -> None:  # dropped connections are intended
         return
@@ -380,8 +496,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return None
 
-    def _send_json(self, status: int, payload: Any, extra: dict[str, str] | None = None,
-                   drop_mid_body: bool = False) -> None:
+    def _send_json(
+        self, status: int, payload: Any, extra: dict[str, str] | None = None, drop_mid_body: bool = False
+    ) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
@@ -434,7 +551,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault and fault.status:
             extra = {"retry-after": fault.retry_after} if fault.retry_after else {}
-            message = {429: "Rate limit reached", 529: "Overloaded"}.get(fault.status, "The server had an error")
+            message = {429: "Rate limit reached", 529: "Overloaded"}.get(
+                fault.status, "The server had an error"
+            )
             self._send_json(fault.status, fake.error_body(fault.status, message), extra)
             return
         problem = fake.validate(self.path, headers, body)
@@ -493,8 +612,12 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--failure-rate", type=float, default=0.0)
     args = parser.parse_args()
-    fake = FakeLLMUpstream(args.api, args.name, args.api_key,
-                           UpstreamSettings(latency_ms=args.latency_ms, failure_rate=args.failure_rate)).start()
+    fake = FakeLLMUpstream(
+        args.api,
+        args.name,
+        args.api_key,
+        UpstreamSettings(latency_ms=args.latency_ms, failure_rate=args.failure_rate),
+    ).start()
     print(fake.base_url, flush=True)
     try:
         threading.Event().wait()

@@ -4,6 +4,7 @@ aggregation, and bad input, end to end through HTTP with the official SDKs."""
 from __future__ import annotations
 
 import json
+import time
 
 import anthropic
 import httpx
@@ -324,3 +325,21 @@ def test_a_broken_gateway_section_answers_503_naming_the_key(gateway, fresh_upst
     response = httpx.post(gw.base_url + "/v1/chat/completions", json={"model": "plain", "messages": HELLO})
     assert response.status_code == 503
     assert "gateway.keys.k.allowed_models[0]: unknown model alias 'ghost'" in response.json()["error"]["message"]
+
+
+@pytest.mark.harness_only
+def test_a_client_leaving_mid_stream_stops_the_upstream_and_is_recorded_as_499(gateway, fresh_upstreams) -> None:
+    gw = gateway(section(fresh_upstreams, _routes()))
+    fresh_upstreams.oa.configure(chunk_delay_ms=50)
+    words = " ".join(f"w{i}" for i in range(40))
+    body = {"model": "plain", "stream": True, "messages": [{"role": "user", "content": words}]}
+    with httpx.Client(base_url=gw.base_url) as client, client.stream("POST", "/v1/chat/completions", json=body) as r:
+        assert r.status_code == 200
+        next(r.iter_raw())  # the first event arrived; now hang up
+    for _ in range(100):
+        gw.drain()
+        rows = gw.bindings.d1["DB"].query("SELECT status, error_type FROM gateway_usage")
+        if rows:
+            break
+        time.sleep(0.05)  # the harness notices the hang-up on its next write
+    assert rows == [{"status": 499, "error_type": "client_closed"}]

@@ -40,7 +40,7 @@ from .bindings import (  # noqa: E402
     RecordingSleep,
     SqliteD1,
 )
-from .fetcher import HttpxFetcher  # noqa: E402
+from .fetcher import H11Fetcher  # noqa: E402
 
 MAX_REQUEST_BYTES = 200 * 1024 * 1024
 
@@ -89,7 +89,7 @@ class GatewayHarness:
         stack: str = "harness",
     ) -> None:
         self.bindings = bindings or default_bindings()
-        self.fetcher = HttpxFetcher()
+        self.fetcher = H11Fetcher()
         self.services = Services(
             build=BuildInfo(stack=stack, bundle_version="harness"),
             config=dict(config),
@@ -233,25 +233,28 @@ class GatewayHarness:
         ]
         if response.stream is None:
             headers.append(("content-length", str(len(response.body))))
-        writer.write(conn.send(h11.Response(status_code=response.status, headers=headers)))
         if request.method == "HEAD":
+            writer.write(conn.send(h11.Response(status_code=response.status, headers=headers)))
             if response.stream is not None:
                 await _close_stream(response.stream)
             writer.write(conn.send(h11.EndOfMessage()))
             await writer.drain()
             return
         if response.stream is None:
-            writer.write(conn.send(h11.Data(data=response.body)))
-        else:
+            head = conn.send(h11.Response(status_code=response.status, headers=headers))
+            writer.write(head + conn.send(h11.Data(data=response.body)) + conn.send(h11.EndOfMessage()))
             await writer.drain()
-            try:
-                async for chunk in response.stream:
-                    if chunk:
-                        writer.write(conn.send(h11.Data(data=chunk)))
-                        await writer.drain()
-            except (ConnectionError, asyncio.CancelledError):
-                await _close_stream(response.stream)  # the client went away: stop the upstream
-                raise
+            return
+        writer.write(conn.send(h11.Response(status_code=response.status, headers=headers)))
+        await writer.drain()
+        try:
+            async for chunk in response.stream:
+                if chunk:
+                    writer.write(conn.send(h11.Data(data=chunk)))
+                    await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            await _close_stream(response.stream)  # the client went away: stop the upstream
+            raise
         writer.write(conn.send(h11.EndOfMessage()))
         await writer.drain()
 

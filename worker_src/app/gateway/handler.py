@@ -106,10 +106,11 @@ def _models(config: GatewayConfig, principal: Principal, api: Api, one: str) -> 
         return HttpResponse.json({"data": entries, "has_more": False,
                                   "first_id": aliases[0] if aliases else None,
                                   "last_id": aliases[-1] if aliases else None})
-    entries = [{"id": a, "object": "model", "created": 0, "owned_by": "edgestack"} for a in aliases]
+    models: list[dict[str, object]] = [{"id": a, "object": "model", "created": 0, "owned_by": "edgestack"}
+                                       for a in aliases]
     if one:
-        return HttpResponse.json(entries[0])
-    return HttpResponse.json({"object": "list", "data": entries})
+        return HttpResponse.json(models[0])
+    return HttpResponse.json({"object": "list", "data": models})
 
 
 def _iso(ms: int) -> str:

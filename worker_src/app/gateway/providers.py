@@ -162,7 +162,8 @@ def workers_ai_result_to_openai(result: Any, model: str, completion_id: str, cre
     message: JsonObject = {"role": "assistant", "content": text, "refusal": None}
     if calls:
         message["tool_calls"] = calls
-    usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
+    raw_usage = result.get("usage")
+    usage: JsonObject = raw_usage if isinstance(raw_usage, dict) else {}
     return {
         "id": completion_id, "object": "chat.completion", "created": created, "model": model,
         "choices": [{"index": 0, "message": message, "logprobs": None,

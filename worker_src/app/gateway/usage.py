@@ -7,7 +7,7 @@ logging adds no latency to the response.
 from __future__ import annotations
 
 import math
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -52,7 +52,7 @@ INSERT_SQL = (
 
 
 def insert_statement(record: UsageRecord) -> tuple[str, tuple[Any, ...]]:
-    return INSERT_SQL, astuple(record)
+    return INSERT_SQL, tuple(getattr(record, name) for name in _COLUMNS)
 
 
 def clip_body(text: str | None) -> str | None:
