@@ -1,0 +1,55 @@
+"""`edgestack wrangler-config STACK [-o wrangler.jsonc]`: write the stack as a wrangler config."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..bundler import DEFAULT_WORKER_SRC, load_bundle
+from ..errors import StackError
+from ..loader import load_stack, resolve_stack_path, stack_name
+from ..planner import PLAN_ERRORS, plan
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "wrangler-config",
+        help="write the equivalent wrangler.jsonc (for `wrangler dev` on workerd)",
+        description=__doc__,
+    )
+    parser.add_argument("stack", help="stack name or file")
+    parser.add_argument(
+        "-o", "--output", type=Path, default=Path("wrangler.jsonc"), help="default: wrangler.jsonc"
+    )
+    parser.add_argument("--worker-src", type=Path, default=DEFAULT_WORKER_SRC, help=argparse.SUPPRESS)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..dev.wrangler import render_jsonc, secret_names, wrangler_config
+
+    try:
+        path = resolve_stack_path(args.stack)
+        stack = load_stack(path, worker_src=args.worker_src)
+        the_plan = plan(stack, load_bundle(args.worker_src), stack_name=stack_name(path))
+    except StackError as exc:
+        for diagnostic in exc.diagnostics:
+            print(diagnostic, file=sys.stderr)
+        return 1
+    except PLAN_ERRORS as exc:
+        print(f"edgestack wrangler-config: {exc}", file=sys.stderr)
+        return 1
+    output: Path = args.output
+    if output.is_dir():
+        print(f"edgestack wrangler-config: {output} is a folder; pass a file name", file=sys.stderr)
+        return 1
+    config = wrangler_config(stack, the_plan, worker_src=args.worker_src, output_dir=output.resolve().parent)
+    text = render_jsonc(config, source=str(path), secrets=secret_names(the_plan))
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"edgestack wrangler-config: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {output} ({the_plan.script_name}, {len(config)} settings)")
+    return 0
