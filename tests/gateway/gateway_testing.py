@@ -64,30 +64,42 @@ class Upstreams:
         }
 
 
-
-
-def route(*candidates: tuple[str, str] | tuple[str, str, int], strategy: str = "fallback",
-          **extra: Any) -> dict[str, Any]:
+def route(
+    *candidates: tuple[str, str] | tuple[str, str, int], strategy: str = "fallback", **extra: Any
+) -> dict[str, Any]:
     """A route spec from (provider, model[, weight]) tuples."""
-    return {"strategy": strategy, "candidates": [
-        {"provider": c[0], "model": c[1], **({"weight": c[2]} if len(c) > 2 else {})} for c in candidates], **extra}
+    return {
+        "strategy": strategy,
+        "candidates": [
+            {"provider": c[0], "model": c[1], **({"weight": c[2]} if len(c) > 2 else {})} for c in candidates
+        ],
+        **extra,
+    }
 
 
 def section(upstreams: Upstreams, routes: dict[str, Any], **top: Any) -> dict[str, Any]:
     """A gateway section over the three fakes, with the local stack's bindings."""
-    return {"public": True, "cache_binding": "CACHE", "usage_binding": "DB", "providers": upstreams.providers(),
-            "routes": routes, **top}
+    return {
+        "public": True,
+        "cache_binding": "CACHE",
+        "usage_binding": "DB",
+        "providers": upstreams.providers(),
+        "routes": routes,
+        **top,
+    }
 
 
 def openai_client(base_url: str, api_key: str = "anonymous", **headers: str) -> Any:
     import openai
 
-    return openai.OpenAI(base_url=base_url + "/v1", api_key=api_key, max_retries=0, timeout=20,
-                         default_headers=headers or None)
+    return openai.OpenAI(
+        base_url=base_url + "/v1", api_key=api_key, max_retries=0, timeout=20, default_headers=headers or None
+    )
 
 
 def anthropic_client(base_url: str, api_key: str = "anonymous", **headers: str) -> Any:
     import anthropic
 
-    return anthropic.Anthropic(base_url=base_url, api_key=api_key, max_retries=0, timeout=20,
-                               default_headers=headers or None)
+    return anthropic.Anthropic(
+        base_url=base_url, api_key=api_key, max_retries=0, timeout=20, default_headers=headers or None
+    )

@@ -20,9 +20,14 @@ from gateway_testing import run
 from harness.bindings import FakeClock, RecordingSleep
 from harness.stackconfig import gateway_section
 
-OK_BODY = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
-           "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
-           "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}
+OK_BODY = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "m",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+}
 
 
 OK_STREAM = [b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n', b"data: [DONE]\n\n"]
@@ -52,7 +57,11 @@ class ScriptedFetcher:
         host = url.split("/")[2].split(".")[0]
         self.calls.append(host)
         self.clock.advance(self.call_seconds)
-        default = (200, {}, OK_STREAM) if json.loads(body).get("stream") else (200, {}, [json.dumps(OK_BODY).encode()])
+        default = (
+            (200, {}, OK_STREAM)
+            if json.loads(body).get("stream")
+            else (200, {}, [json.dumps(OK_BODY).encode()])
+        )
         reply = self.script[host].popleft() if self.script[host] else default
         if isinstance(reply, Exception):
             raise reply
@@ -60,29 +69,57 @@ class ScriptedFetcher:
         return UpstreamResponse(status, headers, _chunks(parts, rest[0] if rest else None))
 
 
-def _setup(strategy: str = "fallback", retry: dict | None = None, hosts: tuple[str, ...] = ("one", "two"),
-           secrets: dict | None = None, failure_threshold: int = 2):
-    section = gateway_section({
-        "public": True,
-        "providers": {h: {"kind": "openai-compatible", "base_url": f"http://{h}.test/v1", "api_key_secret": "K"}
-                      for h in hosts},
-        "routes": {"r": {"strategy": strategy, "candidates": [{"provider": h, "model": f"m-{h}"} for h in hosts],
-                         "retry": retry or {}, "circuit_breaker": {"failure_threshold": failure_threshold, "cooldown_s": 10}}},
-    })
+def _setup(
+    strategy: str = "fallback",
+    retry: dict | None = None,
+    hosts: tuple[str, ...] = ("one", "two"),
+    secrets: dict | None = None,
+    failure_threshold: int = 2,
+):
+    section = gateway_section(
+        {
+            "public": True,
+            "providers": {
+                h: {"kind": "openai-compatible", "base_url": f"http://{h}.test/v1", "api_key_secret": "K"}
+                for h in hosts
+            },
+            "routes": {
+                "r": {
+                    "strategy": strategy,
+                    "candidates": [{"provider": h, "model": f"m-{h}"} for h in hosts],
+                    "retry": retry or {},
+                    "circuit_breaker": {"failure_threshold": failure_threshold, "cooldown_s": 10},
+                }
+            },
+        }
+    )
     config = parse_gateway_config(section["gateway"])
     clock = FakeClock()
     fetcher = ScriptedFetcher(clock)
     sleep = RecordingSleep(clock=clock)
-    services = Services(build=BuildInfo("t", "t"), config=section, fetch=fetcher, wait_until=lambda work: None,
-                        clock=clock, sleep=sleep, secrets={"K": "sk-upstream-key"} if secrets is None else secrets)
+    services = Services(
+        build=BuildInfo("t", "t"),
+        config=section,
+        fetch=fetcher,
+        wait_until=lambda work: None,
+        clock=clock,
+        sleep=sleep,
+        secrets={"K": "sk-upstream-key"} if secrets is None else secrets,
+    )
     breakers = CircuitBreakers()
     dispatcher = Dispatcher(services, config, breakers, LatencyTracker())
     return config, dispatcher, fetcher, sleep, clock, breakers
 
 
 def _call(stream: bool = False) -> CallSpec:
-    return CallSpec(api="openai", body={"model": "r", "messages": [{"role": "user", "content": "x"}], "stream": stream},
-                    stream=stream, alias="r", headers={}, request_id="req-1")
+    return CallSpec(
+        api="openai",
+        body={"model": "r", "messages": [{"role": "user", "content": "x"}], "stream": stream},
+        stream=stream,
+        alias="r",
+        headers={},
+        request_id="req-1",
+    )
 
 
 def _dispatch(config, dispatcher, stream: bool = False):
@@ -97,18 +134,21 @@ def test_first_candidate_answers() -> None:
     assert success.parsed["choices"][0]["message"]["content"] == "hi" and sleep.delays == []
 
 
-@pytest.mark.parametrize("failure", [
-    (503, {}, [b'{"error": {"message": "down"}}']),
-    (500, {}, [b"oops"]),
-    (529, {}, [b'{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}']),
-    (429, {"retry-after": "3"}, [b"{}"]),
-    (408, {}, [b"{}"]),
-    (401, {}, [b'{"error": {"message": "bad key sk-upstream-key"}}']),
-    UpstreamError("connection to one.test failed: ConnectError"),
-    UpstreamError("timed out after 5000 ms"),
-    (200, {}, [b'{"id": "x", "choi'], 1),  # dropped mid-body
-    (200, {}, [b"<html>not json</html>"]),
-])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        (503, {}, [b'{"error": {"message": "down"}}']),
+        (500, {}, [b"oops"]),
+        (529, {}, [b'{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}']),
+        (429, {"retry-after": "3"}, [b"{}"]),
+        (408, {}, [b"{}"]),
+        (401, {}, [b'{"error": {"message": "bad key sk-upstream-key"}}']),
+        UpstreamError("connection to one.test failed: ConnectError"),
+        UpstreamError("timed out after 5000 ms"),
+        (200, {}, [b'{"id": "x", "choi'], 1),  # dropped mid-body
+        (200, {}, [b"<html>not json</html>"]),
+    ],
+)
 def test_retryable_failures_fall_back_at_once_to_the_next_candidate(failure) -> None:
     config, dispatcher, fetcher, sleep, _, _ = _setup()
     fetcher.add("one", failure)
@@ -119,7 +159,9 @@ def test_retryable_failures_fall_back_at_once_to_the_next_candidate(failure) -> 
 
 def test_a_400_from_the_request_itself_does_not_fall_back() -> None:
     config, dispatcher, fetcher, _, _, breakers = _setup()
-    fetcher.add("one", (400, {}, [b'{"error": {"message": "context too long", "type": "invalid_request_error"}}']))
+    fetcher.add(
+        "one", (400, {}, [b'{"error": {"message": "context too long", "type": "invalid_request_error"}}'])
+    )
     with pytest.raises(GatewayError) as raised:
         _dispatch(config, dispatcher)
     assert raised.value.status == 400 and raised.value.message == "context too long"
@@ -129,7 +171,9 @@ def test_a_400_from_the_request_itself_does_not_fall_back() -> None:
 def test_retrying_a_failed_candidate_waits_backoff_or_retry_after_whichever_is_longer() -> None:
     config, dispatcher, fetcher, sleep, _, _ = _setup(
         retry={"max_attempts": 4, "backoff": "exponential", "base_delay_ms": 100, "max_total_ms": 60_000},
-        hosts=("one",), failure_threshold=10)
+        hosts=("one",),
+        failure_threshold=10,
+    )
     fetcher.add("one", (429, {"retry-after": "2"}, [b"{}"]), (503, {}, [b"{}"]), (503, {}, [b"{}"]))
     success = _dispatch(config, dispatcher)
     assert success.attempts == 4 and fetcher.calls == ["one"] * 4
@@ -150,7 +194,8 @@ def test_the_attempt_budget_caps_calls_and_the_last_failure_is_reported() -> Non
 
 def test_a_retry_after_longer_than_the_time_budget_is_not_waited_for() -> None:
     config, dispatcher, fetcher, sleep, _, _ = _setup(
-        retry={"max_attempts": 5, "base_delay_ms": 10, "max_total_ms": 1000}, hosts=("one",))
+        retry={"max_attempts": 5, "base_delay_ms": 10, "max_total_ms": 1000}, hosts=("one",)
+    )
     fetcher.add("one", (429, {"retry-after": "30"}, [b"{}"]))
     with pytest.raises(GatewayError) as raised:
         _dispatch(config, dispatcher)
@@ -196,19 +241,23 @@ def test_a_provider_without_its_secret_is_skipped_without_using_an_attempt() -> 
     config, dispatcher, fetcher, _, _, _ = _setup(retry={"max_attempts": 1}, secrets={})
     with pytest.raises(GatewayError) as raised:
         _dispatch(config, dispatcher)
-    assert raised.value.status == 502 and "needs Worker secret K" in raised.value.message and fetcher.calls == []
+    assert (
+        raised.value.status == 502 and "needs Worker secret K" in raised.value.message and fetcher.calls == []
+    )
 
 
 def test_a_stream_dropped_before_its_first_event_falls_back() -> None:
     config, dispatcher, fetcher, _, _, _ = _setup()
-    fetcher.add("one", (200, {"content-type": "text/event-stream"}, [b"data: {\"id\":"], 1))
+    fetcher.add("one", (200, {"content-type": "text/event-stream"}, [b'data: {"id":'], 1))
     success = _dispatch(config, dispatcher, stream=True)
     assert success.candidate.provider == "two" and success.first_events[0].data.startswith('{"id":"c"')
 
 
 def test_a_stream_that_opens_with_an_error_event_falls_back() -> None:
     config, dispatcher, fetcher, _, _, _ = _setup()
-    fetcher.add("one", (200, {}, [b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error"}}\n\n']))
+    fetcher.add(
+        "one", (200, {}, [b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error"}}\n\n'])
+    )
     success = _dispatch(config, dispatcher, stream=True)
     assert success.candidate.provider == "two"
 
@@ -216,6 +265,8 @@ def test_a_stream_that_opens_with_an_error_event_falls_back() -> None:
 def test_breaker_and_retry_policies_come_from_the_route() -> None:
     config, *_ = _setup(retry={"max_attempts": 7, "backoff": "linear"})
     route = config.routes["r"]
-    assert route.retry == RetryPolicy(max_attempts=7, backoff="linear", base_delay_ms=100, max_total_ms=20_000)
+    assert route.retry == RetryPolicy(
+        max_attempts=7, backoff="linear", base_delay_ms=100, max_total_ms=20_000
+    )
     assert route.breaker == BreakerPolicy(failure_threshold=2, cooldown_s=10)
     assert route.candidates[0] == Candidate("one", "m-one", 1)

@@ -25,9 +25,11 @@ KEYS = {
 
 
 def _routes() -> dict:
-    return {"cached": route(("oa", "gpt-a"), cache={"enabled": True, "ttl_s": 600, "max_temperature": 0.5}),
-            "cached-anthropic": route(("an", "claude-c"), cache={"enabled": True, "ttl_s": 600}),
-            "plain": route(("oa", "gpt-a"))}
+    return {
+        "cached": route(("oa", "gpt-a"), cache={"enabled": True, "ttl_s": 600, "max_temperature": 0.5}),
+        "cached-anthropic": route(("an", "claude-c"), cache={"enabled": True, "ttl_s": 600}),
+        "plain": route(("oa", "gpt-a")),
+    }
 
 
 @pytest.fixture
@@ -37,9 +39,13 @@ def gw(gateway, fresh_upstreams):
 
 def _chat(gw, key: str = "sk-acme-1", model: str = "cached", headers: dict | None = None, **kwargs):
     client = openai_client(gw.base_url, api_key=key)
-    return client.chat.completions.with_raw_response.create(model=model, messages=kwargs.pop("messages", HELLO),
-                                                            temperature=kwargs.pop("temperature", 0),
-                                                            extra_headers=headers, **kwargs)
+    return client.chat.completions.with_raw_response.create(
+        model=model,
+        messages=kwargs.pop("messages", HELLO),
+        temperature=kwargs.pop("temperature", 0),
+        extra_headers=headers,
+        **kwargs,
+    )
 
 
 def _usage(gw, key: str = "sk-ops", **params) -> dict:
@@ -65,8 +71,12 @@ def test_a_streaming_request_is_served_from_cache_as_a_valid_sse_replay(gw, fres
     _chat(gw, messages=[{"role": "user", "content": "cache me please"}])
     gw.drain()
     stream = openai_client(gw.base_url, api_key="sk-acme-1").chat.completions.create(
-        model="cached", messages=[{"role": "user", "content": "cache me please"}], temperature=0, stream=True,
-        stream_options={"include_usage": True})
+        model="cached",
+        messages=[{"role": "user", "content": "cache me please"}],
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     chunks = list(stream)
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "oa: cache me please"
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 4
@@ -76,15 +86,20 @@ def test_a_streaming_request_is_served_from_cache_as_a_valid_sse_replay(gw, fres
 def test_a_streamed_answer_is_cached_and_replayed_for_the_anthropic_sdk(gw, fresh_upstreams) -> None:
     client = anthropic_client(gw.base_url, api_key="sk-acme-1")
     for expected in ("MISS", "HIT"):
-        with client.messages.stream(model="cached-anthropic", max_tokens=30,
-                                    messages=[{"role": "user", "content": "tell me"}]) as stream:
+        with client.messages.stream(
+            model="cached-anthropic", max_tokens=30, messages=[{"role": "user", "content": "tell me"}]
+        ) as stream:
             message = stream.get_final_message()
             assert stream.response.headers["x-edgestack-cache"] == expected
         assert message.content[0].text == "an: tell me" and message.stop_reason == "end_turn"
         gw.drain()
-    non_stream = client.messages.with_raw_response.create(model="cached-anthropic", max_tokens=30,
-                                                          messages=[{"role": "user", "content": "tell me"}])
-    assert non_stream.headers["x-edgestack-cache"] == "HIT" and non_stream.parse().content[0].text == "an: tell me"
+    non_stream = client.messages.with_raw_response.create(
+        model="cached-anthropic", max_tokens=30, messages=[{"role": "user", "content": "tell me"}]
+    )
+    assert (
+        non_stream.headers["x-edgestack-cache"] == "HIT"
+        and non_stream.parse().content[0].text == "an: tell me"
+    )
     assert fresh_upstreams.an.calls == 1
 
 
@@ -130,11 +145,17 @@ def test_bad_cache_ttl_header_is_a_400(gw) -> None:
 def test_missing_or_invalid_keys_get_401_in_each_api_shape(gw) -> None:
     with pytest.raises(openai.AuthenticationError) as raised:
         _chat(gw, key="sk-wrong")
-    assert raised.value.body["type"] == "authentication_error" and raised.value.body["code"] == "invalid_api_key"
+    assert (
+        raised.value.body["type"] == "authentication_error" and raised.value.body["code"] == "invalid_api_key"
+    )
     with pytest.raises(anthropic.AuthenticationError) as raised_a:
-        anthropic_client(gw.base_url, api_key="sk-wrong").messages.create(model="cached", max_tokens=5, messages=HELLO)
-    assert raised_a.value.body == {"type": "error", "error": {"type": "authentication_error",
-                                                              "message": "invalid API key"}}
+        anthropic_client(gw.base_url, api_key="sk-wrong").messages.create(
+            model="cached", max_tokens=5, messages=HELLO
+        )
+    assert raised_a.value.body == {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": "invalid API key"},
+    }
     response = httpx.post(gw.base_url + "/v1/chat/completions", json={"model": "cached", "messages": HELLO})
     assert response.status_code == 401 and response.json()["error"]["code"] == "missing_api_key"
 
@@ -147,8 +168,10 @@ def test_allowed_models_are_enforced_and_listed(gw) -> None:
 
 def test_provider_keys_never_reach_the_client(gw, fresh_upstreams) -> None:
     fresh_upstreams.oa.push()
-    responses = [_chat(gw, model="plain").http_response, httpx.get(gw.base_url + "/v1/models",
-                                                                   headers={"x-api-key": "sk-acme-1"})]
+    responses = [
+        _chat(gw, model="plain").http_response,
+        httpx.get(gw.base_url + "/v1/models", headers={"x-api-key": "sk-acme-1"}),
+    ]
     for response in responses:
         assert UPSTREAM_KEY not in response.text and UPSTREAM_KEY not in json.dumps(dict(response.headers))
 
@@ -157,23 +180,32 @@ def test_provider_keys_never_reach_the_client(gw, fresh_upstreams) -> None:
 
 
 def test_per_ip_rate_limit_answers_429_with_retry_after(gateway, fresh_upstreams) -> None:
-    spec = section(fresh_upstreams, _routes(), rate_limit={"binding": "RATE_LIMITER", "key": "ip",
-                                                          "retry_after_s": 60})
+    spec = section(
+        fresh_upstreams, _routes(), rate_limit={"binding": "RATE_LIMITER", "key": "ip", "retry_after_s": 60}
+    )
     gw = gateway(spec, rate_limit=(2, 60))
     ip_a, ip_b = {"cf-connecting-ip": "198.51.100.7"}, {"cf-connecting-ip": "203.0.113.9"}
     _chat(gw, model="plain", headers=ip_a)
     _chat(gw, model="plain", headers=ip_a)
     with pytest.raises(openai.RateLimitError) as raised:
         _chat(gw, model="plain", headers=ip_a)
-    assert raised.value.response.headers["retry-after"] == "60" and raised.value.body["code"] == "rate_limit_exceeded"
+    assert (
+        raised.value.response.headers["retry-after"] == "60"
+        and raised.value.body["code"] == "rate_limit_exceeded"
+    )
     assert _chat(gw, model="plain", headers=ip_b).parse().choices[0].message.content == "oa: hello"
     with pytest.raises(anthropic.RateLimitError):
         anthropic_client(gw.base_url, **ip_a).messages.create(model="plain", max_tokens=5, messages=HELLO)
 
 
 def test_per_key_rate_limit_separates_keys_behind_one_ip(gateway, fresh_upstreams) -> None:
-    spec = section(fresh_upstreams, _routes(), public=False, keys=KEYS,
-                   rate_limit={"binding": "RATE_LIMITER", "key": "api_key", "retry_after_s": 10})
+    spec = section(
+        fresh_upstreams,
+        _routes(),
+        public=False,
+        keys=KEYS,
+        rate_limit={"binding": "RATE_LIMITER", "key": "api_key", "retry_after_s": 10},
+    )
     gw = gateway(spec, rate_limit=(1, 60))
     shared_ip = {"cf-connecting-ip": "192.0.2.1"}
     _chat(gw, key="sk-acme-1", model="plain", headers=shared_ip)
@@ -208,8 +240,11 @@ def test_usage_records_and_aggregation(gw, fresh_upstreams) -> None:
     gw.drain()
     _chat(gw, key="sk-acme-1")  # HIT
     _chat(gw, key="sk-globex")  # MISS (other tenant)
-    list(openai_client(gw.base_url, api_key="sk-acme-1").chat.completions.create(
-        model="cached-anthropic", messages=HELLO, stream=True))  # streamed via an
+    list(
+        openai_client(gw.base_url, api_key="sk-acme-1").chat.completions.create(
+            model="cached-anthropic", messages=HELLO, stream=True
+        )
+    )  # streamed via an
     with pytest.raises(openai.PermissionDeniedError):
         _chat(gw, key="sk-globex", model="plain")
     gw.drain()
@@ -233,9 +268,14 @@ def test_usage_window_and_bad_parameters(gw) -> None:
     _chat(gw, model="plain")
     gw.drain()
     assert _usage(gw, since="2000-01-01", until="2000-01-02")["data"] == []
-    for params, name in (({"group_by": "color"}, "group_by"), ({"since": "yesterday"}, "since"),
-                         ({"since": "2030-01-02", "until": "2030-01-01"}, "since")):
-        response = httpx.get(gw.base_url + "/v1/usage", params=params, headers={"authorization": "Bearer sk-ops"})
+    for params, name in (
+        ({"group_by": "color"}, "group_by"),
+        ({"since": "yesterday"}, "since"),
+        ({"since": "2030-01-02", "until": "2030-01-01"}, "since"),
+    ):
+        response = httpx.get(
+            gw.base_url + "/v1/usage", params=params, headers={"authorization": "Bearer sk-ops"}
+        )
         assert response.status_code == 400 and response.json()["error"]["param"] == name
 
 
@@ -266,29 +306,65 @@ def test_bodies_are_logged_when_the_stack_opts_in(gateway, fresh_upstreams) -> N
 
 def _post(gw, path: str, body: bytes | str, content_type: str = "application/json", key: str = "sk-acme-1"):
     data = body.encode() if isinstance(body, str) else body
-    return httpx.post(gw.base_url + path, content=data,
-                      headers={"content-type": content_type, "authorization": f"Bearer {key}"})
+    return httpx.post(
+        gw.base_url + path,
+        content=data,
+        headers={"content-type": content_type, "authorization": f"Bearer {key}"},
+    )
 
 
-@pytest.mark.parametrize(("path", "body", "content_type", "status", "fragment"), [
-    ("/v1/chat/completions", "{not json", "application/json", 400, "not valid JSON"),
-    ("/v1/chat/completions", b"\xff\xfe\x00", "application/json", 400, "not valid JSON"),
-    ("/v1/chat/completions", "[1, 2]", "application/json", 400, "must be a JSON object"),
-    ("/v1/chat/completions", '{"messages": [{"role": "user", "content": "x"}]}', "application/json", 400,
-     "missing required parameter: 'model'"),
-    ("/v1/chat/completions", '{"model": "ghost", "messages": [{"role": "user", "content": "x"}]}',
-     "application/json", 404, "model 'ghost' is not configured"),
-    ("/v1/chat/completions", '{"model": "plain", "messages": []}', "application/json", 400, "'messages'"),
-    ("/v1/chat/completions", '{"model": "plain", "messages": [{"role": "user"}], "stream": "yes"}',
-     "application/json", 400, "'stream'"),
-    ("/v1/chat/completions", '{"model": "plain", "messages": [{"role": "user"}], "temperature": "hot"}',
-     "application/json", 400, "'temperature'"),
-    ("/v1/chat/completions", "model=plain", "application/x-www-form-urlencoded", 415, "application/json"),
-    ("/v1/messages", '{"model": "plain", "messages": [{"role": "user", "content": "x"}]}', "application/json", 400,
-     "'max_tokens'"),
-    ("/v1/messages", '{"model": 7, "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}',
-     "application/json", 400, "'model' must be a non-empty string"),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "content_type", "status", "fragment"),
+    [
+        ("/v1/chat/completions", "{not json", "application/json", 400, "not valid JSON"),
+        ("/v1/chat/completions", b"\xff\xfe\x00", "application/json", 400, "not valid JSON"),
+        ("/v1/chat/completions", "[1, 2]", "application/json", 400, "must be a JSON object"),
+        (
+            "/v1/chat/completions",
+            '{"messages": [{"role": "user", "content": "x"}]}',
+            "application/json",
+            400,
+            "missing required parameter: 'model'",
+        ),
+        (
+            "/v1/chat/completions",
+            '{"model": "ghost", "messages": [{"role": "user", "content": "x"}]}',
+            "application/json",
+            404,
+            "model 'ghost' is not configured",
+        ),
+        ("/v1/chat/completions", '{"model": "plain", "messages": []}', "application/json", 400, "'messages'"),
+        (
+            "/v1/chat/completions",
+            '{"model": "plain", "messages": [{"role": "user"}], "stream": "yes"}',
+            "application/json",
+            400,
+            "'stream'",
+        ),
+        (
+            "/v1/chat/completions",
+            '{"model": "plain", "messages": [{"role": "user"}], "temperature": "hot"}',
+            "application/json",
+            400,
+            "'temperature'",
+        ),
+        ("/v1/chat/completions", "model=plain", "application/x-www-form-urlencoded", 415, "application/json"),
+        (
+            "/v1/messages",
+            '{"model": "plain", "messages": [{"role": "user", "content": "x"}]}',
+            "application/json",
+            400,
+            "'max_tokens'",
+        ),
+        (
+            "/v1/messages",
+            '{"model": 7, "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}',
+            "application/json",
+            400,
+            "'model' must be a non-empty string",
+        ),
+    ],
+)
 def test_bad_input_gets_a_clear_api_shaped_error(gw, path, body, content_type, status, fragment) -> None:
     response = _post(gw, path, body, content_type)
     assert response.status_code == status
@@ -312,7 +388,9 @@ def test_sdk_errors_for_unknown_alias_and_wrong_method(gw) -> None:
     with pytest.raises(openai.NotFoundError, match="model 'nope' is not configured"):
         _chat(gw, model="nope")
     with pytest.raises(anthropic.NotFoundError):
-        anthropic_client(gw.base_url, api_key="sk-acme-1").messages.create(model="nope", max_tokens=5, messages=HELLO)
+        anthropic_client(gw.base_url, api_key="sk-acme-1").messages.create(
+            model="nope", max_tokens=5, messages=HELLO
+        )
     response = httpx.get(gw.base_url + "/v1/chat/completions", headers={"authorization": "Bearer sk-acme-1"})
     assert response.status_code == 405 and response.headers["allow"] == "POST"
     assert httpx.get(gw.base_url + "/v1/nothing-here").status_code == 404
@@ -320,20 +398,31 @@ def test_sdk_errors_for_unknown_alias_and_wrong_method(gw) -> None:
 
 
 def test_a_broken_gateway_section_answers_503_naming_the_key(gateway, fresh_upstreams) -> None:
-    gw = gateway({**section(fresh_upstreams, _routes()), "keys": {"k": {"sha256": key_sha256("x"),
-                                                                        "allowed_models": ["ghost"]}}})
+    gw = gateway(
+        {
+            **section(fresh_upstreams, _routes()),
+            "keys": {"k": {"sha256": key_sha256("x"), "allowed_models": ["ghost"]}},
+        }
+    )
     response = httpx.post(gw.base_url + "/v1/chat/completions", json={"model": "plain", "messages": HELLO})
     assert response.status_code == 503
-    assert "gateway.keys.k.allowed_models[0]: unknown model alias 'ghost'" in response.json()["error"]["message"]
+    assert (
+        "gateway.keys.k.allowed_models[0]: unknown model alias 'ghost'" in response.json()["error"]["message"]
+    )
 
 
 @pytest.mark.harness_only
-def test_a_client_leaving_mid_stream_stops_the_upstream_and_is_recorded_as_499(gateway, fresh_upstreams) -> None:
+def test_a_client_leaving_mid_stream_stops_the_upstream_and_is_recorded_as_499(
+    gateway, fresh_upstreams
+) -> None:
     gw = gateway(section(fresh_upstreams, _routes()))
     fresh_upstreams.oa.configure(chunk_delay_ms=50)
     words = " ".join(f"w{i}" for i in range(40))
     body = {"model": "plain", "stream": True, "messages": [{"role": "user", "content": words}]}
-    with httpx.Client(base_url=gw.base_url) as client, client.stream("POST", "/v1/chat/completions", json=body) as r:
+    with (
+        httpx.Client(base_url=gw.base_url) as client,
+        client.stream("POST", "/v1/chat/completions", json=body) as r,
+    ):
         assert r.status_code == 200
         next(r.iter_raw())  # the first event arrived; now hang up
     for _ in range(100):

@@ -23,49 +23,83 @@ BODY = {"model": "chat", "messages": [{"role": "user", "content": "hi"}], "tempe
 
 def test_cache_key_ignores_fields_that_do_not_change_the_output() -> None:
     base = cache_key("openai", "t1", "chat", BODY)
-    same = {**BODY, "stream": True, "stream_options": {"include_usage": True}, "user": "u", "metadata": {"a": 1}}
+    same = {
+        **BODY,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "user": "u",
+        "metadata": {"a": 1},
+    }
     assert cache_key("openai", "t1", "chat", same) == base
     assert cache_key("openai", "t1", "chat", dict(reversed(list(BODY.items())))) == base  # key order
 
 
-@pytest.mark.parametrize("change", [
-    {"temperature": 0.5}, {"max_tokens": 10}, {"messages": [{"role": "user", "content": "hi!"}]},
-    {"tools": [{"type": "function", "function": {"name": "f"}}]}, {"seed": 3}, {"top_p": 0.5},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"temperature": 0.5},
+        {"max_tokens": 10},
+        {"messages": [{"role": "user", "content": "hi!"}]},
+        {"tools": [{"type": "function", "function": {"name": "f"}}]},
+        {"seed": 3},
+        {"top_p": 0.5},
+    ],
+)
 def test_cache_key_changes_with_anything_that_changes_the_output(change) -> None:
     assert cache_key("openai", "t1", "chat", {**BODY, **change}) != cache_key("openai", "t1", "chat", BODY)
 
 
 def test_cache_key_is_scoped_by_tenant_alias_and_api() -> None:
-    keys = {cache_key("openai", "t1", "chat", BODY), cache_key("openai", "t2", "chat", BODY),
-            cache_key("openai", "t1", "other", BODY), cache_key("anthropic", "t1", "chat", BODY),
-            cache_key("openai", "t1", "chat", BODY, custom_key="faq-1"),
-            cache_key("openai", "t2", "chat", BODY, custom_key="faq-1")}
+    keys = {
+        cache_key("openai", "t1", "chat", BODY),
+        cache_key("openai", "t2", "chat", BODY),
+        cache_key("openai", "t1", "other", BODY),
+        cache_key("anthropic", "t1", "chat", BODY),
+        cache_key("openai", "t1", "chat", BODY, custom_key="faq-1"),
+        cache_key("openai", "t2", "chat", BODY, custom_key="faq-1"),
+    }
     assert len(keys) == 6
 
 
 ON = CachePolicy(enabled=True, ttl_s=600, max_temperature=0.5)
 
 
-@pytest.mark.parametrize(("policy", "has_kv", "body", "headers", "status", "ttl"), [
-    (ON, True, BODY, {}, "MISS", 600),
-    (CachePolicy(enabled=False), True, BODY, {}, "BYPASS", 0),
-    (ON, False, BODY, {}, "BYPASS", 0),
-    (ON, True, BODY, {"cf-aig-skip-cache": "true"}, "BYPASS", 0),
-    (ON, True, BODY, {"x-edgestack-skip-cache": "1"}, "BYPASS", 0),
-    (ON, True, BODY, {"x-edgestack-skip-cache": "false"}, "MISS", 600),
-    (ON, True, {**BODY, "temperature": 0.9}, {}, "BYPASS", 0),
-    (ON, True, {k: v for k, v in BODY.items() if k != "temperature"}, {}, "BYPASS", 0),  # default temperature 1
-    (ON, True, BODY, {"cf-aig-cache-ttl": "120"}, "MISS", 120),
-    (ON, True, BODY, {"cf-aig-cache-ttl": "120", "x-edgestack-cache-ttl": "300"}, "MISS", 300),
-])
+@pytest.mark.parametrize(
+    ("policy", "has_kv", "body", "headers", "status", "ttl"),
+    [
+        (ON, True, BODY, {}, "MISS", 600),
+        (CachePolicy(enabled=False), True, BODY, {}, "BYPASS", 0),
+        (ON, False, BODY, {}, "BYPASS", 0),
+        (ON, True, BODY, {"cf-aig-skip-cache": "true"}, "BYPASS", 0),
+        (ON, True, BODY, {"x-edgestack-skip-cache": "1"}, "BYPASS", 0),
+        (ON, True, BODY, {"x-edgestack-skip-cache": "false"}, "MISS", 600),
+        (ON, True, {**BODY, "temperature": 0.9}, {}, "BYPASS", 0),
+        (
+            ON,
+            True,
+            {k: v for k, v in BODY.items() if k != "temperature"},
+            {},
+            "BYPASS",
+            0,
+        ),  # default temperature 1
+        (ON, True, BODY, {"cf-aig-cache-ttl": "120"}, "MISS", 120),
+        (ON, True, BODY, {"cf-aig-cache-ttl": "120", "x-edgestack-cache-ttl": "300"}, "MISS", 300),
+    ],
+)
 def test_cache_decision(policy, has_kv, body, headers, status, ttl) -> None:
     decision = decide(policy, has_kv, "openai", "t", "chat", body, headers)
     assert (decision.status, decision.ttl_s if status == "MISS" else 0) == (status, ttl)
 
 
-@pytest.mark.parametrize("headers", [{"cf-aig-cache-ttl": "59"}, {"x-edgestack-cache-ttl": "1h"},
-                                     {"x-edgestack-cache-ttl": str(31 * 86400)}, {"cf-aig-skip-cache": "maybe"}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"cf-aig-cache-ttl": "59"},
+        {"x-edgestack-cache-ttl": "1h"},
+        {"x-edgestack-cache-ttl": str(31 * 86400)},
+        {"cf-aig-skip-cache": "maybe"},
+    ],
+)
 def test_bad_cache_headers_are_a_400_naming_the_header(headers) -> None:
     with pytest.raises(GatewayError) as raised:
         decide(ON, True, "openai", "t", "chat", BODY, headers)
@@ -87,20 +121,39 @@ def test_cache_store_and_lookup_respect_ttl_and_api() -> None:
 
 # ---------------------------------------------------------------- auth and rate limits
 
-CONFIG = parse_gateway_config(gateway_section({
-    "usage_binding": "DB",
-    "providers": {"p": {"kind": "openai", "api_key_secret": "K"}},
-    "routes": {"chat": {"candidates": [{"provider": "p", "model": "m"}]}, "other": {"candidates": [
-        {"provider": "p", "model": "n"}]}},
-    "keys": {"acme": {"sha256": key_sha256("sk-acme"), "scope": "acme", "allowed_models": ["chat"],
-                      "requests_per_day": 2, "tokens_per_day": 100}},
-})["gateway"])
+CONFIG = parse_gateway_config(
+    gateway_section(
+        {
+            "usage_binding": "DB",
+            "providers": {"p": {"kind": "openai", "api_key_secret": "K"}},
+            "routes": {
+                "chat": {"candidates": [{"provider": "p", "model": "m"}]},
+                "other": {"candidates": [{"provider": "p", "model": "n"}]},
+            },
+            "keys": {
+                "acme": {
+                    "sha256": key_sha256("sk-acme"),
+                    "scope": "acme",
+                    "allowed_models": ["chat"],
+                    "requests_per_day": 2,
+                    "tokens_per_day": 100,
+                }
+            },
+        }
+    )["gateway"]
+)
 
 
-@pytest.mark.parametrize(("headers", "expected"), [
-    ({"authorization": "Bearer sk-acme"}, "sk-acme"), ({"authorization": "bearer  sk-acme "}, "sk-acme"),
-    ({"x-api-key": "sk-acme"}, "sk-acme"), ({"authorization": "Basic abc"}, None), ({}, None),
-])
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"authorization": "Bearer sk-acme"}, "sk-acme"),
+        ({"authorization": "bearer  sk-acme "}, "sk-acme"),
+        ({"x-api-key": "sk-acme"}, "sk-acme"),
+        ({"authorization": "Basic abc"}, None),
+        ({}, None),
+    ],
+)
 def test_presented_key(headers, expected) -> None:
     assert presented_key(headers) == expected
 
@@ -111,7 +164,9 @@ def test_authenticate_finds_the_key_by_hash() -> None:
     assert hash_key("sk-acme") == key_sha256("sk-acme")
 
 
-@pytest.mark.parametrize(("headers", "code"), [({}, "missing_api_key"), ({"x-api-key": "nope"}, "invalid_api_key")])
+@pytest.mark.parametrize(
+    ("headers", "code"), [({}, "missing_api_key"), ({"x-api-key": "nope"}, "invalid_api_key")]
+)
 def test_without_a_valid_key_the_answer_is_401(headers, code) -> None:
     with pytest.raises(GatewayError) as raised:
         authenticate(CONFIG, headers)
@@ -183,8 +238,18 @@ def test_a_key_without_quotas_never_reads_d1() -> None:
 
 
 def _record(i: int, **fields) -> UsageRecord:
-    defaults = dict(request_id=f"r{i}", ts_ms=1_000_000 + i, api="openai", status=200, alias="chat",
-                    provider="oa", model="m", latency_ms=10 * (i + 1), cache_status="MISS", attempts=1)
+    defaults = dict(
+        request_id=f"r{i}",
+        ts_ms=1_000_000 + i,
+        api="openai",
+        status=200,
+        alias="chat",
+        provider="oa",
+        model="m",
+        latency_ms=10 * (i + 1),
+        cache_status="MISS",
+        attempts=1,
+    )
     defaults.update(fields)
     return UsageRecord(**defaults)
 
@@ -197,14 +262,29 @@ def _nearest_rank(values: list[int], q: float) -> int:
 
 def test_aggregation_sums_counts_and_nearest_rank_percentiles() -> None:
     db = SqliteD1()
-    records = [_record(i, input_tokens=10, output_tokens=5, cached_tokens=2, cost_usd=0.001,
-                       provider="oa" if i % 3 else "an", key_id="acme" if i % 2 else None) for i in range(37)]
-    records += [_record(100, status=502, latency_ms=99_999, provider="oa", error_type="upstream"),
-                _record(101, status=200, cache_status="HIT", latency_ms=1, provider="oa"),
-                _record(102, ts_ms=5_000_000)]  # outside the window
+    records = [
+        _record(
+            i,
+            input_tokens=10,
+            output_tokens=5,
+            cached_tokens=2,
+            cost_usd=0.001,
+            provider="oa" if i % 3 else "an",
+            key_id="acme" if i % 2 else None,
+        )
+        for i in range(37)
+    ]
+    records += [
+        _record(100, status=502, latency_ms=99_999, provider="oa", error_type="upstream"),
+        _record(101, status=200, cache_status="HIT", latency_ms=1, provider="oa"),
+        _record(102, ts_ms=5_000_000),
+    ]  # outside the window
     run(db.batch([insert_statement(r) for r in records]))
-    rows = run(aggregate(db, UsageQuery(since_ms=1_000_000, until_ms=2_000_000, group_by="provider",
-                                        key_filter="all")))
+    rows = run(
+        aggregate(
+            db, UsageQuery(since_ms=1_000_000, until_ms=2_000_000, group_by="provider", key_filter="all")
+        )
+    )
     by = {row["provider"]: row for row in rows}
     oa = [r for r in records[:-1] if r.provider == "oa"]
     assert by["oa"]["requests"] == len(oa) and by["oa"]["errors"] == 1 and by["oa"]["cache_hits"] == 1
@@ -222,11 +302,16 @@ def test_aggregation_sums_counts_and_nearest_rank_percentiles() -> None:
     assert [row["key"] for row in anonymous] == [None]
 
 
-@pytest.mark.parametrize(("text", "ms"), [
-    ("1767225600", 1_767_225_600_000), ("1767225600.5", 1_767_225_600_500),
-    ("2026-01-01", 1_767_225_600_000), ("2026-01-01T00:00:10Z", 1_767_225_610_000),
-    ("2026-01-01T01:00:00+01:00", 1_767_225_600_000),
-])
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [
+        ("1767225600", 1_767_225_600_000),
+        ("1767225600.5", 1_767_225_600_500),
+        ("2026-01-01", 1_767_225_600_000),
+        ("2026-01-01T00:00:10Z", 1_767_225_610_000),
+        ("2026-01-01T01:00:00+01:00", 1_767_225_600_000),
+    ],
+)
 def test_usage_time_parameters(text, ms) -> None:
     assert parse_time(text, "since") == ms
 

@@ -22,7 +22,9 @@ from harness.bindings import InMemoryKv
 
 
 def _provider(name: str, prices: dict[str, Price]) -> Provider:
-    return Provider(name=name, kind="openai", base_url=None, api_key_secret=None, timeout_ms=1000, prices=prices)
+    return Provider(
+        name=name, kind="openai", base_url=None, api_key_secret=None, timeout_ms=1000, prices=prices
+    )
 
 
 A, B, C = Candidate("a", "m-a", 1), Candidate("b", "m-b", 1), Candidate("c", "m-c", 1)
@@ -41,10 +43,13 @@ def test_fallback_keeps_the_configured_order() -> None:
     assert order_fallback(_route("fallback", C, A, B)) == [C, A, B]
 
 
-@pytest.mark.parametrize(("prompt", "completion", "expected"), [
-    (1000, 10, [A, B, C]),  # input-heavy: a is cheapest
-    (10, 1000, [B, A, C]),  # output-heavy: b is cheapest
-])
+@pytest.mark.parametrize(
+    ("prompt", "completion", "expected"),
+    [
+        (1000, 10, [A, B, C]),  # input-heavy: a is cheapest
+        (10, 1000, [B, A, C]),  # output-heavy: b is cheapest
+    ],
+)
 def test_cheapest_uses_prices_and_the_estimated_tokens(prompt, completion, expected) -> None:
     assert order_cheapest(_route("cheapest", C, A, B), PROVIDERS, prompt, completion) == expected
 
@@ -113,18 +118,30 @@ def test_success_resets_the_consecutive_failure_count() -> None:
     assert breakers.state("k", policy, 1) == "closed"
 
 
-@pytest.mark.parametrize(("backoff", "delays"), [
-    ("constant", [100, 100, 100]), ("linear", [100, 200, 300]), ("exponential", [100, 200, 400]),
-])
+@pytest.mark.parametrize(
+    ("backoff", "delays"),
+    [
+        ("constant", [100, 100, 100]),
+        ("linear", [100, 200, 300]),
+        ("exponential", [100, 200, 400]),
+    ],
+)
 def test_backoff_delays(backoff, delays) -> None:
     policy = RetryPolicy(backoff=backoff, base_delay_ms=100)
     assert [policy.delay_ms(n) for n in (1, 2, 3)] == delays
 
 
-@pytest.mark.parametrize(("headers", "expected"), [
-    ({"retry-after": "7"}, 7.0), ({"retry-after": "1.5"}, 1.5), ({"retry-after-ms": "250"}, 0.25),
-    ({"retry-after": "Thu, 01 Jan 2026 00:00:30 GMT"}, 30.0), ({"retry-after": "soon"}, None), ({}, None),
-])
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after": "7"}, 7.0),
+        ({"retry-after": "1.5"}, 1.5),
+        ({"retry-after-ms": "250"}, 0.25),
+        ({"retry-after": "Thu, 01 Jan 2026 00:00:30 GMT"}, 30.0),
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
 def test_retry_after_forms(headers, expected) -> None:
     assert parse_retry_after(headers, now=1_767_225_600.0) == expected
 

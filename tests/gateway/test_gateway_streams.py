@@ -64,7 +64,9 @@ def test_encoder_and_decoder_round_trip(events, split) -> None:
 
 
 def test_an_event_cut_off_by_the_end_of_the_stream_is_discarded() -> None:
-    decoder = SseDecoder()  # https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
+    decoder = (
+        SseDecoder()
+    )  # https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
     assert decoder.feed(b"data: whole\n\ndata: tail") == [SseEvent("whole")]
     assert decoder.flush() == []
 

@@ -61,14 +61,19 @@ class H11Fetcher:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=context), timeout_s)
         return _Connection(reader, writer)
 
-    async def __call__(self, url: str, *, method: str, headers: Mapping[str, str], body: bytes | None,
-                       timeout_ms: int) -> UpstreamResponse:
+    async def __call__(
+        self, url: str, *, method: str, headers: Mapping[str, str], body: bytes | None, timeout_ms: int
+    ) -> UpstreamResponse:
         self.calls += 1
         parts = urlsplit(url)
         origin = (parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         timeout_s = timeout_ms / 1000
-        request_headers = [("host", parts.netloc), *headers.items(), ("content-length", str(len(body or b"")))]
+        request_headers = [
+            ("host", parts.netloc),
+            *headers.items(),
+            ("content-length", str(len(body or b""))),
+        ]
         request = h11.Request(method=method, target=target, headers=request_headers)
         idle = self._idle.setdefault(origin, [])
         while True:
@@ -80,8 +85,11 @@ class H11Fetcher:
             except OSError as error:
                 raise UpstreamError(f"connection to {origin[1]} failed: {error}") from None
             try:
-                connection.writer.write(connection.h11.send(request) + connection.h11.send(h11.Data(data=body or b""))
-                                        + connection.h11.send(h11.EndOfMessage()))
+                connection.writer.write(
+                    connection.h11.send(request)
+                    + connection.h11.send(h11.Data(data=body or b""))
+                    + connection.h11.send(h11.EndOfMessage())
+                )
                 head = await connection.next_event(timeout_s)
             except TimeoutError:
                 connection.close()
@@ -90,7 +98,9 @@ class H11Fetcher:
                 connection.close()
                 if reused:
                     continue  # a pooled connection the server had closed: retry once on a fresh one
-                raise UpstreamError(f"connection to {origin[1]} failed: {type(error).__name__}: {error}") from None
+                raise UpstreamError(
+                    f"connection to {origin[1]} failed: {type(error).__name__}: {error}"
+                ) from None
             if isinstance(head, h11.ConnectionClosed):
                 connection.close()
                 if reused:
@@ -98,21 +108,31 @@ class H11Fetcher:
                 raise UpstreamError(f"{origin[1]} closed the connection without a response")
             break
         assert isinstance(head, h11.Response)
-        response_headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in head.headers}
-        return UpstreamResponse(status=head.status_code, headers=response_headers,
-                                body=self._body(connection, origin, timeout_s, timeout_ms))
+        response_headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in head.headers
+        }
+        return UpstreamResponse(
+            status=head.status_code,
+            headers=response_headers,
+            body=self._body(connection, origin, timeout_s, timeout_ms),
+        )
 
-    async def _body(self, connection: _Connection, origin: tuple[str, str, int], timeout_s: float,
-                    timeout_ms: int) -> AsyncIterator[bytes]:
+    async def _body(
+        self, connection: _Connection, origin: tuple[str, str, int], timeout_s: float, timeout_ms: int
+    ) -> AsyncIterator[bytes]:
         done = False
         try:
             while True:
                 try:
                     event = await connection.next_event(timeout_s)
                 except TimeoutError:
-                    raise UpstreamError(f"timed out after {timeout_ms} ms waiting for response data") from None
+                    raise UpstreamError(
+                        f"timed out after {timeout_ms} ms waiting for response data"
+                    ) from None
                 except (OSError, h11.ProtocolError) as error:
-                    raise UpstreamError(f"connection lost while reading: {type(error).__name__}: {error}") from None
+                    raise UpstreamError(
+                        f"connection lost while reading: {type(error).__name__}: {error}"
+                    ) from None
                 if isinstance(event, h11.Data):
                     if event.data:
                         yield bytes(event.data)
@@ -128,7 +148,12 @@ class H11Fetcher:
         """Back to the pool after a complete keep-alive exchange; closed otherwise."""
         idle = self._idle.setdefault(origin, [])
         state = connection.h11
-        if done and state.our_state is h11.DONE and state.their_state is h11.DONE and len(idle) < MAX_IDLE_PER_ORIGIN:
+        if (
+            done
+            and state.our_state is h11.DONE
+            and state.their_state is h11.DONE
+            and len(idle) < MAX_IDLE_PER_ORIGIN
+        ):
             state.start_next_cycle()
             idle.append(connection)
         else:

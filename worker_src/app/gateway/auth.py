@@ -55,13 +55,21 @@ def authenticate(config: GatewayConfig, headers: Mapping[str, str]) -> Principal
     if config.public:
         return Principal(None)
     if key is None:
-        raise GatewayError(401, "authentication",
-                           "missing API key: send `Authorization: Bearer <key>` or `x-api-key: <key>`",
-                           code="missing_api_key")
+        raise GatewayError(
+            401,
+            "authentication",
+            "missing API key: send `Authorization: Bearer <key>` or `x-api-key: <key>`",
+            code="missing_api_key",
+        )
     raise GatewayError(401, "authentication", "invalid API key", code="invalid_api_key")
 
 
 def require_model(principal: Principal, alias: str) -> None:
     if principal.key is not None and not principal.key.allows(alias):
-        raise GatewayError(403, "permission", f"this key may not use model {alias!r}",
-                           param="model", code="model_not_allowed")
+        raise GatewayError(
+            403,
+            "permission",
+            f"this key may not use model {alias!r}",
+            param="model",
+            code="model_not_allowed",
+        )

@@ -78,17 +78,26 @@ def _ttl(headers: Mapping[str, str], default: int) -> int:
         return default
     name, value = found
     if not value.isdigit() or not MIN_TTL_S <= int(value) <= MAX_TTL_S:
-        raise GatewayError(400, "invalid_request",
-                           f"header {name} must be a whole number of seconds from {MIN_TTL_S} to {MAX_TTL_S}")
+        raise GatewayError(
+            400,
+            "invalid_request",
+            f"header {name} must be a whole number of seconds from {MIN_TTL_S} to {MAX_TTL_S}",
+        )
     return int(value)
 
 
 def normalized_request(body: Mapping[str, Any]) -> str:
-    return json.dumps({k: v for k, v in body.items() if k not in NON_OUTPUT_FIELDS and k != "model"},
-                      sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(
+        {k: v for k, v in body.items() if k not in NON_OUTPUT_FIELDS and k != "model"},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
 
 
-def cache_key(api: Api, scope: str, alias: str, body: Mapping[str, Any], custom_key: str | None = None) -> str:
+def cache_key(
+    api: Api, scope: str, alias: str, body: Mapping[str, Any], custom_key: str | None = None
+) -> str:
     if custom_key is not None:
         material = "\n".join(("custom", api, scope, alias, custom_key))
     else:
@@ -96,8 +105,15 @@ def cache_key(api: Api, scope: str, alias: str, body: Mapping[str, Any], custom_
     return KV_PREFIX + hashlib.sha256(material.encode()).hexdigest()
 
 
-def decide(policy: CachePolicy, has_kv: bool, api: Api, scope: str, alias: str,
-           body: Mapping[str, Any], headers: Mapping[str, str]) -> CacheDecision:
+def decide(
+    policy: CachePolicy,
+    has_kv: bool,
+    api: Api,
+    scope: str,
+    alias: str,
+    body: Mapping[str, Any],
+    headers: Mapping[str, str],
+) -> CacheDecision:
     """Whether this request reads/writes the cache. Header errors raise a 400 even when bypassing."""
     skip = _flag(headers, "x-edgestack-skip-cache", "cf-aig-skip-cache")
     ttl = _ttl(headers, policy.ttl_s)
@@ -111,7 +127,9 @@ def decide(policy: CachePolicy, has_kv: bool, api: Api, scope: str, alias: str,
     if policy.max_temperature is not None and float(temperature) > policy.max_temperature:
         return CacheDecision("BYPASS", reason="temperature above the route's max_temperature")
     custom = _header(headers, "x-edgestack-cache-key", "cf-aig-cache-key")
-    return CacheDecision("MISS", key=cache_key(api, scope, alias, body, custom[1] if custom else None), ttl_s=ttl)
+    return CacheDecision(
+        "MISS", key=cache_key(api, scope, alias, body, custom[1] if custom else None), ttl_s=ttl
+    )
 
 
 async def lookup(kv: KvNamespace, key: str, api: Api) -> CachedResponse | None:
@@ -126,16 +144,29 @@ async def lookup(kv: KvNamespace, key: str, api: Api) -> CachedResponse | None:
         entry = json.loads(raw)
         if entry.get("api") != api or not isinstance(entry.get("response"), dict):
             return None
-        return CachedResponse(api=api, provider=str(entry.get("provider", "")), model=str(entry.get("model", "")),
-                              response=entry["response"])
+        return CachedResponse(
+            api=api,
+            provider=str(entry.get("provider", "")),
+            model=str(entry.get("model", "")),
+            response=entry["response"],
+        )
     except (ValueError, AttributeError):
         log_event("cache_entry_corrupt")
         return None
 
 
 async def store(kv: KvNamespace, key: str, ttl_s: int, entry: CachedResponse) -> None:
-    payload = json.dumps({"v": 1, "api": entry.api, "provider": entry.provider, "model": entry.model,
-                          "response": entry.response}, separators=(",", ":"), ensure_ascii=False)
+    payload = json.dumps(
+        {
+            "v": 1,
+            "api": entry.api,
+            "provider": entry.provider,
+            "model": entry.model,
+            "response": entry.response,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     try:
         await kv.put(key, payload, expiration_ttl=max(MIN_TTL_S, ttl_s))
     except Exception as error:

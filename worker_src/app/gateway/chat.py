@@ -81,8 +81,12 @@ def parse_chat_request(api: Api, request: HttpRequest, max_body_bytes: int) -> C
     content_type = request.header("content-type").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         shown = content_type or "none"
-        raise GatewayError(415, "unsupported_media_type",
-                           f"content-type must be application/json (got {shown})", code="unsupported_content_type")
+        raise GatewayError(
+            415,
+            "unsupported_media_type",
+            f"content-type must be application/json (got {shown})",
+            code="unsupported_content_type",
+        )
     try:
         body = json.loads(request.body)
     except ValueError as error:  # includes UnicodeDecodeError
@@ -130,8 +134,15 @@ async def _run_batch(db: D1Database, statements: list[tuple[str, tuple[object, .
         log_event("usage_write_failed", what=what, error=type(error).__name__, detail=str(error)[:200])
 
 
-def finish_record(ctx: RequestContext, status: int, *, error_kind: str | None = None,
-                  usage: TokenUsage | None = None, cost: float = 0.0, quota_tokens: int = 0) -> None:
+def finish_record(
+    ctx: RequestContext,
+    status: int,
+    *,
+    error_kind: str | None = None,
+    usage: TokenUsage | None = None,
+    cost: float = 0.0,
+    quota_tokens: int = 0,
+) -> None:
     record = ctx.record
     record.status = status
     record.error_type = error_kind
@@ -154,10 +165,13 @@ def finish_record(ctx: RequestContext, status: int, *, error_kind: str | None = 
 # ---------------------------------------------------------------- the pipeline
 
 
-def order_candidates(route: Route, config: GatewayConfig, chat: ChatRequest, ctx: RequestContext) -> list[Candidate]:
+def order_candidates(
+    route: Route, config: GatewayConfig, chat: ChatRequest, ctx: RequestContext
+) -> list[Candidate]:
     if route.strategy == "cheapest":
-        return order_cheapest(route, config.providers, estimate_prompt_tokens(chat.body),
-                              estimate_completion_tokens(chat.body))
+        return order_cheapest(
+            route, config.providers, estimate_prompt_tokens(chat.body), estimate_completion_tokens(chat.body)
+        )
     if route.strategy == "fastest":
         return order_fastest(route, ctx.state.latency.estimate_ms)
     if route.strategy == "weighted":
@@ -176,9 +190,12 @@ async def serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> Htt
 async def _serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> HttpResponse:
     config, services = ctx.config, ctx.services
     if len(request.body) > config.max_body_bytes:
-        raise GatewayError(413, "request_too_large",
-                           f"request body is {len(request.body)} bytes; the limit is {config.max_body_bytes}",
-                           code="request_too_large")
+        raise GatewayError(
+            413,
+            "request_too_large",
+            f"request body is {len(request.body)} bytes; the limit is {config.max_body_bytes}",
+            code="request_too_large",
+        )
     policy = config.rate_limit
     ip_hash = ctx.record.ip_hash or "unknown"
     if policy is not None and policy.key == "ip":
@@ -193,16 +210,24 @@ async def _serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> Ht
     ctx.record.stream = int(chat.stream)
     route = config.routes.get(chat.alias)
     if route is None:
-        known = ", ".join(sorted(a for a in config.routes if principal.key is None or principal.key.allows(a)))
-        raise GatewayError(404, "not_found", f"model {chat.alias!r} is not configured (available: {known or 'none'})",
-                           param="model", code="model_not_found")
+        known = ", ".join(
+            sorted(a for a in config.routes if principal.key is None or principal.key.allows(a))
+        )
+        raise GatewayError(
+            404,
+            "not_found",
+            f"model {chat.alias!r} is not configured (available: {known or 'none'})",
+            param="model",
+            code="model_not_found",
+        )
     require_model(principal, chat.alias)
     await _admit_quota(ctx)
     if config.log_bodies:
         ctx.record.request_body = clip_body(request.body.decode("utf-8", "replace"))
 
-    decision = cache.decide(route.cache, ctx.cache_kv is not None, api, principal.scope, chat.alias,
-                            chat.body, request.headers)
+    decision = cache.decide(
+        route.cache, ctx.cache_kv is not None, api, principal.scope, chat.alias, chat.body, request.headers
+    )
     ctx.record.cache_status = decision.status
     ctx.headers["x-edgestack-cache"] = decision.status
     if decision.status == "MISS" and decision.key is not None and ctx.cache_kv is not None:
@@ -212,18 +237,30 @@ async def _serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> Ht
 
     order = order_candidates(route, config, chat, ctx)
     if route.strategy == "fastest":
-        await ctx.state.latency.refresh_shared(ctx.cache_kv, [c.key for c in route.candidates], services.clock())
+        await ctx.state.latency.refresh_shared(
+            ctx.cache_kv, [c.key for c in route.candidates], services.clock()
+        )
         order = order_candidates(route, config, chat, ctx)
     dispatcher = Dispatcher(services, config, ctx.state.breakers, ctx.state.latency)
-    call = CallSpec(api=api, body=chat.body, stream=chat.stream, alias=chat.alias, headers=request.headers,
-                    request_id=ctx.request_id)
+    call = CallSpec(
+        api=api,
+        body=chat.body,
+        stream=chat.stream,
+        alias=chat.alias,
+        headers=request.headers,
+        request_id=ctx.request_id,
+    )
     success = await dispatcher.run(route, order, call)
     ctx.record.provider = success.candidate.provider
     ctx.record.model = success.candidate.model
     ctx.record.attempts = success.attempts
-    ctx.headers.update({"x-edgestack-provider": success.candidate.provider,
-                        "x-edgestack-model": success.candidate.model,
-                        "x-edgestack-attempts": str(success.attempts)})
+    ctx.headers.update(
+        {
+            "x-edgestack-provider": success.candidate.provider,
+            "x-edgestack-model": success.candidate.model,
+            "x-edgestack-attempts": str(success.attempts),
+        }
+    )
     if chat.stream:
         return _stream_response(ctx, chat, route, success, decision)
     return _json_response(ctx, chat, success, decision)
@@ -259,8 +296,9 @@ def _client_response(api: Api, success: Success, created: int) -> tuple[JsonObje
     return converted, dumps(converted).encode(), usage
 
 
-def _json_response(ctx: RequestContext, chat: ChatRequest, success: Success,
-                   decision: cache.CacheDecision) -> HttpResponse:
+def _json_response(
+    ctx: RequestContext, chat: ChatRequest, success: Success, decision: cache.CacheDecision
+) -> HttpResponse:
     response, body, usage = _client_response(chat.api, success, int(ctx.started))
     if decision.status == "MISS" and decision.key is not None and ctx.cache_kv is not None:
         entry = cache.CachedResponse(chat.api, success.candidate.provider, success.candidate.model, response)
@@ -268,16 +306,27 @@ def _json_response(ctx: RequestContext, chat: ChatRequest, success: Success,
     if ctx.config.log_bodies:
         ctx.record.response_body = clip_body(body.decode("utf-8", "replace"))
     ctx.record.ttfb_ms = ctx.elapsed_ms()
-    finish_record(ctx, 200, usage=usage, cost=cost_usd(usage, _price(ctx, success.candidate)),
-                  quota_tokens=usage.total_tokens)
+    finish_record(
+        ctx,
+        200,
+        usage=usage,
+        cost=cost_usd(usage, _price(ctx, success.candidate)),
+        quota_tokens=usage.total_tokens,
+    )
     return HttpResponse(status=200, headers={"content-type": "application/json", **ctx.headers}, body=body)
 
 
 def _serve_cached(ctx: RequestContext, chat: ChatRequest, cached: cache.CachedResponse) -> HttpResponse:
     ctx.record.cache_status = "HIT"
     ctx.record.provider, ctx.record.model = cached.provider, cached.model
-    ctx.headers.update({"x-edgestack-cache": "HIT", "x-edgestack-provider": cached.provider,
-                        "x-edgestack-model": cached.model, "x-edgestack-attempts": "0"})
+    ctx.headers.update(
+        {
+            "x-edgestack-cache": "HIT",
+            "x-edgestack-provider": cached.provider,
+            "x-edgestack-model": cached.model,
+            "x-edgestack-attempts": "0",
+        }
+    )
     response = cached.response
     if chat.api == "openai":
         usage = TokenUsage.from_openai(response.get("usage"))
@@ -286,13 +335,23 @@ def _serve_cached(ctx: RequestContext, chat: ChatRequest, cached: cache.CachedRe
     # A hit costs nothing upstream: the record keeps the tokens for reporting, at zero cost.
     finish_record(ctx, 200, usage=usage, cost=0.0, quota_tokens=0)
     if not chat.stream:
-        return HttpResponse(status=200, headers={"content-type": "application/json", **ctx.headers},
-                            body=dumps(response).encode())
+        return HttpResponse(
+            status=200,
+            headers={"content-type": "application/json", **ctx.headers},
+            body=dumps(response).encode(),
+        )
     if chat.api == "openai":
-        payload = b"".join(encode_event(dumps(chunk))
-                           for chunk in openai_completion_to_chunks(response, chat.include_usage)) + DONE
+        payload = (
+            b"".join(
+                encode_event(dumps(chunk))
+                for chunk in openai_completion_to_chunks(response, chat.include_usage)
+            )
+            + DONE
+        )
     else:
-        payload = b"".join(encode_event(dumps(data), name) for name, data in anthropic_message_to_events(response))
+        payload = b"".join(
+            encode_event(dumps(data), name) for name, data in anthropic_message_to_events(response)
+        )
     return HttpResponse(status=200, headers={**SSE_HEADERS, **ctx.headers}, stream=_once(payload))
 
 
@@ -300,16 +359,26 @@ async def _once(payload: bytes) -> AsyncIterator[bytes]:
     yield payload
 
 
-def _stream_response(ctx: RequestContext, chat: ChatRequest, route: Route, success: Success,
-                     decision: cache.CacheDecision) -> HttpResponse:
+def _stream_response(
+    ctx: RequestContext, chat: ChatRequest, route: Route, success: Success, decision: cache.CacheDecision
+) -> HttpResponse:
     relay = StreamRelay(chat.api, success.provider.api, chat.include_usage, int(ctx.started))
     ctx.record.ttfb_ms = ctx.elapsed_ms()
-    return HttpResponse(status=200, headers={**SSE_HEADERS, **ctx.headers},
-                        stream=_relay(ctx, chat, route, success, decision, relay))
+    return HttpResponse(
+        status=200,
+        headers={**SSE_HEADERS, **ctx.headers},
+        stream=_relay(ctx, chat, route, success, decision, relay),
+    )
 
 
-async def _relay(ctx: RequestContext, chat: ChatRequest, route: Route, success: Success,
-                 decision: cache.CacheDecision, relay: StreamRelay) -> AsyncIterator[bytes]:
+async def _relay(
+    ctx: RequestContext,
+    chat: ChatRequest,
+    route: Route,
+    success: Success,
+    decision: cache.CacheDecision,
+    relay: StreamRelay,
+) -> AsyncIterator[bytes]:
     """Pass the upstream stream through as it arrives; record usage when it ends (however it ends)."""
     assert success.stream is not None and success.decoder is not None
     upstream, decoder = success.stream, success.decoder
@@ -336,15 +405,21 @@ async def _relay(ctx: RequestContext, chat: ChatRequest, route: Route, success: 
             status, error_kind = 502, "upstream"
     except UpstreamError as error:
         status, error_kind = 502, "upstream"
-        log_event("stream_interrupted", request_id=ctx.request_id, candidate=success.candidate.key,
-                  error=str(error)[:200])
+        log_event(
+            "stream_interrupted",
+            request_id=ctx.request_id,
+            candidate=success.candidate.key,
+            error=str(error)[:200],
+        )
         yield relay.error("the upstream connection was lost during the stream")
     except (GeneratorExit, asyncio.CancelledError):
         status, error_kind = 499, "client_closed"  # the client went away
         raise
     except Exception as error:  # a gateway bug: end the stream with an error event, not a hang
         status, error_kind = 500, "internal"
-        log_event("stream_failed", request_id=ctx.request_id, error=type(error).__name__, detail=str(error)[:200])
+        log_event(
+            "stream_failed", request_id=ctx.request_id, error=type(error).__name__, detail=str(error)[:200]
+        )
         yield relay.error("internal gateway error during the stream")
     finally:
         closer = getattr(upstream, "aclose", None)
@@ -354,17 +429,34 @@ async def _relay(ctx: RequestContext, chat: ChatRequest, route: Route, success: 
         _finish_stream(ctx, chat, route, success, decision, relay, status, error_kind)
 
 
-def _finish_stream(ctx: RequestContext, chat: ChatRequest, route: Route, success: Success,
-                   decision: cache.CacheDecision, relay: StreamRelay, status: int, error_kind: str | None) -> None:
+def _finish_stream(
+    ctx: RequestContext,
+    chat: ChatRequest,
+    route: Route,
+    success: Success,
+    decision: cache.CacheDecision,
+    relay: StreamRelay,
+    status: int,
+    error_kind: str | None,
+) -> None:
     if status == 502:
-        ctx.state.breakers.record_failure(breaker_key(route.alias, success.candidate), route.breaker,
-                                          ctx.services.clock())
+        ctx.state.breakers.record_failure(
+            breaker_key(route.alias, success.candidate), route.breaker, ctx.services.clock()
+        )
     usage = relay.usage
     complete = relay.complete and status == 200
     if complete and decision.status == "MISS" and decision.key is not None and ctx.cache_kv is not None:
-        entry = cache.CachedResponse(chat.api, success.candidate.provider, success.candidate.model, relay.result())
+        entry = cache.CachedResponse(
+            chat.api, success.candidate.provider, success.candidate.model, relay.result()
+        )
         ctx.services.wait_until(cache.store(ctx.cache_kv, decision.key, decision.ttl_s, entry))
     if ctx.config.log_bodies:
         ctx.record.response_body = clip_body(dumps(relay.result()))
-    finish_record(ctx, status, error_kind=error_kind, usage=usage,
-                  cost=cost_usd(usage, _price(ctx, success.candidate)), quota_tokens=usage.total_tokens)
+    finish_record(
+        ctx,
+        status,
+        error_kind=error_kind,
+        usage=usage,
+        cost=cost_usd(usage, _price(ctx, success.candidate)),
+        quota_tokens=usage.total_tokens,
+    )

@@ -250,7 +250,9 @@ def _parse_route(alias: str, reader: _Reader, providers: Mapping[str, Provider])
         if provider not in providers:
             known = ", ".join(sorted(providers)) or "none"
             raise GatewayConfigError(f"{item.at('provider')}: unknown provider {provider!r} (known: {known})")
-        candidates.append(Candidate(provider=provider, model=item.string("model"), weight=item.integer("weight", 1)))
+        candidates.append(
+            Candidate(provider=provider, model=item.string("model"), weight=item.integer("weight", 1))
+        )
     retry = reader.child("retry")
     breaker = reader.child("circuit_breaker")
     cache = reader.child("cache")
@@ -276,7 +278,9 @@ def _parse_route(alias: str, reader: _Reader, providers: Mapping[str, Provider])
     )
 
 
-def _parse_key(name: str, reader: _Reader, routes: Mapping[str, Route], usage_binding: str | None) -> VirtualKey:
+def _parse_key(
+    name: str, reader: _Reader, routes: Mapping[str, Route], usage_binding: str | None
+) -> VirtualKey:
     digest = reader.string("sha256").lower()
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise GatewayConfigError(f"{reader.at('sha256')}: expected 64 hex digits")
@@ -303,16 +307,22 @@ def _parse_key(name: str, reader: _Reader, routes: Mapping[str, Route], usage_bi
 def parse_gateway_config(section: Any) -> GatewayConfig:
     """Parse the `gateway` section; raise `GatewayConfigError` naming the key path."""
     reader = _Reader(section, "gateway")
-    providers = {name: _parse_provider(name, _Reader(raw, f"gateway.providers.{name}"))
-                 for name, raw in reader.items("providers")}
-    routes = {alias: _parse_route(alias, _Reader(raw, f"gateway.routes.{alias}"), providers)
-              for alias, raw in reader.items("routes")}
+    providers = {
+        name: _parse_provider(name, _Reader(raw, f"gateway.providers.{name}"))
+        for name, raw in reader.items("providers")
+    }
+    routes = {
+        alias: _parse_route(alias, _Reader(raw, f"gateway.routes.{alias}"), providers)
+        for alias, raw in reader.items("routes")
+    }
     usage_binding = reader.optional_string("usage_binding")
     keys_by_hash: dict[str, VirtualKey] = {}
     for name, raw in reader.items("keys"):
         key = _parse_key(name, _Reader(raw, f"gateway.keys.{name}"), routes, usage_binding)
         if key.sha256 in keys_by_hash:
-            raise GatewayConfigError(f"gateway.keys.{name}.sha256: same hash as key {keys_by_hash[key.sha256].name!r}")
+            raise GatewayConfigError(
+                f"gateway.keys.{name}.sha256: same hash as key {keys_by_hash[key.sha256].name!r}"
+            )
         keys_by_hash[key.sha256] = key
     rate_limit = None
     if reader.value.get("rate_limit") is not None:

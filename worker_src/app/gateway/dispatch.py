@@ -123,8 +123,9 @@ async def _close(body: AsyncIterator[bytes]) -> None:
 
 
 class Dispatcher:
-    def __init__(self, services: Services, config: GatewayConfig, breakers: CircuitBreakers,
-                 latency: LatencyTracker) -> None:
+    def __init__(
+        self, services: Services, config: GatewayConfig, breakers: CircuitBreakers, latency: LatencyTracker
+    ) -> None:
         self.services = services
         self.config = config
         self.breakers = breakers
@@ -162,7 +163,9 @@ class Dispatcher:
             except ProviderMisconfigured as error:
                 last = last or Failure(candidate, "misconfigured", str(error))
                 failures_per_candidate[candidate.key] = -1
-                log_event("provider_misconfigured", route=route.alias, candidate=candidate.key, error=str(error))
+                log_event(
+                    "provider_misconfigured", route=route.alias, candidate=candidate.key, error=str(error)
+                )
                 continue
             # A request that cannot be expressed in this provider's API is the client's error (400).
             request = build_upstream_body(call.api, call.body, provider, candidate, call.stream)
@@ -181,39 +184,73 @@ class Dispatcher:
                 self.breakers.record_success(key)
                 raise outcome
             last = outcome
-            log_event("upstream_attempt_failed", request_id=call.request_id, route=route.alias,
-                      candidate=candidate.key, kind=outcome.kind, status=outcome.status)
+            log_event(
+                "upstream_attempt_failed",
+                request_id=call.request_id,
+                route=route.alias,
+                candidate=candidate.key,
+                kind=outcome.kind,
+                status=outcome.status,
+            )
             self.breakers.record_failure(key, route.breaker, clock())
             failures_per_candidate[candidate.key] = failed_before + 1
             retry_after[candidate.key] = outcome.retry_after_s or 0.0  # applies to the next retry only
         raise self._exhausted(last, attempts, skipped_open)
 
     def _headers(self, candidate: Candidate, attempts: int) -> dict[str, str]:
-        return {"x-edgestack-provider": candidate.provider, "x-edgestack-model": candidate.model,
-                "x-edgestack-attempts": str(attempts)}
+        return {
+            "x-edgestack-provider": candidate.provider,
+            "x-edgestack-model": candidate.model,
+            "x-edgestack-attempts": str(attempts),
+        }
 
     def _exhausted(self, last: Failure | None, attempts: int, skipped_open: list[float]) -> GatewayError:
         if last is None:
             wait = math.ceil(min(skipped_open)) if skipped_open else 1
-            return GatewayError(503, "overloaded", "every upstream for this model is failing (circuit open); "
-                                "retry later", code="circuit_open", retry_after_s=max(1, wait),
-                                headers={"x-edgestack-attempts": "0"})
+            return GatewayError(
+                503,
+                "overloaded",
+                "every upstream for this model is failing (circuit open); retry later",
+                code="circuit_open",
+                retry_after_s=max(1, wait),
+                headers={"x-edgestack-attempts": "0"},
+            )
         headers = self._headers(last.candidate, attempts)
         summary = f"{attempts} attempt(s) failed; last: {last.candidate.key}: {last.message}"
         if last.kind == "http" and last.status == 429:
             retry = math.ceil(last.retry_after_s) if last.retry_after_s is not None else None
-            return GatewayError(429, "rate_limit", f"upstream rate limited: {summary}", code="upstream_rate_limited",
-                                retry_after_s=retry, headers=headers)
+            return GatewayError(
+                429,
+                "rate_limit",
+                f"upstream rate limited: {summary}",
+                code="upstream_rate_limited",
+                retry_after_s=retry,
+                headers=headers,
+            )
         if last.kind == "timeout":
-            return GatewayError(504, "timeout", f"upstream timed out: {summary}", code="upstream_timeout",
-                                headers=headers)
+            return GatewayError(
+                504, "timeout", f"upstream timed out: {summary}", code="upstream_timeout", headers=headers
+            )
         if last.kind == "misconfigured":
-            return GatewayError(502, "misconfigured", f"no usable upstream: {summary}", code="provider_misconfigured",
-                                headers=headers)
-        return GatewayError(502, "upstream", f"upstream failed: {summary}", code="upstream_error", headers=headers)
+            return GatewayError(
+                502,
+                "misconfigured",
+                f"no usable upstream: {summary}",
+                code="provider_misconfigured",
+                headers=headers,
+            )
+        return GatewayError(
+            502, "upstream", f"upstream failed: {summary}", code="upstream_error", headers=headers
+        )
 
-    async def _attempt(self, candidate: Candidate, provider: Provider, request: UpstreamRequest,
-                       call: CallSpec, attempts: int) -> Success | Failure | GatewayError:
+    async def _attempt(
+        self,
+        candidate: Candidate,
+        provider: Provider,
+        request: UpstreamRequest,
+        call: CallSpec,
+        attempts: int,
+    ) -> Success | Failure | GatewayError:
         clock = self.services.clock
         started = clock()
         try:
@@ -222,7 +259,9 @@ class Dispatcher:
             return Failure(candidate, "misconfigured", str(error))
         except UpstreamError as error:
             text = scrub_secrets(str(error), self.secrets)
-            kind: FailureKind = "timeout" if "timed out" in text.lower() or "timeout" in text.lower() else "unreachable"
+            kind: FailureKind = (
+                "timeout" if "timed out" in text.lower() or "timeout" in text.lower() else "unreachable"
+            )
             return Failure(candidate, kind, text or "connection failed")
         if reply.status >= 400:
             return await self._http_failure(candidate, provider, reply, call, attempts)
@@ -240,11 +279,20 @@ class Dispatcher:
             return Failure(candidate, "invalid", "upstream returned a body that is not a JSON object")
         latency_ms = (clock() - started) * 1000
         self._observe(candidate, latency_ms)
-        return Success(candidate=candidate, provider=provider, attempts=attempts, status=reply.status,
-                       headers=reply.headers, latency_ms=latency_ms, body=body, parsed=parsed)
+        return Success(
+            candidate=candidate,
+            provider=provider,
+            attempts=attempts,
+            status=reply.status,
+            headers=reply.headers,
+            latency_ms=latency_ms,
+            body=body,
+            parsed=parsed,
+        )
 
-    async def _http_failure(self, candidate: Candidate, provider: Provider, reply: UpstreamResponse,
-                            call: CallSpec, attempts: int) -> Failure | GatewayError:
+    async def _http_failure(
+        self, candidate: Candidate, provider: Provider, reply: UpstreamResponse, call: CallSpec, attempts: int
+    ) -> Failure | GatewayError:
         try:
             body = await reply.read()
         except UpstreamError:
@@ -252,16 +300,31 @@ class Dispatcher:
         message = scrub_secrets(upstream_error_message(body), self.secrets)
         status = reply.status
         if status >= 500 or status in RETRYABLE_4XX or status == 529:
-            return Failure(candidate, "http", f"HTTP {status}: {message}", status=status,
-                           retry_after_s=parse_retry_after(reply.headers, self.services.clock()))
+            return Failure(
+                candidate,
+                "http",
+                f"HTTP {status}: {message}",
+                status=status,
+                retry_after_s=parse_retry_after(reply.headers, self.services.clock()),
+            )
         if status in PROVIDER_FAULT_4XX:
-            return Failure(candidate, "http", f"HTTP {status} from the provider (check its key and model name)",
-                           status=status)
-        return GatewayError(status, kind_for_status(status), message, code="upstream_rejected_request",
-                            headers=self._headers(candidate, attempts))
+            return Failure(
+                candidate,
+                "http",
+                f"HTTP {status} from the provider (check its key and model name)",
+                status=status,
+            )
+        return GatewayError(
+            status,
+            kind_for_status(status),
+            message,
+            code="upstream_rejected_request",
+            headers=self._headers(candidate, attempts),
+        )
 
-    async def _first_events(self, candidate: Candidate, provider: Provider, reply: UpstreamResponse,
-                            attempts: int, started: float) -> Success | Failure:
+    async def _first_events(
+        self, candidate: Candidate, provider: Provider, reply: UpstreamResponse, attempts: int, started: float
+    ) -> Success | Failure:
         decoder = SseDecoder()
         events: list[SseEvent] = []
         body = reply.body
@@ -280,12 +343,22 @@ class Dispatcher:
             return Failure(candidate, "dropped", "stream ended before the first event")
         if _is_error_event(events[0]):
             await _close(body)
-            return Failure(candidate, "http", f"stream opened with an error: {events[0].data[:200]}", status=503)
+            return Failure(
+                candidate, "http", f"stream opened with an error: {events[0].data[:200]}", status=503
+            )
         latency_ms = (self.services.clock() - started) * 1000
         self._observe(candidate, latency_ms)
-        return Success(candidate=candidate, provider=provider, attempts=attempts, status=reply.status,
-                       headers=reply.headers, latency_ms=latency_ms, first_events=events, decoder=decoder,
-                       stream=body)
+        return Success(
+            candidate=candidate,
+            provider=provider,
+            attempts=attempts,
+            status=reply.status,
+            headers=reply.headers,
+            latency_ms=latency_ms,
+            first_events=events,
+            decoder=decoder,
+            stream=body,
+        )
 
     def _observe(self, candidate: Candidate, latency_ms: float) -> None:
         now = self.services.clock()

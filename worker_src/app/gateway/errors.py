@@ -54,8 +54,9 @@ class GatewayError(Exception):
         return HttpResponse.json(self.payload(api), status=self.status, headers=merged)
 
 
-def error_payload(api: Api, kind: str, message: str, *, param: str | None = None,
-                  code: str | None = None) -> dict[str, object]:
+def error_payload(
+    api: Api, kind: str, message: str, *, param: str | None = None, code: str | None = None
+) -> dict[str, object]:
     openai_type, anthropic_type = _ERROR_TYPES.get(kind, (kind, kind))
     if api == "anthropic":
         return {"type": "error", "error": {"type": anthropic_type, "message": message}}
@@ -64,8 +65,14 @@ def error_payload(api: Api, kind: str, message: str, *, param: str | None = None
 
 def kind_for_status(status: int) -> str:
     return {
-        400: "invalid_request", 401: "authentication", 403: "permission", 404: "not_found",
-        413: "request_too_large", 415: "unsupported_media_type", 429: "rate_limit", 504: "timeout",
+        400: "invalid_request",
+        401: "authentication",
+        403: "permission",
+        404: "not_found",
+        413: "request_too_large",
+        415: "unsupported_media_type",
+        429: "rate_limit",
+        504: "timeout",
         529: "overloaded",
     }.get(status, "invalid_request" if status < 500 else "upstream")
 

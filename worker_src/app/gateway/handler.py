@@ -45,7 +45,9 @@ def _ip_hash(config: GatewayConfig, services: Services, ip: str) -> str | None:
     return hashlib.sha256(f"{salt}|{ip}".encode()).hexdigest()[:32]
 
 
-async def handle_v1(request: HttpRequest, services: Services, state: IsolateState | None = None) -> HttpResponse:
+async def handle_v1(
+    request: HttpRequest, services: Services, state: IsolateState | None = None
+) -> HttpResponse:
     state = state or ISOLATE
     api = _api_for(request)
     try:
@@ -64,28 +66,46 @@ async def handle_v1(request: HttpRequest, services: Services, state: IsolateStat
         return GatewayError(500, "internal", "internal gateway error").to_response(api)
 
 
-async def _route(request: HttpRequest, services: Services, config: GatewayConfig, state: IsolateState,
-                 api: Api) -> HttpResponse:
+async def _route(
+    request: HttpRequest, services: Services, config: GatewayConfig, state: IsolateState, api: Api
+) -> HttpResponse:
     path, method = request.path.rstrip("/") or "/", request.method
     if path in CHAT_PATHS:
         if method != "POST":
-            raise GatewayError(405, "method_not_allowed", f"{path} accepts POST only", headers={"allow": "POST"})
+            raise GatewayError(
+                405, "method_not_allowed", f"{path} accepts POST only", headers={"allow": "POST"}
+            )
         now = services.clock()
         request_id = _request_id(request, state, now)
-        record = UsageRecord(request_id=request_id, ts_ms=int(now * 1000), api=CHAT_PATHS[path],
-                             ip_hash=_ip_hash(config, services, request.client_ip))
-        ctx = RequestContext(services=services, config=config, state=state, api=CHAT_PATHS[path],
-                             request_id=request_id, started=now, record=record,
-                             headers={"x-edgestack-request-id": request_id})
+        record = UsageRecord(
+            request_id=request_id,
+            ts_ms=int(now * 1000),
+            api=CHAT_PATHS[path],
+            ip_hash=_ip_hash(config, services, request.client_ip),
+        )
+        ctx = RequestContext(
+            services=services,
+            config=config,
+            state=state,
+            api=CHAT_PATHS[path],
+            request_id=request_id,
+            started=now,
+            record=record,
+            headers={"x-edgestack-request-id": request_id},
+        )
         return await serve_chat(CHAT_PATHS[path], request, ctx)
     if path == "/v1/models" or path.startswith("/v1/models/"):
         if method not in ("GET", "HEAD"):
-            raise GatewayError(405, "method_not_allowed", f"{path} accepts GET only", headers={"allow": "GET"})
+            raise GatewayError(
+                405, "method_not_allowed", f"{path} accepts GET only", headers={"allow": "GET"}
+            )
         principal = authenticate(config, request.headers)
         return _models(config, principal, api, path.removeprefix("/v1/models").strip("/"))
     if path == "/v1/usage":
         if method not in ("GET", "HEAD"):
-            raise GatewayError(405, "method_not_allowed", f"{path} accepts GET only", headers={"allow": "GET"})
+            raise GatewayError(
+                405, "method_not_allowed", f"{path} accepts GET only", headers={"allow": "GET"}
+            )
         principal = authenticate(config, request.headers)
         return await _usage(request, services, config, principal)
     raise GatewayError(404, "not_found", f"no route for {method} {request.path}")
@@ -95,19 +115,28 @@ def _models(config: GatewayConfig, principal: Principal, api: Api, one: str) -> 
     aliases = sorted(a for a in config.routes if principal.key is None or principal.key.allows(a))
     if one:
         if one not in aliases:
-            raise GatewayError(404, "not_found", f"model {one!r} is not configured", param="model",
-                               code="model_not_found")
+            raise GatewayError(
+                404, "not_found", f"model {one!r} is not configured", param="model", code="model_not_found"
+            )
         aliases = [one]
     if api == "anthropic":
-        entries = [{"type": "model", "id": a, "display_name": a, "created_at": "1970-01-01T00:00:00Z"}
-                   for a in aliases]
+        entries = [
+            {"type": "model", "id": a, "display_name": a, "created_at": "1970-01-01T00:00:00Z"}
+            for a in aliases
+        ]
         if one:
             return HttpResponse.json(entries[0])
-        return HttpResponse.json({"data": entries, "has_more": False,
-                                  "first_id": aliases[0] if aliases else None,
-                                  "last_id": aliases[-1] if aliases else None})
-    models: list[dict[str, object]] = [{"id": a, "object": "model", "created": 0, "owned_by": "edgestack"}
-                                       for a in aliases]
+        return HttpResponse.json(
+            {
+                "data": entries,
+                "has_more": False,
+                "first_id": aliases[0] if aliases else None,
+                "last_id": aliases[-1] if aliases else None,
+            }
+        )
+    models: list[dict[str, object]] = [
+        {"id": a, "object": "model", "created": 0, "owned_by": "edgestack"} for a in aliases
+    ]
     if one:
         return HttpResponse.json(models[0])
     return HttpResponse.json({"object": "list", "data": models})
@@ -117,29 +146,55 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
-async def _usage(request: HttpRequest, services: Services, config: GatewayConfig,
-                 principal: Principal) -> HttpResponse:
+async def _usage(
+    request: HttpRequest, services: Services, config: GatewayConfig, principal: Principal
+) -> HttpResponse:
     db = services.d1.get(config.usage_binding) if config.usage_binding else None
     if db is None:
         raise GatewayError(404, "not_found", "usage logging is not configured (gateway.usage_binding)")
     query = request.query
     now_ms = int(services.clock() * 1000)
     until_ms = parse_time_bounded(query["until"], "until") if query.get("until") else now_ms
-    since_ms = parse_time_bounded(query["since"], "since") if query.get("since") else until_ms - DEFAULT_USAGE_WINDOW_S * 1000
+    since_ms = (
+        parse_time_bounded(query["since"], "since")
+        if query.get("since")
+        else until_ms - DEFAULT_USAGE_WINDOW_S * 1000
+    )
     if since_ms >= until_ms:
-        raise GatewayError(400, "invalid_request", "query parameter since must be earlier than until", param="since")
+        raise GatewayError(
+            400, "invalid_request", "query parameter since must be earlier than until", param="since"
+        )
     group_by = query.get("group_by", "model")
     if group_by not in GROUP_COLUMNS:
-        raise GatewayError(400, "invalid_request",
-                           f"query parameter group_by must be one of {', '.join(GROUP_COLUMNS)}; got {group_by!r}",
-                           param="group_by")
+        raise GatewayError(
+            400,
+            "invalid_request",
+            f"query parameter group_by must be one of {', '.join(GROUP_COLUMNS)}; got {group_by!r}",
+            param="group_by",
+        )
     if principal.key is None:
         scope, key_id = "anonymous", None
     elif principal.key.admin:
         scope, key_id = "all", None
     else:
         scope, key_id = "own", principal.key.name
-    rows = await aggregate(db, UsageQuery(since_ms=since_ms, until_ms=until_ms, group_by=group_by,  # type: ignore[arg-type]
-                                          key_filter=scope, key_id=key_id))  # type: ignore[arg-type]
-    return HttpResponse.json({"object": "usage", "since": _iso(since_ms), "until": _iso(until_ms),
-                              "group_by": group_by, "scope": scope, "data": rows})
+    rows = await aggregate(
+        db,
+        UsageQuery(
+            since_ms=since_ms,
+            until_ms=until_ms,
+            group_by=group_by,  # type: ignore[arg-type]
+            key_filter=scope,
+            key_id=key_id,
+        ),
+    )  # type: ignore[arg-type]
+    return HttpResponse.json(
+        {
+            "object": "usage",
+            "since": _iso(since_ms),
+            "until": _iso(until_ms),
+            "group_by": group_by,
+            "scope": scope,
+            "data": rows,
+        }
+    )

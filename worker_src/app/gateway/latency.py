@@ -43,8 +43,11 @@ class LatencyTracker:
         if stat is None:
             stat = LatencyStat(ewma_ms=latency_ms, samples=1, updated_at=now)
         else:
-            stat = LatencyStat(ewma_ms=ALPHA * latency_ms + (1 - ALPHA) * stat.ewma_ms,
-                               samples=stat.samples + 1, updated_at=now)
+            stat = LatencyStat(
+                ewma_ms=ALPHA * latency_ms + (1 - ALPHA) * stat.ewma_ms,
+                samples=stat.samples + 1,
+                updated_at=now,
+            )
         self._local[key] = stat
         return stat
 
@@ -63,7 +66,8 @@ class LatencyTracker:
         if kv is None:
             return
         stale = [
-            key for key in keys
+            key
+            for key in keys
             if (self._local.get(key) is None or self._local[key].samples < MIN_LOCAL_SAMPLES)
             and now - self._shared_checked_at.get(key, -1e18) >= REFRESH_INTERVAL_S
         ]
@@ -93,8 +97,11 @@ async def _read(kv: KvNamespace, key: str) -> LatencyStat | None:
         if raw is None:
             return None
         data = json.loads(raw)
-        return LatencyStat(ewma_ms=float(data["ewma_ms"]), samples=int(data.get("samples", 1)),
-                           updated_at=float(data.get("at", 0)))
+        return LatencyStat(
+            ewma_ms=float(data["ewma_ms"]),
+            samples=int(data.get("samples", 1)),
+            updated_at=float(data.get("at", 0)),
+        )
     except Exception as error:  # a broken summary only loses a hint
         log_event("latency_summary_read_failed", key=key, error=type(error).__name__)
         return None

@@ -44,8 +44,9 @@ class UpstreamRequest:
     stream: bool
 
 
-def build_upstream_body(client_api: Api, client_body: JsonObject, provider: Provider, candidate: Candidate,
-                        stream: bool) -> UpstreamRequest:
+def build_upstream_body(
+    client_api: Api, client_body: JsonObject, provider: Provider, candidate: Candidate, stream: bool
+) -> UpstreamRequest:
     """Translate (or copy) the client's body for this candidate, with the candidate's model."""
     if provider.api == client_api:
         body = dict(client_body)
@@ -58,11 +59,14 @@ def build_upstream_body(client_api: Api, client_body: JsonObject, provider: Prov
     if provider.api == "anthropic":
         return UpstreamRequest(
             body=openai_request_to_anthropic(client_body, candidate.model, provider.default_max_tokens),
-            stream=stream)
+            stream=stream,
+        )
     return UpstreamRequest(
-        body=anthropic_request_to_openai(client_body, candidate.model,
-                                         use_max_completion_tokens=provider.kind == "openai"),
-        stream=stream)
+        body=anthropic_request_to_openai(
+            client_body, candidate.model, use_max_completion_tokens=provider.kind == "openai"
+        ),
+        stream=stream,
+    )
 
 
 def _secret(provider: Provider, secrets: Mapping[str, str]) -> str | None:
@@ -71,7 +75,8 @@ def _secret(provider: Provider, secrets: Mapping[str, str]) -> str | None:
     value = secrets.get(provider.api_key_secret)
     if not value:
         raise ProviderMisconfigured(
-            f"provider {provider.name!r} needs Worker secret {provider.api_key_secret} (not set)")
+            f"provider {provider.name!r} needs Worker secret {provider.api_key_secret} (not set)"
+        )
     return value
 
 
@@ -79,25 +84,37 @@ def check_usable(services: Services, provider: Provider) -> None:
     """Raise ProviderMisconfigured when the provider's secret or binding is missing."""
     if provider.kind == "workers-ai":
         if services.ai is None:
-            raise ProviderMisconfigured(f"provider {provider.name!r} needs the Workers AI binding (not bound)")
+            raise ProviderMisconfigured(
+                f"provider {provider.name!r} needs the Workers AI binding (not bound)"
+            )
         return
     _secret(provider, services.secrets)
 
 
 def provider_secret_values(providers: Mapping[str, Provider], secrets: Mapping[str, str]) -> tuple[str, ...]:
     """Every provider key value, for scrubbing text that leaves the gateway."""
-    return tuple(secrets[p.api_key_secret] for p in providers.values()
-                 if p.api_key_secret and secrets.get(p.api_key_secret))
+    return tuple(
+        secrets[p.api_key_secret]
+        for p in providers.values()
+        if p.api_key_secret and secrets.get(p.api_key_secret)
+    )
 
 
-async def send(services: Services, provider: Provider, request: UpstreamRequest,
-               client_headers: Mapping[str, str], request_id: str) -> UpstreamResponse:
+async def send(
+    services: Services,
+    provider: Provider,
+    request: UpstreamRequest,
+    client_headers: Mapping[str, str],
+    request_id: str,
+) -> UpstreamResponse:
     """Send one upstream call. Raises UpstreamError (connect/timeout) or ProviderMisconfigured."""
     if provider.kind == "workers-ai":
         return await _run_workers_ai(services, provider, request, request_id)
     key = _secret(provider, services.secrets)
-    headers = {"content-type": "application/json", "accept": "text/event-stream" if request.stream
-               else "application/json"}
+    headers = {
+        "content-type": "application/json",
+        "accept": "text/event-stream" if request.stream else "application/json",
+    }
     if provider.api == "anthropic":
         base = provider.base_url or DEFAULT_BASE_URLS["anthropic"]
         url = f"{base}/v1/messages"
@@ -113,13 +130,24 @@ async def send(services: Services, provider: Provider, request: UpstreamRequest,
         if key:
             headers["authorization"] = f"Bearer {key}"
     body = json.dumps(request.body, separators=(",", ":"), ensure_ascii=False).encode()
-    return await services.fetch(url, method="POST", headers=headers, body=body, timeout_ms=provider.timeout_ms)
+    return await services.fetch(
+        url, method="POST", headers=headers, body=body, timeout_ms=provider.timeout_ms
+    )
 
 
 # ---------------------------------------------------------------- Workers AI
 
-WORKERS_AI_INPUTS = ("max_tokens", "temperature", "top_p", "top_k", "seed", "frequency_penalty",
-                     "presence_penalty", "repetition_penalty", "tools")
+WORKERS_AI_INPUTS = (
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "repetition_penalty",
+    "tools",
+)
 
 
 def workers_ai_inputs(body: JsonObject, stream: bool) -> JsonObject:
@@ -128,7 +156,9 @@ def workers_ai_inputs(body: JsonObject, stream: bool) -> JsonObject:
     for message in body.get("messages") or []:
         content = message.get("content")
         if isinstance(content, list):
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+            content = "".join(
+                p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+            )
         converted = {"role": message.get("role", "user"), "content": content or ""}
         if message.get("tool_call_id"):
             converted["tool_call_id"] = message["tool_call_id"]
@@ -153,11 +183,18 @@ def workers_ai_result_to_openai(result: Any, model: str, completion_id: str, cre
     if text is not None and not isinstance(text, str):
         text = json.dumps(text)
     calls = [
-        {"id": f"call_{index}", "type": "function",
-         "function": {"name": str(call.get("name", "")),
-                      "arguments": call["arguments"] if isinstance(call.get("arguments"), str)
-                      else json.dumps(call.get("arguments") or {})}}
-        for index, call in enumerate(result.get("tool_calls") or []) if isinstance(call, dict)
+        {
+            "id": f"call_{index}",
+            "type": "function",
+            "function": {
+                "name": str(call.get("name", "")),
+                "arguments": call["arguments"]
+                if isinstance(call.get("arguments"), str)
+                else json.dumps(call.get("arguments") or {}),
+            },
+        }
+        for index, call in enumerate(result.get("tool_calls") or [])
+        if isinstance(call, dict)
     ]
     message: JsonObject = {"role": "assistant", "content": text, "refusal": None}
     if calls:
@@ -165,12 +202,23 @@ def workers_ai_result_to_openai(result: Any, model: str, completion_id: str, cre
     raw_usage = result.get("usage")
     usage: JsonObject = raw_usage if isinstance(raw_usage, dict) else {}
     return {
-        "id": completion_id, "object": "chat.completion", "created": created, "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": "tool_calls" if calls else "stop"}],
-        "usage": {"prompt_tokens": int(usage.get("prompt_tokens") or 0),
-                  "completion_tokens": int(usage.get("completion_tokens") or 0),
-                  "total_tokens": int(usage.get("total_tokens") or 0)},
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": "tool_calls" if calls else "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": int(usage.get("prompt_tokens") or 0),
+            "completion_tokens": int(usage.get("completion_tokens") or 0),
+            "total_tokens": int(usage.get("total_tokens") or 0),
+        },
     }
 
 
@@ -182,17 +230,26 @@ async def _iterate_bytes(result: Any) -> AsyncIterator[bytes]:
         yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
 
 
-async def workers_ai_stream_to_openai(result: Any, model: str, completion_id: str,
-                                      created: int) -> AsyncIterator[bytes]:
+async def workers_ai_stream_to_openai(
+    result: Any, model: str, completion_id: str, created: int
+) -> AsyncIterator[bytes]:
     """Workers AI SSE (`{"response": "..."}` events) -> OpenAI chunk SSE, ending with usage and [DONE]."""
     decoder = SseDecoder()
     usage: JsonObject = {}
 
     def chunk(delta: JsonObject, finish: str | None = None) -> bytes:
-        return encode_event(json.dumps({
-            "id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]},
-            separators=(",", ":")))
+        return encode_event(
+            json.dumps(
+                {
+                    "id": completion_id,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+                },
+                separators=(",", ":"),
+            )
+        )
 
     yield chunk({"role": "assistant", "content": ""})
     async for raw in _iterate_bytes(result):
@@ -211,25 +268,39 @@ async def workers_ai_stream_to_openai(result: Any, model: str, completion_id: st
         if out:
             yield b"".join(out)
     yield chunk({}, "stop")
-    yield encode_event(json.dumps({
-        "id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-        "choices": [], "usage": {"prompt_tokens": int(usage.get("prompt_tokens") or 0),
-                                 "completion_tokens": int(usage.get("completion_tokens") or 0),
-                                 "total_tokens": int(usage.get("total_tokens") or 0)}},
-        separators=(",", ":")))
+    yield encode_event(
+        json.dumps(
+            {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [],
+                "usage": {
+                    "prompt_tokens": int(usage.get("prompt_tokens") or 0),
+                    "completion_tokens": int(usage.get("completion_tokens") or 0),
+                    "total_tokens": int(usage.get("total_tokens") or 0),
+                },
+            },
+            separators=(",", ":"),
+        )
+    )
     yield DONE
 
 
-async def _run_workers_ai(services: Services, provider: Provider, request: UpstreamRequest,
-                          request_id: str) -> UpstreamResponse:
+async def _run_workers_ai(
+    services: Services, provider: Provider, request: UpstreamRequest, request_id: str
+) -> UpstreamResponse:
     if services.ai is None:
         raise ProviderMisconfigured(f"provider {provider.name!r} needs the Workers AI binding (not bound)")
     model = str(request.body.get("model", ""))
     created = int(services.clock())
     completion_id = f"chatcmpl-wai-{request_id}"
     try:
-        result = await asyncio.wait_for(services.ai.run(model, workers_ai_inputs(request.body, request.stream)),
-                                        timeout=provider.timeout_ms / 1000)
+        result = await asyncio.wait_for(
+            services.ai.run(model, workers_ai_inputs(request.body, request.stream)),
+            timeout=provider.timeout_ms / 1000,
+        )
     except TimeoutError:
         raise UpstreamError(f"Workers AI timed out after {provider.timeout_ms} ms") from None
     except UpstreamError:
@@ -238,7 +309,9 @@ async def _run_workers_ai(services: Services, provider: Provider, request: Upstr
         raise UpstreamError(f"Workers AI error: {error}") from None
     headers = {"content-type": "text/event-stream" if request.stream else "application/json"}
     if request.stream and not isinstance(result, dict):
-        return UpstreamResponse(200, headers, workers_ai_stream_to_openai(result, model, completion_id, created))
+        return UpstreamResponse(
+            200, headers, workers_ai_stream_to_openai(result, model, completion_id, created)
+        )
     completion = workers_ai_result_to_openai(result, model, completion_id, created)
     if request.stream:
         chunks = openai_completion_to_chunks(completion, include_usage=True)

@@ -43,12 +43,24 @@ async def check_quota(db: D1Database, key: VirtualKey, now: float) -> None:
     tokens = int(rows[0]["tokens"]) if rows else 0
     retry_after = seconds_until_utc_midnight(now)
     if key.requests_per_day is not None and requests >= key.requests_per_day:
-        raise GatewayError(429, "quota", f"daily request quota of {key.requests_per_day} reached for this key",
-                           code="quota_exceeded", retry_after_s=retry_after)
+        raise GatewayError(
+            429,
+            "quota",
+            f"daily request quota of {key.requests_per_day} reached for this key",
+            code="quota_exceeded",
+            retry_after_s=retry_after,
+        )
     if key.tokens_per_day is not None and tokens >= key.tokens_per_day:
-        raise GatewayError(429, "quota", f"daily token quota of {key.tokens_per_day} reached for this key",
-                           code="quota_exceeded", retry_after_s=retry_after)
+        raise GatewayError(
+            429,
+            "quota",
+            f"daily token quota of {key.tokens_per_day} reached for this key",
+            code="quota_exceeded",
+            retry_after_s=retry_after,
+        )
 
 
-def add_usage_statement(key: VirtualKey, now: float, requests: int, tokens: int) -> tuple[str, tuple[object, ...]]:
+def add_usage_statement(
+    key: VirtualKey, now: float, requests: int, tokens: int
+) -> tuple[str, tuple[object, ...]]:
     return ADD_SQL, (key.name, utc_day(now), requests, tokens)

@@ -22,8 +22,9 @@ def limit_key(policy: RateLimitPolicy, principal: Principal | None, ip_hash: str
     return f"gw:ip:{ip_hash}"
 
 
-async def enforce_rate_limit(policy: RateLimitPolicy | None, limiters: Mapping[str, RateLimiter],
-                             key: str) -> None:
+async def enforce_rate_limit(
+    policy: RateLimitPolicy | None, limiters: Mapping[str, RateLimiter], key: str
+) -> None:
     """Raise a 429 with retry-after when the binding says no. A missing/failing binding fails open."""
     if policy is None:
         return
@@ -37,5 +38,10 @@ async def enforce_rate_limit(policy: RateLimitPolicy | None, limiters: Mapping[s
         log_event("rate_limit_binding_failed", binding=policy.binding, error=type(error).__name__)
         return
     if not allowed:
-        raise GatewayError(429, "rate_limit", "rate limit exceeded; retry later",
-                           code="rate_limit_exceeded", retry_after_s=policy.retry_after_s)
+        raise GatewayError(
+            429,
+            "rate_limit",
+            "rate limit exceeded; retry later",
+            code="rate_limit_exceeded",
+            retry_after_s=policy.retry_after_s,
+        )

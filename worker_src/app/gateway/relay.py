@@ -33,10 +33,14 @@ class StreamRelay:
         self.errored = False  # an error event was relayed
         self._openai = OpenAIStreamAccumulator() if client_api == "openai" else None
         self._anthropic = AnthropicStreamAccumulator() if client_api == "anthropic" else None
-        self._to_openai = AnthropicToOpenAIStream(created, include_usage) \
-            if (upstream_api, client_api) == ("anthropic", "openai") else None
-        self._to_anthropic = OpenAIToAnthropicStream() \
-            if (upstream_api, client_api) == ("openai", "anthropic") else None
+        self._to_openai = (
+            AnthropicToOpenAIStream(created, include_usage)
+            if (upstream_api, client_api) == ("anthropic", "openai")
+            else None
+        )
+        self._to_anthropic = (
+            OpenAIToAnthropicStream() if (upstream_api, client_api) == ("openai", "anthropic") else None
+        )
 
     # ------------------------------------------------------------ per event
 

@@ -30,8 +30,9 @@ def order_fallback(route: Route) -> list[Candidate]:
     return list(route.candidates)
 
 
-def estimated_cost(candidate: Candidate, providers: Mapping[str, Provider],
-                   prompt_tokens: int, completion_tokens: int) -> float | None:
+def estimated_cost(
+    candidate: Candidate, providers: Mapping[str, Provider], prompt_tokens: int, completion_tokens: int
+) -> float | None:
     provider = providers.get(candidate.provider)
     price = provider.prices.get(candidate.model) if provider else None
     if price is None:
@@ -39,8 +40,9 @@ def estimated_cost(candidate: Candidate, providers: Mapping[str, Provider],
     return cost_usd(TokenUsage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens), price)
 
 
-def order_cheapest(route: Route, providers: Mapping[str, Provider],
-                   prompt_tokens: int, completion_tokens: int) -> list[Candidate]:
+def order_cheapest(
+    route: Route, providers: Mapping[str, Provider], prompt_tokens: int, completion_tokens: int
+) -> list[Candidate]:
     def sort_key(indexed: tuple[int, Candidate]) -> tuple[int, float, int]:
         index, candidate = indexed
         cost = estimated_cost(candidate, providers, prompt_tokens, completion_tokens)

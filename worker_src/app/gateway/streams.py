@@ -77,17 +77,28 @@ class OpenAIStreamAccumulator:
         return self.finish_reason is not None
 
     def result(self) -> JsonObject:
-        message: JsonObject = {"role": "assistant", "content": "".join(self.text) if self.text else None,
-                               "refusal": None}
+        message: JsonObject = {
+            "role": "assistant",
+            "content": "".join(self.text) if self.text else None,
+            "refusal": None,
+        }
         if self.tool_calls:
             message["tool_calls"] = [
-                {"id": parts.id, "type": "function",
-                 "function": {"name": parts.name, "arguments": "".join(parts.arguments)}}
+                {
+                    "id": parts.id,
+                    "type": "function",
+                    "function": {"name": parts.name, "arguments": "".join(parts.arguments)},
+                }
                 for _, parts in sorted(self.tool_calls.items())
             ]
         completion: JsonObject = {
-            "id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": self.finish_reason}],
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": self.finish_reason}
+            ],
         }
         if self.usage is not None:
             completion["usage"] = self.usage.to_openai()
@@ -154,17 +165,27 @@ class AnthropicStreamAccumulator:
 # ---------------------------------------------------------------- translators
 
 
-def _chunk(completion_id: str, model: str, created: int, delta: JsonObject,
-           finish_reason: str | None = None) -> JsonObject:
+def _chunk(
+    completion_id: str, model: str, created: int, delta: JsonObject, finish_reason: str | None = None
+) -> JsonObject:
     return {
-        "id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
         "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
     }
 
 
 def _usage_chunk(completion_id: str, model: str, created: int, usage: TokenUsage) -> JsonObject:
-    return {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [], "usage": usage.to_openai()}
+    return {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [],
+        "usage": usage.to_openai(),
+    }
 
 
 class AnthropicToOpenAIStream:
@@ -191,10 +212,20 @@ class AnthropicToOpenAIStream:
             if block.get("type") == "tool_use":
                 self.tool_index += 1
                 self.block_is_tool[int(data.get("index", 0))] = self.tool_index
-                return [self._chunk({"tool_calls": [{
-                    "index": self.tool_index, "id": str(block.get("id", "")), "type": "function",
-                    "function": {"name": str(block.get("name", "")), "arguments": ""},
-                }]})]
+                return [
+                    self._chunk(
+                        {
+                            "tool_calls": [
+                                {
+                                    "index": self.tool_index,
+                                    "id": str(block.get("id", "")),
+                                    "type": "function",
+                                    "function": {"name": str(block.get("name", "")), "arguments": ""},
+                                }
+                            ]
+                        }
+                    )
+                ]
             if block.get("type") == "text" and block.get("text"):
                 return [self._chunk({"content": block["text"]})]
             return []
@@ -204,9 +235,18 @@ class AnthropicToOpenAIStream:
                 return [self._chunk({"content": str(delta.get("text", ""))})]
             if delta.get("type") == "input_json_delta":
                 tool_index = self.block_is_tool.get(int(data.get("index", 0)), max(self.tool_index, 0))
-                return [self._chunk({"tool_calls": [{
-                    "index": tool_index, "function": {"arguments": str(delta.get("partial_json", ""))},
-                }]})]
+                return [
+                    self._chunk(
+                        {
+                            "tool_calls": [
+                                {
+                                    "index": tool_index,
+                                    "function": {"arguments": str(delta.get("partial_json", ""))},
+                                }
+                            ]
+                        }
+                    )
+                ]
             return []
         if event == "message_delta":
             self.usage.update({k: v for k, v in (data.get("usage") or {}).items() if v is not None})
@@ -238,12 +278,24 @@ class OpenAIToAnthropicStream:
         events: list[AnthropicEvent] = []
         if not self.started:
             self.started = True
-            events.append(("message_start", {"type": "message_start", "message": {
-                "id": self.prefix + str(chunk.get("id", "")).removeprefix("chatcmpl-"),
-                "type": "message", "role": "assistant", "model": str(chunk.get("model", "")),
-                "content": [], "stop_reason": None, "stop_sequence": None,
-                "usage": {"input_tokens": 0, "output_tokens": 0},
-            }}))
+            events.append(
+                (
+                    "message_start",
+                    {
+                        "type": "message_start",
+                        "message": {
+                            "id": self.prefix + str(chunk.get("id", "")).removeprefix("chatcmpl-"),
+                            "type": "message",
+                            "role": "assistant",
+                            "model": str(chunk.get("model", "")),
+                            "content": [],
+                            "stop_reason": None,
+                            "stop_sequence": None,
+                            "usage": {"input_tokens": 0, "output_tokens": 0},
+                        },
+                    },
+                )
+            )
         if isinstance(chunk.get("usage"), dict):
             self.usage = TokenUsage.from_openai(chunk["usage"])
         for choice in chunk.get("choices") or []:
@@ -259,8 +311,17 @@ class OpenAIToAnthropicStream:
                 tool_index = int(call.get("index", 0))
                 function = call.get("function") or {}
                 if self.open_kind != "tool_use" or self.open_tool != tool_index:
-                    events.extend(self._open({"type": "tool_use", "id": str(call.get("id") or ""),
-                                              "name": str(function.get("name") or ""), "input": {}}, "tool_use"))
+                    events.extend(
+                        self._open(
+                            {
+                                "type": "tool_use",
+                                "id": str(call.get("id") or ""),
+                                "name": str(function.get("name") or ""),
+                                "input": {},
+                            },
+                            "tool_use",
+                        )
+                    )
                     self.open_tool = tool_index
                 arguments = function.get("arguments")
                 if isinstance(arguments, str) and arguments:
@@ -275,11 +336,19 @@ class OpenAIToAnthropicStream:
         self.finished = True
         events = self._close()
         usage = (self.usage or TokenUsage()).to_anthropic()
-        events.append(("message_delta", {
-            "type": "message_delta",
-            "delta": {"stop_reason": openai_stop_to_anthropic(self.finish_reason or "stop"), "stop_sequence": None},
-            "usage": usage,
-        }))
+        events.append(
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {
+                        "stop_reason": openai_stop_to_anthropic(self.finish_reason or "stop"),
+                        "stop_sequence": None,
+                    },
+                    "usage": usage,
+                },
+            )
+        )
         events.append(("message_stop", {"type": "message_stop"}))
         return events
 
@@ -287,8 +356,12 @@ class OpenAIToAnthropicStream:
         events = self._close()
         self.open_block, self.open_kind = self.next_index, kind
         self.next_index += 1
-        events.append(("content_block_start",
-                       {"type": "content_block_start", "index": self.open_block, "content_block": block}))
+        events.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": self.open_block, "content_block": block},
+            )
+        )
         return events
 
     def _close(self) -> list[AnthropicEvent]:
@@ -298,7 +371,10 @@ class OpenAIToAnthropicStream:
         return [("content_block_stop", {"type": "content_block_stop", "index": index})]
 
     def _delta(self, delta: JsonObject) -> AnthropicEvent:
-        return ("content_block_delta", {"type": "content_block_delta", "index": self.open_block, "delta": delta})
+        return (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": self.open_block, "delta": delta},
+        )
 
 
 # ---------------------------------------------------------------- replays (cache hits, non-streaming upstreams)
@@ -322,45 +398,109 @@ def openai_completion_to_chunks(completion: JsonObject, include_usage: bool) -> 
         chunks.append(_chunk(completion_id, model, created, {"content": piece}))
     for index, call in enumerate(message.get("tool_calls") or []):
         function = call.get("function") or {}
-        chunks.append(_chunk(completion_id, model, created, {"tool_calls": [{
-            "index": index, "id": call.get("id", ""), "type": "function",
-            "function": {"name": function.get("name", ""), "arguments": function.get("arguments", "")},
-        }]}))
+        chunks.append(
+            _chunk(
+                completion_id,
+                model,
+                created,
+                {
+                    "tool_calls": [
+                        {
+                            "index": index,
+                            "id": call.get("id", ""),
+                            "type": "function",
+                            "function": {
+                                "name": function.get("name", ""),
+                                "arguments": function.get("arguments", ""),
+                            },
+                        }
+                    ]
+                },
+            )
+        )
     chunks.append(_chunk(completion_id, model, created, {}, choice.get("finish_reason") or "stop"))
     if include_usage:
-        chunks.append(_usage_chunk(completion_id, model, created,
-                                   TokenUsage.from_openai(completion.get("usage"))))
+        chunks.append(
+            _usage_chunk(completion_id, model, created, TokenUsage.from_openai(completion.get("usage")))
+        )
     return chunks
 
 
 def anthropic_message_to_events(message: JsonObject) -> list[AnthropicEvent]:
     """A complete Anthropic `message` as the event sequence of a streaming call."""
     usage = dict(message.get("usage") or {})
-    start = {k: v for k, v in message.items() if k not in ("content", "stop_reason", "stop_sequence", "usage")}
-    start.update({"content": [], "stop_reason": None, "stop_sequence": None,
-                  "usage": {**usage, "output_tokens": 0}})
+    start = {
+        k: v for k, v in message.items() if k not in ("content", "stop_reason", "stop_sequence", "usage")
+    }
+    start.update(
+        {"content": [], "stop_reason": None, "stop_sequence": None, "usage": {**usage, "output_tokens": 0}}
+    )
     events: list[AnthropicEvent] = [("message_start", {"type": "message_start", "message": start})]
     for index, block in enumerate(message.get("content") or []):
         kind = block.get("type")
         if kind == "text":
-            events.append(("content_block_start", {"type": "content_block_start", "index": index,
-                                                   "content_block": {"type": "text", "text": ""}}))
+            events.append(
+                (
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": index,
+                        "content_block": {"type": "text", "text": ""},
+                    },
+                )
+            )
             for piece in _pieces(str(block.get("text", ""))):
-                events.append(("content_block_delta", {"type": "content_block_delta", "index": index,
-                                                       "delta": {"type": "text_delta", "text": piece}}))
+                events.append(
+                    (
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": index,
+                            "delta": {"type": "text_delta", "text": piece},
+                        },
+                    )
+                )
         elif kind == "tool_use":
-            events.append(("content_block_start", {"type": "content_block_start", "index": index,
-                                                   "content_block": {**block, "input": {}}}))
-            events.append(("content_block_delta", {"type": "content_block_delta", "index": index, "delta": {
-                "type": "input_json_delta", "partial_json": dumps(block.get("input") or {})}}))
+            events.append(
+                (
+                    "content_block_start",
+                    {"type": "content_block_start", "index": index, "content_block": {**block, "input": {}}},
+                )
+            )
+            events.append(
+                (
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {
+                            "type": "input_json_delta",
+                            "partial_json": dumps(block.get("input") or {}),
+                        },
+                    },
+                )
+            )
         else:
-            events.append(("content_block_start", {"type": "content_block_start", "index": index,
-                                                   "content_block": block}))
+            events.append(
+                (
+                    "content_block_start",
+                    {"type": "content_block_start", "index": index, "content_block": block},
+                )
+            )
         events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
-    events.append(("message_delta", {"type": "message_delta",
-                                     "delta": {"stop_reason": message.get("stop_reason") or "end_turn",
-                                               "stop_sequence": message.get("stop_sequence")},
-                                     "usage": usage}))
+    events.append(
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {
+                    "stop_reason": message.get("stop_reason") or "end_turn",
+                    "stop_sequence": message.get("stop_sequence"),
+                },
+                "usage": usage,
+            },
+        )
+    )
     events.append(("message_stop", {"type": "message_stop"}))
     return events
 

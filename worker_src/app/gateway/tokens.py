@@ -75,7 +75,9 @@ def cost_usd(usage: TokenUsage, price: Price | None) -> float:
         return 0.0
     cached_price = price.cached_input if price.cached_input is not None else price.input
     uncached = max(0, usage.prompt_tokens - usage.cached_tokens)
-    total = uncached * price.input + usage.cached_tokens * cached_price + usage.completion_tokens * price.output
+    total = (
+        uncached * price.input + usage.cached_tokens * cached_price + usage.completion_tokens * price.output
+    )
     return round(total / 1_000_000, 10)
 
 

@@ -150,22 +150,32 @@ def openai_request_to_anthropic(body: JsonObject, model: str, default_max_tokens
                 try:
                     tool_input = json.loads(arguments) if isinstance(arguments, str) else arguments
                 except ValueError as error:
-                    raise _bad(f"{where}.tool_calls[{call_index}].function.arguments is not JSON: {error}",
-                               where) from None
-                blocks.append({
-                    "type": "tool_use",
-                    "id": str(call.get("id") or f"toolu_{index}_{call_index}"),
-                    "name": str(function.get("name", "")),
-                    "input": tool_input if isinstance(tool_input, dict) else {"value": tool_input},
-                })
+                    raise _bad(
+                        f"{where}.tool_calls[{call_index}].function.arguments is not JSON: {error}", where
+                    ) from None
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": str(call.get("id") or f"toolu_{index}_{call_index}"),
+                        "name": str(function.get("name", "")),
+                        "input": tool_input if isinstance(tool_input, dict) else {"value": tool_input},
+                    }
+                )
             if blocks:
                 turns.append({"role": "assistant", "content": blocks})
         elif role in ("tool", "function"):
-            turns.append({"role": "user", "content": [{
-                "type": "tool_result",
-                "tool_use_id": str(message.get("tool_call_id") or message.get("name") or ""),
-                "content": _text_of(content),
-            }]})
+            turns.append(
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": str(message.get("tool_call_id") or message.get("name") or ""),
+                            "content": _text_of(content),
+                        }
+                    ],
+                }
+            )
         else:
             raise _bad(f"{where}.role {role!r} is not supported", where)
 
@@ -229,7 +239,9 @@ def _openai_tool_choice_to_anthropic(choice: Any, parallel: Any) -> JsonObject |
     return converted
 
 
-def anthropic_request_to_openai(body: JsonObject, model: str, *, use_max_completion_tokens: bool) -> JsonObject:
+def anthropic_request_to_openai(
+    body: JsonObject, model: str, *, use_max_completion_tokens: bool
+) -> JsonObject:
     """An Anthropic messages request as an OpenAI chat-completions request for `model`."""
     messages: list[JsonObject] = []
     system = body.get("system")
@@ -252,10 +264,16 @@ def anthropic_request_to_openai(body: JsonObject, model: str, *, use_max_complet
         if role == "assistant":
             text = _text_of(content)
             calls = [
-                {"id": str(block.get("id", "")), "type": "function",
-                 "function": {"name": str(block.get("name", "")),
-                              "arguments": json.dumps(block.get("input") or {}, separators=(",", ":"))}}
-                for block in content if isinstance(block, dict) and block.get("type") == "tool_use"
+                {
+                    "id": str(block.get("id", "")),
+                    "type": "function",
+                    "function": {
+                        "name": str(block.get("name", "")),
+                        "arguments": json.dumps(block.get("input") or {}, separators=(",", ":")),
+                    },
+                }
+                for block in content
+                if isinstance(block, dict) and block.get("type") == "tool_use"
             ]
             assistant: JsonObject = {"role": "assistant", "content": text or None}
             if calls:
@@ -265,13 +283,19 @@ def anthropic_request_to_openai(body: JsonObject, model: str, *, use_max_complet
         for block in content:  # tool results become `tool` messages, ahead of the user's own text
             if isinstance(block, dict) and block.get("type") == "tool_result":
                 result = block.get("content")
-                messages.append({"role": "tool", "tool_call_id": str(block.get("tool_use_id", "")),
-                                 "content": _text_of(result) if not isinstance(result, str) else result})
+                messages.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": str(block.get("tool_use_id", "")),
+                        "content": _text_of(result) if not isinstance(result, str) else result,
+                    }
+                )
         parts = _anthropic_blocks_to_openai_parts(content)
         if parts:
             only_text = all(part["type"] == "text" for part in parts)
-            messages.append({"role": "user",
-                             "content": "".join(p["text"] for p in parts) if only_text else parts})
+            messages.append(
+                {"role": "user", "content": "".join(p["text"] for p in parts) if only_text else parts}
+            )
 
     out: JsonObject = {"model": model, "messages": messages}
     if body.get("max_tokens") is not None:
@@ -284,12 +308,16 @@ def anthropic_request_to_openai(body: JsonObject, model: str, *, use_max_complet
     tools = body.get("tools")
     if tools:
         out["tools"] = [
-            {"type": "function", "function": {
-                "name": tool.get("name", ""),
-                "description": tool.get("description", ""),
-                "parameters": tool.get("input_schema") or {"type": "object", "properties": {}},
-            }}
-            for tool in tools if isinstance(tool, dict)
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.get("name", ""),
+                    "description": tool.get("description", ""),
+                    "parameters": tool.get("input_schema") or {"type": "object", "properties": {}},
+                },
+            }
+            for tool in tools
+            if isinstance(tool, dict)
         ]
         choice = body.get("tool_choice")
         if isinstance(choice, dict):
@@ -323,14 +351,21 @@ def anthropic_response_to_openai(message: JsonObject, created: int) -> JsonObjec
         if block.get("type") == "text":
             text_parts.append(str(block.get("text", "")))
         elif block.get("type") == "tool_use":
-            tool_calls.append({
-                "id": str(block.get("id", "")),
-                "type": "function",
-                "function": {"name": str(block.get("name", "")),
-                             "arguments": json.dumps(block.get("input") or {}, separators=(",", ":"))},
-            })
-    reply: JsonObject = {"role": "assistant", "content": "".join(text_parts) if text_parts else None,
-                         "refusal": None}
+            tool_calls.append(
+                {
+                    "id": str(block.get("id", "")),
+                    "type": "function",
+                    "function": {
+                        "name": str(block.get("name", "")),
+                        "arguments": json.dumps(block.get("input") or {}, separators=(",", ":")),
+                    },
+                }
+            )
+    reply: JsonObject = {
+        "role": "assistant",
+        "content": "".join(text_parts) if text_parts else None,
+        "refusal": None,
+    }
     if tool_calls:
         reply["tool_calls"] = tool_calls
     usage = TokenUsage.from_anthropic(message.get("usage"))
@@ -339,8 +374,14 @@ def anthropic_response_to_openai(message: JsonObject, created: int) -> JsonObjec
         "object": "chat.completion",
         "created": created,
         "model": str(message.get("model", "")),
-        "choices": [{"index": 0, "message": reply, "logprobs": None,
-                     "finish_reason": anthropic_stop_to_openai(message.get("stop_reason"))}],
+        "choices": [
+            {
+                "index": 0,
+                "message": reply,
+                "logprobs": None,
+                "finish_reason": anthropic_stop_to_openai(message.get("stop_reason")),
+            }
+        ],
         "usage": usage.to_openai(),
     }
 
@@ -355,12 +396,14 @@ def openai_response_to_anthropic(completion: JsonObject) -> JsonObject:
         content.append({"type": "text", "text": text})
     for call in reply.get("tool_calls") or []:
         function = call.get("function") or {}
-        content.append({
-            "type": "tool_use",
-            "id": str(call.get("id", "")),
-            "name": str(function.get("name", "")),
-            "input": parse_tool_arguments(function.get("arguments")),
-        })
+        content.append(
+            {
+                "type": "tool_use",
+                "id": str(call.get("id", "")),
+                "name": str(function.get("name", "")),
+                "input": parse_tool_arguments(function.get("arguments")),
+            }
+        )
     usage = TokenUsage.from_openai(completion.get("usage"))
     return {
         "id": "msg_" + str(completion.get("id", "")).removeprefix("chatcmpl-"),

@@ -46,9 +46,7 @@ class UsageRecord:
 
 
 _COLUMNS = [f.name for f in fields(UsageRecord)]
-INSERT_SQL = (
-    f"INSERT INTO gateway_usage ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
-)
+INSERT_SQL = f"INSERT INTO gateway_usage ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 
 
 def insert_statement(record: UsageRecord) -> tuple[str, tuple[Any, ...]]:
@@ -86,9 +84,12 @@ def parse_time(value: str, name: str) -> int:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise GatewayError(400, "invalid_request",
-                           f"query parameter {name} must be unix seconds or an ISO 8601 time, got {value!r}",
-                           param=name) from None
+        raise GatewayError(
+            400,
+            "invalid_request",
+            f"query parameter {name} must be unix seconds or an ISO 8601 time, got {value!r}",
+            param=name,
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
