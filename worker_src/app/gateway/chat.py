@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from ..services import Services
 from . import cache
 from .auth import Principal, authenticate, require_model
 from .config import Candidate, GatewayConfig, Price, Route
-from .dispatch import CallSpec, Dispatcher, Success, breaker_key
+from .dispatch import CallSpec, Dispatcher, Success, breaker_key, close_stream
 from .errors import Api, GatewayError
 from .log import log_event
 from .quotas import add_usage_statement, check_quota
@@ -422,10 +421,7 @@ async def _relay(
         )
         yield relay.error("internal gateway error during the stream")
     finally:
-        closer = getattr(upstream, "aclose", None)
-        if closer is not None:
-            with contextlib.suppress(Exception):
-                await closer()
+        await close_stream(upstream)
         _finish_stream(ctx, chat, route, success, decision, relay, status, error_kind)
 
 

@@ -16,7 +16,6 @@ circuit is open the answer is 503 with `retry-after` = time to the first half-op
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import json
 import math
 from collections.abc import AsyncIterator, Mapping
@@ -98,8 +97,10 @@ def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    from email.utils import parsedate_to_datetime  # rare (HTTP-date form): keep it off the import path
+
     try:
-        moment = email.utils.parsedate_to_datetime(value)
+        moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     return max(0.0, moment.timestamp() - now)
@@ -115,7 +116,8 @@ def _is_error_event(event: SseEvent) -> bool:
     return event.data.startswith('{"error"') or event.data.startswith('{ "error"')
 
 
-async def _close(body: AsyncIterator[bytes]) -> None:
+async def close_stream(body: AsyncIterator[bytes]) -> None:
+    """Close an upstream body early (releases the connection); never raises."""
     closer = getattr(body, "aclose", None)
     if closer is not None:
         with contextlib.suppress(Exception):  # closing a broken upstream must not fail the request
@@ -337,12 +339,12 @@ class Dispatcher:
                     break
                 events = decoder.feed(chunk)
         except UpstreamError as error:
-            await _close(body)
+            await close_stream(body)
             return Failure(candidate, "dropped", f"stream dropped before the first event: {error}")
         if not events:
             return Failure(candidate, "dropped", "stream ended before the first event")
         if _is_error_event(events[0]):
-            await _close(body)
+            await close_stream(body)
             return Failure(
                 candidate, "http", f"stream opened with an error: {events[0].data[:200]}", status=503
             )

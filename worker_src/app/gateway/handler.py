@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime
+from typing import cast
 
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
@@ -18,7 +19,7 @@ from .config import GatewayConfig, GatewayConfigError
 from .errors import Api, GatewayError
 from .log import log_event
 from .state import ISOLATE, IsolateState
-from .usage import GROUP_COLUMNS, UsageQuery, UsageRecord, aggregate, parse_time_bounded
+from .usage import GROUP_COLUMNS, GroupBy, KeyFilter, UsageQuery, UsageRecord, aggregate, parse_time_bounded
 
 CHAT_PATHS: dict[str, Api] = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
 DEFAULT_USAGE_WINDOW_S = 86_400
@@ -26,9 +27,11 @@ _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 def _api_for(request: HttpRequest) -> Api:
-    if request.path == "/v1/messages" or request.header("anthropic-version"):
-        return "anthropic"
-    return "openai"
+    """Chat endpoints speak their own API; elsewhere the Anthropic SDK is known by `anthropic-version`."""
+    path = request.path.rstrip("/")
+    if path in CHAT_PATHS:
+        return CHAT_PATHS[path]
+    return "anthropic" if request.header("anthropic-version") else "openai"
 
 
 def _request_id(request: HttpRequest, state: IsolateState, now: float) -> str:
@@ -172,22 +175,21 @@ async def _usage(
             f"query parameter group_by must be one of {', '.join(GROUP_COLUMNS)}; got {group_by!r}",
             param="group_by",
         )
+    scope: KeyFilter
     if principal.key is None:
         scope, key_id = "anonymous", None
     elif principal.key.admin:
         scope, key_id = "all", None
     else:
         scope, key_id = "own", principal.key.name
-    rows = await aggregate(
-        db,
-        UsageQuery(
-            since_ms=since_ms,
-            until_ms=until_ms,
-            group_by=group_by,  # type: ignore[arg-type]
-            key_filter=scope,
-            key_id=key_id,
-        ),
-    )  # type: ignore[arg-type]
+    query_spec = UsageQuery(
+        since_ms=since_ms,
+        until_ms=until_ms,
+        group_by=cast(GroupBy, group_by),
+        key_filter=scope,
+        key_id=key_id,
+    )
+    rows = await aggregate(db, query_spec)
     return HttpResponse.json(
         {
             "object": "usage",

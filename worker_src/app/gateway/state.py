@@ -13,6 +13,9 @@ from .latency import LatencyTracker
 
 class IsolateState:
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.config = ConfigCache()
         self.breakers = CircuitBreakers()
         self.latency = LatencyTracker()
@@ -21,9 +24,6 @@ class IsolateState:
     def next_request_number(self) -> int:
         self.requests += 1
         return self.requests
-
-    def reset(self) -> None:
-        self.__init__()  # type: ignore[misc]
 
 
 ISOLATE = IsolateState()

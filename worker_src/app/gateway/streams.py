@@ -505,12 +505,6 @@ def anthropic_message_to_events(message: JsonObject) -> list[AnthropicEvent]:
     return events
 
 
-def completion_text_for_stop(completion: JsonObject) -> str | None:
-    """The finish_reason of the first choice (None when absent)."""
-    choices = completion.get("choices") or []
-    return choices[0].get("finish_reason") if choices and isinstance(choices[0], dict) else None
-
-
 __all__ = [
     "AnthropicEvent",
     "AnthropicStreamAccumulator",
@@ -518,7 +512,6 @@ __all__ = [
     "OpenAIStreamAccumulator",
     "OpenAIToAnthropicStream",
     "anthropic_message_to_events",
-    "completion_text_for_stop",
     "dumps",
     "openai_completion_to_chunks",
     "openai_stop_to_anthropic",

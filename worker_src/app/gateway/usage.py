@@ -17,6 +17,7 @@ from .errors import GatewayError
 MAX_LOGGED_BODY_CHARS = 100_000
 
 GroupBy = Literal["model", "provider", "key", "alias"]
+KeyFilter = Literal["all", "own", "anonymous"]  # admin keys / other keys / anonymous callers
 GROUP_COLUMNS: dict[str, str] = {"model": "model", "provider": "provider", "key": "key_id", "alias": "alias"}
 
 
@@ -67,7 +68,7 @@ class UsageQuery:
     since_ms: int
     until_ms: int
     group_by: GroupBy
-    key_filter: Literal["all", "own", "anonymous"]
+    key_filter: KeyFilter
     key_id: str | None = None
 
 
