@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,6 +87,8 @@ class DevSession:
         self.runtime: RuntimeProcess | None = None
         self.config_file: Path | None = None
         self.port = options.port
+        # Private to this session: concurrent sessions (tests, a second terminal) never share files.
+        self.work_dir = Path(tempfile.mkdtemp(prefix="session-", dir=_ensure_dir(DEV_DIR)))
         self._log: IO[str] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -140,10 +144,10 @@ class DevSession:
         """Build the bundle, start the host, apply D1 migrations. Raises one-line errors."""
         self._start_embeddings()
         bundle = load_bundle(self.options.worker_src)
-        bundle_dir = write_bundle(bundle, DEV_DIR / "bundles")
+        bundle_dir = write_bundle(bundle, self.work_dir / "bundles")
         the_plan = make_plan(self.stack, bundle, stack_name=self.stack_name)
         config = self._host_config(the_plan, bundle_dir)
-        self.config_file = DEV_DIR / f"host-{os.getpid()}.json"
+        self.config_file = self.work_dir / "host-config.json"
         self.config_file.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds secrets
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -199,6 +203,7 @@ class DevSession:
         if self._log is not None:
             self._log.close()
             self._log = None
+        shutil.rmtree(self.work_dir, ignore_errors=True)
 
     # --- serving -----------------------------------------------------------------------------
 
@@ -226,6 +231,11 @@ class DevSession:
             print(f"edgestack dev: {_first_line(exc)} (waiting for the next change)", file=sys.stderr)
             return
         self.out(f"edgestack dev: reloaded, serving {ready.url}")
+
+
+def _ensure_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _line_writer(stream: IO[str]) -> Callable[[str], None]:

@@ -122,7 +122,7 @@ export async function startPython(config, { env, work, log }) {
   if (typeof imported === "string") {
     throw new HostError(`the Worker failed to import: ${imported}`, { code: "import_failed" });
   }
-  const [mainModule, entryImportMs] = imported;
+  const [mainModule, sdkImportMs, entryImportMs] = imported;
   return {
     pyodide,
     host,
@@ -131,6 +131,7 @@ export async function startPython(config, { env, work, log }) {
     version: pyodide.version,
     timings: {
       pyodideLoadMs: Math.round(loadedAt - started),
+      sdkImportMs: Math.round(sdkImportMs * 10) / 10,
       entryImportMs: Math.round(entryImportMs * 10) / 10,
     },
   };
