@@ -8,6 +8,7 @@ no API token appears in what would be stored.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,16 @@ def synth_with_providers(migrations: Path) -> SynthResult:
         build(the_plan, index_provisioner=provision_index, d1_migrator=apply_d1_migrations)
 
     return run_program("prod", program, config=config, secret_keys=secret_keys)
+
+
+@pytest.fixture(autouse=True)
+def event_loop_for_pulumi() -> None:
+    """Pulumi's synchronous runtime needs a current event loop; an earlier `asyncio.run` in the same
+    process leaves none."""
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 @pytest.fixture
