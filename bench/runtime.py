@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -176,6 +177,7 @@ def run(starts: int, requests: int, concurrency: int) -> dict[str, object]:
             loads["project /healthz"] = asyncio.run(_load(url + "/healthz", requests, concurrency))
         session.close()
     return {
+        "load_average": os.getloadavg()[0],
         "hello": _median_start(hello_starts),
         "project": _median_start(project_starts),
         "hello_imports": [r.import_ms for r in hello_starts],
@@ -196,7 +198,8 @@ def render(results: dict[str, object]) -> str:
         SECTION,
         "",
         f"`python bench/runtime.py` (median of {results['starts']} starts each; {results['requests']} requests "
-        f"per route at concurrency {results['concurrency']}; 2-core machine; Pyodide 314, Node 20).",
+        f"per route at concurrency {results['concurrency']}; 2-core machine, 1-minute load average "
+        f"{results['load_average']:.1f} at the end of the run; Pyodide 314, Node 20).",
         "",
         "| | hello-world Worker | project Worker | difference |",
         "|---|---:|---:|---:|",
