@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .d1_migrations import check_migrations_dir
 from .errors import Diagnostic
+from .providers.vectorize_config import vectorize_name_problem
 from .spec import EMBEDDING_DIMENSIONS, Stack
 from .validation_messages import did_you_mean
 from .worker_usage import ENTRY_MODULE, PLAIN_TEXT_PREFIX, durable_object_classes
@@ -360,6 +362,13 @@ class _Checker:
             for message in _migration_folder_problems(Path(spec.migrations)):
                 self.error(path, message)
 
+    def vectorize_names(self) -> None:
+        for name, spec in self.stack.bindings.vectorize.items():
+            problem = vectorize_name_problem(self.stack.resource_name(name, spec.name))
+            if problem:
+                path: KeyPath = ("bindings", "vectorize", name) + (("name",) if spec.name else ())
+                self.error(path, problem)
+
     def crons(self) -> None:
         for i, cron in enumerate(self.stack.worker.crons):
             fields = cron.split()
@@ -376,6 +385,7 @@ class _Checker:
             self.gateway,
             self.rate_limits,
             self.d1_migrations,
+            self.vectorize_names,
             self.crons,
         ]
         for check in checks:
@@ -384,6 +394,7 @@ class _Checker:
 
 
 def _migration_folder_problems(folder: Path) -> Iterator[str]:
+    """Folder-level checks, then the migration runner's own per-file checks (`check_migrations_dir`)."""
     shown = display_path(folder)
     if not folder.exists():
         yield f"migrations folder {shown} does not exist"
@@ -391,23 +402,14 @@ def _migration_folder_problems(folder: Path) -> Iterator[str]:
     if not folder.is_dir():
         yield f"{shown} is not a folder"
         return
-    files = sorted(p for p in folder.iterdir() if p.suffix == ".sql" and p.is_file())
-    if not files:
+    if not any(p.suffix == ".sql" and p.is_file() for p in folder.iterdir()):
         yield f"migrations folder {shown} has no .sql files"
-    for sql in files:
-        try:
-            raw = sql.read_bytes()
-        except OSError as exc:
-            yield f"cannot read migration file {display_path(sql)}: {exc.strerror or exc}"
-            continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            yield f"migration file {display_path(sql)} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} on line {line})"
-            continue
-        if not text.strip():
-            yield f"migration file {display_path(sql)} is empty"
+        return
+    for problem in check_migrations_dir(folder):
+        where = display_path(Path(problem.path))
+        if problem.line:
+            where = f"{where}:{problem.line}"
+        yield f"migration file {where} {problem.message}"
 
 
 def cross_reference_diagnostics(stack: Stack, sources: SourceMap, worker_src: Path) -> list[Diagnostic]:
