@@ -43,6 +43,19 @@ def test_r2_round_trip(fixture_runtime: RunningRuntime) -> None:
         assert client.get("/r2/get", params={"k": "doc.txt"}).json() == {"value": "stored text"}
 
 
+def test_queue_messages_reach_the_queue_handler(fixture_runtime: RunningRuntime) -> None:
+    with fixture_runtime.client() as client:
+        assert client.get("/queue/send", params={"job": "j1"}).json() == {"sent": True}
+        wait_for(lambda: client.get("/kv/get", params={"k": "job:j1"}).json() == {"value": "processed"})
+
+
+def test_rate_limit_binding_uses_the_stack_limit(fixture_runtime: RunningRuntime) -> None:
+    with fixture_runtime.client() as client:
+        outcomes = [client.get("/limit", params={"key": "k1"}).json()["success"] for _ in range(3)]
+        assert outcomes == [True, True, False]  # limit: 2 per 60 s
+        assert client.get("/limit", params={"key": "k2"}).json() == {"success": True}
+
+
 def test_durable_object_ids(fixture_runtime: RunningRuntime) -> None:
     with fixture_runtime.client() as client:
         ids = client.get("/ids").json()
