@@ -8,7 +8,42 @@
 import path from "node:path";
 import { Miniflare } from "miniflare";
 
-const STORAGE_SCRIPT = 'export default { fetch() { return new Response("edgestack storage") } }';
+// The storage Worker inside workerd runs D1 statements for the host. D1's binding methods
+// `prepare()`/`bind()` are synchronous, so through Miniflare's proxies each costs a blocking round
+// trip that stalls the host's event loop; one async request per statement does not.
+const STORAGE_SCRIPT = `
+const encode = (v) => v instanceof ArrayBuffer ? { $bytes: btoa(String.fromCharCode(...new Uint8Array(v))) }
+  : ArrayBuffer.isView(v) ? encode(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength))
+  : Array.isArray(v) ? v.map(encode)
+  : v !== null && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, encode(x)]))
+  : v;
+const revive = (v) => v !== null && typeof v === "object" && !Array.isArray(v)
+  ? ("$bytes" in v ? Uint8Array.from(atob(v.$bytes), (c) => c.charCodeAt(0)) : "$undefined" in v ? undefined
+    : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)])))
+  : Array.isArray(v) ? v.map(revive) : v;
+const statement = (db, s) => (s.params.length ? db.prepare(s.sql).bind(...revive(s.params)) : db.prepare(s.sql));
+export default {
+  async fetch(request, env) {
+    const [, binding, op] = new URL(request.url).pathname.split("/");
+    const db = env[binding];
+    try {
+      const body = await request.json();
+      let result;
+      if (op === "batch") result = await db.batch(body.statements.map((s) => statement(db, s)));
+      else if (op === "exec") result = await db.exec(body.sql);
+      else {
+        const stmt = statement(db, body);
+        result = body.method === "first" ? await stmt.first(body.column ?? undefined)
+          : body.method === "raw" ? await stmt.raw(body.options ?? undefined)
+          : body.method === "run" ? await stmt.run() : await stmt.all();
+      }
+      return Response.json({ result: encode(result === undefined ? null : result) });
+    } catch (error) {
+      return Response.json({ error: { name: error.name, message: error.message } }, { status: 400 });
+    }
+  },
+};
+`;
 
 export class KvNamespace {
   #kv;
@@ -32,43 +67,72 @@ export class KvNamespace {
   }
 }
 
+function encodeValue(value) {
+  if (value === undefined) return { $undefined: true };
+  if (value instanceof ArrayBuffer) return { $bytes: Buffer.from(value).toString("base64") };
+  if (ArrayBuffer.isView(value)) return { $bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") };
+  return value;
+}
+
+function decodeValue(value) {
+  if (Array.isArray(value)) return value.map(decodeValue);
+  if (value !== null && typeof value === "object") {
+    if (typeof value.$bytes === "string") {
+      const bytes = Buffer.from(value.$bytes, "base64");
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    }
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, decodeValue(v)]));
+  }
+  return value;
+}
+
 export class D1PreparedStatement {
-  constructor(proxy) {
-    this.proxy = proxy;
+  #db;
+  constructor(db, sql, params = []) {
+    this.#db = db;
+    this.sql = sql;
+    this.params = params;
   }
   bind(...values) {
-    return new D1PreparedStatement(this.proxy.bind(...values));
+    return new D1PreparedStatement(this.#db, this.sql, values);
+  }
+  #run(method, extra = {}) {
+    return this.#db.call("run", { ...this.wire(), method, ...extra });
   }
   first(column) {
-    return column === undefined ? this.proxy.first() : this.proxy.first(column);
+    return this.#run("first", column === undefined ? {} : { column });
   }
   all() {
-    return this.proxy.all();
+    return this.#run("all");
   }
   run() {
-    return this.proxy.run();
+    return this.#run("run");
   }
   raw(options) {
-    return this.proxy.raw(options);
+    return this.#run("raw", options === undefined ? {} : { options });
+  }
+  wire() {
+    return { sql: this.sql, params: this.params.map(encodeValue) };
   }
 }
 
 export class D1Database {
-  #db;
-  constructor(proxy) {
-    this.#db = proxy;
+  #call;
+  constructor(call) {
+    this.#call = call;
+  }
+  call(op, body) {
+    return this.#call(op, body);
   }
   prepare(query) {
-    return new D1PreparedStatement(this.#db.prepare(query));
+    if (typeof query !== "string") throw new TypeError("D1Database.prepare() expects a SQL string");
+    return new D1PreparedStatement(this, query);
   }
   batch(statements) {
-    return this.#db.batch(Array.from(statements, (s) => (s instanceof D1PreparedStatement ? s.proxy : s)));
+    return this.#call("batch", { statements: Array.from(statements, (s) => s.wire()) });
   }
   exec(query) {
-    return this.#db.exec(query);
-  }
-  dump() {
-    return this.#db.dump();
+    return this.#call("exec", { sql: query });
   }
 }
 
@@ -201,7 +265,19 @@ export async function startStorage(config) {
   const d1ById = new Map();
   for (const { binding } of config.kv) bindings[binding] = new KvNamespace(await mf.getKVNamespace(binding));
   for (const { binding, databaseId, databaseName } of config.d1) {
-    const db = new D1Database(await mf.getD1Database(binding));
+    const db = new D1Database(async (op, body) => {
+      const response = await mf.dispatchFetch(`http://storage/${binding}/${op}`, {
+        method: "POST",
+        body: JSON.stringify(body),
+      });
+      const payload = await response.json();
+      if (payload.error) {
+        const error = new Error(payload.error.message);
+        error.name = payload.error.name;
+        throw error;
+      }
+      return decodeValue(payload.result);
+    });
     bindings[binding] = db;
     for (const key of [databaseId, databaseName, binding]) if (key) d1ById.set(key, db);
   }
