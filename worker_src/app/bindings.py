@@ -1,6 +1,6 @@
 """Typed views of the Worker's bindings, as the core modules use them.
 
-`worker_src/platform.py` adapts the real JS bindings (Pyodide) to these protocols;
+`worker_src/js_bindings.py` adapts the real JS bindings (Pyodide) to these protocols;
 unit tests pass in-memory fakes. Core modules never touch a JS object directly.
 """
 
