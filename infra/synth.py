@@ -11,6 +11,7 @@ from the root stack's `RegisterResourceOutputs`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -150,8 +151,6 @@ class RecordingMonitor(mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         if request.type != STACK_TYPE:
-            inputs = struct_pb2.Struct()
-            inputs.CopyFrom(request.object)
             registration = _Registration(
                 type=request.type,
                 name=request.name,
@@ -159,7 +158,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 parent_urn=request.parent,
                 protect=bool(request.protect),
                 dependencies=tuple(request.dependencies),
-                inputs=inputs,
+                inputs=request.object,  # the SDK never mutates a sent request
             )
             with self.recording.lock:
                 self.recording.registrations.append(registration)
@@ -179,16 +178,20 @@ def mock_id(type_token: str, name: str) -> str:
 
 
 class StateMocks(mocks.Mocks):
-    """Provider stand-in: echoes inputs, adds a deterministic id and the computed outputs the
-    program reads (`Queue.queueId`, `WorkersScript.migrationTag`)."""
+    """Provider stand-in: a deterministic id, the scalar inputs echoed back as outputs, and the
+    computed outputs the program reads (`Queue.queueId`, `WorkersScript.migrationTag`).
+
+    Lists and maps are not echoed: the program never reads them back, and echoing the bundle's
+    modules would make the SDK deserialize them a second time.
+    """
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         resource_id = mock_id(args.typ, args.name)
-        state = dict(args.inputs)
+        state = {k: v for k, v in args.inputs.items() if isinstance(v, str | int | float | bool)}
         if args.typ == "cloudflare:index/queue:Queue":
             state["queueId"] = resource_id
         elif args.typ == "cloudflare:index/workersScript:WorkersScript":
-            migrations = state.get("migrations") or {}
+            migrations = args.inputs.get("migrations") or {}
             state["migrationTag"] = migrations.get("newTag")
         return resource_id, state
 
@@ -219,8 +222,16 @@ def run_program(
 ) -> SynthResult:
     """Run `program` as stack `stack` under mocks and return the recorded graph."""
     monitor = RecordingMonitor(StateMocks())
-    _reset_runtime(monitor, stack, config or {}, secret_keys)
-    _sync_await(run_in_stack(program))
+    # A private event loop per run, closed afterwards like `asyncio.run` does: runs cannot see each
+    # other's tasks, and a caller that closed or unset the thread's loop does not break synth.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        _reset_runtime(monitor, stack, config or {}, secret_keys)
+        _sync_await(run_in_stack(program))
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
     recording = monitor.recording
     names = {r.urn: r.name for r in recording.registrations}
     resources = [

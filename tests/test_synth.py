@@ -169,3 +169,14 @@ def test_cli_reports_stack_file_positions(capsys, tmp_path):
     assert code == 1 and out == ""
     assert f"{bad.name}:1:" in err and "account_id" in err
     assert "Traceback" not in err
+
+
+def test_synth_works_after_the_thread_event_loop_was_closed(toy):
+    """`asyncio.run` (e.g. in another test) leaves the main thread without a current loop."""
+    import asyncio
+
+    async def nothing() -> None:
+        return None
+
+    asyncio.run(nothing())
+    assert run_program("toy", toy_program).to_json() == toy.to_json()

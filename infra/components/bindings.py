@@ -1,15 +1,15 @@
 """Planned Worker bindings to provider binding fields.
 
-One conversion, two argument types: `WorkerVersionBindingArgs` for the versioned upload and
-`WorkersScriptBindingArgs` for the migration-carrying script upload. Field names follow
-pulumi-cloudflare 6.x (`namespace_id`, `id` for D1, `bucket_name`, `index_name`, `class_name`,
-`queue_name`, `text`, `simple`).
+One conversion, two argument types: `WorkerVersionBindingArgsDict` for the versioned upload and
+`WorkersScriptBindingArgsDict` for the migration-carrying script upload (pulumi-cloudflare's
+dict forms of the binding args: same wire format as the `...Args` classes, about half the
+serialization cost). Field names follow pulumi-cloudflare 6.x (`namespace_id`, `id` for D1,
+`bucket_name`, `index_name`, `class_name`, `queue_name`, `text`, `simple`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_cloudflare as cloudflare
@@ -19,7 +19,6 @@ from infra.planner import (
     DurableObjectBinding,
     PlainTextBinding,
     RateLimitBinding,
-    ResourceBinding,
     SecretTextBinding,
     WorkerBinding,
 )
@@ -52,12 +51,9 @@ def static_fields(binding: WorkerBinding, secrets: dict[str, pulumi.Output[str]]
     return fields
 
 
-def version_binding_args(fields: BindingFields) -> cloudflare.WorkerVersionBindingArgs:
-    return cloudflare.WorkerVersionBindingArgs(**fields)
+def version_binding_args(fields: BindingFields) -> cloudflare.WorkerVersionBindingArgsDict:
+    return cast(cloudflare.WorkerVersionBindingArgsDict, dict(fields))
 
 
-def script_binding_args(fields: BindingFields) -> cloudflare.WorkersScriptBindingArgs:
-    return cloudflare.WorkersScriptBindingArgs(**fields)
-
-
-ResourceFieldsResolver = Callable[[ResourceBinding], BindingFields]
+def script_binding_args(fields: BindingFields) -> cloudflare.WorkersScriptBindingArgsDict:
+    return cast(cloudflare.WorkersScriptBindingArgsDict, dict(fields))

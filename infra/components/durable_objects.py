@@ -24,31 +24,34 @@ from infra.planner import Component, DurableObjectBinding, Plan, WorkerCode
 from .bindings import BindingFields, script_binding_args, static_fields, version_binding_args
 
 
-def migrations_args(migration: MigrationPlan) -> cloudflare.WorkersScriptMigrationsArgs:
-    steps = [
-        cloudflare.WorkersScriptMigrationsStepArgs(
-            new_sqlite_classes=list(step.new_sqlite_classes) or None,
-            renamed_classes=[
-                cloudflare.WorkersScriptMigrationsStepRenamedClassArgs(from_=r.from_class, to=r.to_class)
-                for r in step.renamed_classes
+def migrations_args(migration: MigrationPlan) -> cloudflare.WorkersScriptMigrationsArgsDict:
+    steps: list[cloudflare.WorkersScriptMigrationsStepArgsDict] = []
+    for step in migration.steps:
+        args: cloudflare.WorkersScriptMigrationsStepArgsDict = {}
+        if step.new_sqlite_classes:
+            args["new_sqlite_classes"] = list(step.new_sqlite_classes)
+        if step.renamed_classes:
+            args["renamed_classes"] = [
+                {"from_": r.from_class, "to": r.to_class} for r in step.renamed_classes
             ]
-            or None,
-            deleted_classes=list(step.deleted_classes) or None,
-        )
-        for step in migration.steps
-    ]
-    return cloudflare.WorkersScriptMigrationsArgs(
-        old_tag=migration.old_tag, new_tag=migration.new_tag, steps=steps
-    )
+        if step.deleted_classes:
+            args["deleted_classes"] = list(step.deleted_classes)
+        steps.append(args)
+    migrations: cloudflare.WorkersScriptMigrationsArgsDict = {"steps": steps}
+    if migration.old_tag is not None:
+        migrations["old_tag"] = migration.old_tag
+    if migration.new_tag is not None:
+        migrations["new_tag"] = migration.new_tag
+    return migrations
 
 
-def script_files(code: WorkerCode) -> dict[str, cloudflare.WorkersScriptFilesArgs]:
+def script_files(code: WorkerCode) -> dict[str, cloudflare.WorkersScriptFilesArgsDict]:
     return {
-        module.name: cloudflare.WorkersScriptFilesArgs(
-            content_type=module.content_type,
-            content_base64=module.content_base64,
-            content_sha256=module.content_sha256,
-        )
+        module.name: {
+            "content_type": module.content_type,
+            "content_base64": module.content_base64,
+            "content_sha256": module.content_sha256,
+        }
         for module in code.modules
         if module.name != code.main_module
     }
@@ -88,14 +91,12 @@ class DurableObjects(pulumi.ComponentResource):
                 compatibility_flags=list(code.compatibility_flags),
                 bindings=[script_binding_args(fields) for fields in bindings],
                 migrations=migrations_args(upload.migration),
-                limits=cloudflare.WorkersScriptLimitsArgs(cpu_ms=code.cpu_ms) if code.cpu_ms else None,
-                placement=cloudflare.WorkersScriptPlacementArgs(mode=code.placement_mode)
-                if code.placement_mode
-                else None,
-                observability=cloudflare.WorkersScriptObservabilityArgs(
-                    enabled=plan.worker.observability_enabled,
-                    head_sampling_rate=plan.worker.head_sampling_rate,
-                ),
+                limits={"cpu_ms": code.cpu_ms} if code.cpu_ms else None,
+                placement={"mode": code.placement_mode} if code.placement_mode else None,
+                observability={
+                    "enabled": plan.worker.observability_enabled,
+                    "head_sampling_rate": plan.worker.head_sampling_rate,
+                },
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on), retain_on_delete=True),
             )
             self.migration_tag = self.migration_script.migration_tag
@@ -110,6 +111,6 @@ class DurableObjects(pulumi.ComponentResource):
     def binding_fields(self, name: str) -> BindingFields:
         return static_fields(self._bindings[name], {})
 
-    def binding(self, name: str) -> cloudflare.WorkerVersionBindingArgs:
+    def binding(self, name: str) -> cloudflare.WorkerVersionBindingArgsDict:
         """The WorkerVersion binding of Durable Object namespace `name` (`class_name` of this script)."""
         return version_binding_args(self.binding_fields(name))

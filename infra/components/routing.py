@@ -59,7 +59,7 @@ class Routing(pulumi.ComponentResource):
                 plan.crons.name,
                 account_id=account,
                 script_name=script_name,
-                schedules=[cloudflare.WorkersCronTriggerScheduleArgs(cron=c) for c in plan.crons.schedules],
+                schedules=[{"cron": c} for c in plan.crons.schedules],
                 opts=child,
             )
         self.subdomain = cloudflare.WorkersScriptSubdomain(
@@ -77,9 +77,7 @@ class Routing(pulumi.ComponentResource):
                 queue_id=queues[consumer.queue].queue_id,
                 script_name=script_name,
                 type="worker",
-                settings=cloudflare.QueueConsumerSettingsArgs(
-                    batch_size=consumer.batch_size, max_wait_time_ms=consumer.max_wait_time_ms
-                ),
+                settings={"batch_size": consumer.batch_size, "max_wait_time_ms": consumer.max_wait_time_ms},
                 opts=child,
             )
             for consumer in plan.queue_consumers

@@ -169,7 +169,7 @@ class Storage(pulumi.ComponentResource):
             raise TypeError(f"{name}: {type(binding).__name__} is not a storage binding")
         return fields
 
-    def binding(self, name: str) -> cloudflare.WorkerVersionBindingArgs:
+    def binding(self, name: str) -> cloudflare.WorkerVersionBindingArgsDict:
         """The WorkerVersion binding for storage binding `name` (KV, D1, R2, Vectorize, queue)."""
         return version_binding_args(self.binding_fields(name))
 

@@ -49,10 +49,10 @@ class Worker(pulumi.ComponentResource):
             plan.worker.name,
             account_id=plan.account_id,
             name=plan.worker.script_name,
-            observability=cloudflare.WorkerObservabilityArgs(
-                enabled=plan.worker.observability_enabled,
-                head_sampling_rate=plan.worker.head_sampling_rate,
-            ),
+            observability={
+                "enabled": plan.worker.observability_enabled,
+                "head_sampling_rate": plan.worker.head_sampling_rate,
+            },
             opts=pulumi.ResourceOptions(parent=self),
         )
         fields = [self.binding_fields(b.name) for b in plan.bindings]
@@ -76,19 +76,17 @@ class Worker(pulumi.ComponentResource):
             compatibility_date=code.compatibility_date,
             compatibility_flags=list(code.compatibility_flags),
             modules=[
-                cloudflare.WorkerVersionModuleArgs(
-                    name=module.name,
-                    content_type=module.content_type,
-                    content_base64=module.content_base64,
-                    content_sha256=module.content_sha256,
-                )
+                {
+                    "name": module.name,
+                    "content_type": module.content_type,
+                    "content_base64": module.content_base64,
+                    "content_sha256": module.content_sha256,
+                }
                 for module in code.modules
             ],
             bindings=[version_binding_args(f) for f in fields],
-            limits=cloudflare.WorkerVersionLimitsArgs(cpu_ms=code.cpu_ms) if code.cpu_ms else None,
-            placement=cloudflare.WorkerVersionPlacementArgs(mode=code.placement_mode)
-            if code.placement_mode
-            else None,
+            limits={"cpu_ms": code.cpu_ms} if code.cpu_ms else None,
+            placement={"mode": code.placement_mode} if code.placement_mode else None,
             opts=pulumi.ResourceOptions(parent=self, depends_on=version_waits_for),
         )
         deployment = plan.deployment
@@ -97,11 +95,7 @@ class Worker(pulumi.ComponentResource):
             account_id=plan.account_id,
             script_name=self.worker.name,
             strategy=deployment.strategy,
-            versions=[
-                cloudflare.WorkersDeploymentVersionArgs(
-                    version_id=self.version.id, percentage=deployment.percentage
-                )
-            ],
+            versions=[{"version_id": self.version.id, "percentage": deployment.percentage}],
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.script_name: pulumi.Output[str] = self.worker.name
@@ -124,7 +118,7 @@ class Worker(pulumi.ComponentResource):
             return static_fields(binding, {})
         return static_fields(binding, self._secrets)
 
-    def binding(self, name: str) -> cloudflare.WorkerVersionBindingArgs:
+    def binding(self, name: str) -> cloudflare.WorkerVersionBindingArgsDict:
         """The WorkerVersion binding `name`, whichever component provides it."""
         return version_binding_args(self.binding_fields(name))
 
