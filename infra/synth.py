@@ -187,7 +187,9 @@ class StateMocks(mocks.Mocks):
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         resource_id = mock_id(args.typ, args.name)
-        state = {k: v for k, v in args.inputs.items() if isinstance(v, str | int | float | bool)}
+        state: dict[str, Any] = {
+            k: v for k, v in args.inputs.items() if isinstance(v, str | int | float | bool)
+        }
         if args.typ == "cloudflare:index/queue:Queue":
             state["queueId"] = resource_id
         elif args.typ == "cloudflare:index/workersScript:WorkersScript":
