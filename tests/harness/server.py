@@ -1,9 +1,9 @@
 """Serves `app.router.handle` over real HTTP/1.1 on 127.0.0.1, in-process under CPython.
 
 This is the stand-in for the Worker runtime in tests and benchmarks: a fresh gateway "isolate"
-(`app.gateway.state.ISOLATE` reset), `Services` built from the binding fakes in `bindings.py`, an
-httpx-based fetcher, and an asyncio + h11 server on its own thread, so ordinary blocking clients
-(the official `openai` and `anthropic` SDKs) can talk to it. Streaming responses go out with chunked
+(`app.gateway.state.ISOLATE` reset), `Services` built from the binding fakes in `bindings.py`, a
+keep-alive h11 fetcher (`fetcher.py`), and an asyncio + h11 server on its own thread, so ordinary
+blocking clients (the official `openai` and `anthropic` SDKs) can talk to it. Streaming responses go out with chunked
 transfer encoding as the handler yields them. The client IP is `cf-connecting-ip` when a test sends it
 (the edge sets it on Cloudflare), else the socket peer.
 """
