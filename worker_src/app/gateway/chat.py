@@ -234,12 +234,11 @@ async def _serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> Ht
         if cached is not None:
             return _serve_cached(ctx, chat, cached)
 
-    order = order_candidates(route, config, chat, ctx)
-    if route.strategy == "fastest":
+    if route.strategy == "fastest":  # other isolates' latency summary, for candidates not measured here
         await ctx.state.latency.refresh_shared(
             ctx.cache_kv, [c.key for c in route.candidates], services.clock()
         )
-        order = order_candidates(route, config, chat, ctx)
+    order = order_candidates(route, config, chat, ctx)
     dispatcher = Dispatcher(services, config, ctx.state.breakers, ctx.state.latency)
     call = CallSpec(
         api=api,
