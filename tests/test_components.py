@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
+import runpy
+from pathlib import Path
 
+import pulumi
 import pytest
 from pulumi_mocks import ACCOUNT, ENTRY_SOURCE, ZONE_ID, fake_bundle, make_plan, synth
 
@@ -379,3 +382,48 @@ def test_synth_is_rerunnable_in_one_process_without_leaking_state():
     assert json.dumps(first.to_json(), sort_keys=True) == json.dumps(again.to_json(), sort_keys=True)
     assert all(r.name.startswith("other-") for r in other.resources)
     assert len(other.resources) == len(first.resources)
+
+
+# --- the Pulumi entry point (`infra/__main__.py`), as `pulumi up` runs it -----------------------
+
+MAIN = Path(__file__).resolve().parent.parent / "infra" / "__main__.py"
+
+
+def run_entry_point(stack: str, secrets: dict[str, str], plain: dict[str, str] | None = None):
+    secret_config = {f"edgestack:{name}": value for name, value in secrets.items()}
+    config = {**secret_config, **{f"edgestack:{k}": v for k, v in (plain or {}).items()}}
+
+    def program() -> None:
+        runpy.run_path(str(MAIN), run_name="__main__")
+
+    return run_program(stack, program, config=config, secret_keys=list(secret_config))
+
+
+def test_entry_point_maps_a_customer_stack_name_to_its_overlay():
+    result = run_entry_point("customer-acme", {"OPENAI_API_KEY": "x", "ANTHROPIC_API_KEY": "y"})
+    assert result.resource("acme-worker").inputs["name"] == "acme-api"
+    stack_binding = next(
+        b for b in result.resource("acme-version").inputs["bindings"] if b["name"] == "EDGESTACK_STACK"
+    )
+    assert stack_binding["text"] == "customer-acme"
+
+
+def test_entry_point_reads_the_deployed_migration_tag_from_config():
+    secrets = {"OPENAI_API_KEY": "x", "ANTHROPIC_API_KEY": "y"}
+    result = run_entry_point("prod", secrets, {"deployedMigrationTag": "v1"})
+    assert result.of_type(T["script"]) == []
+    assert result.outputs["migrationTag"] == "v1"
+
+
+@pytest.mark.parametrize(
+    ("stack", "secrets", "expected"),
+    [
+        ("prod", {}, "worker.secrets: no value for ANTHROPIC_API_KEY, OPENAI_API_KEY"),
+        ("nowhere", {}, "unknown stack 'nowhere'"),
+    ],
+)
+def test_entry_point_errors_are_one_line_run_errors(stack, secrets, expected):
+    with pytest.raises(pulumi.RunError) as caught:
+        run_entry_point(stack, secrets)
+    assert expected in str(caught.value)
+    assert "\n" not in str(caught.value)
