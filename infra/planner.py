@@ -361,7 +361,6 @@ class Plan:
 
     def resources(self) -> tuple[PlannedResource, ...]:
         """Every planned resource, in creation order."""
-        optional = (self.migration_upload, self.crons, self.ai_gateway)
         ordered: list[PlannedResource | None] = [
             *self.kv,
             *self.d1,
@@ -370,15 +369,15 @@ class Plan:
             *self.vectorize,
             *self.queues,
             self.worker,
-            optional[0],
+            self.migration_upload,
             self.version,
             self.deployment,
             *self.routes,
             *self.custom_domains,
-            optional[1],
+            self.crons,
             self.subdomain,
             *self.queue_consumers,
-            optional[2],
+            self.ai_gateway,
         ]
         return tuple(r for r in ordered if r is not None)
 
