@@ -330,6 +330,9 @@ class AiGatewayPlan(PlannedResource):
     rate_limiting_limit: int
     rate_limiting_interval: int
     rate_limiting_technique: str
+    cache_invalidate_on_update: bool
+    log_management: int | None
+    log_management_strategy: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -736,12 +739,16 @@ class _Planner:
             gateway = stack.ai_gateway
             ai_gateway = AiGatewayPlan(
                 name=self.logical("ai-gateway"),
-                gateway_id=gateway.id,
+                # Prefixed like every other name, so per-customer stacks in one account never collide.
+                gateway_id=f"{stack.name_prefix}-{gateway.id}",
                 cache_ttl=gateway.cache_ttl,
                 collect_logs=gateway.collect_logs,
                 rate_limiting_limit=gateway.rate_limiting_limit,
                 rate_limiting_interval=gateway.rate_limiting_interval,
                 rate_limiting_technique=gateway.rate_limiting_technique,
+                cache_invalidate_on_update=gateway.cache_invalidate_on_update,
+                log_management=gateway.log_management,
+                log_management_strategy=gateway.log_management_strategy,
             )
 
         return Plan(

@@ -17,6 +17,9 @@ import pulumi
 
 from infra.bundler import DEFAULT_WORKER_SRC, load_bundle
 from infra.components import AiGateway, D1Migrator, IndexProvisioner, Routing, Storage, Worker
+from infra.components.d1_migrations import apply_d1_migrations
+from infra.components.vectorize import VectorizeConfigError, provision_index
+from infra.d1_migrations import MigrationDirError
 from infra.errors import StackError
 from infra.planner import PLAN_ERRORS, Plan, SecretTextBinding, plan
 
@@ -29,7 +32,13 @@ class ProgramError(Exception):
 
 
 # Bad input anywhere before resources are declared: reported as one line, never a traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (StackError, ProgramError, *PLAN_ERRORS)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    StackError,
+    ProgramError,
+    MigrationDirError,
+    VectorizeConfigError,
+    *PLAN_ERRORS,
+)
 
 
 @dataclass(frozen=True)
@@ -67,10 +76,13 @@ def deployed_migration_tag() -> str | None:
 def build(
     the_plan: Plan,
     *,
-    index_provisioner: IndexProvisioner | None = None,
-    d1_migrator: D1Migrator | None = None,
+    index_provisioner: IndexProvisioner = provision_index,
+    d1_migrator: D1Migrator = apply_d1_migrations,
 ) -> Deployed:
-    """Declare every resource of `the_plan` and export the stack outputs."""
+    """Declare every resource of `the_plan` and export the stack outputs.
+
+    Vectorize indexes and D1 migrations come from the dynamic providers in `infra/providers/`.
+    """
     prefix = the_plan.name_prefix
     secrets = secret_values(the_plan)
     storage = Storage(

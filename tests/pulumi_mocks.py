@@ -8,6 +8,7 @@ tests/test_bundler.py.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 from infra.bundler import PYTHON_MODULE, Bundle, Module, VendoredFile, bundle_sha256, vendored_modules
@@ -17,6 +18,7 @@ from infra.synth import SynthResult, synth_plan
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 ZONE_ID = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+SHOP_MIGRATIONS = Path(__file__).parent / "fixtures" / "shop_migrations"
 
 ENTRY_SOURCE = b"from workers import WorkerEntrypoint\n\n\nclass Default(WorkerEntrypoint):\n    pass\n"
 APP_SOURCE = b"VALUE = 1\n"
@@ -64,7 +66,7 @@ def full_stack_dict() -> dict[str, Any]:
         },
         "bindings": {
             "kv": {"CACHE": {}, "SCRATCH": {"protect": False}},
-            "d1": {"DB": {"migrations": "/srv/shop/migrations/db"}},
+            "d1": {"DB": {"migrations": str(SHOP_MIGRATIONS)}},
             "r2": {"DOCS": {"location": "weur"}},
             "vectorize": {"VECTORS": {"dimensions": 384, "metadata_indexes": {"tenant": "string"}}},
             "durable_objects": {"AGENT": {"class_name": "AgentState"}},
@@ -76,7 +78,7 @@ def full_stack_dict() -> dict[str, Any]:
             },
         },
         "durable_object_migrations": [{"tag": "v1", "new_sqlite_classes": ["AgentState"]}],
-        "ai_gateway": {"id": "shop-gw", "cache_ttl": 60},
+        "ai_gateway": {"id": "gw", "cache_ttl": 60},
         "rag": {"documents_binding": "DOCS", "index_binding": "VECTORS"},
         "agents": {"state_binding": "AGENT", "history_binding": "DB"},
     }

@@ -46,6 +46,8 @@ STORAGE = (
     "shop-queue-outbox",
     "shop-r2-docs",
 )
+# Created by the dynamic providers (infra/providers/); the Worker version waits for both.
+PROVIDED = ("shop-d1-db--migrations-migrations", "shop-vectorize-vectors-index")
 
 
 def rid(kind: str, name: str) -> str:
@@ -166,7 +168,7 @@ def test_worker_version_exact_inputs_modules_and_bindings(graph):
 
 def test_version_waits_for_storage_and_the_migration_upload(graph):
     version = graph.resource("shop-version")
-    assert set(version.depends_on) == {*STORAGE, "shop-worker", "shop-do-migration-v1"}
+    assert set(version.depends_on) == {*STORAGE, *PROVIDED, "shop-worker", "shop-do-migration-v1"}
 
 
 def test_deployment_is_percentage_strategy_with_the_version_at_100(graph):
@@ -207,7 +209,7 @@ def test_pending_migration_goes_through_a_full_script_upload(graph):
     assert bindings == graph.resource("shop-version").inputs["bindings"]
     assert script.parent == "shop-durable-objects"
     assert graph.resource("shop-durable-objects").parent == "shop-app"
-    assert set(script.depends_on) == {*STORAGE, "shop-worker"}
+    assert set(script.depends_on) == {*STORAGE, *PROVIDED, "shop-worker"}
 
 
 def test_routing_resources_exact_inputs(graph):
@@ -250,7 +252,7 @@ def test_routing_resources_exact_inputs(graph):
 def test_ai_gateway_exact_inputs(graph):
     assert graph.resource("shop-ai-gateway").inputs == {
         "accountId": ACCOUNT,
-        "aiGatewayId": "shop-gw",
+        "aiGatewayId": "shop-gw",  # `gw` prefixed with the stack prefix
         "cacheInvalidateOnUpdate": False,
         "cacheTtl": 60,
         "collectLogs": True,
@@ -281,13 +283,18 @@ def test_stack_outputs(graph):
 
 def test_every_planned_resource_is_synthesized_with_its_plan(graph):
     """The components follow the plan: same names, kinds, protect flags, parents' component types,
-    and at least the plan's dependencies (spec-only kinds are declared, not created)."""
+    and at least the plan's dependencies. Spec-only kinds (Vectorize, D1 migrations) are created by
+    the dynamic providers: a component named as planned, holding one dynamic resource."""
     plan = make_plan()
     by_name = {r.name: r for r in graph.resources}
     spec_only = {p.name for p in plan.resources() if p.kind.spec_only}
     for planned in plan.resources():
         if planned.kind.spec_only:
-            assert planned.name not in by_name
+            component = by_name[planned.name]
+            assert component.type.startswith("edgestack:index:")
+            children = [r for r in graph.resources if r.parent == planned.name]
+            assert len(children) == 1 and children[0].type.startswith("pulumi-python:dynamic/edgestack:")
+            assert children[0].protect == planned.protect
             continue
         resource = by_name[planned.name]
         assert resource.type == planned.kind.value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from pulumi_mocks import ZONE_ID, fake_bundle, make_plan, make_stack
+from pulumi_mocks import SHOP_MIGRATIONS, ZONE_ID, fake_bundle, make_plan, make_stack
 
 from infra.bundler import BundleError, Module
 from infra.migrations import MigrationError
@@ -90,7 +90,7 @@ def test_vectorize_and_d1_migrations_are_declared_as_specs():
             name="shop-d1-db--migrations",
             binding="DB",
             database="shop-d1-db",
-            migrations_dir="/srv/shop/migrations/db",
+            migrations_dir=str(SHOP_MIGRATIONS),
             depends_on=("shop-d1-db",),
         ),
     )

@@ -119,7 +119,7 @@ def test_cli_json_shape_for_a_real_stack(capsys):
     assert document["stack"] == "prod"
     for resource in document["resources"]:
         assert set(resource) == {"type", "name", "inputs", "protect", "parent", "depends_on"}
-        assert resource["type"].startswith(("cloudflare:index/", "edgestack:index:"))
+        assert resource["type"].startswith(("cloudflare:index/", "edgestack:index:", "pulumi-python:dynamic/"))
         assert isinstance(resource["protect"], bool) and isinstance(resource["depends_on"], list)
     names = {r["name"] for r in document["resources"]}
     assert all(r["parent"] is None or r["parent"] in names for r in document["resources"])
