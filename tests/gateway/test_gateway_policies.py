@@ -179,6 +179,7 @@ def test_provider_keys_never_reach_the_client(gw, fresh_upstreams) -> None:
 # ---------------------------------------------------------------- rate limits and quotas
 
 
+@pytest.mark.harness_only  # the client IP comes from `cf-connecting-ip`, which only the edge (or harness) sets
 def test_per_ip_rate_limit_answers_429_with_retry_after(gateway, fresh_upstreams) -> None:
     spec = section(
         fresh_upstreams, _routes(), rate_limit={"binding": "RATE_LIMITER", "key": "ip", "retry_after_s": 60}
@@ -397,6 +398,7 @@ def test_sdk_errors_for_unknown_alias_and_wrong_method(gw) -> None:
     assert httpx.get(gw.base_url + "/healthz").json()["ok"] is True
 
 
+@pytest.mark.harness_only  # `edgestack dev` refuses such a stack file before the Worker starts
 def test_a_broken_gateway_section_answers_503_naming_the_key(gateway, fresh_upstreams) -> None:
     gw = gateway(
         {

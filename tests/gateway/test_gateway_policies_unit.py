@@ -174,9 +174,7 @@ def test_without_a_valid_key_the_answer_is_401(headers, code) -> None:
 
 
 def test_public_gateway_treats_unknown_keys_as_anonymous() -> None:
-    from dataclasses import replace
-
-    public = replace(CONFIG, public=True)
+    public = CONFIG._replace(public=True)
     assert authenticate(public, {"x-api-key": "whatever"}).key is None
     assert authenticate(public, {"x-api-key": "sk-acme"}).key_id == "acme"
 

@@ -59,10 +59,11 @@ class InProcessGateway:
 class ExternalGateway:
     base_url: str
     bindings: HarnessBindings | None = None
-    settle_s: float = 0.5
+    log_path: Path | None = None  # the runtime's output, for debugging
+    settle_s: float = 1.0
 
     def drain(self) -> None:
-        time.sleep(self.settle_s)  # waitUntil work finishes shortly after the response
+        time.sleep(self.settle_s)  # no hook into the runtime: give waitUntil work time to land
 
 
 class GatewayTarget(Protocol):
@@ -139,30 +140,31 @@ class DevRuntimeTarget:
             (folder / ".dev.vars").write_text("".join(f"{k}={v}\n" for k, v in secrets.items()))
             port = _free_port()
             argv = shlex.split(self.command.format(stack=stack_path, port=port, state=folder / "state"))
+            log_path = folder / "edgestack-dev.log"  # a file, not a pipe: a full pipe would stall the runtime
+            log = log_path.open("wb")
             process = subprocess.Popen(
-                argv,
-                cwd=REPO,
-                env={**os.environ, **secrets},
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
+                argv, cwd=REPO, env={**os.environ, **secrets}, stdout=log, stderr=subprocess.STDOUT
             )
             base_url = f"http://127.0.0.1:{port}"
             try:
-                _wait_healthy(base_url, process)
-                yield ExternalGateway(base_url)
+                _wait_healthy(base_url, process, log_path)
+                yield ExternalGateway(base_url, log_path=log_path)
             finally:
                 process.terminate()
                 try:
                     process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     process.kill()
+                log.close()
 
 
-def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+def _wait_healthy(
+    base_url: str, process: subprocess.Popen[bytes], log_path: Path, timeout_s: float = 90
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            output = log_path.read_text(errors="replace")
             raise RuntimeError(f"edgestack dev exited with {process.returncode}:\n{output[-2000:]}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .config import GatewayConfig, VirtualKey
 from .errors import GatewayError
@@ -12,8 +12,7 @@ from .errors import GatewayError
 ANONYMOUS_SCOPE = "public"
 
 
-@dataclass(frozen=True)
-class Principal:
+class Principal(NamedTuple):
     """Who is calling: a virtual key, or anonymous on a public gateway."""
 
     key: VirtualKey | None

@@ -9,7 +9,6 @@ Times come from the injected clock (seconds).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from .config import BreakerPolicy
@@ -17,12 +16,14 @@ from .config import BreakerPolicy
 BreakerState = Literal["closed", "open", "half_open"]
 
 
-@dataclass
 class _Breaker:
-    state: BreakerState = "closed"
-    failures: int = 0
-    opened_at: float = 0.0
-    probe_in_flight: bool = False
+    __slots__ = ("failures", "opened_at", "probe_in_flight", "state")
+
+    def __init__(self) -> None:
+        self.state: BreakerState = "closed"
+        self.failures = 0
+        self.opened_at = 0.0
+        self.probe_in_flight = False
 
 
 class CircuitBreakers:

@@ -18,8 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ..bindings import KvNamespace
 from .config import CachePolicy
@@ -37,16 +36,14 @@ TRUE_VALUES = ("true", "1", "yes")
 FALSE_VALUES = ("false", "0", "no", "")
 
 
-@dataclass(frozen=True)
-class CacheDecision:
+class CacheDecision(NamedTuple):
     status: CacheStatus  # MISS here means "look up, and store on success"
     key: str | None = None
     ttl_s: int = 0
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class CachedResponse:
+class CachedResponse(NamedTuple):
     api: Api
     provider: str
     model: str

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..bindings import D1Database, KvNamespace, UpstreamError
 from ..http import HttpRequest, HttpResponse
@@ -30,8 +31,7 @@ from .usage import UsageRecord, clip_body, insert_statement
 SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 
 
-@dataclass(frozen=True)
-class ChatRequest:
+class ChatRequest(NamedTuple):
     api: Api
     body: JsonObject
     alias: str
@@ -280,7 +280,7 @@ def _price(ctx: RequestContext, candidate: Candidate) -> Price | None:
 
 def _client_response(api: Api, success: Success, created: int) -> tuple[JsonObject, bytes, TokenUsage]:
     """The upstream's JSON in the client's API shape (passthrough bytes when the APIs match)."""
-    parsed = success.parsed
+    parsed = success.parsed or {}
     if success.provider.api == "openai":
         usage = TokenUsage.from_openai(parsed.get("usage"))
         if api == "openai":

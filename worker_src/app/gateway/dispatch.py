@@ -19,8 +19,7 @@ import contextlib
 import json
 import math
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from ..bindings import UpstreamError, UpstreamResponse
 from ..services import Services
@@ -46,8 +45,7 @@ PROVIDER_FAULT_4XX = frozenset({401, 403, 404})
 FailureKind = Literal["unreachable", "timeout", "http", "dropped", "invalid", "misconfigured"]
 
 
-@dataclass
-class Failure:
+class Failure(NamedTuple):
     candidate: Candidate
     kind: FailureKind
     message: str
@@ -55,8 +53,7 @@ class Failure:
     retry_after_s: float | None = None
 
 
-@dataclass
-class Success:
+class Success(NamedTuple):
     candidate: Candidate
     provider: Provider
     attempts: int
@@ -64,14 +61,13 @@ class Success:
     headers: dict[str, str]
     latency_ms: float
     body: bytes = b""  # non-streaming
-    parsed: JsonObject = field(default_factory=dict)  # non-streaming
-    first_events: list[SseEvent] = field(default_factory=list)  # streaming
+    parsed: JsonObject | None = None  # non-streaming
+    first_events: tuple[SseEvent, ...] = ()  # streaming
     decoder: SseDecoder | None = None  # streaming: holds any partial event after first_events
     stream: AsyncIterator[bytes] | None = None  # streaming: the rest of the upstream body
 
 
-@dataclass
-class CallSpec:
+class CallSpec(NamedTuple):
     """What one dispatch needs to know about the request."""
 
     api: Api
@@ -357,7 +353,7 @@ class Dispatcher:
             status=reply.status,
             headers=reply.headers,
             latency_ms=latency_ms,
-            first_events=events,
+            first_events=tuple(events),
             decoder=decoder,
             stream=body,
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from typing import Literal
 
 from ..http import HttpResponse
@@ -30,18 +29,28 @@ _ERROR_TYPES: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass
 class GatewayError(Exception):
-    status: int
-    kind: str
-    message: str
-    param: str | None = None
-    code: str | None = None
-    retry_after_s: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    """An answer other than success, with the status and the error `kind` (see `_ERROR_TYPES`)."""
 
-    def __post_init__(self) -> None:
-        super().__init__(self.message)
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after_s: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.message = message
+        self.param = param
+        self.code = code
+        self.retry_after_s = retry_after_s
+        self.headers = dict(headers or {})
 
     def payload(self, api: Api) -> dict[str, object]:
         return error_payload(api, self.kind, self.message, param=self.param, code=self.code)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..bindings import KvNamespace, WaitUntil
 from .log import log_event
@@ -24,8 +24,7 @@ KV_PREFIX = "gw:latency:v1:"
 KV_TTL_S = 3600
 
 
-@dataclass
-class LatencyStat:
+class LatencyStat(NamedTuple):
     ewma_ms: float
     samples: int
     updated_at: float

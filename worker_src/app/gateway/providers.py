@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..bindings import UpstreamError, UpstreamResponse
 from ..services import Services
@@ -36,8 +35,7 @@ class ProviderMisconfigured(Exception):
     """The provider cannot be called at all (missing secret or binding): skip it, do not retry it."""
 
 
-@dataclass(frozen=True)
-class UpstreamRequest:
+class UpstreamRequest(NamedTuple):
     """The body to send, in the provider's own API shape."""
 
     body: JsonObject

@@ -10,7 +10,6 @@ message_delta, message_stop, plus ping/error (https://docs.anthropic.com/en/api/
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from .tokens import TokenUsage
@@ -31,11 +30,13 @@ def dumps(value: Any) -> str:
 # ---------------------------------------------------------------- accumulators
 
 
-@dataclass
 class _ToolCallParts:
-    id: str = ""
-    name: str = ""
-    arguments: list[str] = field(default_factory=list)
+    __slots__ = ("arguments", "id", "name")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.name = ""
+        self.arguments: list[str] = []
 
 
 class OpenAIStreamAccumulator:

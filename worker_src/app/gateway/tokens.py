@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .config import Price
 
 
-@dataclass(frozen=True)
-class TokenUsage:
+class TokenUsage(NamedTuple):
     """`prompt_tokens` counts every input token, cached ones included (OpenAI's convention)."""
 
     prompt_tokens: int = 0

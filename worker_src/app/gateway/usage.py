@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ..bindings import D1Database
 from .errors import GatewayError
@@ -63,8 +63,7 @@ def clip_body(text: str | None) -> str | None:
 # ---------------------------------------------------------------- aggregation (GET /v1/usage)
 
 
-@dataclass(frozen=True)
-class UsageQuery:
+class UsageQuery(NamedTuple):
     since_ms: int
     until_ms: int
     group_by: GroupBy
