@@ -286,6 +286,13 @@ class _Checker:
                 self.error(
                     ("gateway", "ip_hash_salt_secret"), f"secret {salt!r} is not listed in worker.secrets"
                 )
+            for kname, key in gateway.keys.items():
+                quota = "requests_per_day" if key.requests_per_day else "tokens_per_day" if key.tokens_per_day else None
+                if quota and gateway.usage_binding is None:
+                    self.error(
+                        ("gateway", "keys", kname, quota),
+                        "daily quotas are counted in D1: set gateway.usage_binding to a D1 binding",
+                    )
             providers = sorted(gateway.providers)
             for pname, provider in gateway.providers.items():
                 base: KeyPath = ("gateway", "providers", pname)
