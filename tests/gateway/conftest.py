@@ -29,6 +29,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "harness_only: needs the in-process harness (fake clock, binding access)"
     )
+    config.addinivalue_line(
+        "markers", "dev_runtime: always runs against `edgestack dev` (one runtime per module)"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

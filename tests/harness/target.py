@@ -4,10 +4,15 @@ Tests ask a `GatewayTarget` to start a gateway for a `gateway` config section an
 `running.base_url` over HTTP only. Select with `EDGESTACK_GATEWAY_TARGET`:
 
 - `harness` (default): `GatewayHarness` in this process (fake bindings, injectable clock).
-- `dev`: writes a stack file (stacks/local.yaml with the test's gateway section and rate limit),
-  a `.dev.vars` with the secrets, and runs `EDGESTACK_DEV_COMMAND` (default
-  `edgestack dev {stack} --port {port} --state {state}`), waiting for `/healthz`. Tests that need
-  the fake clock or to reach into bindings are marked `harness_only` and skip there.
+- `dev`: writes, in a fresh temporary directory, a copy of stacks/local.yaml with the test's gateway
+  section and rate limit, a `.dev.vars` with the secrets and the runtime's state directory (the
+  repository's files are only read), then runs `EDGESTACK_DEV_COMMAND` (default
+  `edgestack dev {stack} --port {port} --state {state}`), waiting for the `Ready in` line and
+  `/healthz`. Tests that need the fake clock or to reach into bindings are marked `harness_only` and
+  skip there.
+
+`DevRuntimeTarget` is also used directly by tests marked `dev_runtime`, which run against `edgestack
+dev` whatever the variable says.
 """
 
 from __future__ import annotations
