@@ -4,6 +4,10 @@
 // Serves the Python Worker over HTTP on 127.0.0.1 with Pyodide + workers-runtime-sdk, KV/D1/R2 from
 // Miniflare, Durable Objects, and the local Vectorize / rate-limit / queue / AI bindings.
 // Reports to its parent with control lines on stdout (see lib/control.mjs).
+//
+// Start-up states: "starting" (Pyodide, storage) -> "loaded" (control line `loaded`; only the admin API
+// answers, so `edgestack dev` can apply the D1 migrations) -> "ready" (after the session's
+// `POST /__edgestack/ready`; Worker traffic, /healthz included, is served from here on).
 
 import { existsSync } from "node:fs";
 import http from "node:http";
@@ -14,7 +18,7 @@ import { loadHostConfig } from "./lib/config.mjs";
 import { BackgroundWork, ExecutionContext } from "./lib/context.mjs";
 import { HostError, logError, sendControl } from "./lib/control.mjs";
 import { AlarmScheduler, DurableObjectNamespace } from "./lib/durable-objects.mjs";
-import { BadRequest, plainResponse, toFetchRequest, writeResponse } from "./lib/http-bridge.mjs";
+import { BadRequest, jsonResponse, plainResponse, toFetchRequest, writeResponse } from "./lib/http-bridge.mjs";
 import { errorSummary, findClass, formatWorkerError, startPython } from "./lib/python-runtime.mjs";
 import { startStorage } from "./lib/storage.mjs";
 
@@ -96,15 +100,24 @@ class Host {
     }
     this.startDurableObjects();
     await this.startOptionalBindings();
-    this.alarms?.resume();
-    this.state = "ready";
-    this.timings.startMs = Math.round(performance.now() - this.startedAt);
-    sendControl("ready", {
+    this.state = "loaded";
+    this.timings.loadMs = Math.round(performance.now() - this.startedAt);
+    sendControl("loaded", {
       url: `http://${this.config.host}:${this.port}`,
       port: this.port,
       pyodide: this.python.version,
       timings: this.timings,
     });
+  }
+
+  /** The session applied the migrations: serve the Worker (alarms fire from now on too). */
+  markReady() {
+    if (this.state !== "loaded") return false;
+    this.alarms?.resume();
+    this.state = "ready";
+    this.timings.startMs = Math.round(performance.now() - this.startedAt);
+    sendControl("serving", { timings: this.timings });
+    return true;
   }
 
   startDurableObjects() {
@@ -201,7 +214,7 @@ class Host {
       if (new URL(request.url).pathname.startsWith(`${ADMIN_PREFIX}/`)) {
         response = await this.adminResponse(request);
       } else if (this.state !== "ready") {
-        response = plainResponse(503, `edgestack dev: the Worker is ${this.state}`, { "retry-after": "1" });
+        response = this.notReadyResponse();
       } else {
         response = await this.workerResponse(request, label);
       }
@@ -219,12 +232,26 @@ class Host {
     }
   }
 
+  notReadyResponse() {
+    const why = {
+      starting: "the Worker is starting",
+      loaded: "the D1 migrations are being applied",
+      stopping: "the runtime is stopping",
+    }[this.state];
+    return jsonResponse(
+      503,
+      { error: { type: "not_ready", state: this.state, message: `edgestack dev is not ready: ${why}; retry shortly` } },
+      { "retry-after": "1" },
+    );
+  }
+
   async adminResponse(request) {
     return handleAdmin(request, {
       token: this.config.admin.token,
       accountId: this.config.accountId,
       d1ById: this.storage?.d1ById ?? new Map(),
       status: () => this.status(),
+      markReady: () => this.markReady(),
     });
   }
 

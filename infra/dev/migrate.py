@@ -11,12 +11,24 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from infra.cfapi import D1RestClient, RetryPolicy, connect
 from infra.d1_migrations import apply_migrations, load_migrations
 from infra.planner import Plan
 
+from .runtime_process import RuntimeStartError
+
 CHECKSUMS_FILE = "d1-migrations.json"
 ADMIN_API_PATH = "/__edgestack/client/v4"
+READY_PATH = "/__edgestack/ready"
+
+
+class ReadySignalError(RuntimeStartError):
+    """The host refused or did not answer the session's ready signal (one line)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="ready_signal")
 
 
 @dataclass(frozen=True)
@@ -70,3 +82,18 @@ def apply_local_migrations(
             )
         )
     return outcomes
+
+
+def signal_ready(runtime_url: str, token: str, timeout_s: float = 30.0) -> dict[str, float]:
+    """Tell the host the migrations are applied, so it starts serving the Worker; returns its timings."""
+    url = runtime_url.rstrip("/") + READY_PATH
+    try:
+        response = httpx.post(url, headers={"authorization": f"Bearer {token}"}, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        raise ReadySignalError(f"the runtime host did not accept the ready signal: {exc}") from None
+    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    if response.status_code != 200 or not body.get("success"):
+        errors = body.get("errors") or [{"message": response.text.strip()[:200]}]
+        raise ReadySignalError(f"the runtime host refused the ready signal: {errors[0].get('message')}")
+    timings = (body.get("result") or {}).get("timings") or {}
+    return {str(k): float(v) for k, v in timings.items() if isinstance(v, int | float)}

@@ -1,7 +1,8 @@
 """Starting and stopping the Node host (`node runtime/host.mjs <config>`).
 
-The host reports with control lines on stdout (`@@edgestack {json}`): `ready` (with the URL and
-timings), `error` (one line, e.g. port in use, Worker import failure) and `stopped`. Every other
+The host reports with control lines on stdout (`@@edgestack {json}`): `loaded` (listening, Worker
+imported; with the URL and timings; it serves only its admin API until the session signals ready),
+`serving`, `error` (one line, e.g. port in use, Worker import failure) and `stopped`. Every other
 line is log output and is passed on. The host exits when its stdin closes, so it never outlives
 this process.
 """
@@ -64,6 +65,7 @@ class RuntimeProcess:
         self._reader: threading.Thread | None = None
 
     def start(self, timeout_s: float = 180.0) -> ReadyInfo:
+        """Start the host and wait until it has loaded the Worker (it is not serving it yet)."""
         self.process = subprocess.Popen(
             [self.node, str(HOST_SCRIPT), str(self.config_file)],
             cwd=RUNTIME_DIR,
@@ -81,7 +83,7 @@ class RuntimeProcess:
         except queue.Empty:
             self.kill()
             raise RuntimeStartError(f"the runtime host was not ready after {timeout_s:.0f} s") from None
-        if event.get("event") == "ready":
+        if event.get("event") == "loaded":
             self.ready = ReadyInfo(
                 url=str(event["url"]),
                 port=int(event["port"]),

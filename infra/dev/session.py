@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -23,7 +23,7 @@ from infra.versions import WORKERS_RUNTIME_SDK_VERSION
 from .banner import BannerFacts, render_banner
 from .bundle_dir import write_bundle
 from .host_config import HostConfig, HostInputs, build_host_config
-from .migrate import apply_local_migrations
+from .migrate import apply_local_migrations, signal_ready
 from .node_env import REPO_ROOT, ensure_runtime_packages, find_node
 from .runtime_process import ReadyInfo, RuntimeProcess, RuntimeStartError
 from .secrets import LocalSecrets, resolve_secrets
@@ -159,11 +159,14 @@ class DevSession:
         runtime = RuntimeProcess(self.node.node, self.config_file)
         if log is not None:
             runtime = RuntimeProcess(self.node.node, self.config_file, on_log=_line_writer(log), stderr=log)
-        ready = runtime.start()
+        loaded = runtime.start()
         self.runtime = runtime
-        self.port = ready.port  # keep the port across --watch reloads (also when --port 0)
+        self.port = loaded.port  # keep the port across --watch reloads (also when --port 0)
+        # The host answers only its admin API until told the schema is in place (no early request
+        # may see missing tables), then serves the Worker.
         try:
-            migrations = apply_local_migrations(the_plan, ready.url, self.admin_token, self.state_dir)
+            migrations = apply_local_migrations(the_plan, loaded.url, self.admin_token, self.state_dir)
+            ready = replace(loaded, timings={**loaded.timings, **signal_ready(loaded.url, self.admin_token)})
         except BaseException:
             self.stop()
             raise

@@ -1,7 +1,9 @@
 // Local-only admin API under /__edgestack/: the Cloudflare REST endpoint for D1 queries, in the same
 // shape as `POST /client/v4/accounts/{account_id}/d1/database/{database_id}/query`, so
 // `edgestack dev` applies migrations with the same runner and client as `pulumi up`.
-// Requests need `Authorization: Bearer <token>` with the token the host was started with.
+// `POST /__edgestack/ready` is the session's signal that the migrations are applied (see host.mjs).
+// Requests need `Authorization: Bearer <token>` with the token the host was started with, except
+// `GET /__edgestack/status`.
 
 import { timingSafeEqual } from "node:crypto";
 import { splitSql } from "./do-storage.mjs";
@@ -38,10 +40,15 @@ async function readQuery(request) {
   return { sql: body.sql, params };
 }
 
-export async function handleAdmin(request, { token, accountId, d1ById, status }) {
+export async function handleAdmin(request, { token, accountId, d1ById, status, markReady }) {
   const url = new URL(request.url);
   if (url.pathname === `${ADMIN_PREFIX}/status` && request.method === "GET") return jsonResponse(200, status());
   if (!authorized(request, token)) return error(401, 10000, "Authentication error");
+  if (url.pathname === `${ADMIN_PREFIX}/ready`) {
+    if (request.method !== "POST") return error(405, 10405, `Method ${request.method} not allowed; use POST`);
+    if (!markReady()) return error(409, 10409, `the runtime is ${status().state}, not waiting for migrations`);
+    return envelope(200, [], { state: status().state, timings: status().timings });
+  }
   const match = D1_QUERY.exec(url.pathname);
   if (!match) return error(404, 7003, `No route for ${request.method} ${url.pathname}`);
   if (request.method !== "POST") return error(405, 10405, `Method ${request.method} not allowed; use POST`);

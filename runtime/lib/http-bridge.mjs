@@ -6,6 +6,11 @@ export class BadRequest extends Error {}
 
 const BODYLESS = new Set(["GET", "HEAD"]);
 
+/** The TCP peer's address, IPv4-mapped IPv6 (`::ffff:1.2.3.4`) shown as IPv4. */
+export function peerAddress(socket) {
+  return socket.remoteAddress?.replace(/^::ffff:/, "") ?? "127.0.0.1";
+}
+
 /** The Worker's `Request` for a Node request; throws BadRequest for what fetch cannot represent. */
 export function toFetchRequest(req, listenAddress) {
   const target = req.url ?? "";
@@ -24,9 +29,10 @@ export function toFetchRequest(req, listenAddress) {
   } catch (error) {
     throw new BadRequest(`invalid header: ${error.message}`);
   }
-  // What Cloudflare's edge adds in front of a Worker.
-  headers.set("cf-connecting-ip", req.socket.remoteAddress?.replace(/^::ffff:/, "") ?? "127.0.0.1");
-  if (!headers.has("x-forwarded-proto")) headers.set("x-forwarded-proto", "http");
+  // What Cloudflare's edge adds in front of a Worker. It overwrites client-sent copies, so a Worker
+  // can trust `cf-connecting-ip` (the TCP peer) and `x-forwarded-proto` (the scheme the client used).
+  headers.set("cf-connecting-ip", peerAddress(req.socket));
+  headers.set("x-forwarded-proto", "http");
   const init = { method: req.method, headers };
   if (!BODYLESS.has(req.method)) {
     init.body = Readable.toWeb(req);
@@ -85,6 +91,9 @@ export function plainResponse(status, text, extraHeaders = {}) {
   });
 }
 
-export function jsonResponse(status, payload) {
-  return new Response(JSON.stringify(payload), { status, headers: { "content-type": "application/json" } });
+export function jsonResponse(status, payload, extraHeaders = {}) {
+  return new Response(JSON.stringify(payload), {
+    status,
+    headers: { "content-type": "application/json", ...extraHeaders },
+  });
 }

@@ -21,6 +21,17 @@ def test_plain_text_vars_and_secrets(fixture_runtime: RunningRuntime) -> None:
     assert echo == {"method": "POST", "body": "payload", "ip": "127.0.0.1"}
 
 
+def test_client_cannot_forge_cf_connecting_ip(fixture_runtime: RunningRuntime) -> None:
+    """As on Cloudflare's edge (HTTP request headers docs), `cf-connecting-ip` is the TCP peer's
+    address and replaces whatever the client sent; `x-forwarded-proto` is the scheme used."""
+    forged = {"cf-connecting-ip": "203.0.113.9", "x-forwarded-proto": "https"}
+    with fixture_runtime.client() as client:
+        echo = client.post("/echo", content=b"x", headers=forged).json()
+        headers = client.get("/headers", headers=forged).json()
+    assert echo["ip"] == "127.0.0.1"
+    assert headers["cf-connecting-ip"] == "127.0.0.1" and headers["x-forwarded-proto"] == "http"
+
+
 def test_kv_round_trip(fixture_runtime: RunningRuntime) -> None:
     with fixture_runtime.client() as client:
         assert client.get("/kv/get", params={"k": "missing"}).json() == {"value": None}

@@ -12,10 +12,9 @@ import time
 import traceback
 from types import FunctionType
 
+import js
 from pyodide.code import relaxed_call
 from pyodide.ffi import to_js
-
-import js
 
 
 def _shown_path(filename, bundle_root, source_label):
