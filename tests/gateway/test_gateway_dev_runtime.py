@@ -268,6 +268,23 @@ def test_bad_input_gets_an_api_shaped_error(gw, fresh_upstreams, path, body, con
 # ---------------------------------------------------------------- usage (D1 in the runtime)
 
 
+def _own_usage(gw: ExternalGateway, key: str, expected_requests: int, timeout_s: float = 20) -> dict:
+    """The key's own usage by provider, polled until its rows have landed (waitUntil has no drain hook
+    in the runtime; a loaded machine may need more than `drain()`'s settle time)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = httpx.get(
+            gw.base_url + "/v1/usage",
+            params={"group_by": "provider"},
+            headers={"authorization": f"Bearer {key}"},
+        )
+        assert response.status_code == 200, response.text
+        usage = response.json()
+        if sum(row["requests"] for row in usage["data"]) >= expected_requests or time.monotonic() > deadline:
+            return usage
+        time.sleep(0.2)
+
+
 def test_usage_is_aggregated_from_d1_after_drain(gw) -> None:
     client = _openai(gw, key=METER_KEY)
     for prompt in ("first meter", "second meter"):
@@ -275,13 +292,7 @@ def test_usage_is_aggregated_from_d1_after_drain(gw) -> None:
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="ghost", messages=_user("x"))
     gw.drain()  # usage rows are written through waitUntil
-    response = httpx.get(
-        gw.base_url + "/v1/usage",
-        params={"group_by": "provider"},
-        headers={"authorization": f"Bearer {METER_KEY}"},
-    )
-    assert response.status_code == 200, response.text
-    usage = response.json()
+    usage = _own_usage(gw, METER_KEY, expected_requests=3)
     assert usage["scope"] == "own"
     by_provider = {row["provider"]: row for row in usage["data"]}
     assert by_provider["oa"]["requests"] == 2 and by_provider["oa"]["errors"] == 0
