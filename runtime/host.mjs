@@ -23,6 +23,8 @@ import { errorSummary, findClass, formatWorkerError, startPython } from "./lib/p
 import { startStorage } from "./lib/storage.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+// wrangler dev's test route for Cron Triggers: `GET /__scheduled?cron=<pattern>[&time=<ms>]`.
+const SCHEDULED_PATH = "/__scheduled";
 
 async function optionalBindingModule(name) {
   const file = path.join(HERE, "bindings", `${name}.mjs`);
@@ -183,13 +185,14 @@ class Host {
     if (ai) this.env[this.config.ai.binding] = ai.createAiBinding(this.config.ai, { warn });
   }
 
-  /** A fresh `Default` instance per event, as workerd creates one per request. */
+  /** A fresh `Default` instance per event, as workerd creates one per request. Handlers other than
+   * `fetch` also get `env, ctx` after their argument, as workerd passes them (unused extras dropped). */
   async callEntrypoint(handler, args) {
     const ctx = new ExecutionContext(this.work);
     const instance = this.entrypoint.cls(ctx, this.env);
     try {
       if (handler === "fetch") return await this.python.host.call_handler(true, instance, "fetch", ...args);
-      return await this.python.host.call_raw(instance, handler, ...args);
+      return await this.python.host.call_raw(instance, handler, ...args, this.env, ctx);
     } finally {
       instance.destroy?.();
     }
@@ -215,6 +218,8 @@ class Host {
         response = await this.adminResponse(request);
       } else if (this.state !== "ready") {
         response = this.notReadyResponse();
+      } else if (new URL(request.url).pathname === SCHEDULED_PATH) {
+        response = await this.scheduledResponse(request, label);
       } else {
         response = await this.workerResponse(request, label);
       }
@@ -253,6 +258,30 @@ class Host {
       status: () => this.status(),
       markReady: () => this.markReady(),
     });
+  }
+
+  /** Runs the Worker's `scheduled(controller, env, ctx)` once, as a Cron Trigger would. */
+  async scheduledResponse(request, label) {
+    const url = new URL(request.url);
+    const cron = url.searchParams.get("cron") ?? "";
+    const time = url.searchParams.get("time");
+    const scheduledTime = time === null ? Date.now() : Number(time);
+    if (!Number.isSafeInteger(scheduledTime) || scheduledTime < 0) {
+      return jsonResponse(400, { error: { message: "`time` must be milliseconds since the epoch" } });
+    }
+    if (!this.entrypoint.methods.includes("scheduled")) {
+      return jsonResponse(404, {
+        error: { message: `${this.config.mainModule}: class Default defines no scheduled() handler` },
+      });
+    }
+    const controller = { cron, scheduledTime, type: "scheduled", noRetry() {} };
+    try {
+      await this.callEntrypoint("scheduled", [controller]);
+      return jsonResponse(200, { outcome: "ok", cron, scheduledTime });
+    } catch (error) {
+      process.stderr.write(`[edgestack] ${label}: scheduled() threw an exception:\n${formatWorkerError(this.python, error)}\n`);
+      return jsonResponse(500, { outcome: "exception", error: errorSummary(this.python, error) });
+    }
   }
 
   async workerResponse(request, label) {

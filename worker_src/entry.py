@@ -1,16 +1,22 @@
 """Cloudflare entrypoints. These classes only adapt; the logic lives in `app/`."""
 
-import json
-
 import js_bindings as edge
-from app.config import CONFIG_BINDING, STACK_BINDING, VERSION_BINDING, BuildInfo, read_json_config
-from app.demo import demo, handle_object_request
+from app.config import (
+    CONFIG_BINDING,
+    STACK_BINDING,
+    VERSION_BINDING,
+    BuildInfo,
+    ParsedOnce,
+    read_json_config,
+)
+from app.demo import handle_object_request
 from app.http import HttpRequest, HttpResponse
-from app.router import handle
+from app.router import handle, handle_scheduled
 from app.services import Services
 from workers import DurableObject, Response, WorkerEntrypoint
 
-DEFAULT_STATE_BINDING = "AGENT"
+# EDGESTACK_CONFIG is the same text for every request of an isolate: parse it once.
+_config_once = ParsedOnce(read_json_config)
 
 
 def _text(env, name: str, default: str = "") -> str:
@@ -21,7 +27,7 @@ def _text(env, name: str, default: str = "") -> str:
 def _services(env, ctx) -> Services:
     return Services(
         build=BuildInfo(stack=_text(env, STACK_BINDING), bundle_version=_text(env, VERSION_BINDING, "dev")),
-        config=read_json_config(_text(env, CONFIG_BINDING)),
+        config=_config_once(_text(env, CONFIG_BINDING)),
         fetch=edge.WorkersFetcher(),
         wait_until=edge.wait_until(ctx),
         clock=edge.clock,
@@ -33,6 +39,8 @@ def _services(env, ctx) -> Services:
         rate_limits=edge.rate_limit_bindings(env),
         ai=edge.ai_binding(env),
         secrets=edge.SecretMap(env),
+        durable_objects=edge.durable_object_bindings(env),
+        local_backends=edge.local_backends(env),
     )
 
 
@@ -48,30 +56,15 @@ def _response(response: HttpResponse) -> Response:
     return Response(body, status=response.status, headers=response.headers or None)
 
 
-def _with_local_backends(response: HttpResponse, backends) -> HttpResponse:
-    """/healthz under `edgestack dev` also names the local backend of each binding kind."""
-    if not backends or response.status != 200 or response.stream is not None:
-        return response
-    payload = json.loads(response.body or b"{}")
-    if isinstance(payload, dict) and "backends" not in payload:
-        payload["backends"] = backends
-        return HttpResponse.json(payload, headers=response.headers)
-    return response
-
-
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
-        http_request = await _http_request(request)
-        services = _services(self.env, self.ctx)
-        if http_request.path == "/demo":
-            state_binding = services.config.get("agents", {}).get("state_binding", DEFAULT_STATE_BINDING)
-            return _response(
-                await demo(http_request, services, edge.durable_object_client(self.env, state_binding))
-            )
-        response = await handle(http_request, services)
-        if http_request.path == "/healthz":
-            response = _with_local_backends(response, edge.local_backends(self.env))
-        return _response(response)
+        return _response(await handle(await _http_request(request), _services(self.env, self.ctx)))
+
+    async def scheduled(self, controller, env=None, ctx=None):
+        """Cron Triggers (`scheduled(controller, env, ctx)`); `self.env` / `self.ctx` are the same objects."""
+        await handle_scheduled(
+            str(controller.cron), float(controller.scheduledTime), _services(self.env, self.ctx)
+        )
 
 
 class AgentState(DurableObject):

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import js
 from app.bindings import UpstreamError, UpstreamResponse, Vector, VectorMatch
+from app.config import ParsedOnce
 from js import Object
 from pyodide.ffi import JsException, JsProxy, create_proxy, jsnull, to_js
 from workers import fetch as workers_fetch
@@ -315,8 +316,11 @@ def ai_binding(env: Any, name: str = "AI") -> WorkersAiAdapter | None:
 # --- outbound HTTP, time, background work --------------------------------------------------------
 
 
-async def stream_chunks(stream: Any) -> AsyncIterator[bytes]:
-    """A JS ReadableStream as an async iterator of bytes; a failed read raises UpstreamError."""
+async def stream_chunks(
+    stream: Any, *, idle_timeout_s: float | None = None, on_stall: Callable[[], object] | None = None
+) -> AsyncIterator[bytes]:
+    """A JS ReadableStream as an async iterator of bytes; a failed read raises UpstreamError, and so
+    does a read that brings nothing for `idle_timeout_s` (then `on_stall()` runs, e.g. an abort)."""
     if _is_missing(stream):
         return
     reader = stream.getReader()
@@ -324,7 +328,12 @@ async def stream_chunks(stream: Any) -> AsyncIterator[bytes]:
     try:
         while True:
             try:
-                chunk = await reader.read()
+                chunk = await asyncio.wait_for(reader.read(), idle_timeout_s)
+            except TimeoutError:
+                if on_stall is not None:
+                    on_stall()
+                stalled_ms = (idle_timeout_s or 0) * 1000
+                raise UpstreamError(f"upstream stream stalled: no data for {stalled_ms:.0f} ms") from None
             except JsException as exc:
                 raise UpstreamError(f"upstream stream failed: {exc}") from None
             if chunk.done:
@@ -340,7 +349,9 @@ async def stream_chunks(stream: Any) -> AsyncIterator[bytes]:
 class WorkersFetcher:
     """`app.bindings.Fetcher` over `workers.fetch`; a connect failure or timeout is UpstreamError.
 
-    The timeout covers the wait for the response headers; the body then streams as it arrives.
+    `timeout_ms` bounds the wait for the response headers and then each read of the body: an
+    upstream that stops sending mid-body ends the stream with UpstreamError (and the fetch is
+    aborted) instead of holding the request open.
     """
 
     async def __call__(
@@ -361,9 +372,8 @@ class WorkersFetcher:
         response_headers = {
             str(k).lower(): str(v) for k, v in py(Object.fromEntries(js_response.headers)).items()
         }
-        return UpstreamResponse(
-            status=int(js_response.status), headers=response_headers, body=stream_chunks(js_response.body)
-        )
+        chunks = stream_chunks(js_response.body, idle_timeout_s=timeout_ms / 1000, on_stall=controller.abort)
+        return UpstreamResponse(status=int(js_response.status), headers=response_headers, body=chunks)
 
 
 def wait_until(ctx: Any) -> Any:
@@ -419,13 +429,18 @@ def readable_stream(chunks: AsyncIterator[bytes]) -> Any:
     return js.ReadableStream.new(js_object({"pull": proxies[0], "cancel": proxies[1], "highWaterMark": 0}))
 
 
-def local_backends(env: Any) -> dict[str, str] | None:
-    """What the local runtime serves each binding kind with (absent on Cloudflare)."""
+def _parse_backends(text: str | None) -> dict[str, str]:
+    parsed = json.loads(text) if text else {}
+    return {str(k): str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
+
+
+_backends_once = ParsedOnce(_parse_backends)
+
+
+def local_backends(env: Any) -> Mapping[str, str]:
+    """What the local runtime serves each binding kind with (empty on Cloudflare); parsed once."""
     value = getattr(raw(env), LOCAL_BACKENDS_BINDING, None)
-    if not isinstance(value, str):
-        return None
-    parsed = json.loads(value)
-    return parsed if isinstance(parsed, dict) else None
+    return _backends_once(value if isinstance(value, str) else None)
 
 
 # --- requests, responses, Durable Objects ------------------------------------------------------
@@ -472,11 +487,8 @@ class DurableObjectClient:
         return int(response.status), bytes((await response.arrayBuffer()).to_bytes())
 
 
-def durable_object_client(env: Any, binding: str) -> DurableObjectClient | None:
-    namespace = getattr(raw(env), binding, None)
-    if isinstance(namespace, JsProxy) and hasattr(namespace, "idFromName"):
-        return DurableObjectClient(namespace)
-    return None
+def durable_object_bindings(env: Any) -> BindingMap:
+    return BindingMap(env, DurableObjectClient, ("idFromName", "get"))
 
 
 class ObjectStorage:

@@ -60,6 +60,21 @@ def test_queue_messages_reach_the_queue_handler(fixture_runtime: RunningRuntime)
         wait_for(lambda: client.get("/kv/get", params={"k": "job:j1"}).json() == {"value": "processed"})
 
 
+def test_scheduled_route_runs_the_cron_handler(fixture_runtime: RunningRuntime) -> None:
+    """wrangler dev's `/__scheduled?cron=` test route: `scheduled(controller, env, ctx)` runs once
+    with the given pattern and time (Cron Triggers / scheduled handler docs); its waitUntil work counts."""
+    with fixture_runtime.client() as client:
+        ran = client.get("/__scheduled", params={"cron": "*/5 * * * *", "time": "1700000000000"})
+        assert ran.status_code == 200
+        assert ran.json() == {"outcome": "ok", "cron": "*/5 * * * *", "scheduledTime": 1700000000000}
+        wait_for(lambda: client.get("/kv/get", params={"k": "cron:*/5 * * * *"}).json()["value"])
+        assert client.get("/kv/get", params={"k": "cron:*/5 * * * *"}).json() == {"value": "1700000000000"}
+        failed = client.get("/__scheduled", params={"cron": "boom"})
+        assert failed.status_code == 500 and "RuntimeError: scheduled boom" in failed.json()["error"]
+        assert client.get("/__scheduled", params={"time": "soon"}).status_code == 400
+        assert client.get("/hello").status_code == 200
+
+
 def test_rate_limit_binding_uses_the_stack_limit(fixture_runtime: RunningRuntime) -> None:
     with fixture_runtime.client() as client:
         outcomes = [client.get("/limit", params={"key": "k1"}).json()["success"] for _ in range(3)]

@@ -7,6 +7,7 @@ The planner ships `EDGESTACK_CONFIG` (JSON of the stack's gateway/rag/agents sec
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,3 +29,20 @@ def read_json_config(raw: str | None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"{CONFIG_BINDING} must be a JSON object")
     return value
+
+
+class ParsedOnce:
+    """Parses a binding's raw text once per isolate: the parse of the latest raw string is kept,
+    and reused while the binding holds the same text (a new deploy or reload brings new text)."""
+
+    def __init__(self, parse: Callable[[str | None], Any]) -> None:
+        self._parse = parse
+        self._raw: str | None = None
+        self._value: Any = None
+        self._parsed = False
+
+    def __call__(self, raw: str | None) -> Any:
+        if not self._parsed or raw != self._raw:
+            value = self._parse(raw)  # raises before anything is cached
+            self._raw, self._value, self._parsed = raw, value, True
+        return self._value

@@ -13,17 +13,10 @@ from typing import Any, Protocol
 
 from .bindings import Vector
 from .http import HttpRequest, HttpResponse
-from .services import Services
+from .services import DurableObjectNamespace, Services
 
 MAX_NAME = 64
-
-
-class DurableObjects(Protocol):
-    async def fetch(
-        self, name: str, path: str, method: str = "GET", body: bytes | None = None
-    ) -> tuple[int, bytes]:
-        """Send a request to the object named `name`; returns (status, body)."""
-        ...
+DEFAULT_STATE_BINDING = "AGENT"
 
 
 class ObjectStorage(Protocol):
@@ -57,7 +50,7 @@ def demo_vector(text: str, dimensions: int) -> list[float]:
 
 
 async def demo(
-    request: HttpRequest, services: Services, objects: DurableObjects | None, dimensions: int = 384
+    request: HttpRequest, services: Services, objects: DurableObjectNamespace | None, dimensions: int = 384
 ) -> HttpResponse:
     name = request.query.get("name", "world")[:MAX_NAME] or "world"
     gateway, agents, rag = (_section(services.config, s) for s in ("gateway", "agents", "rag"))
@@ -121,6 +114,12 @@ async def demo(
             "score": round(matches[0].score, 4) if matches else None,
         }
     return HttpResponse.json(report)
+
+
+def demo_objects(services: Services) -> DurableObjectNamespace | None:
+    """The namespace /demo visits: the agents' state binding (`agents.state_binding`, default AGENT)."""
+    binding = _section(services.config, "agents").get("state_binding", DEFAULT_STATE_BINDING)
+    return services.durable_objects.get(binding) if isinstance(binding, str) else None
 
 
 async def handle_object_request(request: HttpRequest, storage: ObjectStorage) -> HttpResponse:

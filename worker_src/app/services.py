@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .bindings import (
     Clock,
@@ -19,6 +19,16 @@ from .bindings import (
     WorkersAi,
 )
 from .config import BuildInfo
+
+
+class DurableObjectNamespace(Protocol):
+    """A Durable Object namespace binding, addressed by object name (`idFromName` + `get`)."""
+
+    async def fetch(
+        self, name: str, path: str, method: str = "GET", body: bytes | None = None
+    ) -> tuple[int, bytes]:
+        """Send a request to the object named `name`; returns (status, body)."""
+        ...
 
 
 @dataclass
@@ -36,3 +46,6 @@ class Services:
     rate_limits: Mapping[str, RateLimiter] = field(default_factory=dict)
     ai: WorkersAi | None = None
     secrets: Mapping[str, str] = field(default_factory=dict)
+    durable_objects: Mapping[str, DurableObjectNamespace] = field(default_factory=dict)
+    # binding kind -> what serves it; set only by the local runtime (`edgestack dev`), empty on Cloudflare
+    local_backends: Mapping[str, str] = field(default_factory=dict)
