@@ -98,6 +98,15 @@ def test_demo_touches_every_backend_and_keeps_state(
     assert first["vectorize"]["top_match"] == first["vectorize"]["upserted"]
 
 
+def test_cron_trigger_reaches_default_scheduled(
+    dev_cli: tuple[str, list[str], subprocess.Popen[str]],
+) -> None:
+    """entry.py's `Default.scheduled(controller, env, ctx)` adapter runs under the real SDK."""
+    ran = httpx.get(f"{dev_cli[0]}/__scheduled", params={"cron": "0 * * * *", "time": "1000"}, timeout=30)
+    assert ran.status_code == 200, ran.text
+    assert ran.json() == {"outcome": "ok", "cron": "0 * * * *", "scheduledTime": 1000}
+
+
 def test_sigterm_stops_cleanly(dev_cli: tuple[str, list[str], subprocess.Popen[str]]) -> None:
     process = dev_cli[2]
     process.send_signal(signal.SIGTERM)
