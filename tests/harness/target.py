@@ -34,7 +34,6 @@ import httpx
 from .server import GatewayHarness, HarnessBindings, default_bindings
 
 REPO = Path(__file__).resolve().parents[2]
-READY_MARK = "Ready in "  # edgestack dev's banner line once bindings and migrations are in place
 
 
 class RunningGateway(Protocol):
@@ -172,12 +171,11 @@ def _wait_healthy(
         if process.poll() is not None:
             output = log_path.read_text(errors="replace")
             raise RuntimeError(f"edgestack dev exited with {process.returncode}:\n{output[-2000:]}")
-        # /healthz answers before `edgestack dev` has applied the D1 migrations (it applies them through
-        # the running host); the banner's "Ready in" line comes after them.
-        if READY_MARK in log_path.read_text(errors="replace"):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
-                    return
+        # The host answers 503 `not_ready` until `edgestack dev` has applied the D1 migrations and
+        # signalled ready, so a 200 from /healthz means the stack is fully up.
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
+                return
         time.sleep(0.2)
     raise RuntimeError(f"edgestack dev did not answer /healthz on {base_url} within {timeout_s:.0f}s")
 
