@@ -65,10 +65,21 @@ class ExternalGateway:
     base_url: str
     bindings: HarnessBindings | None = None
     log_path: Path | None = None  # the runtime's output, for debugging
-    settle_s: float = 1.0
+    timeout_s: float = 20.0
 
     def drain(self) -> None:
-        time.sleep(self.settle_s)  # no hook into the runtime: give waitUntil work time to land
+        """Poll the host's `GET /__edgestack/status` until no `waitUntil` work is pending.
+
+        The host tracks `ctx.waitUntil` promises before the response is sent, so once the client has
+        its response, its background work (usage records, cache writes) is counted here.
+        """
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            status = httpx.get(self.base_url + "/__edgestack/status", timeout=5).json()
+            if status["background"]["pending"] == 0:
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"waitUntil work still pending on {self.base_url} after {self.timeout_s:.0f}s")
 
 
 class GatewayTarget(Protocol):
