@@ -107,9 +107,71 @@ NEW_MODULES = sorted(set(sys.modules) - _before)
 BEFORE_MODULES = sorted(_before)
 
 
+def _definition_costs():
+    # ms to create one of each kind of definition a module body may contain (after the import)
+    import collections
+    import dataclasses
+    import re
+    from typing import NamedTuple, Protocol
+
+    def typing_namedtuple(i):
+        class Record(NamedTuple):
+            a: int
+            b: str = ""
+            c: float = 0.0
+
+    def collections_namedtuple(i):
+        collections.namedtuple("Record", "a b c", defaults=("", 0.0))
+
+    def dataclass(i):
+        @dataclasses.dataclass
+        class Record:
+            a: int
+            b: str = ""
+            c: float = 0.0
+
+    def protocol(i):
+        class Reader(Protocol):
+            async def get(self, key: str) -> str: ...
+            async def put(self, key: str, value: str) -> None: ...
+
+    def plain_slots_class(i):
+        class Record:
+            __slots__ = ("a", "b", "c")
+
+            def __init__(self, a, b="", c=0.0):
+                self.a, self.b, self.c = a, b, c
+
+    def regex(i):
+        re.compile(r"^[A-Za-z0-9._:-]{1,%d}$" % (64 + i))  # distinct patterns: no cache hits
+
+    costs = {}
+    for name, make in [
+        ("typing.NamedTuple (3 fields)", typing_namedtuple),
+        ("collections.namedtuple (3 fields)", collections_namedtuple),
+        ("@dataclass (3 fields)", dataclass),
+        ("typing.Protocol (2 methods)", protocol),
+        ("plain class with __slots__ and __init__", plain_slots_class),
+        ("re.compile (new pattern)", regex),
+    ]:
+        started = time.perf_counter()
+        for i in range(20):
+            make(i)
+        costs[name] = (time.perf_counter() - started) * 1000 / 20
+    return costs
+
+
 def result_json():
     import json
-    return json.dumps({"total_ms": TOTAL_MS, "rows": ROWS, "new": NEW_MODULES, "before": BEFORE_MODULES})
+    return json.dumps(
+        {
+            "total_ms": TOTAL_MS,
+            "rows": ROWS,
+            "new": NEW_MODULES,
+            "before": BEFORE_MODULES,
+            "definitions": _definition_costs(),
+        }
+    )
 """
 
 NODE_SOURCE = """\
@@ -147,6 +209,7 @@ class ProfileRun:
     modules: list[ModuleTiming]
     new_modules: list[str]
     before_modules: list[str]
+    definition_ms: dict[str, float]  # cost of creating one class / pattern of each kind
 
 
 def _kind(origin: str) -> str:
@@ -179,7 +242,9 @@ def profile_once(bundle_dir: Path, line: str) -> ProfileRun:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     modules = [ModuleTiming(n, inc, own, comp, _kind(origin)) for n, inc, own, comp, origin in data["rows"]]
-    return ProfileRun(data["entry_ms"], data["sdk_ms"], modules, data["new"], data["before"])
+    return ProfileRun(
+        data["entry_ms"], data["sdk_ms"], modules, data["new"], data["before"], data["definitions"]
+    )
 
 
 def median_modules(runs: list[ProfileRun]) -> list[ModuleTiming]:
@@ -234,7 +299,18 @@ def render(runs: list[ProfileRun], top: int, line: str) -> str:
         "",
         f"Stdlib modules entry.py imports beyond the SDK's ({len(stdlib)}): {', '.join(stdlib) or 'none'}.",
     ]
+    out += ["", render_definition_costs(runs)]
     return "\n".join(out)
+
+
+def median_definition_costs(runs: list[ProfileRun]) -> dict[str, float]:
+    return {name: statistics.median(r.definition_ms[name] for r in runs) for name in runs[0].definition_ms}
+
+
+def render_definition_costs(runs: list[ProfileRun]) -> str:
+    costs = median_definition_costs(runs)
+    listed = "; ".join(f"{name} {ms:.2f} ms" for name, ms in costs.items())
+    return f"Cost of one definition in a module body under Pyodide (warm, median): {listed}."
 
 
 def profile_trees(trees: list[Path], runs: int, line: str) -> list[list[ProfileRun]]:

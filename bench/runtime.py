@@ -37,7 +37,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.import_profile import ModuleTiming, median_modules, profile_trees  # noqa: E402
+from bench.import_profile import (  # noqa: E402
+    ModuleTiming,
+    median_modules,
+    profile_trees,
+    render_definition_costs,
+)
 from infra.dev.session import DevOptions, DevSession  # noqa: E402
 
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -241,6 +246,7 @@ def run(starts: int, requests: int, concurrency: int, variants: list[Path]) -> d
             )
             for tree, results, runs in zip(trees, tree_starts, profiles, strict=True)
         ],
+        "definition_costs": render_definition_costs([run for runs in profiles for run in runs]),
         "loads": loads,
         "starts": starts,
         "requests": requests,
@@ -326,7 +332,8 @@ def render(results: dict[str, object]) -> str:
         "the gateway config, first calls across the JS bridge); the difference between trees is the import",
         "moved out of start-up.",
         "",
-        "Cloudflare and this cost: the stacks' default flags do not include `python_dedicated_snapshot`, so",
+        "Cloudflare and this cost: the stacks' default flags do not include `python_dedicated_snapshot` (the",
+        "flag for a memory snapshot taken after the top level runs at upload), so as we read the documentation",
         "the Worker's own modules are imported when an isolate starts, and every eager import adds to each",
         "cold start (and counts against the 1 s startup limit). With `python_dedicated_snapshot`, the top",
         "level runs at upload and is restored from the memory snapshot, so eager imports are paid at deploy",
@@ -358,7 +365,7 @@ def render(results: dict[str, object]) -> str:
             lines.append(
                 f"| {m.name} | {m.self_ms:.1f} ms | {m.compile_ms:.1f} ms | {m.exec_ms:.1f} ms | {m.inclusive_ms:.1f} ms |"
             )
-    lines.append("")
+    lines += ["", str(results["definition_costs"]), ""]
     return "\n".join(lines)
 
 
