@@ -9,7 +9,6 @@ from app.config import (
     ParsedOnce,
     read_json_config,
 )
-from app.demo import handle_object_request
 from app.http import HttpRequest, HttpResponse
 from app.router import handle, handle_scheduled
 from app.services import Services
@@ -73,5 +72,7 @@ class AgentState(DurableObject):
     async def fetch(self, request):
         http_request = await _http_request(request)
         if http_request.path.startswith("/demo/"):
+            from app.demo import handle_object_request  # on first use: keeps start-up imports small
+
             return _response(await handle_object_request(http_request, edge.ObjectStorage(self.ctx.storage)))
         return Response.from_json({"ok": True})

@@ -1,9 +1,13 @@
-"""Top-level request routing for the Default entrypoint."""
+"""Top-level request routing for the Default entrypoint.
+
+The gateway and the demo are imported on their first request, not at start-up: under Pyodide
+their import is mostly compiling source (the bundle carries no .pyc), and an isolate that never
+serves them (a Durable Object, a stack with the gateway off) should not pay for it. Measured in
+bench/runtime.py; see docs/benchmarks.md.
+"""
 
 from __future__ import annotations
 
-from .demo import demo, demo_objects
-from .gateway import handle_v1
 from .health import healthz
 from .http import HttpRequest, HttpResponse
 from .services import Services
@@ -13,8 +17,12 @@ async def handle(request: HttpRequest, services: Services) -> HttpResponse:
     if request.path == "/healthz" and request.method in ("GET", "HEAD"):
         return healthz(services.build, services.local_backends)
     if request.path.startswith("/v1/"):
+        from .gateway import handle_v1
+
         return await handle_v1(request, services)
     if request.path == "/demo":
+        from .demo import demo, demo_objects
+
         return await demo(request, services, demo_objects(services))
     return HttpResponse.json(
         {"error": {"message": f"no route for {request.method} {request.path}"}}, status=404
