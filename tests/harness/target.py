@@ -7,8 +7,8 @@ Tests ask a `GatewayTarget` to start a gateway for a `gateway` config section an
 - `dev`: writes, in a fresh temporary directory, a copy of stacks/local.yaml with the test's gateway
   section and rate limit, a `.dev.vars` with the secrets and the runtime's state directory (the
   repository's files are only read), then runs `EDGESTACK_DEV_COMMAND` (default
-  `edgestack dev {stack} --port {port} --state {state}`), waiting for the `Ready in` line and
-  `/healthz`. Tests that need the fake clock or to reach into bindings are marked `harness_only` and
+  `python -m infra.cli dev {stack} --port {port} --state {state}` with this interpreter), waiting for a 200
+  from `/healthz`. Tests that need the fake clock or to reach into bindings are marked `harness_only` and
   skip there.
 
 `DevRuntimeTarget` is also used directly by tests marked `dev_runtime`, which run against `edgestack
@@ -22,6 +22,7 @@ import os
 import shlex
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -125,7 +126,9 @@ class DevRuntimeTarget:
 
     def __init__(self, command: str | None = None) -> None:
         self.command = command or os.environ.get(
-            "EDGESTACK_DEV_COMMAND", "edgestack dev {stack} --port {port} --state {state}"
+            "EDGESTACK_DEV_COMMAND",
+            # This interpreter's CLI, so the venv need not be on PATH (CI does not activate it).
+            shlex.quote(sys.executable) + " -m infra.cli dev {stack} --port {port} --state {state}",
         )
 
     @contextlib.contextmanager
