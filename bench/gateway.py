@@ -37,6 +37,8 @@ for entry in (ROOT / "worker_src", ROOT / "tests", ROOT):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
+from bench.benchdocs import write_section  # noqa: E402
+
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## gateway"
 UPSTREAM_KEY = "bench-upstream-key"
@@ -389,18 +391,6 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    existing = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n"
-    lines = existing.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        updated = existing.rstrip("\n") + "\n\n" + text
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        updated = "".join(lines[:start]) + text + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
-    DOCS.write_text(updated)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
@@ -450,7 +440,7 @@ def main() -> int:
     text = render(results)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
         print(f"wrote the gateway section of {DOCS.relative_to(ROOT)}", file=sys.stderr)
     return 0
 

@@ -37,6 +37,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.benchdocs import write_section  # noqa: E402
 from bench.import_profile import (  # noqa: E402
     ModuleTiming,
     median_modules,
@@ -369,18 +370,6 @@ def render(results: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    existing = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n"
-    lines = existing.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        updated = existing.rstrip("\n") + "\n\n" + text
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        updated = "".join(lines[:start]) + text + ("\n" if end < len(lines) else "") + "".join(lines[end:])
-    DOCS.write_text(updated)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--starts", type=int, default=3)
@@ -398,7 +387,7 @@ def main() -> int:
     text = render(run(args.starts, args.requests, args.concurrency, [v.resolve() for v in args.variant]))
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
         print(f"wrote the runtime section of {DOCS.relative_to(ROOT)}", file=sys.stderr)
     return 0
 

@@ -1,0 +1,20 @@
+"""Writes one bench's section of docs/benchmarks.md, leaving the other benches' sections alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def write_section(heading: str, text: str, docs: Path = DOCS) -> None:
+    """Replace the `heading` section (up to the next `## `) with `text`, or append it."""
+    existing = docs.read_text() if docs.exists() else "# Benchmarks\n\n"
+    lines = existing.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
+    if start is None:
+        updated = existing.rstrip("\n") + "\n\n" + text
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        updated = "".join(lines[:start]) + text + ("\n" if end < len(lines) else "") + "".join(lines[end:])
+    docs.write_text(updated)
