@@ -103,8 +103,8 @@ class DevSession:
         server = start_embedding_server()
         self.embeddings.url = server.url
         self.embeddings.stop = server.stop
-        kind = "language model" if server.language_model else "NOT a language model"
-        self.embeddings.backend = f"embeddings: {server.embedder_name} ({kind}); text generation: " + (
+        # The hashing embedder's name already says it is not a language model.
+        self.embeddings.backend = f"embeddings: {server.embedder_name}; text generation: " + (
             os.environ.get(TEXT_GENERATION_URL_ENV) or "not configured (errors like an unavailable model)"
         )
         self.embeddings.lines = [f"Embeddings: {server.embedder_name}: {server.reason}"] + [
