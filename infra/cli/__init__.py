@@ -13,6 +13,8 @@ SUBCOMMANDS: dict[str, str] = {
     "synth": "synth",
     "dev": "dev",
     "wrangler-config": "wrangler_config",
+    "customer": "customer",
+    "fleet": "fleet",
 }
 
 
