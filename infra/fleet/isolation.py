@@ -150,12 +150,15 @@ def collisions(claims: Iterable[Claim]) -> list[tuple[Claim, Claim]]:
 
 
 def _route_host_collisions(claims: list[Claim]) -> list[tuple[Claim, Claim]]:
-    domains = {(c.scope, c.value): c for c in claims if c.kind is ClaimKind.HOSTNAME}
+    domains: dict[tuple[str, str], list[Claim]] = {}
+    for c in claims:
+        if c.kind is ClaimKind.HOSTNAME:
+            domains.setdefault((c.scope, c.value), []).append(c)
     out = []
     for host in _route_hosts(claims):
-        domain = domains.get((host.scope, host.value))
-        if domain is not None and domain.stack != host.stack:
-            out.append((domain, host))
+        other = next((d for d in domains.get((host.scope, host.value), []) if d.stack != host.stack), None)
+        if other is not None:
+            out.append((other, host))
     return out
 
 
