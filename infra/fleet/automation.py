@@ -54,7 +54,8 @@ def step_text(event: Any) -> str | None:
     if metadata is None:
         return None
     name = str(metadata.urn).rsplit("::", 1)[-1]
-    return f"{metadata.op} {metadata.type} {name}"
+    op = getattr(metadata.op, "value", metadata.op)
+    return f"{op} {metadata.type} {name}"
 
 
 def pulumi_runner(operation: Operation, project_dir: Path = REPO_ROOT) -> Runner:
