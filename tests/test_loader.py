@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.errors import StackError
-from infra.loader import (
+from infra.stackfile.diagnostics import StackError
+from infra.stackfile.load import (
     StackNotFoundError,
     list_stack_files,
     load_layers,
@@ -17,7 +17,7 @@ from infra.loader import (
     resolve_stack_path,
     stack_name,
 )
-from infra.yaml_source import Position, format_key_path, parse_yaml
+from infra.stackfile.source import Position, format_key_path, parse_yaml
 from tests.conftest import FIXTURE_WORKER_SRC, MALFORMED_DIR, STACKS_DIR
 
 SHIPPED = ["base", "customer-acme", "customer-globex", "dev", "local", "prod", "staging"]

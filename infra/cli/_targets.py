@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import StackError
-from ..loader import STACKS_DIR, list_stack_files, resolve_stack_path
+from infra.stackfile.diagnostics import StackError
+from infra.stackfile.load import STACKS_DIR, list_stack_files, resolve_stack_path
 
 
 def stack_targets(arguments: list[str]) -> tuple[list[Path], list[str]]:

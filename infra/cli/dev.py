@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from ..bundler import DEFAULT_WORKER_SRC
-from ..cfapi import CloudflareApiError
-from ..d1_migrations import MigrationError
-from ..errors import StackError
-from ..planner import PLAN_ERRORS
+from infra.d1.migrations import MigrationError
+from infra.deploy.cloudflare_api import CloudflareApiError
+from infra.plan.bundle import DEFAULT_WORKER_SRC
+from infra.plan.planner import PLAN_ERRORS
+from infra.stackfile.diagnostics import StackError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -43,11 +43,11 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..dev.embeddings import EmbeddingServerError
-    from ..dev.node_env import NodeSetupError
-    from ..dev.runtime_process import RuntimeStartError
-    from ..dev.secrets import DevVarsError
-    from ..dev.session import DevConfigError, DevOptions, DevSession
+    from infra.dev.dev_vars import DevVarsError
+    from infra.dev.embeddings import EmbeddingServerError
+    from infra.dev.node_env import NodeSetupError
+    from infra.dev.runtime_process import RuntimeStartError
+    from infra.dev.session import DevConfigError, DevOptions, DevSession
 
     if not 0 <= args.port <= 65535:
         print(f"edgestack dev: --port {args.port} is not a port number (0-65535)", file=sys.stderr)

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..bundler import DEFAULT_WORKER_SRC
-from ..errors import StackError
-from ..planner import PLAN_ERRORS
-from ..synth import SynthResource, SynthResult, synth_stack
+from infra.deploy.synth import SynthResource, SynthResult, synth_stack
+from infra.plan.bundle import DEFAULT_WORKER_SRC
+from infra.plan.planner import PLAN_ERRORS
+from infra.stackfile.diagnostics import StackError
 
 
 def register(subparsers: Any) -> None:

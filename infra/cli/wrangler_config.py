@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..bundler import DEFAULT_WORKER_SRC, load_bundle
-from ..errors import StackError
-from ..loader import load_stack, resolve_stack_path, stack_name
-from ..planner import PLAN_ERRORS, plan
+from infra.plan.bundle import DEFAULT_WORKER_SRC, load_bundle
+from infra.plan.planner import PLAN_ERRORS, plan
+from infra.stackfile.diagnostics import StackError
+from infra.stackfile.load import load_stack, resolve_stack_path, stack_name
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..dev.wrangler import render_jsonc, secret_names, wrangler_config
+    from infra.deploy.wrangler import render_jsonc, secret_names, wrangler_config
 
     try:
         path = resolve_stack_path(args.stack)

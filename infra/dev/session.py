@@ -13,20 +13,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
-from infra.bundler import DEFAULT_WORKER_SRC, load_bundle
-from infra.loader import load_stack, resolve_stack_path, stack_name
-from infra.planner import Plan
-from infra.planner import plan as make_plan
+from infra.plan.bundle import DEFAULT_WORKER_SRC, load_bundle
+from infra.plan.planner import Plan
+from infra.plan.planner import plan as make_plan
+from infra.plan.sdk_pin import WORKERS_RUNTIME_SDK_VERSION
 from infra.spec import Stack
-from infra.versions import WORKERS_RUNTIME_SDK_VERSION
+from infra.stackfile.load import load_stack, resolve_stack_path, stack_name
 
 from .banner import BannerFacts, render_banner
 from .bundle_dir import write_bundle
+from .dev_vars import LocalSecrets, resolve_secrets
 from .host_config import HostConfig, HostInputs, build_host_config
 from .migrate import apply_local_migrations, signal_ready
 from .node_env import REPO_ROOT, ensure_runtime_packages, find_node
 from .runtime_process import ReadyInfo, RuntimeProcess, RuntimeStartError
-from .secrets import LocalSecrets, resolve_secrets
 from .watch import SourceWatcher
 
 DEV_DIR = REPO_ROOT / ".edgestack" / "dev"
