@@ -189,7 +189,8 @@ def warm(runs: int) -> dict:
     from infra.deploy.synth import run_program, synth_plan, synth_stack
     from infra.plan.bundle import load_bundle
     from infra.plan.planner import plan
-    from infra.stackfile.load import load_stack, resolve_stack_path, stack_name
+    from infra.stackfile.load import load_stack
+    from infra.stackfile.names import resolve_stack_path, stack_name
 
     types = [r.type for r in synth_stack("prod").resources]  # also warms imports and caches
     programs = {

@@ -23,7 +23,8 @@ from pulumi.dynamic.dynamic import serialize_provider
 from infra.deploy.cloudflare_api import BASE_URL_ENV, CloudflareAuthError, RetryPolicy, connect
 from infra.deploy.providers.base import ProviderError
 from infra.deploy.providers.vectorize import VectorizeIndexProvider
-from infra.deploy.providers.vectorize_config import IndexConfig, vectorize_name_problem
+from infra.deploy.providers.vectorize_config import IndexConfig
+from infra.spec.vectorize import vectorize_name_problem
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from typing import Any
 from infra.spec import Stack
 from infra.stackfile.crossref import config_referenced_names, env_declarations
 from infra.stackfile.diagnostics import Diagnostic, StackError
-from infra.stackfile.load import WORKER_SRC_DIR, load_stack_with_sources
+from infra.stackfile.load import load_stack_with_sources
+from infra.stackfile.project import ProjectNotFoundError, find_project
 from infra.stackfile.source import SourceMap, display_path, format_key_path
 from infra.stackfile.worker_scan import EnvUsage, plain_text_binding_names, scan_env_usages
 
@@ -67,7 +68,11 @@ def binding_diagnostics(
 
 
 def run(args: argparse.Namespace) -> int:
-    worker_src = args.worker_src or WORKER_SRC_DIR
+    try:
+        worker_src = args.worker_src or find_project().worker_src
+    except ProjectNotFoundError as exc:
+        print(exc)
+        return 1
     files, problems = stack_targets([args.stack] if args.stack else [])
     for problem in problems:
         print(problem)

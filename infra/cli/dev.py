@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from infra.d1.migrations import MigrationError
+from infra.d1.migrations import D1MigrationError
 from infra.deploy.cloudflare_api import CloudflareApiError
-from infra.plan.bundle import DEFAULT_WORKER_SRC
 from infra.plan.planner import PLAN_ERRORS
 from infra.stackfile.diagnostics import StackError
 
@@ -30,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="where KV/D1/R2/DO/Vectorize data persists",
     )
     parser.add_argument("--watch", action="store_true", help="reload when worker_src changes")
-    parser.add_argument("--worker-src", type=Path, default=DEFAULT_WORKER_SRC, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-src", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--no-install", action="store_true", help="do not run `npm ci` in runtime/ when packages are missing"
     )
@@ -65,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         EmbeddingServerError,
         NodeSetupError,
         RuntimeStartError,
-        MigrationError,
+        D1MigrationError,
         CloudflareApiError,
         DevVarsError,
         DevConfigError,

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from infra.deploy.synth import SynthResource, SynthResult, synth_stack
-from infra.plan.bundle import DEFAULT_WORKER_SRC
 from infra.plan.planner import PLAN_ERRORS
 from infra.stackfile.diagnostics import StackError
 
@@ -40,7 +39,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--worker-src",
         type=Path,
-        default=DEFAULT_WORKER_SRC,
+        default=None,
         help="Worker source folder (default: worker_src/)",
     )
     parser.set_defaults(run=run)

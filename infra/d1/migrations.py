@@ -112,18 +112,18 @@ class MigrationProblem:
         return f"{where}: {self.message}"
 
 
-class MigrationError(RuntimeError):
+class D1MigrationError(RuntimeError):
     """Base of every migration error; the message is one line."""
 
 
-class MigrationDirError(MigrationError):
+class MigrationDirError(D1MigrationError):
     def __init__(self, problems: Sequence[MigrationProblem]) -> None:
         self.problems = tuple(problems)
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         super().__init__(f"{problems[0]}{more}")
 
 
-class EditedMigrationError(MigrationError):
+class EditedMigrationError(D1MigrationError):
     def __init__(self, path: str, recorded: str, current: str) -> None:
         self.path = path
         super().__init__(
@@ -132,7 +132,7 @@ class EditedMigrationError(MigrationError):
         )
 
 
-class MigrationFailedError(MigrationError):
+class MigrationFailedError(D1MigrationError):
     def __init__(
         self,
         migration: MigrationFile,
@@ -330,7 +330,7 @@ def load_migrations(directory: str | Path) -> list[MigrationFile]:
 
 
 @dataclass(frozen=True)
-class MigrationPlan:
+class D1MigrationPlan:
     pending: tuple[MigrationFile, ...]  # not recorded in d1_migrations, in apply order
     already_applied: tuple[MigrationFile, ...]  # recorded; checksum matches or was never known
 
@@ -339,7 +339,7 @@ def plan_migrations(
     files: Sequence[MigrationFile],
     recorded: Iterable[str],
     known_checksums: Mapping[str, str],
-) -> MigrationPlan:
+) -> D1MigrationPlan:
     """Split files into pending and applied. Raises EditedMigrationError for an edited applied file.
 
     `known_checksums` are the sha256 recorded when files were applied; a recorded name without one
@@ -356,7 +356,7 @@ def plan_migrations(
         if known and known != migration.sha256:
             raise EditedMigrationError(migration.path, known, migration.sha256)
         applied.append(migration)
-    return MigrationPlan(tuple(pending), tuple(applied))
+    return D1MigrationPlan(tuple(pending), tuple(applied))
 
 
 @dataclass(frozen=True)

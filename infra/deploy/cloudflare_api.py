@@ -176,7 +176,7 @@ class CloudflareApi:
                     raise CloudflareAuthError(operation, status, details, note=permission) from None
                 if status != 429 and status < 500:
                     raise CloudflareApiError(operation, status, details) from None
-                wait = _retry_after(exc.response.headers, self.clock)
+                wait = _retry_after(exc.response.headers)
                 failure: CloudflareApiError = CloudflareUnavailableError(operation, status, details)
             except cloudflare.APIConnectionError as exc:
                 wait = None
@@ -237,7 +237,7 @@ def _details(body: object) -> list[ApiErrorDetail]:
     return []
 
 
-def _retry_after(headers: Mapping[str, str], clock: Callable[[], float]) -> float | None:
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds from `retry-after-ms`, or `retry-after` (delta seconds or an HTTP date)."""
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:

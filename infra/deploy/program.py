@@ -19,7 +19,7 @@ from infra.d1.migrations import MigrationDirError
 from infra.deploy.components import AiGateway, D1Migrator, IndexProvisioner, Routing, Storage, Worker
 from infra.deploy.components.d1_migrations import apply_d1_migrations
 from infra.deploy.components.vectorize import VectorizeConfigError, provision_index
-from infra.plan.bundle import DEFAULT_WORKER_SRC, load_bundle
+from infra.plan.bundle import load_bundle
 from infra.plan.planner import PLAN_ERRORS, Plan, SecretTextBinding, plan
 from infra.stackfile.diagnostics import StackError
 
@@ -122,9 +122,10 @@ def export_outputs(the_plan: Plan, deployed: Deployed) -> None:
     pulumi.export("migrationApplied", the_plan.migration.pending)
 
 
-def main(worker_src: Path = DEFAULT_WORKER_SRC) -> None:
+def main(worker_src: Path | None = None) -> None:
     """Entry point of `pulumi up`: the Pulumi stack name picks the stack file."""
-    from infra.stackfile.load import load_stack, resolve_stack_path
+    from infra.stackfile.load import load_stack
+    from infra.stackfile.names import resolve_stack_path
 
     stack_name = pulumi.get_stack()
     try:

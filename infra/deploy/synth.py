@@ -25,7 +25,7 @@ from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from infra.plan.bundle import DEFAULT_WORKER_SRC, load_bundle
+from infra.plan.bundle import load_bundle
 from infra.plan.planner import Plan, SecretTextBinding, plan
 
 PROJECT = "edgestack"
@@ -282,13 +282,14 @@ def synth_stack(
     stack_or_path: str,
     *,
     deployed_migration_tag: str | None = None,
-    worker_src: Path = DEFAULT_WORKER_SRC,
+    worker_src: Path | None = None,
 ) -> SynthResult:
     """Load, bundle, plan and synth one stack (a name like `prod` / `customer-acme`, or a path).
 
     Raises `StackError` or one of `PLAN_ERRORS` (one-line messages) before Pulumi runs.
     """
-    from infra.stackfile.load import load_stack, resolve_stack_path, stack_name
+    from infra.stackfile.load import load_stack
+    from infra.stackfile.names import resolve_stack_path, stack_name
 
     path = resolve_stack_path(stack_or_path)
     stack = load_stack(path, worker_src=worker_src)

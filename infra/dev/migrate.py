@@ -57,7 +57,7 @@ def _read_checksums(path: Path) -> dict[str, dict[str, str]]:
 def apply_local_migrations(
     plan: Plan, runtime_url: str, token: str, state_dir: Path
 ) -> list[MigrationOutcome]:
-    """Apply every D1 binding's pending migrations. Raises `infra.d1.migrations.MigrationError`."""
+    """Apply every D1 binding's pending migrations. Raises `infra.d1.migrations.D1MigrationError`."""
     if not plan.d1_migrations:
         return []
     api = connect(

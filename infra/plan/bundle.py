@@ -28,22 +28,20 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from infra.stackfile.project import ENTRY_MODULE, TOOL_ROOT, find_project
+
 from .sdk_pin import WORKERS_RUNTIME_SDK, WheelPin
 
 PYTHON_MODULE = "text/x-python"
 DATA_MODULE = "application/octet-stream"
 JS_MODULE = "application/javascript+module"
 
-MAIN_MODULE = "entry.py"
 VENDOR_DIR = "python_modules"
 
 MIB = 1024 * 1024
 GZIP_LIMIT_FREE = 3 * MIB
 GZIP_LIMIT_PAID = 10 * MIB
 UNCOMPRESSED_LIMIT = 64 * MIB
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_WORKER_SRC = REPO_ROOT / "worker_src"
 
 _SKIPPED_DIRS = frozenset({"__pycache__", "tests", "test"})
 
@@ -166,8 +164,8 @@ def worker_source_modules(worker_src: Path) -> tuple[Module, ...]:
                 raise BundleError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
             name = path.relative_to(root).as_posix()
             modules.append(Module.of(name, PYTHON_MODULE, content))
-    if not any(m.name == MAIN_MODULE for m in modules):
-        raise BundleError(f"{worker_src}: missing the main module {MAIN_MODULE}")
+    if not any(m.name == ENTRY_MODULE for m in modules):
+        raise BundleError(f"{worker_src}: missing the main module {ENTRY_MODULE}")
     return tuple(sorted(modules, key=lambda m: m.name))
 
 
@@ -187,9 +185,7 @@ def vendored_modules(files: Iterable[VendoredFile]) -> tuple[Module, ...]:
     return tuple(sorted(modules, key=lambda m: m.name))
 
 
-def build_bundle(
-    worker_src: Path = DEFAULT_WORKER_SRC, *, vendored: Sequence[VendoredFile] | None = None
-) -> Bundle:
+def build_bundle(worker_src: Path, *, vendored: Sequence[VendoredFile] | None = None) -> Bundle:
     """Read `worker_src` and the vendored SDK into a `Bundle` (no size check: see `check_limits`)."""
     files = sdk_files() if vendored is None else vendored
     modules = tuple(
@@ -199,7 +195,7 @@ def build_bundle(
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise BundleError(f"duplicate module names in the bundle: {', '.join(duplicates)}")
-    return Bundle(MAIN_MODULE, modules, bundle_sha256(MAIN_MODULE, modules))
+    return Bundle(ENTRY_MODULE, modules, bundle_sha256(ENTRY_MODULE, modules))
 
 
 # --- the pinned workers-runtime-sdk wheel -------------------------------------------------------
@@ -207,7 +203,7 @@ def build_bundle(
 
 def default_cache_dir() -> Path:
     override = os.environ.get("EDGESTACK_CACHE_DIR")
-    return Path(override) if override else REPO_ROOT / ".edgestack" / "cache"
+    return Path(override) if override else TOOL_ROOT / ".edgestack" / "cache"
 
 
 def _sha256_file(path: Path) -> str:
@@ -322,9 +318,11 @@ def _source_fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(entries)
 
 
-def load_bundle(worker_src: Path = DEFAULT_WORKER_SRC) -> Bundle:
-    """`build_bundle` with the vendored SDK, memoised per process while the sources are unchanged."""
-    root = worker_src.resolve()
+def load_bundle(worker_src: Path | None = None) -> Bundle:
+    """`build_bundle` with the vendored SDK, memoised per process while the sources are unchanged.
+
+    `worker_src` defaults to the project's `worker_src/`."""
+    root = (worker_src or find_project().worker_src).resolve()
     key = (root, _source_fingerprint(root) if root.is_dir() else ())
     bundle = _bundle_cache.get(key)
     if bundle is None:

@@ -56,7 +56,7 @@ class Component(StrEnum):
 
 
 class Kind(StrEnum):
-    """Resource type tokens. `edgestack:spec:*` kinds are declared only (a later issue adds them)."""
+    """Resource type tokens."""
 
     WORKER = "cloudflare:index/worker:Worker"
     WORKER_VERSION = "cloudflare:index/workerVersion:WorkerVersion"
@@ -187,7 +187,7 @@ class D1DatabasePlan(PlannedResource):
 
 @dataclass(frozen=True, kw_only=True)
 class D1MigrationsPlan(PlannedResource):
-    """Spec only: apply the `.sql` files of `migrations_dir` to `database` (a later issue)."""
+    """Apply the `.sql` files of `migrations_dir` to `database` (the D1 migrations dynamic provider)."""
 
     kind: ClassVar[Kind] = Kind.D1_MIGRATIONS
     component: ClassVar[Component] = Component.STORAGE
@@ -207,7 +207,7 @@ class R2BucketPlan(PlannedResource):
 
 @dataclass(frozen=True, kw_only=True)
 class VectorizeIndexPlan(PlannedResource):
-    """Spec only: the index resource comes with the Vectorize provider (a later issue)."""
+    """A Vectorize index (the Vectorize dynamic provider)."""
 
     kind: ClassVar[Kind] = Kind.VECTORIZE_INDEX
     component: ClassVar[Component] = Component.STORAGE
@@ -384,12 +384,6 @@ class Plan:
             self.ai_gateway,
         ]
         return tuple(r for r in ordered if r is not None)
-
-    def resource(self, name: str) -> PlannedResource:
-        for planned in self.resources():
-            if planned.name == name:
-                return planned
-        raise KeyError(name)
 
     @property
     def bindings(self) -> tuple[WorkerBinding, ...]:

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from infra.d1.migrations import check_migrations_dir
-from infra.deploy.providers.vectorize_config import vectorize_name_problem
 from infra.spec import EMBEDDING_DIMENSIONS, Stack
+from infra.spec.vectorize import vectorize_name_problem
 
 from .diagnostics import Diagnostic
 from .messages import did_you_mean
-from .source import KeyPath, Position, SourceMap, display_path, format_key_path
-from .worker_scan import ENTRY_MODULE, PLAIN_TEXT_PREFIX, durable_object_classes
+from .project import ENTRY_MODULE
+from .source import KeyPath, SourceMap, display_path, format_key_path
+from .worker_scan import PLAIN_TEXT_PREFIX, durable_object_classes
 
 # Fields of the runtime sections that name a binding, and the binding kind each must be.
 BINDING_REFERENCES: tuple[tuple[KeyPath, str], ...] = (
@@ -424,12 +425,3 @@ def cross_reference_diagnostics(stack: Stack, sources: SourceMap, worker_src: Pa
     """Every cross-reference problem in `stack` (all errors), positioned via `sources`."""
     return _Checker(stack, sources, worker_src).run()
 
-
-__all__ = [
-    "BINDING_REFERENCES",
-    "EnvDeclaration",
-    "Position",
-    "config_referenced_names",
-    "cross_reference_diagnostics",
-    "env_declarations",
-]

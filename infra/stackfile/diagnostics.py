@@ -27,3 +27,14 @@ class StackError(Exception):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = sorted(diagnostics)
         super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class OneLineError(StackError):
+    """A problem that has no position inside a stack file (a missing file, no project): one line."""
+
+    def __init__(self, subject: str, message: str) -> None:
+        super().__init__([Diagnostic(subject, 1, 1, "", message)])
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message

@@ -23,6 +23,7 @@ from infra.spec import Stack
 from .diagnostics import Diagnostic, StackError
 from .extends import merge_layers, merge_sources
 from .messages import SECRET_HINT, validation_diagnostics
+from .project import find_project
 from .source import (
     KeyPath,
     Position,
@@ -32,38 +33,6 @@ from .source import (
     parse_yaml_bytes,
     read_source_bytes,
 )
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-STACKS_DIR = REPO_ROOT / "stacks"
-WORKER_SRC_DIR = REPO_ROOT / "worker_src"
-CUSTOMER_PREFIX = "customer-"
-CUSTOMERS_DIR_NAME = "customers"
-STACK_SUFFIXES = (".yaml", ".yml")
-
-__all__ = [
-    "CUSTOMER_PREFIX",
-    "STACKS_DIR",
-    "WORKER_SRC_DIR",
-    "SourceMap",
-    "StackNotFoundError",
-    "list_stack_files",
-    "load_stack",
-    "load_stack_with_sources",
-    "merge_stack_files",
-    "resolve_stack_path",
-    "stack_name",
-]
-
-
-class StackNotFoundError(StackError):
-    """A stack name or path that does not exist; its message lists the stacks that do."""
-
-    def __init__(self, requested: str, message: str) -> None:
-        super().__init__([Diagnostic(requested, 1, 1, "", message)])
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass(frozen=True)
@@ -263,14 +232,14 @@ def load_stack_with_sources(
 ) -> tuple[Stack, SourceMap]:
     """The merged, validated stack and where each of its key paths was written. Raises `StackError`.
 
-    `worker_src` is where Durable Object classes are looked up (default: the repo's `worker_src/`).
+    `worker_src` is where Durable Object classes are looked up (default: the project's `worker_src/`).
     """
     doc, sources = merge_stack_files(path)
     stack = _validate(doc, sources)
     if cross_check:
         from .crossref import cross_reference_diagnostics
 
-        problems = cross_reference_diagnostics(stack, sources, worker_src or WORKER_SRC_DIR)
+        problems = cross_reference_diagnostics(stack, sources, worker_src or find_project().worker_src)
         errors = [d for d in problems if d.severity == "error"]
         if errors:
             raise StackError(errors)
@@ -280,59 +249,3 @@ def load_stack_with_sources(
 def load_stack(path: str | os.PathLike[str], *, worker_src: Path | None = None) -> Stack:
     """Load, merge, validate and cross-check one stack file. Raises `StackError` on any problem."""
     return load_stack_with_sources(path, worker_src=worker_src)[0]
-
-
-# --- stack names ----------------------------------------------------------------------------------
-
-
-def list_stack_files(root: Path = STACKS_DIR) -> list[Path]:
-    """Every deployable stack file under `root`, sorted.
-
-    Files and folders whose name starts with `_` (templates) or `.` are partial and skipped: they are
-    validated through the stacks that extend them.
-    """
-    found = []
-    for candidate in root.rglob("*"):
-        parts = candidate.relative_to(root).parts
-        if (
-            candidate.suffix in STACK_SUFFIXES
-            and candidate.is_file()
-            and not any(p[:1] in "_." for p in parts)
-        ):
-            found.append(candidate)
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
-
-
-def stack_name(path: Path, root: Path = STACKS_DIR) -> str:
-    """`stacks/prod.yaml` -> `prod`; `stacks/customers/acme.yaml` -> `customer-acme`."""
-    try:
-        relative = Path(os.path.abspath(path)).relative_to(Path(os.path.abspath(root)))
-    except ValueError:
-        return Path(path).stem
-    if len(relative.parts) == 2 and relative.parts[0] == CUSTOMERS_DIR_NAME:
-        return CUSTOMER_PREFIX + relative.stem
-    return relative.with_suffix("").as_posix().replace("/", "-")
-
-
-def resolve_stack_path(name_or_path: str, root: Path = STACKS_DIR) -> Path:
-    """A stack name (`prod`, `customer-acme`) or a path to a stack file -> the file's path."""
-    looks_like_path = "/" in name_or_path or os.sep in name_or_path or name_or_path.endswith(STACK_SUFFIXES)
-    if looks_like_path:
-        path = Path(name_or_path)
-        if path.is_file():
-            return path
-        raise StackNotFoundError(name_or_path, f"{name_or_path}: no such stack file")
-    if name_or_path.startswith(CUSTOMER_PREFIX):
-        folder, stem = root / CUSTOMERS_DIR_NAME, name_or_path[len(CUSTOMER_PREFIX) :]
-    else:
-        folder, stem = root, name_or_path
-    if stem and not stem.startswith(("_", ".")):
-        for suffix in STACK_SUFFIXES:
-            candidate = folder / f"{stem}{suffix}"
-            if candidate.is_file():
-                return candidate
-    available = ", ".join(stack_name(p, root) for p in list_stack_files(root)) if root.is_dir() else ""
-    raise StackNotFoundError(
-        name_or_path,
-        f"unknown stack {name_or_path!r} (available: {available or f'none in {display_path(root)}'})",
-    )

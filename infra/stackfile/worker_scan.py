@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .diagnostics import Diagnostic
+from .project import ENTRY_MODULE
 from .source import display_path
 
-ENTRY_MODULE = "entry.py"
 CONFIG_MODULE = Path("app") / "config.py"
 PLAIN_TEXT_PREFIX = "EDGESTACK_"
 DURABLE_OBJECT_BASE = "DurableObject"

@@ -26,10 +26,6 @@ from infra.plan.planner import (
 BindingFields = dict[str, Any]
 
 
-class MissingSecretError(KeyError):
-    """A `secret_text` binding whose value was not provided."""
-
-
 def static_fields(binding: WorkerBinding, secrets: dict[str, pulumi.Output[str]]) -> BindingFields:
     """Fields of a binding that needs no resource of the plan (everything but storage bindings)."""
     fields: BindingFields = {"name": binding.name, "type": binding.type}
@@ -43,8 +39,6 @@ def static_fields(binding: WorkerBinding, secrets: dict[str, pulumi.Output[str]]
     elif isinstance(binding, PlainTextBinding):
         fields["text"] = binding.text
     elif isinstance(binding, SecretTextBinding):
-        if binding.config_key not in secrets:
-            raise MissingSecretError(binding.config_key)
         fields["text"] = secrets[binding.config_key]
     else:
         raise TypeError(f"{binding.name}: {type(binding).__name__} is bound by a resource component")

@@ -15,27 +15,15 @@ The folder is read and checked when the program runs (a bad file stops the progr
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-import infra
 from infra.d1.migrations import load_migrations
 from infra.deploy.providers.d1_migrations import D1MigrationsResource, migration_props
 from infra.plan.planner import D1MigrationsPlan
-
-_PROJECT_ROOT = Path(infra.__file__).resolve().parent.parent
-
-
-def display_path(path: Path) -> str:
-    """`path` relative to the project root when inside it, so state does not depend on the machine."""
-    resolved = path.resolve()
-    try:
-        return resolved.relative_to(_PROJECT_ROOT).as_posix()
-    except ValueError:
-        return os.fspath(path)
+from infra.stackfile.project import project_relative
 
 
 class D1Migrations(pulumi.ComponentResource):
@@ -59,7 +47,7 @@ class D1Migrations(pulumi.ComponentResource):
             account_id=account_id,
             database_id=database_id,
             database_name=database_name,
-            migrations_dir=display_path(folder),
+            migrations_dir=project_relative(folder),
             files=files,
         )
         self.files = [m.name for m in files]

@@ -19,9 +19,9 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 
 from infra.plan.do_migrations import MigrationPlan
-from infra.plan.planner import Component, DurableObjectBinding, Plan, WorkerCode
+from infra.plan.planner import Component, Plan, WorkerCode
 
-from .bindings import BindingFields, script_binding_args, static_fields, version_binding_args
+from .bindings import BindingFields, script_binding_args
 
 
 def migrations_args(migration: MigrationPlan) -> cloudflare.WorkersScriptMigrationsArgsDict:
@@ -72,7 +72,6 @@ class DurableObjects(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(Component.DURABLE_OBJECTS.value, name, None, opts)
-        self._bindings = {b.name: b for b in plan.bindings if isinstance(b, DurableObjectBinding)}
         self.migration_script = None
         upload = plan.migration_upload
         if upload is not None:
@@ -103,14 +102,3 @@ class DurableObjects(pulumi.ComponentResource):
         else:
             self.migration_tag = pulumi.Output.from_input(plan.migration_tag)
         self.register_outputs({"migration_tag": self.migration_tag})
-
-    @property
-    def class_bindings(self) -> tuple[str, ...]:
-        return tuple(self._bindings)
-
-    def binding_fields(self, name: str) -> BindingFields:
-        return static_fields(self._bindings[name], {})
-
-    def binding(self, name: str) -> cloudflare.WorkerVersionBindingArgsDict:
-        """The WorkerVersion binding of Durable Object namespace `name` (`class_name` of this script)."""
-        return version_binding_args(self.binding_fields(name))

@@ -1,5 +1,5 @@
-"""`edgestack:index:Storage`: KV namespaces, D1 databases, R2 buckets, queues (and the hooks for
-Vectorize indexes and D1 migrations, which a later issue provisions with dynamic providers)."""
+"""`edgestack:index:Storage`: KV namespaces, D1 databases, R2 buckets, queues, and through the
+provisioner hooks (the program wires in the dynamic providers) Vectorize indexes and D1 migrations."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from infra.plan.planner import (
     VectorizeIndexPlan,
 )
 
-from .bindings import BindingFields, version_binding_args
+from .bindings import BindingFields
 
 
 @dataclass(frozen=True)
@@ -108,9 +108,7 @@ class Storage(pulumi.ComponentResource):
             )
             for queue in plan.queues
         }
-        # Declared as specs; created only when a provisioner is wired in (see docs/deploy.md).
-        self.index_specs = {index.binding: index for index in plan.vectorize}
-        self.d1_migration_specs = {spec.binding: spec for spec in plan.d1_migrations}
+        # Created only when a provisioner is wired in (see docs/deploy.md).
         self.indexes = {}
         if index_provisioner is not None:
             for index in plan.vectorize:
@@ -168,10 +166,6 @@ class Storage(pulumi.ComponentResource):
         else:
             raise TypeError(f"{name}: {type(binding).__name__} is not a storage binding")
         return fields
-
-    def binding(self, name: str) -> cloudflare.WorkerVersionBindingArgsDict:
-        """The WorkerVersion binding for storage binding `name` (KV, D1, R2, Vectorize, queue)."""
-        return version_binding_args(self.binding_fields(name))
 
     def has_binding(self, name: str) -> bool:
         return name in self._bindings

@@ -8,7 +8,7 @@ version at 100%).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_cloudflare as cloudflare
@@ -33,17 +33,15 @@ class Worker(pulumi.ComponentResource):
         *,
         storage: Storage,
         secrets: Mapping[str, pulumi.Output[str]],
-        depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`secrets` maps each secret binding's config key to its (secret) value; `depends_on` lists
-        resources every upload must wait for beyond storage (e.g. resources added by providers)."""
+        """`secrets` maps each secret binding's config key to its (secret) value."""
         super().__init__(Component.WORKER.value, name, None, opts)
         self._plan = plan
         self._storage = storage
         self._secrets = dict(secrets)
         self._static = {b.name: b for b in plan.bindings if not isinstance(b, ResourceBinding)}
-        wait_for = [*storage.data_resources, *depends_on]
+        wait_for = storage.data_resources
 
         self.worker = cloudflare.Worker(
             plan.worker.name,
@@ -117,10 +115,6 @@ class Worker(pulumi.ComponentResource):
         if isinstance(binding, DurableObjectBinding):
             return static_fields(binding, {})
         return static_fields(binding, self._secrets)
-
-    def binding(self, name: str) -> cloudflare.WorkerVersionBindingArgsDict:
-        """The WorkerVersion binding `name`, whichever component provides it."""
-        return version_binding_args(self.binding_fields(name))
 
     def ids(self) -> dict[str, pulumi.Output[str]]:
         """Resource id by logical name."""

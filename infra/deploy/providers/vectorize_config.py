@@ -1,13 +1,5 @@
-"""The desired state of a Vectorize index, its validation and its Pulumi property form.
-
-Pure (no Pulumi, no SDK) so `edgestack validate` can use the rules cheaply.
-
-Rules, from Cloudflare's docs:
-- name: `^[a-z][a-z0-9_-]*[a-z0-9]$` (the API schema `vectorize_index-name`), at most 64 bytes
-  (developers.cloudflare.com/vectorize/platform/limits/);
-- dimensions 1..1536, metric cosine | euclidean | dot-product (Create Vectorize Index API reference);
-- at most 10 metadata indexes, each typed string | number | boolean.
-"""
+"""The desired state of a Vectorize index, its validation (rules in `infra.spec.vectorize`) and its
+Pulumi property form. Pure: no Pulumi, no SDK."""
 
 from __future__ import annotations
 
@@ -16,24 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-METRICS = ("cosine", "euclidean", "dot-product")
-METADATA_TYPES = ("string", "number", "boolean")
-MAX_DIMENSIONS = 1536
-MAX_METADATA_INDEXES = 10
-MAX_NAME_BYTES = 64
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*[a-z0-9]$")
-
-
-def vectorize_name_problem(name: str) -> str | None:
-    """Why `name` is not a valid Vectorize index name, or None."""
-    if len(name.encode()) > MAX_NAME_BYTES:
-        return f"Vectorize index name {name!r} is {len(name.encode())} bytes; the limit is {MAX_NAME_BYTES}"
-    if not _NAME_RE.fullmatch(name):
-        return (
-            f"Vectorize index name {name!r} must start with a lowercase letter, contain only lowercase "
-            "letters, digits, '-' or '_', and end with a letter or digit"
-        )
-    return None
+from infra.spec.vectorize import (
+    MAX_DIMENSIONS,
+    MAX_METADATA_INDEXES,
+    METADATA_TYPES,
+    METRICS,
+    vectorize_name_problem,
+)
 
 
 @dataclass(frozen=True)
