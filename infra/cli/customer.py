@@ -8,7 +8,6 @@ from typing import Any
 
 from ..fleet.commands import customer_new, customer_remove
 from ..fleet.customers import CustomerRequest
-from ..loader import STACKS_DIR
 
 
 def register(subparsers: Any) -> None:
@@ -30,11 +29,11 @@ def register(subparsers: Any) -> None:
     new.add_argument(
         "--period", type=int, default=None, choices=(10, 60), help="rate-limit period in seconds"
     )
-    new.add_argument("--stacks-dir", type=Path, default=STACKS_DIR, help=argparse.SUPPRESS)
+    new.add_argument("--stacks-dir", type=Path, default=None, help=argparse.SUPPRESS)
     new.set_defaults(run=run_new)
     remove = commands.add_parser("remove", help="print the steps to retire a customer (changes nothing)")
     remove.add_argument("name", metavar="NAME")
-    remove.add_argument("--stacks-dir", type=Path, default=STACKS_DIR, help=argparse.SUPPRESS)
+    remove.add_argument("--stacks-dir", type=Path, default=None, help=argparse.SUPPRESS)
     remove.set_defaults(run=run_remove)
 
 

@@ -6,15 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..bundler import DEFAULT_WORKER_SRC
 from ..fleet.automation import Operation
 from ..fleet.commands import fleet_matrix, fleet_run, fleet_synth, fleet_validate, parse_only
-from ..loader import STACKS_DIR
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stacks-dir", type=Path, default=STACKS_DIR, help=argparse.SUPPRESS)
-    parser.add_argument("--worker-src", type=Path, default=DEFAULT_WORKER_SRC, help=argparse.SUPPRESS)
+    parser.add_argument("--stacks-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-src", type=Path, default=None, help=argparse.SUPPRESS)
 
 
 def _only(parser: argparse.ArgumentParser) -> None:

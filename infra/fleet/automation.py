@@ -17,7 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ..loader import REPO_ROOT
+from ..stackfile.project import find_project
 from .scheduler import ProgressFn, Runner
 
 INSTALL_HINT = (
@@ -58,9 +58,11 @@ def step_text(event: Any) -> str | None:
     return f"{op} {metadata.type} {name}"
 
 
-def pulumi_runner(operation: Operation, project_dir: Path = REPO_ROOT) -> Runner:
-    """A `Runner` doing `operation` on one stack with the Automation API."""
+def pulumi_runner(operation: Operation, project_dir: Path | None = None) -> Runner:
+    """A `Runner` doing `operation` on one stack with the Automation API (in the project's folder)."""
     from pulumi import automation as auto
+
+    work_dir = str(project_dir or find_project().root)
 
     def run(stack_name: str, progress: ProgressFn) -> Mapping[str, int]:
         def on_event(event: Any) -> None:
@@ -70,9 +72,9 @@ def pulumi_runner(operation: Operation, project_dir: Path = REPO_ROOT) -> Runner
 
         options: dict[str, Any] = {"on_event": on_event, "color": "never"}
         if operation in (Operation.PREVIEW, Operation.UP):
-            stack = auto.create_or_select_stack(stack_name=stack_name, work_dir=str(project_dir))
+            stack = auto.create_or_select_stack(stack_name=stack_name, work_dir=work_dir)
         else:
-            stack = auto.select_stack(stack_name=stack_name, work_dir=str(project_dir))
+            stack = auto.select_stack(stack_name=stack_name, work_dir=work_dir)
         if operation is Operation.PREVIEW:
             return {str(k): v for k, v in stack.preview(**options).change_summary.items()}
         result: Any

@@ -12,16 +12,16 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..bundler import DEFAULT_WORKER_SRC, load_bundle
-from ..errors import StackError
-from ..loader import CUSTOMER_PREFIX, STACKS_DIR
-from ..planner import PLAN_ERRORS, Component
-from ..yaml_source import display_path
+from ..plan.bundle import load_bundle
+from ..plan.planner import PLAN_ERRORS, Component
+from ..stackfile.diagnostics import OneLineError, StackError
+from ..stackfile.names import CUSTOMER_PREFIX
+from ..stackfile.source import display_path
 from .automation import Operation, PulumiCliMissingError, pulumi_runner, require_cli
 from .customers import CustomerError, CustomerRequest, new_customer, removal_steps
 from .isolation import fleet_diagnostics
 from .matrix import matrix_json, shard, stack_weight
-from .members import Fleet, Member, failure_lines, load_fleet, template_path
+from .members import Fleet, Member, failure_lines, load_fleet, stacks_folder, template_path
 from .progress import PlainReporter, RichReporter, is_ci, print_summary
 from .scheduler import Runner, run_fleet
 from .summary import customer_plan, render_summary_table, summarize
@@ -44,7 +44,7 @@ def fleet_problems(fleet: Fleet) -> list[str]:
     return failure_lines(fleet.failures) + [str(d) for d in fleet_diagnostics(fleet.members)]
 
 
-def checked_fleet(command: str, stacks_dir: Path, worker_src: Path | None) -> Fleet:
+def checked_fleet(command: str, stacks_dir: Path | None, worker_src: Path | None) -> Fleet:
     """The loaded fleet; raises FleetError (after printing each problem) unless it validates."""
     fleet = load_fleet(stacks_dir, worker_src=worker_src)
     problems = fleet_problems(fleet)
@@ -77,13 +77,19 @@ def parse_only(text: str | None) -> list[str] | None:
 # --- customer ------------------------------------------------------------------------------------
 
 
+def _error_line(exc: StackError) -> str:
+    return str(exc) if isinstance(exc, OneLineError) else str(exc.diagnostics[0])
+
+
 def customer_new(
-    request: CustomerRequest, *, stacks_dir: Path = STACKS_DIR, worker_src: Path | None = None
+    request: CustomerRequest, *, stacks_dir: Path | None = None, worker_src: Path | None = None
 ) -> int:
     try:
-        created = new_customer(stacks_dir, request, worker_src=worker_src)
+        created = new_customer(stacks_folder(stacks_dir), request, worker_src=worker_src)
     except CustomerError as exc:
         return _fail("customer new", str(exc))
+    except StackError as exc:
+        return _fail("customer new", _error_line(exc))
     ids = ", ".join(str(i) for i in created.namespace_ids) or "none"
     print(
         f"wrote {display_path(created.path)} (stack {CUSTOMER_PREFIX}{request.name}, rate-limit namespace_id {ids})"
@@ -91,11 +97,13 @@ def customer_new(
     return 0
 
 
-def customer_remove(name: str, *, stacks_dir: Path = STACKS_DIR) -> int:
+def customer_remove(name: str, *, stacks_dir: Path | None = None) -> int:
     try:
-        steps = removal_steps(stacks_dir, name)
+        steps = removal_steps(stacks_folder(stacks_dir), name)
     except CustomerError as exc:
         return _fail("customer remove", str(exc))
+    except StackError as exc:
+        return _fail("customer remove", _error_line(exc))
     print(f"To remove customer {name} (nothing was changed):")
     for step in steps:
         print(f"  {step}")
@@ -105,8 +113,11 @@ def customer_remove(name: str, *, stacks_dir: Path = STACKS_DIR) -> int:
 # --- fleet validate / matrix / synth ------------------------------------------------------------------
 
 
-def fleet_validate(*, stacks_dir: Path = STACKS_DIR, worker_src: Path | None = None) -> int:
-    fleet = load_fleet(stacks_dir, worker_src=worker_src)
+def fleet_validate(*, stacks_dir: Path | None = None, worker_src: Path | None = None) -> int:
+    try:
+        fleet = load_fleet(stacks_dir, worker_src=worker_src)
+    except StackError as exc:
+        return _fail("fleet validate", _error_line(exc))
     problems = fleet_problems(fleet)
     for line in problems:
         print(line)
@@ -126,7 +137,7 @@ def fleet_matrix(
     shards: int,
     *,
     only: Sequence[str] | None = None,
-    stacks_dir: Path = STACKS_DIR,
+    stacks_dir: Path | None = None,
     worker_src: Path | None = None,
 ) -> int:
     if shards < 1:
@@ -135,6 +146,8 @@ def fleet_matrix(
         members = select_customers(checked_fleet("fleet matrix", stacks_dir, worker_src), only)
     except FleetError as exc:
         return _fail("fleet matrix", str(exc))
+    except StackError as exc:
+        return _fail("fleet matrix", _error_line(exc))
     weights = {m.customer or m.name: stack_weight(m.stack) for m in members}
     print(matrix_json(shard(weights, shards)))
     return 0
@@ -144,16 +157,19 @@ def fleet_synth(
     *,
     only: Sequence[str] | None = None,
     output_format: str = "table",
-    stacks_dir: Path = STACKS_DIR,
-    worker_src: Path = DEFAULT_WORKER_SRC,
+    stacks_dir: Path | None = None,
+    worker_src: Path | None = None,
 ) -> int:
     try:
-        members = select_customers(checked_fleet("fleet synth", stacks_dir, worker_src), only)
-        summaries = summarize(members, load_bundle(worker_src), template_path(stacks_dir))
+        fleet = checked_fleet("fleet synth", stacks_dir, worker_src)
+        members = select_customers(fleet, only)
+        summaries = summarize(
+            members, load_bundle(worker_src), template_path(fleet.stacks_dir), project_dir=fleet.project_dir
+        )
     except FleetError as exc:
         return _fail("fleet synth", str(exc))
     except StackError as exc:
-        return _fail("fleet synth", str(exc.diagnostics[0]))
+        return _fail("fleet synth", _error_line(exc))
     except PLAN_ERRORS as exc:
         return _fail("fleet synth", str(exc))
     if output_format == "json":
@@ -166,26 +182,26 @@ def fleet_synth(
 # --- fleet preview / up / refresh / destroy -------------------------------------------------------------
 
 
-def protected_resources(member: Member, worker_src: Path) -> list[str]:
-    the_plan = customer_plan(member, load_bundle(worker_src))
+def protected_resources(fleet: Fleet, member: Member) -> list[str]:
+    the_plan = customer_plan(member, load_bundle(fleet.worker_src), fleet.project_dir)
     return [r.name for r in the_plan.resources() if r.protect]
 
 
-def expected_steps(member: Member, worker_src: Path) -> int:
+def expected_steps(fleet: Fleet, member: Member) -> int:
     """Resources the engine reports for the stack: planned resources, their components, the stack."""
-    resources = customer_plan(member, load_bundle(worker_src)).resources()
+    resources = customer_plan(member, load_bundle(fleet.worker_src), fleet.project_dir).resources()
     components: set[Component] = {r.component for r in resources}
     return len(resources) + len(components) + 1
 
 
-def check_destroy(members: Sequence[Member], confirm: Sequence[str], worker_src: Path) -> None:
+def check_destroy(fleet: Fleet, members: Sequence[Member], confirm: Sequence[str]) -> None:
     confirmed = {c.removeprefix(CUSTOMER_PREFIX) for c in confirm}
     missing = [m.customer for m in members if m.customer not in confirmed]
     if missing:
         flags = " ".join(f"--confirm {name}" for name in missing)
         raise FleetError(f"destroy needs --confirm NAME for each customer; add {flags}")
     for member in members:
-        protected = protected_resources(member, worker_src)
+        protected = protected_resources(fleet, member)
         if protected:
             raise FleetError(
                 f"{member.name}: {len(protected)} data resource(s) are protected ({', '.join(protected)}); "
@@ -201,8 +217,8 @@ def fleet_run(
     concurrency: int = 4,
     continue_on_error: bool = False,
     confirm: Sequence[str] = (),
-    stacks_dir: Path = STACKS_DIR,
-    worker_src: Path = DEFAULT_WORKER_SRC,
+    stacks_dir: Path | None = None,
+    worker_src: Path | None = None,
     runner: Runner | None = None,
     stop: threading.Event | None = None,
 ) -> int:
@@ -211,17 +227,18 @@ def fleet_run(
     if concurrency < 1:
         return _fail(command, f"--concurrency must be at least 1, got {concurrency}")
     try:
-        members = select_customers(checked_fleet(command, stacks_dir, worker_src), only)
+        fleet = checked_fleet(command, stacks_dir, worker_src)
+        members = select_customers(fleet, only)
         if operation is Operation.DESTROY:
-            check_destroy(members, confirm, worker_src)
+            check_destroy(fleet, members, confirm)
         if runner is None:
             require_cli()
-            runner = pulumi_runner(operation)
-        expected = {m.name: expected_steps(m, worker_src) for m in members}
+            runner = pulumi_runner(operation, fleet.project_dir)
+        expected = {m.name: expected_steps(fleet, m) for m in members}
     except (FleetError, PulumiCliMissingError) as exc:
         return _fail(command, str(exc))
     except StackError as exc:
-        return _fail(command, str(exc.diagnostics[0]))
+        return _fail(command, _error_line(exc))
     except PLAN_ERRORS as exc:
         return _fail(command, str(exc))
     plain = is_ci()

@@ -17,11 +17,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import StackError
-from ..loader import CUSTOMER_PREFIX, STACK_SUFFIXES, merge_stack_files
 from ..spec import Stack
 from ..spec.base import NAME_PREFIX_RE
-from ..yaml_source import display_path
+from ..stackfile.diagnostics import StackError
+from ..stackfile.load import merge_stack_files
+from ..stackfile.names import CUSTOMER_PREFIX, STACK_SUFFIXES
+from ..stackfile.source import display_path
 from .isolation import ClaimKind, fleet_diagnostics, member_claims
 from .members import Fleet, Member, customers_dir, failure_lines, load_fleet, load_member, template_path
 

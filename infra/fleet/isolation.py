@@ -17,9 +17,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..errors import Diagnostic
 from ..spec import Stack
-from ..yaml_source import KeyPath, Position, SourceMap, format_key_path
+from ..stackfile.diagnostics import Diagnostic
+from ..stackfile.source import KeyPath, Position, SourceMap, format_key_path
 from .members import Member
 
 GLOBAL_SCOPE = "*"

@@ -12,17 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import Diagnostic, StackError
-from ..loader import (
-    CUSTOMER_PREFIX,
-    CUSTOMERS_DIR_NAME,
-    STACKS_DIR,
-    list_stack_files,
-    load_stack_with_sources,
-    stack_name,
-)
 from ..spec import Stack
-from ..yaml_source import SourceMap, display_path
+from ..stackfile.diagnostics import Diagnostic, StackError
+from ..stackfile.load import load_stack_with_sources
+from ..stackfile.names import CUSTOMER_PREFIX, CUSTOMERS_DIR_NAME, list_stack_files, stack_name
+from ..stackfile.project import find_project
+from ..stackfile.source import SourceMap, display_path
 
 TEMPLATE_NAME = "_template.yaml"
 
@@ -59,6 +54,11 @@ class Fleet:
     worker_src: Path | None = field(default=None, compare=False)
 
     @property
+    def project_dir(self) -> Path:
+        """The project the stacks belong to (where `Pulumi.yaml` and `Pulumi.<stack>.yaml` live)."""
+        return self.stacks_dir.parent
+
+    @property
     def customers(self) -> tuple[Member, ...]:
         return tuple(m for m in self.members if m.customer is not None)
 
@@ -76,11 +76,16 @@ class Fleet:
         raise KeyError(name)
 
 
-def customers_dir(stacks_dir: Path = STACKS_DIR) -> Path:
+def stacks_folder(stacks_dir: Path | None) -> Path:
+    """`stacks_dir`, or the project's `stacks/` (found from the working directory)."""
+    return stacks_dir or find_project().stacks_dir
+
+
+def customers_dir(stacks_dir: Path) -> Path:
     return stacks_dir / CUSTOMERS_DIR_NAME
 
 
-def template_path(stacks_dir: Path = STACKS_DIR) -> Path:
+def template_path(stacks_dir: Path) -> Path:
     return customers_dir(stacks_dir) / TEMPLATE_NAME
 
 
@@ -94,9 +99,10 @@ def load_member(path: Path, stacks_dir: Path, worker_src: Path | None) -> Member
 
 
 def load_fleet(
-    stacks_dir: Path = STACKS_DIR, *, worker_src: Path | None = None, extra: Iterable[Path] = ()
+    stacks_dir: Path | None = None, *, worker_src: Path | None = None, extra: Iterable[Path] = ()
 ) -> Fleet:
-    """Load every stack file under `stacks_dir` (plus `extra` files, e.g. a customer being created)."""
+    """Load every stack file under `stacks_dir` (default: the project's; plus `extra` files)."""
+    stacks_dir = stacks_folder(stacks_dir)
     members: list[Member] = []
     failures: list[LoadFailure] = []
     for path in [*list_stack_files(stacks_dir), *extra]:

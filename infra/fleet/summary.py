@@ -17,12 +17,12 @@ from typing import Any
 
 import yaml
 
-from ..bundler import Bundle
-from ..d1_migrations import load_migrations
-from ..errors import StackError
-from ..loader import REPO_ROOT, merge_stack_files
-from ..planner import Plan, plan
-from ..yaml_source import KeyPath
+from ..d1.migrations import load_migrations
+from ..plan.bundle import Bundle
+from ..plan.planner import Plan, plan
+from ..stackfile.diagnostics import StackError
+from ..stackfile.load import merge_stack_files
+from ..stackfile.source import KeyPath
 from .members import Member
 
 DEPLOYED_TAG_CONFIG = "edgestack:deployedMigrationTag"
@@ -100,7 +100,7 @@ def template_drift(
     return tuple(".".join(str(p) for p in path) for path in paths)
 
 
-def deployed_migration_tag(stack: str, project_dir: Path = REPO_ROOT) -> str | None:
+def deployed_migration_tag(stack: str, project_dir: Path) -> str | None:
     """The tag recorded with `pulumi config set edgestack:deployedMigrationTag` (Pulumi.<stack>.yaml)."""
     config_file = project_dir / f"Pulumi.{stack}.yaml"
     try:
@@ -117,7 +117,8 @@ def pending_d1_files(the_plan: Plan) -> int:
     return sum(len(load_migrations(m.migrations_dir)) for m in the_plan.d1_migrations)
 
 
-def customer_plan(member: Member, bundle: Bundle, project_dir: Path = REPO_ROOT) -> Plan:
+def customer_plan(member: Member, bundle: Bundle, project_dir: Path) -> Plan:
+    """The member's plan, at the migration tag recorded in `project_dir`'s `Pulumi.<stack>.yaml`."""
     return plan(
         member.stack,
         bundle,
@@ -131,11 +132,11 @@ def summarize(
     bundle: Bundle,
     template: Path,
     *,
-    project_dir: Path = REPO_ROOT,
+    project_dir: Path,
     on_done: Any = None,
 ) -> list[CustomerSummary]:
     """Synth every member (in order) and summarise it. Raises `StackError` or a `PLAN_ERRORS` error."""
-    from ..synth import synth_plan  # imports Pulumi and pulumi_cloudflare: paid once, here
+    from ..deploy.synth import synth_plan  # imports Pulumi and pulumi_cloudflare: paid once, here
 
     template_doc = _merged(template)
     out = []

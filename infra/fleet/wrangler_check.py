@@ -19,8 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..loader import REPO_ROOT
-from ..planner import (
+from ..plan.planner import (
     AiBinding,
     D1Binding,
     DurableObjectBinding,
@@ -34,8 +33,9 @@ from ..planner import (
     VectorizeBinding,
     WorkerBinding,
 )
+from ..stackfile.project import TOOL_ROOT
 
-WRANGLER = REPO_ROOT / "runtime" / "node_modules" / ".bin" / "wrangler"
+WRANGLER = TOOL_ROOT / "runtime" / "node_modules" / ".bin" / "wrangler"
 CLOSED_PORT = "http://127.0.0.1:9"  # the discard port: nothing listens, connections are refused
 
 # wrangler's printed resource type (src/utils/print-bindings.ts, `friendlyBindingNames`) per binding.

@@ -13,13 +13,21 @@ from infra.cli import main
 REPO = Path(__file__).resolve().parents[2]
 
 
+def make_project(root: Path) -> Path:
+    """A project at `root`: `Pulumi.yaml`, a copy of the shipped stacks, the Worker source (linked)."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copytree(REPO / "stacks", root / "stacks")
+    (root / "worker_src").symlink_to(REPO / "worker_src", target_is_directory=True)
+    return root / "stacks"
+
+
 @pytest.fixture
 def stacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """`<tmp>/stacks`, a copy of the shipped stacks; the working directory is `<tmp>`, so diagnostics
-    name files as `stacks/customers/acme.yaml`."""
-    shutil.copytree(REPO / "stacks", tmp_path / "stacks")
+    """`<tmp>/stacks` of a project at `<tmp>` (see `make_project`), the working directory, so
+    diagnostics name files as `stacks/customers/acme.yaml`."""
     monkeypatch.chdir(tmp_path)
-    return tmp_path / "stacks"
+    return make_project(tmp_path)
 
 
 CliRun = Callable[..., tuple[int, list[str], list[str]]]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from infra.fleet.customers import next_namespace_ids
-from infra.loader import load_stack
+from infra.stackfile.load import load_stack
 from tests.fleet.conftest import CliRun
 
 ZONE = "ab" * 16

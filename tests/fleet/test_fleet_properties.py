@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from infra.fleet.isolation import fleet_diagnostics
 from infra.fleet.matrix import shard
 from infra.fleet.members import Member
-from infra.planner import PLAN_ERRORS, Plan, plan
+from infra.plan.planner import PLAN_ERRORS, Plan, plan
 from infra.spec import Stack
-from infra.yaml_source import SourceMap
+from infra.stackfile.source import SourceMap
 from tests.pulumi_mocks import fake_bundle
 
 BUNDLE = fake_bundle()

@@ -15,14 +15,17 @@ from dataclasses import dataclass
 
 import pytest
 
-from infra.bundler import load_bundle
 from infra.cli import main
 from infra.fleet.customers import CustomerRequest, new_customer
 from infra.fleet.wrangler_check import WRANGLER, DryRun, PrintedBinding, dry_run, expected_bindings
-from infra.loader import STACKS_DIR, list_stack_files, load_stack, stack_name
-from infra.planner import plan
+from infra.plan.bundle import load_bundle
+from infra.plan.planner import plan
+from infra.stackfile.load import load_stack
+from infra.stackfile.names import list_stack_files, stack_name
+from tests.fleet.conftest import REPO, make_project
 
-SHIPPED = [stack_name(p) for p in list_stack_files(STACKS_DIR)]
+STACKS_DIR = REPO / "stacks"
+SHIPPED = [stack_name(p, STACKS_DIR) for p in list_stack_files(STACKS_DIR)]
 GENERATED = ["customer-initech", "customer-hooli"]
 
 
@@ -38,8 +41,7 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Checked]:
         pytest.skip("needs Node.js (scripts/setup installs the runtime's npm packages)")
     assert WRANGLER.exists(), "wrangler is not installed in runtime/node_modules: run scripts/setup"
     work = tmp_path_factory.mktemp("wrangler")
-    stacks = work / "stacks"
-    shutil.copytree(STACKS_DIR, stacks)
+    stacks = make_project(work / "project")
     for name, zone in (("initech", "1a" * 16), ("hooli", "2b" * 16)):
         new_customer(stacks, CustomerRequest(name, zone, f"ai.{name}.example"))
     paths = {stack_name(p, STACKS_DIR): p for p in list_stack_files(STACKS_DIR)}
