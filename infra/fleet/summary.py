@@ -9,8 +9,10 @@ identity (name, zones, hostnames, routes, rate-limit namespace ids, gateway keys
 
 from __future__ import annotations
 
+import pickle
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,6 +129,24 @@ def customer_plan(member: Member, bundle: Bundle, project_dir: Path) -> Plan:
     )
 
 
+@contextmanager
+def pickler_restored() -> Iterator[None]:
+    """Undo what Pulumi's dynamic providers leave on `pickle._Pickler`.
+
+    `pulumi.dynamic.serialize_provider` (pulumi 3.272) wraps `pickle._Pickler._batch_setitems` in a new
+    sorting wrapper on every call and never unwraps it: each dynamic resource (a Vectorize index, D1
+    migrations) adds one level of recursion and one more sort of every dict pickled afterwards. One
+    stack has two; a fleet synth of ~500 customers in one process reaches Python's recursion limit
+    (RecursionError). Restoring the class attributes after each stack keeps the depth constant.
+    """
+    saved = {name: pickle._Pickler.__dict__[name] for name in ("_batch_setitems", "save_dict")}  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(pickle._Pickler, name, value)  # type: ignore[attr-defined]
+
+
 def summarize(
     members: Iterable[Member],
     bundle: Bundle,
@@ -143,7 +163,8 @@ def summarize(
     for member in members:
         started = time.perf_counter()
         the_plan = customer_plan(member, bundle, project_dir)
-        result = synth_plan(the_plan, deployed_migration_tag=the_plan.migration.old_tag)
+        with pickler_restored():
+            result = synth_plan(the_plan, deployed_migration_tag=the_plan.migration.old_tag)
         summary = CustomerSummary(
             customer=member.customer or member.name,
             stack=member.name,
