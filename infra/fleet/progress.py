@@ -72,7 +72,7 @@ class PlainReporter:
 class RichReporter:
     """An overall bar plus one bar per running stack (its total is the stack's planned resources)."""
 
-    def __init__(self, operation: str, expected: Mapping[str, int]) -> None:
+    def __init__(self, operation: str, expected: Mapping[str, int], console: Any = None) -> None:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -88,6 +88,7 @@ class RichReporter:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            console=console,
             transient=False,
         )
         self.expected = expected

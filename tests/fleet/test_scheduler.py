@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from infra.fleet.progress import PlainReporter, is_ci, print_summary
+from infra.fleet.progress import PlainReporter, RichReporter, is_ci, print_summary
 from infra.fleet.scheduler import ProgressFn, Result, StackOutcome, run_fleet
 
 STACKS = [f"customer-{c}" for c in "abcdefgh"]
@@ -152,3 +152,17 @@ def test_ci_detection() -> None:
     assert is_ci({"CI": "true"}, Tty())
     assert is_ci({}, io.StringIO())  # not a terminal
     assert not is_ci({"CI": "false"}, Tty())
+
+
+def test_rich_reporter_shows_bars_and_prints_each_result() -> None:
+    from rich.console import Console
+
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=True, width=100, color_system=None)
+    with RichReporter("preview", {s: 3 for s in STACKS[:2]}, console=console) as reporter:
+        run = run_fleet(STACKS[:2], Recorder(fail={"customer-b"}), concurrency=2, reporter=reporter)
+    text = stream.getvalue()
+    assert "fleet preview" in text and "2/2" in text  # the overall bar, complete
+    assert "customer-a: ok (create 2, same 5;" in text
+    assert "customer-b: FAILED: in customer-b: quota exceeded" in text
+    assert run.exit_code == 1
