@@ -1,46 +1,42 @@
-"""`edgestack customer new|remove`: scaffold a customer overlay / print the steps to retire one."""
+"""`edgestack customer new|remove`: scaffold a customer overlay / print the steps to retire one
+(docs/fleets.md). The logic lives in `infra.fleet`; these functions only parse arguments."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-from ..fleet.commands import customer_new, customer_remove
-from ..fleet.customers import CustomerRequest
+import typer
 
+from .app import app
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "customer", help="scaffold or retire a per-customer stack", description=__doc__
-    )
-    commands = parser.add_subparsers(dest="customer_command", required=True)
-    new = commands.add_parser(
-        "new",
-        help="write stacks/customers/NAME.yaml from the template (next free rate-limit namespace_id)",
-        description="Write stacks/customers/NAME.yaml from the template after validating it with the whole fleet.",
-    )
-    new.add_argument("name", metavar="NAME")
-    new.add_argument(
-        "--zone-id", required=True, metavar="ID", help="the customer's zone id (32 hex characters)"
-    )
-    new.add_argument("--hostname", required=True, metavar="HOST", help="custom domain the Worker serves")
-    new.add_argument("--limit", type=int, default=None, metavar="N", help="rate limit (requests per period)")
-    new.add_argument(
-        "--period", type=int, default=None, choices=(10, 60), help="rate-limit period in seconds"
-    )
-    new.add_argument("--stacks-dir", type=Path, default=None, help=argparse.SUPPRESS)
-    new.set_defaults(run=run_new)
-    remove = commands.add_parser("remove", help="print the steps to retire a customer (changes nothing)")
-    remove.add_argument("name", metavar="NAME")
-    remove.add_argument("--stacks-dir", type=Path, default=None, help=argparse.SUPPRESS)
-    remove.set_defaults(run=run_remove)
+customer = typer.Typer(help="Scaffold or retire a per-customer stack.", no_args_is_help=True)
+app.add_typer(customer, name="customer", short_help="scaffold or retire a per-customer stack")
+
+StacksDir = Annotated[Path | None, typer.Option("--stacks-dir", hidden=True)]
 
 
-def run_new(args: argparse.Namespace) -> int:
-    request = CustomerRequest(args.name, args.zone_id, args.hostname, args.limit, args.period)
-    return customer_new(request, stacks_dir=args.stacks_dir)
+@customer.command(
+    "new",
+    help="Write stacks/customers/NAME.yaml from the template, with the next free rate-limit namespace_id, "
+    "after validating it with the whole fleet.",
+)
+def new(
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    zone_id: Annotated[str, typer.Option("--zone-id", metavar="ID", help="the customer's zone id (32 hex)")],
+    hostname: Annotated[str, typer.Option("--hostname", metavar="HOST", help="custom domain the Worker serves")],
+    limit: Annotated[int | None, typer.Option("--limit", metavar="N", help="rate limit per period")] = None,
+    period: Annotated[int | None, typer.Option("--period", metavar="10|60", help="rate-limit period (s)")] = None,
+    stacks_dir: StacksDir = None,
+) -> int:
+    from infra.fleet.commands import customer_new
+    from infra.fleet.customers import CustomerRequest
+
+    return customer_new(CustomerRequest(name, zone_id, hostname, limit, period), stacks_dir=stacks_dir)
 
 
-def run_remove(args: argparse.Namespace) -> int:
-    return customer_remove(args.name, stacks_dir=args.stacks_dir)
+@customer.command("remove", help="Print the steps to retire a customer; changes nothing.")
+def remove(name: Annotated[str, typer.Argument(metavar="NAME")], stacks_dir: StacksDir = None) -> int:
+    from infra.fleet.commands import customer_remove
+
+    return customer_remove(name, stacks_dir=stacks_dir)

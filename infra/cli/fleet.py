@@ -1,85 +1,134 @@
-"""`edgestack fleet validate|synth|matrix|preview|up|refresh|destroy`: every customer stack at once."""
+"""`edgestack fleet validate|synth|matrix|preview|up|refresh|destroy`: every customer stack at once
+(docs/fleets.md). The logic lives in `infra.fleet.commands`; these functions only parse arguments."""
 
 from __future__ import annotations
 
-import argparse
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-from ..fleet.automation import Operation
-from ..fleet.commands import fleet_matrix, fleet_run, fleet_synth, fleet_validate, parse_only
+import typer
+
+from .app import app
+
+fleet = typer.Typer(
+    help="Every customer stack at once: isolation checks, offline synth, CI shards, Pulumi runs.",
+    no_args_is_help=True,
+)
+app.add_typer(fleet, name="fleet", short_help="validate, synth or deploy every customer stack")
+
+Only = Annotated[str | None, typer.Option("--only", metavar="A,B", help="these customers only (default: all)")]
+StacksDir = Annotated[Path | None, typer.Option("--stacks-dir", hidden=True)]
+WorkerSrc = Annotated[Path | None, typer.Option("--worker-src", hidden=True)]
+Concurrency = Annotated[int, typer.Option("--concurrency", metavar="N", help="stacks at once")]
+ContinueOnError = Annotated[
+    bool, typer.Option("--continue-on-error", help="keep starting stacks after one fails")
+]
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stacks-dir", type=Path, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--worker-src", type=Path, default=None, help=argparse.SUPPRESS)
+class SynthFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
 
 
-def _only(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--only", metavar="A,B", default=None, help="these customers only (default: all)")
+@fleet.command("validate", help="Cross-stack isolation checks: names, ids, hostnames, data resources.")
+def validate(stacks_dir: StacksDir = None, worker_src: WorkerSrc = None) -> int:
+    from infra.fleet.commands import fleet_validate
+
+    return fleet_validate(stacks_dir=stacks_dir, worker_src=worker_src)
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "fleet", help="validate, synth or deploy every customer stack", description=__doc__
-    )
-    commands = parser.add_subparsers(dest="fleet_command", required=True)
+@fleet.command("synth", help="Offline synth of every customer in one process; a summary table.")
+def synth(
+    only: Only = None,
+    output_format: Annotated[SynthFormat, typer.Option("--format")] = SynthFormat.TABLE,
+    stacks_dir: StacksDir = None,
+    worker_src: WorkerSrc = None,
+) -> int:
+    from infra.fleet.commands import fleet_synth, parse_only
 
-    validate = commands.add_parser(
-        "validate", help="cross-stack isolation checks (names, ids, hostnames, data resources)"
-    )
-    _common(validate)
-    validate.set_defaults(run=lambda a: fleet_validate(stacks_dir=a.stacks_dir, worker_src=a.worker_src))
-
-    synth = commands.add_parser(
-        "synth", help="offline synth of every customer, in one process; a summary table"
-    )
-    _only(synth)
-    synth.add_argument("--format", choices=("table", "json"), default="table")
-    _common(synth)
-    synth.set_defaults(
-        run=lambda a: fleet_synth(
-            only=parse_only(a.only), output_format=a.format, stacks_dir=a.stacks_dir, worker_src=a.worker_src
-        )
-    )
-
-    matrix = commands.add_parser("matrix", help="a CI matrix (JSON) of N balanced shards of customers")
-    matrix.add_argument("--shards", type=int, default=4, metavar="N")
-    _only(matrix)
-    _common(matrix)
-    matrix.set_defaults(
-        run=lambda a: fleet_matrix(
-            a.shards, only=parse_only(a.only), stacks_dir=a.stacks_dir, worker_src=a.worker_src
-        )
+    return fleet_synth(
+        only=parse_only(only), output_format=output_format.value, stacks_dir=stacks_dir, worker_src=worker_src
     )
 
-    for operation in Operation:
-        sub = commands.add_parser(
-            operation.value, help=f"pulumi {operation.value} every customer (Automation API)"
-        )
-        _only(sub)
-        sub.add_argument("--concurrency", type=int, default=4, metavar="N", help="stacks at once (default 4)")
-        sub.add_argument(
-            "--continue-on-error", action="store_true", help="keep starting stacks after one fails"
-        )
-        if operation is Operation.DESTROY:
-            sub.add_argument(
-                "--confirm", action="append", default=[], metavar="NAME", help="required once per customer"
-            )
-        _common(sub)
-        sub.set_defaults(run=_operation_runner(operation))
+
+@fleet.command("matrix", help="A CI matrix (JSON) of N balanced shards of customers.")
+def matrix(
+    shards: Annotated[int, typer.Option("--shards", metavar="N")] = 4,
+    only: Only = None,
+    stacks_dir: StacksDir = None,
+    worker_src: WorkerSrc = None,
+) -> int:
+    from infra.fleet.commands import fleet_matrix, parse_only
+
+    return fleet_matrix(shards, only=parse_only(only), stacks_dir=stacks_dir, worker_src=worker_src)
 
 
-def _operation_runner(operation: Operation) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        return fleet_run(
-            operation,
-            only=parse_only(args.only),
-            concurrency=args.concurrency,
-            continue_on_error=args.continue_on_error,
-            confirm=getattr(args, "confirm", []),
-            stacks_dir=args.stacks_dir,
-            worker_src=args.worker_src,
-        )
+def _run(
+    operation: str,
+    only: str | None,
+    concurrency: int,
+    continue_on_error: bool,
+    stacks_dir: Path | None,
+    worker_src: Path | None,
+    confirm: list[str] | None = None,
+) -> int:
+    from infra.fleet.automation import Operation
+    from infra.fleet.commands import fleet_run, parse_only
 
-    return run
+    return fleet_run(
+        Operation(operation),
+        only=parse_only(only),
+        concurrency=concurrency,
+        continue_on_error=continue_on_error,
+        confirm=confirm or [],
+        stacks_dir=stacks_dir,
+        worker_src=worker_src,
+    )
+
+
+@fleet.command("preview", help="pulumi preview every customer (Automation API).")
+def preview(
+    only: Only = None,
+    concurrency: Concurrency = 4,
+    continue_on_error: ContinueOnError = False,
+    stacks_dir: StacksDir = None,
+    worker_src: WorkerSrc = None,
+) -> int:
+    return _run("preview", only, concurrency, continue_on_error, stacks_dir, worker_src)
+
+
+@fleet.command("up", help="pulumi up every customer (Automation API).")
+def up(
+    only: Only = None,
+    concurrency: Concurrency = 4,
+    continue_on_error: ContinueOnError = False,
+    stacks_dir: StacksDir = None,
+    worker_src: WorkerSrc = None,
+) -> int:
+    return _run("up", only, concurrency, continue_on_error, stacks_dir, worker_src)
+
+
+@fleet.command("refresh", help="pulumi refresh every customer (Automation API).")
+def refresh(
+    only: Only = None,
+    concurrency: Concurrency = 4,
+    continue_on_error: ContinueOnError = False,
+    stacks_dir: StacksDir = None,
+    worker_src: WorkerSrc = None,
+) -> int:
+    return _run("refresh", only, concurrency, continue_on_error, stacks_dir, worker_src)
+
+
+@fleet.command("destroy", help="pulumi destroy customers; needs --confirm NAME for each.")
+def destroy(
+    only: Only = None,
+    confirm: Annotated[
+        list[str] | None, typer.Option("--confirm", metavar="NAME", help="required once per customer")
+    ] = None,
+    concurrency: Concurrency = 4,
+    continue_on_error: ContinueOnError = False,
+    stacks_dir: StacksDir = None,
+    worker_src: WorkerSrc = None,
+) -> int:
+    return _run("destroy", only, concurrency, continue_on_error, stacks_dir, worker_src, confirm)

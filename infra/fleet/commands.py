@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..plan.bundle import load_bundle
-from ..plan.planner import PLAN_ERRORS, Component
+from ..plan.model import Token
+from ..plan.planner import PLAN_ERRORS
 from ..stackfile.diagnostics import OneLineError, StackError
 from ..stackfile.names import CUSTOMER_PREFIX
 from ..stackfile.source import display_path
+from ..terminal import print_table
 from .automation import Operation, PulumiCliMissingError, pulumi_runner, require_cli
 from .customers import CustomerError, CustomerRequest, new_customer, removal_steps
 from .isolation import fleet_diagnostics
@@ -24,7 +26,7 @@ from .matrix import matrix_json, shard, stack_weight
 from .members import Fleet, Member, failure_lines, load_fleet, stacks_folder, template_path
 from .progress import PlainReporter, RichReporter, is_ci, print_summary
 from .scheduler import Runner, run_fleet
-from .summary import customer_plan, render_summary_table, summarize
+from .summary import SUMMARY_HEADERS, customer_plan, summarize, summary_rows
 
 
 class FleetError(Exception):
@@ -175,7 +177,7 @@ def fleet_synth(
     if output_format == "json":
         print(json.dumps([s.to_json() for s in summaries], indent=2))
     else:
-        print(render_summary_table(summaries))
+        print_table(SUMMARY_HEADERS, summary_rows(summaries))
     return 0
 
 
@@ -190,7 +192,7 @@ def protected_resources(fleet: Fleet, member: Member) -> list[str]:
 def expected_steps(fleet: Fleet, member: Member) -> int:
     """Resources the engine reports for the stack: planned resources, their components, the stack."""
     resources = customer_plan(member, load_bundle(fleet.worker_src), fleet.project_dir).resources()
-    components: set[Component] = {r.component for r in resources}
+    components: set[Token] = {r.component for r in resources}
     return len(resources) + len(components) + 1
 
 

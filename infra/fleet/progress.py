@@ -11,9 +11,10 @@ import sys
 import threading
 from collections.abc import Mapping
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
-from .scheduler import FleetRun, Result, StackOutcome, changes_text, render_outcomes
+from ..terminal import print_table, table_lines
+from .scheduler import OUTCOME_HEADERS, FleetRun, Result, StackOutcome, changes_text, outcome_rows
 
 _MARKS = {Result.SUCCEEDED: "ok", Result.FAILED: "FAILED", Result.CANCELLED: "cancelled"}
 
@@ -120,20 +121,13 @@ class RichReporter:
         self.progress_display.stop()
 
 
-def print_summary(run: FleetRun, *, plain: bool, stream: IO[str] | None = None) -> None:
-    """The final table (customer, result, changes, duration), a rich table on a terminal."""
+def print_summary(run: FleetRun, *, plain: bool, stream: TextIO | None = None) -> None:
+    """The final table (customer, result, changes, duration): plain columns in CI, rich otherwise."""
     stream = stream or sys.stdout
     if plain:
-        print(render_outcomes(run), file=stream)
+        for line in table_lines(OUTCOME_HEADERS, outcome_rows(run)):
+            print(line, file=stream)
     else:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table("customer", "result", "changes", "duration")
-        for o in run.outcomes:
-            result = o.result.value + (f": {o.message}" if o.message else "")
-            duration = f"{o.seconds:.1f}s" if o.result is not Result.CANCELLED else "-"
-            table.add_row(o.stack, result, changes_text(o.changes), duration)
-        Console(file=stream).print(table)
+        print_table(OUTCOME_HEADERS, outcome_rows(run), stream)
     if run.interrupted:
         print("interrupted: stacks not started were cancelled; the running ones finished", file=stream)

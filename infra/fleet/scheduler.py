@@ -151,16 +151,19 @@ def run_fleet(
 
 
 def changes_text(changes: Mapping[str, int]) -> str:
-    """`{"create": 2, "same": 9}` -> `+2 ~0 -0 =9`-style short text: create, update, delete, same."""
+    """`{"create": 2, "same": 9}` -> `create 2, same 9` (operations with a count, sorted)."""
     if not changes:
         return "-"
     parts = [f"{op} {count}" for op, count in sorted(changes.items()) if count]
     return ", ".join(parts) or "none"
 
 
-def render_outcomes(run: FleetRun) -> str:
-    headers = ("CUSTOMER", "RESULT", "CHANGES", "DURATION")
-    rows = [
+OUTCOME_HEADERS = ("CUSTOMER", "RESULT", "CHANGES", "DURATION")
+
+
+def outcome_rows(run: FleetRun) -> list[tuple[str, ...]]:
+    """The final summary's rows under `OUTCOME_HEADERS`."""
+    return [
         (
             o.stack,
             o.result.value + (f": {o.message}" if o.message else ""),
@@ -169,7 +172,3 @@ def render_outcomes(run: FleetRun) -> str:
         )
         for o in run.outcomes
     ]
-    sizes = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    return "\n".join(
-        "  ".join(c.ljust(sizes[i]) for i, c in enumerate(row)).rstrip() for row in (headers, *rows)
-    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pickle
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +116,7 @@ def deployed_migration_tag(stack: str, project_dir: Path) -> str | None:
 
 def pending_d1_files(the_plan: Plan) -> int:
     """Migration files the D1 provider checks (all of them are pending for a stack never deployed)."""
-    return sum(len(load_migrations(m.migrations_dir)) for m in the_plan.d1_migrations)
+    return sum(len(load_migrations(m.migrations_dir)) for m in the_plan.storage.d1_migrations)
 
 
 def customer_plan(member: Member, bundle: Bundle, project_dir: Path) -> Plan:
@@ -164,14 +164,14 @@ def summarize(
         started = time.perf_counter()
         the_plan = customer_plan(member, bundle, project_dir)
         with pickler_restored():
-            result = synth_plan(the_plan, deployed_migration_tag=the_plan.migration.old_tag)
+            result = synth_plan(the_plan, deployed_migration_tag=the_plan.worker.migration.old_tag)
         summary = CustomerSummary(
             customer=member.customer or member.name,
             stack=member.name,
             resources=len(result.resources),
             protected=sum(1 for r in result.resources if r.protect),
             d1_migrations=pending_d1_files(the_plan),
-            do_migrations=len(the_plan.migration.steps),
+            do_migrations=len(the_plan.worker.migration.steps),
             bundle_sha256=the_plan.bundle_sha256,
             template_drift=template_drift(_merged(member.path), template_doc),
             seconds=time.perf_counter() - started,
@@ -189,9 +189,12 @@ def _merged(path: Path) -> dict[str, Any]:
         return {}
 
 
-def render_summary_table(rows: list[CustomerSummary], widths: Mapping[str, int] | None = None) -> str:
-    headers = ("CUSTOMER", "RESOURCES", "PROTECTED", "D1 MIGR", "DO MIGR", "BUNDLE", "DIFFERS FROM TEMPLATE")
-    cells = [
+SUMMARY_HEADERS = ("CUSTOMER", "RESOURCES", "PROTECTED", "D1 MIGR", "DO MIGR", "BUNDLE", "DIFFERS FROM TEMPLATE")
+
+
+def summary_rows(rows: list[CustomerSummary]) -> list[tuple[str, ...]]:
+    """Table rows under `SUMMARY_HEADERS`."""
+    return [
         (
             r.customer,
             str(r.resources),
@@ -203,8 +206,3 @@ def render_summary_table(rows: list[CustomerSummary], widths: Mapping[str, int] 
         )
         for r in rows
     ]
-    sizes = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    lines = [
-        "  ".join(cell.ljust(sizes[i]) for i, cell in enumerate(row)).rstrip() for row in (headers, *cells)
-    ]
-    return "\n".join(lines)

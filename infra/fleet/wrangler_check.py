@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..plan.planner import (
+from ..plan.model import (
     AiBinding,
     D1Binding,
     DurableObjectBinding,
@@ -103,9 +103,9 @@ def expected_bindings(the_plan: Plan) -> list[PrintedBinding]:
             continue
         detail: str | None = None
         if isinstance(binding, KvBinding):
-            detail = next(p.title for p in the_plan.kv if p.binding == binding.name)
+            detail = next(p.title for p in the_plan.storage.kv if p.binding == binding.name)
         elif isinstance(binding, D1Binding):
-            detail = next(p.database_name for p in the_plan.d1 if p.binding == binding.name)
+            detail = next(p.database_name for p in the_plan.storage.d1 if p.binding == binding.name)
         elif isinstance(binding, R2Binding):
             detail = binding.bucket_name
         elif isinstance(binding, VectorizeBinding):

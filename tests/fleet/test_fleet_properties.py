@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from infra.fleet.isolation import fleet_diagnostics
 from infra.fleet.matrix import shard
 from infra.fleet.members import Member
-from infra.plan.planner import PLAN_ERRORS, Plan, plan
+from infra.plan.model import Plan
+from infra.plan.planner import PLAN_ERRORS, plan
 from infra.spec import Stack
 from infra.stackfile.source import SourceMap
 from tests.pulumi_mocks import fake_bundle
@@ -57,11 +58,12 @@ def customer(draw: Any) -> dict[str, Any]:
 
 def physical_names(the_plan: Plan) -> Iterator[tuple[str, str]]:
     """(kind, Cloudflare-side name) of every data resource the plan creates."""
-    yield from (("kv", p.title) for p in the_plan.kv)
-    yield from (("d1", p.database_name) for p in the_plan.d1)
-    yield from (("r2", p.bucket_name) for p in the_plan.r2)
-    yield from (("vectorize", p.index_name) for p in the_plan.vectorize)
-    yield from (("queues", p.queue_name) for p in the_plan.queues)
+    storage = the_plan.storage
+    yield from (("kv", p.title) for p in storage.kv)
+    yield from (("d1", p.database_name) for p in storage.d1)
+    yield from (("r2", p.bucket_name) for p in storage.r2)
+    yield from (("vectorize", p.index_name) for p in storage.vectorize)
+    yield from (("queues", p.queue_name) for p in storage.queues)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
