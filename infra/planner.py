@@ -407,7 +407,17 @@ def runtime_config_json(stack: Stack) -> str:
         value = getattr(stack, section)
         if value is not None:
             sections[section] = value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if "agents" in sections:  # the SSRF guard of agent tools refuses the stack's own hosts
+        sections["agents"]["own_hosts"] = own_hosts(stack)
     return json.dumps(sections, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def own_hosts(stack: Stack) -> list[str]:
+    """Zones, custom domains and route hosts of the stack (lower-case, sorted)."""
+    hosts = set(stack.zones)
+    hosts.update(d.hostname for d in stack.worker.custom_domains)
+    hosts.update(r.pattern.split("/", 1)[0].removeprefix("*.").removeprefix("*") for r in stack.worker.routes)
+    return sorted(h.lower().rstrip(".") for h in hosts if h)
 
 
 def _short_digest(text: str) -> str:
