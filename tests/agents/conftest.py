@@ -1,0 +1,35 @@
+"""Fixtures for the agents tests: the loopback fake LLM upstreams (scripted per test)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+for entry in (REPO / "worker_src", REPO / "tests", REPO / "tests" / "gateway", REPO):
+    if str(entry) not in sys.path:
+        sys.path.insert(0, str(entry))
+
+from gateway_testing import Upstreams  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def running_upstreams() -> Iterator[Upstreams]:
+    fakes = Upstreams()
+    with ExitStack() as stack:
+        for fake in fakes.all():
+            stack.enter_context(fake.start())
+        yield fakes
+
+
+@pytest.fixture
+def upstreams(running_upstreams: Upstreams) -> Upstreams:
+    """The fakes with no queued faults or scripted replies."""
+    for fake in running_upstreams.all():
+        fake.reset()
+        fake.configure(latency_ms=0.0, chunk_delay_ms=0.0, failure_rate=0.0, cached_tokens=0)
+    return running_upstreams
