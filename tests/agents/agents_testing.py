@@ -117,10 +117,14 @@ class InProcessObjects:
 
     async def _call(self, name: str, path: str, method: str, body: bytes | None) -> Any:
         assert self.services is not None
-        request = HttpRequest(method=method, url=f"https://durable-object.internal{path}", headers={}, body=body or b"")
+        request = HttpRequest(
+            method=method, url=f"https://durable-object.internal{path}", headers={}, body=body or b""
+        )
         return await self.get(name).handle(request, self.services)
 
-    async def fetch(self, name: str, path: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:
+    async def fetch(
+        self, name: str, path: str, method: str = "GET", body: bytes | None = None
+    ) -> tuple[int, bytes]:
         response = await self._call(name, path, method, body)
         if response.stream is not None:
             return response.status, b"".join([chunk async for chunk in response.stream])
@@ -171,9 +175,14 @@ class FlakyD1(SqliteD1):
         await super().batch(statements)
 
 
-def stack_config(upstreams: Upstreams, *, public: bool = False, rag: bool = False, **agents: Any) -> dict[str, Any]:
+def stack_config(
+    upstreams: Upstreams, *, public: bool = False, rag: bool = False, **agents: Any
+) -> dict[str, Any]:
     """`EDGESTACK_CONFIG` with a gateway over the fakes and an agents section (validated by AgentsSpec)."""
-    keys = {name: {"sha256": key_sha256(key), "scope": scope, "admin": admin} for key, (name, scope, admin) in KEYS.items()}
+    keys = {
+        name: {"sha256": key_sha256(key), "scope": scope, "admin": admin}
+        for key, (name, scope, admin) in KEYS.items()
+    }
     config = gateway_section(
         section(upstreams, {"agent": route(("oa", "gpt-a"))}, public=public, keys=keys, rate_limit=None)
     )
@@ -196,7 +205,9 @@ def stack_config(upstreams: Upstreams, *, public: bool = False, rag: bool = Fals
 class AgentEnv:
     """The Worker and its agents' objects, in this event loop. Use inside `asyncio.run`."""
 
-    def __init__(self, config: dict[str, Any], fetch: Fetcher | None = None, clock: FakeClock | None = None) -> None:
+    def __init__(
+        self, config: dict[str, Any], fetch: Fetcher | None = None, clock: FakeClock | None = None
+    ) -> None:
         ISOLATE.reset()
         clear_cache()
         self.clock = clock or FakeClock()
@@ -231,7 +242,9 @@ class AgentEnv:
             headers["authorization"] = f"Bearer {key}"
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
         response = await handle(HttpRequest(method, "https://api.test" + path, headers, data), self.services)
-        payload = b"".join([c async for c in response.stream]) if response.stream is not None else response.body
+        payload = (
+            b"".join([c async for c in response.stream]) if response.stream is not None else response.body
+        )
         try:
             return response.status, json.loads(payload) if payload else None
         except ValueError:
@@ -239,7 +252,9 @@ class AgentEnv:
 
     async def sse(self, path: str, body: Any, key: str = "k-alice") -> tuple[int, list[tuple[str, Any]]]:
         headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
-        response = await handle(HttpRequest("POST", "https://api.test" + path, headers, json.dumps(body).encode()), self.services)
+        response = await handle(
+            HttpRequest("POST", "https://api.test" + path, headers, json.dumps(body).encode()), self.services
+        )
         assert response.stream is not None, response.body
         decoder, events = SseDecoder(), []
         async for chunk in response.stream:
@@ -285,7 +300,9 @@ class ScriptedWeb:
         from app.bindings import UpstreamResponse
 
         self.requests.append((url, dict(headers)))
-        status, response_headers, payload = self.pages.get(url, (404, {"content-type": "text/plain"}, b"nope"))
+        status, response_headers, payload = self.pages.get(
+            url, (404, {"content-type": "text/plain"}, b"nope")
+        )
 
         async def chunks() -> AsyncIterator[bytes]:
             for i in range(0, len(payload), 1024):

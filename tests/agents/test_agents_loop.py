@@ -29,10 +29,14 @@ def sent_messages(upstreams: Upstreams) -> list[list[dict[str, Any]]]:
 
 
 def test_multi_step_tool_loop_feeds_results_back_and_stores_everything(upstreams: Upstreams) -> None:
-    web = ScriptedWeb({"https://api.weather.test/today": (200, {"content-type": "application/json"}, b'{"t":21}')})
+    web = ScriptedWeb(
+        {"https://api.weather.test/today": (200, {"content-type": "application/json"}, b'{"t":21}')}
+    )
     upstreams.oa.push_script(
         ScriptedReply(tool_calls=[tool_call("lookup", key="hours")]),
-        ScriptedReply(text="checking", tool_calls=[tool_call("weather", url="https://api.weather.test/today")]),
+        ScriptedReply(
+            text="checking", tool_calls=[tool_call("weather", url="https://api.weather.test/today")]
+        ),
         ScriptedReply(text="Open 9-5, 21 degrees."),
     )
 
@@ -47,7 +51,11 @@ def test_multi_step_tool_loop_feeds_results_back_and_stores_everything(upstreams
         return turn
 
     turn = run_env(stack_config(upstreams), body, fetch=web)
-    assert (turn["status"], turn["output"], turn["pending_approvals"]) == ("completed", "Open 9-5, 21 degrees.", [])
+    assert (turn["status"], turn["output"], turn["pending_approvals"]) == (
+        "completed",
+        "Open 9-5, 21 degrees.",
+        [],
+    )
     roles = [m["role"] for m in turn["messages"]]
     assert roles == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
     lookup_result = json.loads(turn["messages"][2]["content"])
@@ -162,7 +170,9 @@ def test_approval_pauses_the_turn_and_resumes_it(upstreams: Upstreams, approve: 
 
 
 def test_max_turns_ends_the_turn_with_budget_exhausted(upstreams: Upstreams) -> None:
-    upstreams.oa.push_script(*[ScriptedReply(text=f"step {i}", tool_calls=[tool_call("lookup", key="x")]) for i in range(5)])
+    upstreams.oa.push_script(
+        *[ScriptedReply(text=f"step {i}", tool_calls=[tool_call("lookup", key="x")]) for i in range(5)]
+    )
 
     async def body(env: AgentEnv) -> tuple[int, dict[str, Any]]:
         await put_tools(env, lookup=LOOKUP)
@@ -235,7 +245,13 @@ def test_context_keeps_the_last_messages_and_starts_at_a_user_message(upstreams:
     run_env(stack_config(upstreams, max_context_messages=3, system_prompt="be brief"), body)
     prompts = [[m["content"] for m in sent[1:]] for sent in sent_messages(upstreams)]
     assert all(sent[0] == {"role": "system", "content": "be brief"} for sent in sent_messages(upstreams))
-    assert prompts == [["m0"], ["m0", "oa: m0", "m1"], ["m1", "oa: m1", "m2"], ["m2", "oa: m2", "m3"], ["m3", "oa: m3", "m4"]]
+    assert prompts == [
+        ["m0"],
+        ["m0", "oa: m0", "m1"],
+        ["m1", "oa: m1", "m2"],
+        ["m2", "oa: m2", "m3"],
+        ["m3", "oa: m3", "m4"],
+    ]
 
 
 def test_context_window_never_starts_with_an_orphaned_answer(upstreams: Upstreams) -> None:
@@ -252,7 +268,8 @@ def test_large_tool_output_is_truncated_before_storing_and_says_so(upstreams: Up
     big = b"x" * 50_000
     web = ScriptedWeb({"https://api.weather.test/big": (200, {"content-type": "text/plain"}, big)})
     upstreams.oa.push_script(
-        ScriptedReply(tool_calls=[tool_call("weather", url="https://api.weather.test/big")]), ScriptedReply(text="ok")
+        ScriptedReply(tool_calls=[tool_call("weather", url="https://api.weather.test/big")]),
+        ScriptedReply(text="ok"),
     )
 
     async def body(env: AgentEnv) -> dict[str, Any]:
@@ -316,7 +333,9 @@ def test_concurrent_messages_to_one_agent_run_one_turn_at_a_time_in_order(upstre
 
 
 def test_rag_search_says_rag_is_not_configured(upstreams: Upstreams) -> None:
-    upstreams.oa.push_script(ScriptedReply(tool_calls=[tool_call("kb", query="refunds")]), ScriptedReply(text="no kb"))
+    upstreams.oa.push_script(
+        ScriptedReply(tool_calls=[tool_call("kb", query="refunds")]), ScriptedReply(text="no kb")
+    )
 
     async def body(env: AgentEnv) -> dict[str, Any]:
         await put_tools(env, kb={"kind": "rag_search"})
@@ -326,21 +345,27 @@ def test_rag_search_says_rag_is_not_configured(upstreams: Upstreams) -> None:
     assert "RAG is not configured" in json.loads(turn["messages"][2]["content"])["error"]
 
 
-def test_rag_search_calls_the_rag_package_with_the_tenant(upstreams: Upstreams, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rag_search_calls_the_rag_package_with_the_tenant(
+    upstreams: Upstreams, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A stand-in for `app.rag.search` with the signature issue 8 exposes."""
     seen: list[tuple[str, str, Any, Any]] = []
 
     class Hit(types.SimpleNamespace):
         pass
 
-    async def search(services: Any, tenant: str, query: str, *, top_k: Any = None, mode: Any = None, filter: Any = None) -> list[Any]:
+    async def search(
+        services: Any, tenant: str, query: str, *, top_k: Any = None, mode: Any = None, filter: Any = None
+    ) -> list[Any]:
         seen.append((tenant, query, top_k, mode))
         return [Hit(doc_id="d1", chunk=0, score=0.9, title="Refunds", text="30 days")]
 
     fake = types.ModuleType("app.rag")
     fake.search = search  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "app.rag", fake)
-    upstreams.oa.push_script(ScriptedReply(tool_calls=[tool_call("kb", query="refunds")]), ScriptedReply(text="30 days"))
+    upstreams.oa.push_script(
+        ScriptedReply(tool_calls=[tool_call("kb", query="refunds")]), ScriptedReply(text="30 days")
+    )
 
     async def body(env: AgentEnv) -> dict[str, Any]:
         await put_tools(env, "k-globex-admin", kb={"kind": "rag_search", "top_k": 3, "mode": "hybrid"})

@@ -193,9 +193,9 @@ def _http_options(spec: Mapping[str, Any], own_hosts: Sequence[str]) -> dict[str
     if not hosts:
         raise ToolSpecError("allow_hosts", "an http_get tool needs a non-empty list of hosts")
     for index, pattern in enumerate(hosts):
-        bare = pattern[2:] if pattern.startswith("*.") else pattern
+        probe = "sub." + pattern[2:] if pattern.startswith("*.") else pattern  # a host the pattern matches
         try:
-            check_host(bare, own_hosts)
+            check_host(probe, own_hosts)
         except BlockedUrl as error:
             raise ToolSpecError(f"allow_hosts[{index}]", str(error)) from None
     options: dict[str, Any] = {"allow_hosts": [h.lower().rstrip(".") for h in hosts]}
