@@ -17,6 +17,12 @@ for entry in (REPO / "worker_src", REPO / "tests", REPO / "tests" / "gateway", R
 from gateway_testing import Upstreams  # noqa: E402
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "dev_runtime: always runs against `edgestack dev` (one runtime per module)"
+    )
+
+
 @pytest.fixture(scope="module")
 def running_upstreams() -> Iterator[Upstreams]:
     fakes = Upstreams()
