@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -25,17 +24,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="module")
 def running_upstreams() -> Iterator[Upstreams]:
-    fakes = Upstreams()
-    with ExitStack() as stack:
-        for fake in fakes.all():
-            stack.enter_context(fake.start())
+    with Upstreams.running() as fakes:
         yield fakes
 
 
 @pytest.fixture
 def upstreams(running_upstreams: Upstreams) -> Upstreams:
     """The fakes with no queued faults or scripted replies."""
-    for fake in running_upstreams.all():
-        fake.reset()
-        fake.configure(latency_ms=0.0, chunk_delay_ms=0.0, failure_rate=0.0, cached_tokens=0)
-    return running_upstreams
+    return running_upstreams.fresh()
