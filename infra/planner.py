@@ -413,10 +413,18 @@ def runtime_config_json(stack: Stack) -> str:
 
 
 def own_hosts(stack: Stack) -> list[str]:
-    """Zones, custom domains and route hosts of the stack (lower-case, sorted)."""
-    hosts = set(stack.zones)
-    hosts.update(d.hostname for d in stack.worker.custom_domains)
-    hosts.update(r.pattern.split("/", 1)[0].removeprefix("*.").removeprefix("*") for r in stack.worker.routes)
+    """Hosts that belong to the stack, for the agents' SSRF guard: route hosts and custom domains,
+    the parent domain of each (the zone, as far as the stack file tells: it names zones by id), and
+    zone keys that are domain names. Lower-case, sorted."""
+    hosts = {h for h in stack.zones if "." in h}
+    named = [d.hostname for d in stack.worker.custom_domains]
+    named += [r.pattern.split("/", 1)[0].removeprefix("*.").removeprefix("*") for r in stack.worker.routes]
+    for host in named:
+        host = host.lower().rstrip(".")
+        hosts.add(host)
+        labels = host.split(".")
+        if len(labels) >= 3:
+            hosts.add(".".join(labels[1:]))
     return sorted(h.lower().rstrip(".") for h in hosts if h)
 
 

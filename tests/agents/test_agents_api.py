@@ -165,3 +165,22 @@ def test_agents_answer_404_when_the_stack_has_no_agents_section(upstreams: Upstr
 
     status, payload = run_env(config, go)
     assert status == 404 and "agents are not enabled" in payload["error"]["message"]
+
+
+def test_a_bug_in_the_object_is_a_500_in_the_error_shape_and_the_agent_recovers(upstreams: Upstreams) -> None:
+    async def go(env: AgentEnv) -> None:
+        await env.call("POST", "/v1/agents/a/messages", {"content": "first"})
+        store = env.objects.get(object_name("acme", "a")).store
+        original = store.pending
+
+        def broken() -> Any:
+            raise RuntimeError("storage exploded")
+
+        store.pending = broken  # type: ignore[method-assign]
+        status, payload = await env.call("POST", "/v1/agents/a/messages", {"content": "second"})
+        assert status == 500 and payload["error"]["message"] == "internal agent error"
+        store.pending = original  # type: ignore[method-assign]
+        status, turn = await env.call("POST", "/v1/agents/a/messages", {"content": "third"})
+        assert status == 200 and turn["output"] == "oa: third"  # the turn lock was released
+
+    run_env(stack_config(upstreams), go)

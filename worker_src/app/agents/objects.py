@@ -99,6 +99,9 @@ class AgentObject:
             return await self._turn(call, config, services)
         except GatewayError as error:
             return error.to_response("openai")
+        except Exception as error:  # a bug: the gateway's error shape, never a traceback
+            log_event("agent_request_failed", op=call.op, error=type(error).__name__, detail=str(error)[:300])
+            return _error(500, "internal", "internal agent error")
 
     def _describe(self, call: AgentCall) -> HttpResponse:
         if not self.store.opened() or (self.store.tenant, self.store.agent_id) != (
