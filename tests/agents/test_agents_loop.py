@@ -282,6 +282,24 @@ def test_large_tool_output_is_truncated_before_storing_and_says_so(upstreams: Up
     assert "[truncated by edgestack:" in stored and "characters removed before storing]" in stored
 
 
+def test_oversized_tool_arguments_are_refused_and_cut_before_storing(upstreams: Upstreams) -> None:
+    upstreams.oa.push_script(
+        ScriptedReply(tool_calls=[tool_call("lookup", key="k" * 150_000)]), ScriptedReply(text="ok")
+    )
+
+    async def body(env: AgentEnv) -> dict[str, Any]:
+        await put_tools(env, lookup=LOOKUP)
+        return (await env.call("POST", "/v1/agents/a/messages", {"content": "huge"}))[1]
+
+    turn = run_env(stack_config(upstreams), body)
+    stored_arguments = turn["messages"][1]["tool_calls"][0]["function"]["arguments"]
+    assert len(stored_arguments) < 100_200 and "[truncated by edgestack:" in stored_arguments
+    assert (
+        "not run: the arguments are 150011 characters" in json.loads(turn["messages"][2]["content"])["error"]
+    )
+    assert turn["status"] == "completed"
+
+
 # ---------------------------------------------------------------- streaming
 
 

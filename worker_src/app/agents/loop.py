@@ -22,12 +22,13 @@ from typing import Any, Literal, NamedTuple
 from ..gateway.internal import ChatResult, InternalChatRequest, StreamItem, TextDelta, ToolCall
 from .config import AgentsConfig
 from .runner import ToolContext, error_result, run_tool
-from .store import AgentStore, Message, PendingApproval
+from .store import AgentStore, Message, PendingApproval, bound_text
 from .tools import ToolSpec
 
 TurnStatus = Literal["completed", "awaiting_approval", "budget_exhausted"]
 ModelCall = Callable[[InternalChatRequest, bool], AsyncIterator[StreamItem]]
 COUNTERS_KEY = "paused_turn"
+MAX_ARGUMENT_CHARS = 100_000  # a tool call's arguments; longer ones are refused (and cut when stored)
 
 
 class StepDelta(NamedTuple):
@@ -89,8 +90,13 @@ def _normalized_calls(calls: tuple[ToolCall, ...]) -> list[ToolCall]:
 
 
 def _openai_calls(calls: list[ToolCall]) -> list[dict[str, Any]]:
+    """As stored: oversized arguments are cut (the call is then answered with an error, not run)."""
     return [
-        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+        {
+            "id": c.id,
+            "type": "function",
+            "function": {"name": c.name[:128], "arguments": bound_text(c.arguments, MAX_ARGUMENT_CHARS)},
+        }
         for c in calls
     ]
 
@@ -214,6 +220,13 @@ class Turn:
             for position, call in enumerate(calls):
                 yield ToolCallEvent(call.id, call.name, call.arguments)
                 spec = self.tools.get(call.name)
+                if len(call.arguments) > MAX_ARGUMENT_CHARS:
+                    content = error_result(
+                        f"not run: the arguments are {len(call.arguments)} characters (limit {MAX_ARGUMENT_CHARS})"
+                    )
+                    self.added.append(self.store.append("tool", content, tool_call_id=call.id))
+                    yield ToolResultEvent(call.id, call.name, content)
+                    continue
                 if spec is not None and spec.requires_approval:
                     self.store.add_pending(call.id, call.name, call.arguments, position)
                     continue

@@ -147,6 +147,7 @@ class AgentObject:
         try:
             outcome = await collect(turn_events)
         finally:
+            await self._arm_backstop()
             self.turn_lock.release()
             self._after_turn(services)
         return HttpResponse.json(outcome.public(call.agent_id))
@@ -225,6 +226,7 @@ class AgentObject:
                 log_event("agent_turn_failed", error=type(error).__name__, detail=str(error)[:300])
                 queue.put_nowait(encode_event(dumps({"error": {"message": "internal agent error"}}), "error"))
             finally:
+                await self._arm_backstop()
                 self.turn_lock.release()
                 queue.put_nowait(None)
                 self._after_turn(services)
@@ -246,6 +248,13 @@ class AgentObject:
 
     # ------------------------------------------------------------ outbox and alarm
 
+    async def _arm_backstop(self) -> None:
+        """Before a turn answers: the alarm covers its outbox rows even if the flush never runs."""
+        try:
+            await self.rearm()
+        except Exception as error:  # the turn's messages are stored; only the replication waits
+            log_event("agent_rearm_failed", error=type(error).__name__, detail=str(error)[:300])
+
     def _after_turn(self, services: Services) -> None:
         """Replicate the new messages to D1 after the response (the alarm is the backstop)."""
         services.wait_until(self._flush_then_rearm(services))
@@ -263,10 +272,8 @@ class AgentObject:
             db = services.d1.get(config.history_binding)
             return await flush_outbox(self.store, db, self.clock)
 
-    async def rearm(self) -> None:
-        """Set the alarm to the earliest due schedule or outbox retry (one alarm per object)."""
-        if not self.store.opened():
-            return
+    def _next_alarm_ms(self) -> float | None:
+        """When the alarm should fire: the earliest due schedule or outbox retry, or never."""
         now_ms = self.clock() * 1000
         times: list[float] = []
         schedules = self.store.schedules()
@@ -278,12 +285,21 @@ class AgentObject:
         outbox = outbox_state(self.store)
         if outbox.pending:
             times.append(outbox.retry_at_ms or now_ms + OUTBOX_BACKSTOP_S * 1000)
-        if not times:
+        return max(min(times), now_ms) if times else None
+
+    async def rearm(self) -> None:
+        """Set (or clear) the object's one alarm from its current state.
+
+        Every purpose of the alarm is derived from the tables here, so setting it is always right;
+        the decision and the storage call happen with no await between them, so of two concurrent
+        re-arms the later one (seeing the newer state) is the one that sticks."""
+        if not self.store.opened():
             return
-        target = max(min(times), now_ms)
-        current = await self.storage.get_alarm()
-        if current is None or current > target or current < now_ms:
-            await self.storage.set_alarm(target)
+        at_ms = self._next_alarm_ms()
+        if at_ms is None:
+            await self.storage.delete_alarm()
+        else:
+            await self.storage.set_alarm(at_ms)
 
     async def alarm(self, services: Services) -> None:
         """Run due schedules (each exactly once), replay the outbox, re-arm. Never raises: a failing

@@ -136,12 +136,15 @@ class AgentStore:
         self.agent_id = ""
         self._ready = False
 
-    def open(self, tenant: str, agent_id: str) -> None:
-        """Create the tables if needed and check that this object belongs to (tenant, agent_id)."""
+    def _create_tables(self) -> None:
         if not self._ready:
             for statement in SCHEMA:
                 self.storage.sql(statement)
             self._ready = True
+
+    def open(self, tenant: str, agent_id: str) -> None:
+        """Create the tables if needed and check that this object belongs to (tenant, agent_id)."""
+        self._create_tables()
         if self.tenant:
             if (self.tenant, self.agent_id) != (tenant, agent_id):
                 raise IdentityMismatch(f"this object holds agent {self.agent_id!r} of another tenant")
@@ -154,12 +157,15 @@ class AgentStore:
         self.tenant, self.agent_id = tenant, agent_id
 
     def opened(self) -> bool:
-        """Whether the object has an identity (after `open`, or stored by an earlier instance)."""
+        """Whether the object holds an agent (after `open`, or stored by an earlier instance).
+        Creates nothing: asking about an agent that was never messaged leaves no tables behind."""
         if self.tenant:
             return True
         if not self._ready:
-            for statement in SCHEMA:
-                self.storage.sql(statement)
+            if not self.storage.sql(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'agent_meta'"
+            ):
+                return False
             self._ready = True
         stored = self.meta_json("identity")
         if stored is None:
