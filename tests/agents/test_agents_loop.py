@@ -9,6 +9,7 @@ import sys
 import types
 from typing import Any
 
+import app
 import pytest
 from agents_testing import AgentEnv, ScriptedWeb, run_env, stack_config, tool_call
 from fakes.llm_upstreams import ScriptedReply
@@ -381,6 +382,7 @@ def test_rag_search_calls_the_rag_package_with_the_tenant(
     fake = types.ModuleType("app.rag")
     fake.search = search  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "app.rag", fake)
+    monkeypatch.setattr(app, "rag", fake, raising=False)  # also when the real package was imported
     upstreams.oa.push_script(
         ScriptedReply(tool_calls=[tool_call("kb", query="refunds")]), ScriptedReply(text="30 days")
     )
