@@ -130,6 +130,7 @@ class AgentObject:
     async def _delete(self, call: AgentCall) -> HttpResponse:
         async with self.turn_lock, self.flush_lock:
             existed = self.store.opened()
+            await self.storage.delete_alarm()  # explicitly: deleteAll's effect on the alarm varies by backend
             await self.storage.delete_all()
             self.store.forget()
         return HttpResponse.json({"agent_id": call.agent_id, "deleted": existed})
