@@ -34,6 +34,7 @@ from .tools import ToolRegistry
 SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 PAUSED_SCHEDULE_RETRY_S = 60  # a due schedule waits while the agent awaits an approval
 OUTBOX_BACKSTOP_S = 30  # the alarm replays an outbox that the post-turn flush did not empty
+FLUSH_DELAY_S = 0.05  # the post-turn flush waits this long: the response first, then one batch for many turns
 
 
 def _error(
@@ -67,6 +68,7 @@ class AgentObject:
         self.clock = clock
         self._turn_lock: asyncio.Lock | None = None
         self._flush_lock: asyncio.Lock | None = None
+        self._flush_scheduled = False
         self.model_override: ModelCall | None = None  # tests and benchmarks script the model here
 
     @property
@@ -257,8 +259,19 @@ class AgentObject:
             log_event("agent_rearm_failed", error=type(error).__name__, detail=str(error)[:300])
 
     def _after_turn(self, services: Services) -> None:
-        """Replicate the new messages to D1 after the response (the alarm is the backstop)."""
-        services.wait_until(self._flush_then_rearm(services))
+        """Replicate the new messages to D1 shortly after the response (the alarm is the backstop).
+
+        One flush at a time is scheduled: turns ending within FLUSH_DELAY_S share one D1 batch, and
+        the response leaves before the flush starts."""
+        if self._flush_scheduled:
+            return
+        self._flush_scheduled = True
+        services.wait_until(self._flush_soon(services))
+
+    async def _flush_soon(self, services: Services) -> None:
+        await services.sleep(FLUSH_DELAY_S)
+        self._flush_scheduled = False  # rows stored from now on get a flush of their own
+        await self._flush_then_rearm(services)
 
     async def _flush_then_rearm(self, services: Services) -> None:
         config = agents_config(services.config)
