@@ -3,6 +3,7 @@ field, rights are checked, and two tenants using the same agent id never share a
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -184,3 +185,24 @@ def test_a_bug_in_the_object_is_a_500_in_the_error_shape_and_the_agent_recovers(
         assert status == 200 and turn["output"] == "oa: third"  # the turn lock was released
 
     run_env(stack_config(upstreams), go)
+
+
+def test_tool_configs_are_cached_per_isolate_for_the_ttl_only(upstreams: Upstreams) -> None:
+    """Another isolate's edit (written straight to KV here) is seen once this isolate's cache expires."""
+
+    async def go(env: AgentEnv) -> list[list[str]]:
+        await env.call("PUT", "/v1/tools/first", {"kind": "schedule"}, key="k-ops")
+        offered: list[list[str]] = []
+        for advance in (0, 5, 6):  # the cache holds for tool_cache_ttl_s = 10 s
+            env.clock.advance(advance)
+            upstreams.oa.push_script(ScriptedReply(text="ok"))
+            await env.call("POST", "/v1/agents/a/messages", {"content": "which tools?"})
+            offered.append([t["function"]["name"] for t in upstreams.oa.requests[-1].body.get("tools", [])])
+            if advance == 0:
+                raw = json.loads(await env.tools_kv.get("agent-tools/acme") or "{}")
+                raw["second"] = {"kind": "schedule"}
+                await env.tools_kv.put("agent-tools/acme", json.dumps(raw))
+        return offered
+
+    offered = run_env(stack_config(upstreams), go)
+    assert offered == [["first"], ["first"], ["first", "second"]]
