@@ -87,37 +87,21 @@ def _run(
     )
 
 
-@fleet.command("preview", help="pulumi preview every customer (Automation API).")
-def preview(
-    only: Only = None,
-    concurrency: Concurrency = 4,
-    continue_on_error: ContinueOnError = False,
-    stacks_dir: StacksDir = None,
-    worker_src: WorkerSrc = None,
-) -> int:
-    return _run("preview", only, concurrency, continue_on_error, stacks_dir, worker_src)
+def _register(operation: str) -> None:
+    def command(
+        only: Only = None,
+        concurrency: Concurrency = 4,
+        continue_on_error: ContinueOnError = False,
+        stacks_dir: StacksDir = None,
+        worker_src: WorkerSrc = None,
+    ) -> int:
+        return _run(operation, only, concurrency, continue_on_error, stacks_dir, worker_src)
+
+    fleet.command(operation, help=f"pulumi {operation} every customer (Automation API).")(command)
 
 
-@fleet.command("up", help="pulumi up every customer (Automation API).")
-def up(
-    only: Only = None,
-    concurrency: Concurrency = 4,
-    continue_on_error: ContinueOnError = False,
-    stacks_dir: StacksDir = None,
-    worker_src: WorkerSrc = None,
-) -> int:
-    return _run("up", only, concurrency, continue_on_error, stacks_dir, worker_src)
-
-
-@fleet.command("refresh", help="pulumi refresh every customer (Automation API).")
-def refresh(
-    only: Only = None,
-    concurrency: Concurrency = 4,
-    continue_on_error: ContinueOnError = False,
-    stacks_dir: StacksDir = None,
-    worker_src: WorkerSrc = None,
-) -> int:
-    return _run("refresh", only, concurrency, continue_on_error, stacks_dir, worker_src)
+for _operation in ("preview", "up", "refresh"):
+    _register(_operation)
 
 
 @fleet.command("destroy", help="pulumi destroy customers; needs --confirm NAME for each.")
