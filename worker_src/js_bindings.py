@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from typing import Any
 
 import js
-from app.bindings import UpstreamError, UpstreamResponse, Vector, VectorMatch
+from app.bindings import R2ObjectInfo, UpstreamError, UpstreamResponse, Vector, VectorMatch
 from app.config import ParsedOnce
 from js import Object
 from pyodide.ffi import JsException, JsProxy, create_proxy, jsnull, to_js
@@ -152,6 +152,41 @@ class R2Adapter:
 
     async def delete(self, key: str) -> None:
         await self._bucket.delete(key)
+
+    async def put_object(
+        self, key: str, data: bytes, content_type: str, custom_metadata: Mapping[str, str]
+    ) -> None:
+        options = {"httpMetadata": {"contentType": content_type}, "customMetadata": dict(custom_metadata)}
+        await self._bucket.put(key, to_js(bytes(data)), js_object(options))
+
+    async def get_object(self, key: str) -> tuple[bytes, R2ObjectInfo] | None:
+        obj = await self._bucket.get(key)
+        if _is_missing(obj):
+            return None
+        return bytes((await obj.arrayBuffer()).to_bytes()), _r2_info(obj)
+
+    async def head(self, key: str) -> R2ObjectInfo | None:
+        obj = await self._bucket.head(key)
+        return None if _is_missing(obj) else _r2_info(obj)
+
+
+def _r2_info(obj: Any) -> R2ObjectInfo:
+    http = py(obj.httpMetadata) or {}
+    custom = py(obj.customMetadata) or {}
+    return R2ObjectInfo(
+        key=str(obj.key),
+        size=int(obj.size),
+        content_type=str(http.get("contentType") or "application/octet-stream"),
+        custom_metadata={str(k): str(v) for k, v in custom.items()},
+    )
+
+
+class QueueAdapter:
+    def __init__(self, binding: Any) -> None:
+        self._queue = raw(binding)
+
+    async def send(self, body: Mapping[str, Any]) -> None:
+        await self._queue.send(js_object(body))
 
 
 class VectorizeAdapter:
@@ -302,6 +337,18 @@ def r2_bindings(env: Any) -> BindingMap:
 
 def vectorize_bindings(env: Any) -> BindingMap:
     return BindingMap(env, VectorizeAdapter, ("query", "upsert", "getByIds"))
+
+
+def queue_bindings(env: Any) -> BindingMap:
+    return BindingMap(env, QueueAdapter, ("send", "sendBatch"))
+
+
+def queue_messages(batch: Any) -> list[tuple[Any, int, Callable[[], None], Callable[[], None]]]:
+    """A delivered MessageBatch as (body as plain Python, attempts, ack, retry) per message."""
+    out = []
+    for message in raw(batch).messages:
+        out.append((py(message.body), int(message.attempts), message.ack, message.retry))
+    return out
 
 
 def rate_limit_bindings(env: Any) -> BindingMap:

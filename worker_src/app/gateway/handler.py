@@ -13,7 +13,7 @@ from typing import cast
 
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
-from .auth import Principal, authenticate
+from .auth import ANONYMOUS_SCOPE, Principal, authenticate
 from .chat import RequestContext, serve_chat
 from .config import GatewayConfig, GatewayConfigError
 from .errors import Api, GatewayError
@@ -104,6 +104,8 @@ async def _route(
             )
         principal = authenticate(config, request.headers)
         return _models(config, principal, api, path.removeprefix("/v1/models").strip("/"))
+    if path == "/v1/documents" or path.startswith(("/v1/documents/", "/v1/rag/")):
+        return await _rag(request, services, config)
     if path == "/v1/usage":
         if method not in ("GET", "HEAD"):
             raise GatewayError(
@@ -112,6 +114,19 @@ async def _route(
         principal = authenticate(config, request.headers)
         return await _usage(request, services, config, principal)
     raise GatewayError(404, "not_found", f"no route for {method} {request.path}")
+
+
+async def _rag(request: HttpRequest, services: Services, config: GatewayConfig) -> HttpResponse:
+    from ..rag.errors import RagError
+    from ..rag.http import handle_rag  # on first use
+
+    principal = authenticate(config, request.headers)
+    key = principal.key
+    tenant = key.scope if key is not None else ANONYMOUS_SCOPE
+    try:
+        return await handle_rag(request, services, principal, tenant, may_write=key is None or key.documents == "write")
+    except RagError as error:
+        raise GatewayError(error.status, error.kind, error.message, param=error.param) from None
 
 
 def _models(config: GatewayConfig, principal: Principal, api: Api, one: str) -> HttpResponse:
