@@ -215,7 +215,7 @@ def test_env_declarations_and_config_references() -> None:
     assert ("var", "LOG_LEVEL") in names and ("secret", "OPENAI_API_KEY") in names
     assert config_referenced_names(stack) == {
         "CACHE", "DB", "RATE_LIMITER", "DOCS", "VECTORS", "FAQ_CACHE", "AGENT", "TOOLS",
-        "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AI",
+        "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AI", "KEYWORDS", "RAG_INGEST",
     }  # fmt: skip
 
 
