@@ -38,16 +38,16 @@ class Filter(NamedTuple):
         return out
 
     def to_sql(self, column: str) -> tuple[str, list[Any]]:
-        """`AND ...` over `json_extract(<column>, '$."key"')`; booleans compare as SQLite's 1/0."""
+        """`AND ...` over the JSON metadata in `column`, typed as Vectorize compares (true is not 1)."""
         parts: list[str] = []
         params: list[Any] = []
         for clause in self.clauses:
             path = '$."' + clause.key + '"'
-            value = f"json_extract({column}, ?)"
             tests = []
             for item in clause.values:
-                tests.append(f"{value} IS ?")
-                params.extend([path, int(item) if isinstance(item, bool) else item])
+                sql, values = _equals_sql(column, path, item)
+                tests.append(sql)
+                params.extend(values)
             any_equal = "(" + " OR ".join(tests) + ")"
             parts.append(f"NOT {any_equal}" if clause.op in ("$ne", "$nin") else any_equal)
         return "".join(f" AND {p}" for p in parts), params
@@ -59,6 +59,18 @@ class Filter(NamedTuple):
             if equal == (clause.op in ("$ne", "$nin")):
                 return False
         return True
+
+
+def _equals_sql(column: str, path: str, item: Scalar) -> tuple[str, list[Any]]:
+    kind = f"json_type({column}, ?)"
+    if item is None:  # missing or JSON null
+        return f"coalesce({kind}, 'null') = 'null'", [path]
+    if isinstance(item, bool):
+        return f"coalesce({kind} = ?, 0)", [path, "true" if item else "false"]
+    value = f"json_extract({column}, ?)"
+    if isinstance(item, str):
+        return f"coalesce({kind} = 'text' AND {value} = ?, 0)", [path, path, item]
+    return f"coalesce({kind} IN ('integer', 'real') AND {value} = ?, 0)", [path, path, item]
 
 
 def _equal(present: Any, item: Scalar) -> bool:
