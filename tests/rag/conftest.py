@@ -33,6 +33,11 @@ from harness.stackconfig import gateway_section, key_sha256  # noqa: E402
 
 from infra.spec import RagSpec  # noqa: E402
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "dev_runtime: runs against the real local runtime (edgestack dev)")
+
+
 KEYWORD_MIGRATIONS = sorted((REPO / "stacks" / "migrations" / "keywords").glob("*.sql"))
 WRITER, READER, OTHER = "sk-writer", "sk-reader", "sk-other-tenant"
 KEYS = {
