@@ -66,6 +66,7 @@ class Kind(StrEnum):
     R2_BUCKET = "cloudflare:index/r2Bucket:R2Bucket"
     QUEUE = "cloudflare:index/queue:Queue"
     QUEUE_CONSUMER = "cloudflare:index/queueConsumer:QueueConsumer"
+    R2_EVENT_NOTIFICATION = "cloudflare:index/r2BucketEventNotification:R2BucketEventNotification"
     WORKERS_ROUTE = "cloudflare:index/workersRoute:WorkersRoute"
     CUSTOM_DOMAIN = "cloudflare:index/workersCustomDomain:WorkersCustomDomain"
     CRON_TRIGGER = "cloudflare:index/workersCronTrigger:WorkersCronTrigger"
@@ -237,6 +238,22 @@ class QueueConsumerPlan(PlannedResource):
 
 
 @dataclass(frozen=True, kw_only=True)
+class R2EventNotificationPlan(PlannedResource):
+    """R2 event notifications from a bucket to a queue (`rag.ingest_on_upload`)."""
+
+    kind: ClassVar[Kind] = Kind.R2_EVENT_NOTIFICATION
+    component: ClassVar[Component] = Component.ROUTING
+    bucket: str  # logical name of the bucket plan
+    queue: str  # logical name of the queue plan
+    actions: tuple[str, ...]
+    description: str
+
+
+# Object writes and deletes RAG indexes (R2 event notification actions).
+RAG_UPLOAD_ACTIONS = ("PutObject", "CopyObject", "CompleteMultipartUpload", "DeleteObject", "LifecycleDeletion")
+
+
+@dataclass(frozen=True, kw_only=True)
 class WorkerPlan(PlannedResource):
     """The named Worker: identity and Worker-level settings (observability)."""
 
@@ -361,6 +378,7 @@ class Plan:
     subdomain: SubdomainPlan
     queue_consumers: tuple[QueueConsumerPlan, ...]
     ai_gateway: AiGatewayPlan | None
+    r2_event_notifications: tuple[R2EventNotificationPlan, ...] = ()
 
     def resources(self) -> tuple[PlannedResource, ...]:
         """Every planned resource, in creation order."""
@@ -380,6 +398,7 @@ class Plan:
             self.crons,
             self.subdomain,
             *self.queue_consumers,
+            *self.r2_event_notifications,
             self.ai_gateway,
         ]
         return tuple(r for r in ordered if r is not None)
@@ -634,6 +653,29 @@ class _Planner:
             raise PlanError(f"{where}: zone {zone!r} is not declared under `zones`")
         return self.stack.zones[zone].id
 
+    def rag_upload_notifications(
+        self, storage: _StoragePlans, consumers: list[QueueConsumerPlan], after_deploy: tuple[str, ...]
+    ) -> tuple[R2EventNotificationPlan, ...]:
+        """`rag.ingest_on_upload`: the documents bucket notifies the RAG queue of writes and deletes."""
+        rag = self.stack.rag
+        if rag is None or not rag.enabled or not rag.ingest_on_upload or rag.queue_binding is None:
+            return ()
+        bucket = next((b for b in storage.r2 if b.binding == rag.documents_binding), None)
+        queue = next((q for q in storage.queues if q.binding == rag.queue_binding), None)
+        if bucket is None or queue is None:
+            raise PlanError("rag.ingest_on_upload: documents_binding and queue_binding must name declared bindings")
+        consumer = [c.name for c in consumers if c.queue == queue.name]
+        return (
+            R2EventNotificationPlan(
+                name=self.logical("r2-events", slug(bucket.binding), where="rag.ingest_on_upload"),
+                bucket=bucket.name,
+                queue=queue.name,
+                actions=RAG_UPLOAD_ACTIONS,
+                description=f"edgestack RAG: index objects written to {bucket.bucket_name}",
+                depends_on=(bucket.name, queue.name, *consumer, *after_deploy),
+            ),
+        )
+
     def run(self) -> Plan:
         stack, worker_spec = self.stack, self.stack.worker
         self.bundle.check_limits(paid_plan=worker_spec.paid_plan)
@@ -734,6 +776,7 @@ class _Planner:
                     )
                 )
 
+        notifications = self.rag_upload_notifications(storage, consumers, after_deploy)
         ai_gateway = None
         if stack.ai_gateway is not None:
             gateway = stack.ai_gateway
@@ -776,6 +819,7 @@ class _Planner:
             subdomain=subdomain,
             queue_consumers=tuple(consumers),
             ai_gateway=ai_gateway,
+            r2_event_notifications=notifications,
         )
 
 

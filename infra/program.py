@@ -95,6 +95,7 @@ def build(
         script_name=worker.script_name,
         deployment=worker.deployment,
         queues={queue.name: storage.queues[queue.binding] for queue in the_plan.queues},
+        buckets={bucket.name: storage.buckets[bucket.binding] for bucket in the_plan.r2},
     )
     ai_gateway = None
     if the_plan.ai_gateway is not None:

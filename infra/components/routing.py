@@ -20,6 +20,7 @@ class Routing(pulumi.ComponentResource):
     crons: cloudflare.WorkersCronTrigger | None
     subdomain: cloudflare.WorkersScriptSubdomain
     queue_consumers: list[cloudflare.QueueConsumer]
+    r2_event_notifications: list[cloudflare.R2BucketEventNotification]
 
     def __init__(
         self,
@@ -29,9 +30,10 @@ class Routing(pulumi.ComponentResource):
         script_name: pulumi.Input[str],
         deployment: pulumi.Resource,
         queues: Mapping[str, cloudflare.Queue],
+        buckets: Mapping[str, cloudflare.R2Bucket] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`queues` maps the logical name of each planned queue to its resource."""
+        """`queues` and `buckets` map the logical name of each planned queue / bucket to its resource."""
         super().__init__(Component.ROUTING.value, name, None, opts)
         self._plan = plan
         child = pulumi.ResourceOptions(parent=self, depends_on=[deployment])
@@ -82,6 +84,18 @@ class Routing(pulumi.ComponentResource):
             )
             for consumer in plan.queue_consumers
         ]
+        buckets = buckets or {}
+        self.r2_event_notifications = [
+            cloudflare.R2BucketEventNotification(
+                notification.name,
+                account_id=account,
+                bucket_name=buckets[notification.bucket].name,
+                queue_id=queues[notification.queue].queue_id,
+                rules=[{"actions": list(notification.actions), "description": notification.description}],
+                opts=child,
+            )
+            for notification in plan.r2_event_notifications
+        ]
         self.register_outputs({"urls": self.urls()})
 
     def urls(self) -> list[str]:
@@ -97,6 +111,12 @@ class Routing(pulumi.ComponentResource):
         ids.update({d.name: res.id for d, res in zip(plan.custom_domains, self.custom_domains, strict=True)})
         ids.update(
             {c.name: res.id for c, res in zip(plan.queue_consumers, self.queue_consumers, strict=True)}
+        )
+        ids.update(
+            {
+                n.name: res.id
+                for n, res in zip(plan.r2_event_notifications, self.r2_event_notifications, strict=True)
+            }
         )
         if plan.crons is not None and self.crons is not None:
             ids[plan.crons.name] = self.crons.id
