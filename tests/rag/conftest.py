@@ -148,7 +148,12 @@ class RagWorld:
                 return delivered
             retried: list[tuple[dict[str, Any], int]] = []
             messages = [
-                (body, attempts, (lambda: None), (lambda b=body, a=attempts, out=retried: out.append((b, a + 1))))
+                (
+                    body,
+                    attempts,
+                    (lambda: None),
+                    (lambda b=body, a=attempts, out=retried: out.append((b, a + 1))),
+                )
                 for body, attempts in waiting
             ]
             asyncio.run(consume(messages, self.services()))
@@ -168,7 +173,9 @@ class RagWorld:
         self.keywords.query("INSERT INTO rag_chunks_fts (rag_chunks_fts, rank) VALUES ('integrity-check', 1)")
 
     def fts_matches(self, term: str) -> int:
-        return self.keywords.query("SELECT count(*) AS n FROM rag_chunks_fts WHERE rag_chunks_fts MATCH ?", (term,))[0]["n"]
+        return self.keywords.query(
+            "SELECT count(*) AS n FROM rag_chunks_fts WHERE rag_chunks_fts MATCH ?", (term,)
+        )[0]["n"]
 
     def vector_count(self, tenant: str, doc_id: str) -> int:
         return len(self.vectors.ids_for(lambda m: m.get("tenant") == tenant and m.get("doc_id") == doc_id))

@@ -27,8 +27,12 @@ Start the local runtime with edgestack dev and open port 8787 in a browser.
 
 
 def test_put_get_search_query_with_citations(world: RagWorld) -> None:
-    status, body = world.put("guides/install.md", GUIDE, headers={"x-edgestack-title": "Install guide"},
-                             content_type="text/markdown")
+    status, body = world.put(
+        "guides/install.md",
+        GUIDE,
+        headers={"x-edgestack-title": "Install guide"},
+        content_type="text/markdown",
+    )
     assert status == 200 and body["status"] == "ready" and body["chunks"] >= 3 and len(body["sha256"]) == 64
     status, meta = world.json("GET", "/v1/documents/guides/install.md")
     assert status == 200 and meta["title"] == "Install guide" and meta["status"] == "ready"
@@ -36,8 +40,12 @@ def test_put_get_search_query_with_citations(world: RagWorld) -> None:
     content = world.request("GET", "/v1/documents/guides/install.md/content")
     assert content.body == GUIDE.encode() and content.headers["content-type"] == "text/markdown"
     stored = world.r2.objects["acme/guides/install.md"][1]
-    assert stored.custom_metadata == {"sha256": body["sha256"], "title": "Install guide",
-                                      "content_type": "text/markdown", "chunks": str(body["chunks"])}
+    assert stored.custom_metadata == {
+        "sha256": body["sha256"],
+        "title": "Install guide",
+        "content_type": "text/markdown",
+        "chunks": str(body["chunks"]),
+    }
 
     for mode in ("keyword", "vector", "hybrid"):
         status, found = world.json("POST", "/v1/rag/search", {"query": "Windows WSL2 support", "mode": mode})
@@ -47,7 +55,11 @@ def test_put_get_search_query_with_citations(world: RagWorld) -> None:
 
     response = world.request("POST", "/v1/rag/query", {"question": "Is Windows supported?"})
     answer = json.loads(response.body)
-    assert response.status == 200 and response.headers["x-edgestack-cache"] == "MISS" and answer["cache"] == "MISS"
+    assert (
+        response.status == 200
+        and response.headers["x-edgestack-cache"] == "MISS"
+        and answer["cache"] == "MISS"
+    )
     assert answer["model"] == "extractive" and "WSL2" in answer["answer"]
     cited = int(answer["answer"].split("[")[1].split("]")[0])
     assert "WSL2" in answer["citations"][cited - 1]["text"]
@@ -111,7 +123,9 @@ def test_tenant_isolation_same_doc_id_two_keys(world: RagWorld) -> None:
     world.put("shared.md", "Globex builds volcano lairs with magma cooling.", key=OTHER)
     assert world.r2.objects["acme/shared.md"][0] != world.r2.objects["globex/shared.md"][0]
     for mode in ("keyword", "vector", "hybrid"):
-        _, hits = world.json("POST", "/v1/rag/search", {"query": "secret launch code pineapple", "mode": mode}, key=OTHER)
+        _, hits = world.json(
+            "POST", "/v1/rag/search", {"query": "secret launch code pineapple", "mode": mode}, key=OTHER
+        )
         assert all("PINEAPPLE" not in h["text"] for h in hits["data"]), mode
     acme = world.request("POST", "/v1/rag/query", {"question": "What is the launch code?"}, key=READER)
     globex = world.request("POST", "/v1/rag/query", {"question": "What is the launch code?"}, key=OTHER)
@@ -136,8 +150,10 @@ def test_listing_with_prefix_limit_and_cursor(world: RagWorld) -> None:
 
 def test_filters_apply_to_vector_and_keyword_hits(world: RagWorld) -> None:
     for doc_id, category, year in (("x", "billing", 2024), ("y", "support", 2025), ("z", "billing", 2025)):
-        body = {"text": f"Refund policy notes for {category} in {year}: refunds take five days.",
-                "metadata": {"category": category, "year": year}}
+        body = {
+            "text": f"Refund policy notes for {category} in {year}: refunds take five days.",
+            "metadata": {"category": category, "year": year},
+        }
         assert world.json("PUT", f"/v1/documents/{doc_id}", body)[0] == 200
     cases = {
         json.dumps({"category": "billing"}): {"x", "z"},
@@ -147,8 +163,9 @@ def test_filters_apply_to_vector_and_keyword_hits(world: RagWorld) -> None:
     }
     for raw, expected in cases.items():
         for mode in ("keyword", "vector", "hybrid"):
-            _, hits = world.json("POST", "/v1/rag/search",
-                                 {"query": "refund policy", "mode": mode, "filter": json.loads(raw)})
+            _, hits = world.json(
+                "POST", "/v1/rag/search", {"query": "refund policy", "mode": mode, "filter": json.loads(raw)}
+            )
             assert {h["doc_id"] for h in hits["data"]} == expected, (raw, mode)
 
 
@@ -169,24 +186,84 @@ def test_vectors_not_yet_applied_by_vectorize_are_not_served_after_delete() -> N
     ("method", "path", "body", "content_type", "status", "param", "fragment"),
     [
         ("PUT", "/v1/documents/empty", b"   \n ", "text/plain", 400, "body", "empty"),
-        ("PUT", "/v1/documents/latin1", "café".encode("latin-1"), "text/plain", 400, "body", "not valid UTF-8"),
+        (
+            "PUT",
+            "/v1/documents/latin1",
+            "café".encode("latin-1"),
+            "text/plain",
+            400,
+            "body",
+            "not valid UTF-8",
+        ),
         ("PUT", "/v1/documents/bad..id", b"text", "text/plain", 400, "id", "'..'"),
         ("PUT", "/v1/documents/bad%20id", b"text", "text/plain", 400, "id", "[A-Za-z0-9._/-]"),
         ("PUT", "/v1/documents/" + "x" * 257, b"text", "text/plain", 400, "id", "1-256"),
         ("PUT", "/v1/documents/j", b'{"text": ""}', "application/json", 400, "text", "empty"),
-        ("PUT", "/v1/documents/j", b'{"text": "x", "metadata": {"tenant": "evil"}}', "application/json", 400,
-         "metadata.tenant", "reserved"),
+        (
+            "PUT",
+            "/v1/documents/j",
+            b'{"text": "x", "metadata": {"tenant": "evil"}}',
+            "application/json",
+            400,
+            "metadata.tenant",
+            "reserved",
+        ),
         ("PUT", "/v1/documents/p", b"%PDF", "application/pdf", 415, "content-type", "content-type"),
-        ("POST", "/v1/rag/search", b'{"query": "x", "top_k": 21}', "application/json", 400, "top_k", "1 to 20"),
-        ("POST", "/v1/rag/search", b'{"query": "x", "filter": {"category": {"$gt": 1}}}', "application/json", 400,
-         "filter.category.$gt", "unknown filter operator"),
-        ("POST", "/v1/rag/search", b'{"query": "x", "filter": {"color": "red"}}', "application/json", 400,
-         "filter.color", "not filterable"),
-        ("POST", "/v1/rag/search", b'{"query": "x", "filter": {"tenant": "globex"}}', "application/json", 400,
-         "filter.tenant", "reserved"),
-        ("POST", "/v1/rag/search", b'{"query": "x", "mode": "fuzzy"}', "application/json", 400, "mode", "hybrid"),
+        (
+            "POST",
+            "/v1/rag/search",
+            b'{"query": "x", "top_k": 21}',
+            "application/json",
+            400,
+            "top_k",
+            "1 to 20",
+        ),
+        (
+            "POST",
+            "/v1/rag/search",
+            b'{"query": "x", "filter": {"category": {"$gt": 1}}}',
+            "application/json",
+            400,
+            "filter.category.$gt",
+            "unknown filter operator",
+        ),
+        (
+            "POST",
+            "/v1/rag/search",
+            b'{"query": "x", "filter": {"color": "red"}}',
+            "application/json",
+            400,
+            "filter.color",
+            "not filterable",
+        ),
+        (
+            "POST",
+            "/v1/rag/search",
+            b'{"query": "x", "filter": {"tenant": "globex"}}',
+            "application/json",
+            400,
+            "filter.tenant",
+            "reserved",
+        ),
+        (
+            "POST",
+            "/v1/rag/search",
+            b'{"query": "x", "mode": "fuzzy"}',
+            "application/json",
+            400,
+            "mode",
+            "hybrid",
+        ),
         ("POST", "/v1/rag/query", b'{"question": "  "}', "application/json", 400, "question", "non-empty"),
-        ("POST", "/v1/rag/query", b'{"question": "x", "top_k": 0}', "application/json", 400, "top_k", "1 to 20"),
+        (
+            "POST",
+            "/v1/rag/query",
+            b'{"question": "x", "top_k": 0}',
+            "application/json",
+            400,
+            "top_k",
+            "1 to 20",
+        ),
     ],
 )
 def test_bad_input_gets_a_4xx_naming_the_field_and_leaves_nothing(
@@ -232,12 +309,18 @@ def test_embedding_retries_on_429_then_succeeds_and_input_errors_are_not_retried
     world.ai.fail_next = [RuntimeError("AiError: 5006: Error: oneOf at '/' not met")] * 5
     status, body = world.put("s", "Fails on input.")
     assert status == 502 and "embedding failed" in body["error"]["message"]
-    assert world.vector_count("acme", "s") == 0 and world.keyword_rows("acme", "s") == 0 and "acme/s" not in world.r2.objects
+    assert (
+        world.vector_count("acme", "s") == 0
+        and world.keyword_rows("acme", "s") == 0
+        and "acme/s" not in world.r2.objects
+    )
 
 
 def test_large_document_goes_through_the_queue_in_batches() -> None:
     world = RagWorld(inline_max_bytes=2000)
-    text = "\n\n".join(f"Chapter {i}. The lighthouse keeper logs ship number {i} at night." for i in range(700))
+    text = "\n\n".join(
+        f"Chapter {i}. The lighthouse keeper logs ship number {i} at night." for i in range(700)
+    )
     status, body = world.put("novel.txt", text)
     assert status == 202 and body["status"] == "indexing" and body["chunks"] > 100
     assert world.json("GET", "/v1/documents/novel.txt")[1]["status"] == "indexing"
@@ -245,21 +328,34 @@ def test_large_document_goes_through_the_queue_in_batches() -> None:
     assert max(world.ai.calls) <= 100
     _, meta = world.json("GET", "/v1/documents/novel.txt")
     assert meta["status"] == "ready" and meta["chunks"] == body["chunks"]
-    assert world.vector_count("acme", "novel.txt") == body["chunks"] == world.keyword_rows("acme", "novel.txt")
+    assert (
+        world.vector_count("acme", "novel.txt") == body["chunks"] == world.keyword_rows("acme", "novel.txt")
+    )
 
 
 def test_r2_upload_event_indexes_objects_written_straight_to_the_bucket(world: RagWorld) -> None:
     import asyncio
 
-    asyncio.run(world.r2.put_object("acme/direct.md", b"Uploaded by rclone: the walrus sings.", "text/markdown", {}))
-    world.queue.sent.append({"account": "a", "bucket": "docs", "action": "PutObject",
-                             "object": {"key": "acme/direct.md", "size": 37, "eTag": "e"}})
+    asyncio.run(
+        world.r2.put_object("acme/direct.md", b"Uploaded by rclone: the walrus sings.", "text/markdown", {})
+    )
+    world.queue.sent.append(
+        {
+            "account": "a",
+            "bucket": "docs",
+            "action": "PutObject",
+            "object": {"key": "acme/direct.md", "size": 37, "eTag": "e"},
+        }
+    )
     world.deliver_queue()
     _, meta = world.json("GET", "/v1/documents/direct.md")
     assert meta["status"] == "ready" and world.r2.puts == 1  # the original was not re-written
     world.queue.sent.append({"action": "DeleteObject", "object": {"key": "acme/direct.md"}})
     world.deliver_queue()
-    assert world.json("GET", "/v1/documents/direct.md")[0] == 404 and world.vector_count("acme", "direct.md") == 0
+    assert (
+        world.json("GET", "/v1/documents/direct.md")[0] == 404
+        and world.vector_count("acme", "direct.md") == 0
+    )
 
 
 def test_streamed_query_is_server_sent_events(world: RagWorld) -> None:
@@ -282,3 +378,47 @@ def test_in_process_search_for_agents(world: RagWorld) -> None:
     hits = asyncio.run(search(world.services(), "acme", "Windows support", top_k=2, mode="keyword"))
     assert hits and hits[0].doc_id == "a" and len(hits) <= 2 and "WSL2" in hits[0].text
     assert asyncio.run(search(world.services(), "globex", "Windows support")) == []
+
+
+def test_expose_as_model_lists_the_model_and_answers_chat_completions_with_citations() -> None:
+    world = RagWorld(expose_as_model="docs-rag")
+    world.put("guide.md", GUIDE)
+    _, models = world.json("GET", "/v1/models")
+    assert "docs-rag" in [m["id"] for m in models["data"]]
+    response = world.request(
+        "POST",
+        "/v1/chat/completions",
+        {
+            "model": "docs-rag",
+            "messages": [
+                {"role": "system", "content": "be brief"},
+                {"role": "user", "content": "Is Windows supported?"},
+            ],
+        },
+    )
+    completion = json.loads(response.body)
+    content = completion["choices"][0]["message"]["content"]
+    assert (
+        response.status == 200
+        and completion["object"] == "chat.completion"
+        and completion["model"] == "docs-rag"
+    )
+    assert "WSL2" in content and "Sources:\n[1] guide.md" in content
+    citations = json.loads(response.headers["x-edgestack-citations"])
+    assert citations[0]["doc_id"] == "guide.md" and citations[0]["n"] == 1
+    streamed = world.request(
+        "POST",
+        "/v1/chat/completions",
+        {
+            "model": "docs-rag",
+            "stream": True,
+            "messages": [{"role": "user", "content": "Is Windows supported?"}],
+        },
+    )
+    assert streamed.body.endswith(b"data: [DONE]\n\n") and b"WSL2" in streamed.body
+    bad = world.request(
+        "POST",
+        "/v1/chat/completions",
+        {"model": "docs-rag", "messages": [{"role": "system", "content": "x"}]},
+    )
+    assert bad.status == 400 and json.loads(bad.body)["error"]["param"] == "messages"

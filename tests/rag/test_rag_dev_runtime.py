@@ -44,6 +44,7 @@ def rag_runtime() -> Iterator[str]:
             "other": {"sha256": key_sha256(OTHER), "scope": "globex", "documents": "write"},
         }
         stack["rag"]["inline_max_bytes"] = 8000
+        stack["rag"]["expose_as_model"] = "docs-rag"
         stack["bindings"]["queues"]["RAG_INGEST"] = {"max_batch_timeout_s": 0}
         (folder / "migrations").symlink_to(REPO / "stacks" / "migrations")
         stack_path = folder / "rag-test.yaml"
@@ -53,7 +54,9 @@ def rag_runtime() -> Iterator[str]:
         argv = shlex.split(command.format(stack=stack_path, port=port, state=folder / "state"))
         log_path = folder / "edgestack-dev.log"
         with log_path.open("wb") as log:
-            process = subprocess.Popen(argv, cwd=REPO, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                argv, cwd=REPO, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT
+            )
             try:
                 base_url = f"http://127.0.0.1:{port}"
                 _wait_healthy(base_url, process, log_path)
@@ -84,15 +87,20 @@ GUIDE = (
 
 def test_put_query_with_citations_cache_hit_and_delete(base_url: str) -> None:
     with _client(base_url, WRITER) as client:
-        put = client.put("/v1/documents/ops/backups.md", content=GUIDE,
-                         headers={"content-type": "text/markdown", "x-edgestack-title": "Backups"})
+        put = client.put(
+            "/v1/documents/ops/backups.md",
+            content=GUIDE,
+            headers={"content-type": "text/markdown", "x-edgestack-title": "Backups"},
+        )
         assert put.status_code == 200 and put.json()["status"] == "ready"
         question = {"question": "How many approvals does a restore need?"}
         first = client.post("/v1/rag/query", json=question)
         body = first.json()
         assert first.status_code == 200 and first.headers["x-edgestack-cache"] == "MISS"
         assert "two approvals" in body["answer"] and "[1]" in body["answer"]
-        assert body["citations"][0]["doc_id"] == "ops/backups.md" and body["citations"][0]["title"] == "Backups"
+        assert (
+            body["citations"][0]["doc_id"] == "ops/backups.md" and body["citations"][0]["title"] == "Backups"
+        )
         second = client.post("/v1/rag/query", json=question)
         assert second.headers["x-edgestack-cache"] == "HIT" and second.json()["answer"] == body["answer"]
         assert client.get("/v1/documents/ops/backups.md/content").text == GUIDE
@@ -103,11 +111,27 @@ def test_put_query_with_citations_cache_hit_and_delete(base_url: str) -> None:
 
 
 def test_tenants_are_isolated_and_read_only_keys_cannot_write(base_url: str) -> None:
-    with _client(base_url, WRITER) as acme, _client(base_url, OTHER) as globex, _client(base_url, READER) as reader:
-        assert acme.put("/v1/documents/same.txt", content="Acme's vault code is HELIOTROPE.",
-                        headers={"content-type": "text/plain"}).status_code == 200
-        assert globex.put("/v1/documents/same.txt", content="Globex cafeteria serves soup on Fridays.",
-                          headers={"content-type": "text/plain"}).status_code == 200
+    with (
+        _client(base_url, WRITER) as acme,
+        _client(base_url, OTHER) as globex,
+        _client(base_url, READER) as reader,
+    ):
+        assert (
+            acme.put(
+                "/v1/documents/same.txt",
+                content="Acme's vault code is HELIOTROPE.",
+                headers={"content-type": "text/plain"},
+            ).status_code
+            == 200
+        )
+        assert (
+            globex.put(
+                "/v1/documents/same.txt",
+                content="Globex cafeteria serves soup on Fridays.",
+                headers={"content-type": "text/plain"},
+            ).status_code
+            == 200
+        )
         hits = globex.post("/v1/rag/search", json={"query": "vault code heliotrope"}).json()["data"]
         assert all("HELIOTROPE" not in h["text"] for h in hits)
         assert "HELIOTROPE" in reader.post("/v1/rag/query", json={"question": "What is the vault code?"}).text
@@ -118,19 +142,43 @@ def test_tenants_are_isolated_and_read_only_keys_cannot_write(base_url: str) -> 
 def test_bad_input_is_a_4xx_naming_the_field(base_url: str) -> None:
     with _client(base_url, WRITER) as client:
         cases = [
-            (client.put("/v1/documents/e.txt", content=b"  ", headers={"content-type": "text/plain"}), 400, "body"),
-            (client.put("/v1/documents/l.txt", content="é".encode("latin-1"), headers={"content-type": "text/plain"}), 400, "body"),
-            (client.put("/v1/documents/a..b", content=b"x", headers={"content-type": "text/plain"}), 400, "id"),
+            (
+                client.put("/v1/documents/e.txt", content=b"  ", headers={"content-type": "text/plain"}),
+                400,
+                "body",
+            ),
+            (
+                client.put(
+                    "/v1/documents/l.txt",
+                    content="é".encode("latin-1"),
+                    headers={"content-type": "text/plain"},
+                ),
+                400,
+                "body",
+            ),
+            (
+                client.put("/v1/documents/a..b", content=b"x", headers={"content-type": "text/plain"}),
+                400,
+                "id",
+            ),
             (client.post("/v1/rag/search", json={"query": "x", "top_k": 50}), 400, "top_k"),
-            (client.post("/v1/rag/search", json={"query": "x", "filter": {"category": {"$regex": "a"}}}), 400, "filter.category.$regex"),
+            (
+                client.post("/v1/rag/search", json={"query": "x", "filter": {"category": {"$regex": "a"}}}),
+                400,
+                "filter.category.$regex",
+            ),
             (client.post("/v1/rag/query", json={"question": ""}), 400, "question"),
         ]
         for response, status, param in cases:
-            assert response.status_code == status and response.json()["error"]["param"] == param, response.text
+            assert response.status_code == status and response.json()["error"]["param"] == param, (
+                response.text
+            )
 
 
 def test_large_document_is_indexed_through_the_queue(base_url: str) -> None:
-    text = "\n\n".join(f"Entry {i}: the lighthouse logs ship {i} passing the northern reef." for i in range(400))
+    text = "\n\n".join(
+        f"Entry {i}: the lighthouse logs ship {i} passing the northern reef." for i in range(400)
+    )
     with _client(base_url, WRITER) as client:
         put = client.put("/v1/documents/logbook.txt", content=text, headers={"content-type": "text/plain"})
         assert put.status_code == 202 and put.json()["status"] == "indexing"
@@ -140,5 +188,41 @@ def test_large_document_is_indexed_through_the_queue(base_url: str) -> None:
             time.sleep(0.5)
             status = client.get("/v1/documents/logbook.txt").json()["status"]
         assert status == "ready"
-        hits = client.post("/v1/rag/search", json={"query": "ship 377 northern reef", "mode": "keyword"}).json()["data"]
+        hits = client.post(
+            "/v1/rag/search", json={"query": "ship 377 northern reef", "mode": "keyword"}
+        ).json()["data"]
         assert hits and hits[0]["doc_id"] == "logbook.txt" and "ship 377" in hits[0]["text"]
+
+
+def test_any_openai_client_gets_cited_rag_answers_from_the_exposed_model(base_url: str) -> None:
+    import openai
+
+    with _client(base_url, WRITER) as client:
+        text = "The staging database is refreshed from production every Sunday at 04:00."
+        assert (
+            client.put(
+                "/v1/documents/staging.txt", content=text, headers={"content-type": "text/plain"}
+            ).status_code
+            == 200
+        )
+    sdk = openai.OpenAI(base_url=base_url + "/v1", api_key=READER)
+    assert "docs-rag" in [m.id for m in sdk.models.list().data]
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="docs-rag", messages=[{"role": "user", "content": "When is the staging database refreshed?"}]
+    )
+    completion = raw.parse()
+    assert (
+        "every Sunday" in completion.choices[0].message.content
+        and "[1] staging.txt" in completion.choices[0].message.content
+    )
+    assert '"doc_id":"staging.txt"' in raw.headers["x-edgestack-citations"]
+    pieces = [
+        c.choices[0].delta.content or ""
+        for c in sdk.chat.completions.create(
+            model="docs-rag",
+            stream=True,
+            messages=[{"role": "user", "content": "When is the staging database refreshed?"}],
+        )
+        if c.choices
+    ]
+    assert "every Sunday" in "".join(pieces)

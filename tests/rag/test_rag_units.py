@@ -19,7 +19,11 @@ from hypothesis import strategies as st
 _blocks = st.lists(
     st.one_of(
         st.text(alphabet="abcdefghij .!?\n", min_size=0, max_size=300),
-        st.builds(lambda n, t: "#" * n + " " + t + "\n", st.integers(1, 4), st.text(alphabet="abc ", min_size=1, max_size=20)),
+        st.builds(
+            lambda n, t: "#" * n + " " + t + "\n",
+            st.integers(1, 4),
+            st.text(alphabet="abc ", min_size=1, max_size=20),
+        ),
         st.just("\n\n"),
         st.text(min_size=0, max_size=80),  # any unicode
     ),
@@ -81,7 +85,9 @@ def test_sql_filter_agrees_with_the_python_filter(metadata, op, operand) -> None
     where = parse_filter(spec, {"k", "j"})
     sql, params = where.to_sql("m")
     conn = sqlite3.connect(":memory:")
-    row = conn.execute(f"SELECT 1 FROM (SELECT ? AS m) WHERE 1{sql}", [json.dumps(metadata), *params]).fetchall()
+    row = conn.execute(
+        f"SELECT 1 FROM (SELECT ? AS m) WHERE 1{sql}", [json.dumps(metadata), *params]
+    ).fetchall()
     assert bool(row) == where.matches(metadata)
 
 
@@ -123,9 +129,17 @@ def test_faq_key_depends_on_tenant_question_version_and_options() -> None:
     base = cache_key("acme", "What is X?", 3, {"mode": "hybrid"})
     assert base == cache_key("acme", "  what is x ", 3, {"mode": "hybrid"})
     assert normalize_question("Hello   World?!") == "hello world"
-    assert len({base, cache_key("globex", "What is X?", 3, {"mode": "hybrid"}),
+    assert (
+        len(
+            {
+                base,
+                cache_key("globex", "What is X?", 3, {"mode": "hybrid"}),
                 cache_key("acme", "What is X?", 4, {"mode": "hybrid"}),
-                cache_key("acme", "What is X?", 3, {"mode": "keyword"})}) == 4
+                cache_key("acme", "What is X?", 3, {"mode": "keyword"}),
+            }
+        )
+        == 4
+    )
 
 
 def test_rag_package_import_is_light() -> None:

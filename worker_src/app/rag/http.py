@@ -162,3 +162,87 @@ async def _query(
 async def _sse(events: AsyncIterator[tuple[str, dict[str, Any]]]) -> AsyncIterator[bytes]:
     async for name, data in events:
         yield f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+# ---------------------------------------------------------------- rag.expose_as_model
+
+
+def _last_user_text(messages: Any) -> str:
+    if not isinstance(messages, list) or not messages:
+        raise bad_request("'messages' must be a non-empty list", "messages")
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):  # content parts: keep the text ones
+                content = " ".join(
+                    str(part.get("text", ""))
+                    for part in content
+                    if isinstance(part, dict) and part.get("type") == "text"
+                )
+            if isinstance(content, str) and content.strip():
+                return content
+    raise bad_request(
+        "RAG answers the last user message: 'messages' has no user message with text", "messages"
+    )
+
+
+def _cited_content(payload: dict[str, Any]) -> str:
+    sources = "\n".join(
+        f"[{n}] {c['doc_id']}" + (f" ({c['title']})" if c["title"] else "")
+        for n, c in enumerate(payload["citations"], start=1)
+    )
+    return f"{payload['answer']}\n\nSources:\n{sources}" if sources else payload["answer"]
+
+
+async def handle_rag_chat(
+    request: HttpRequest, services: Services, principal: Any, tenant: str
+) -> HttpResponse:
+    """`POST /v1/chat/completions` for the `rag.expose_as_model` model, in OpenAI's shapes."""
+    corpus = corpus_for(services)
+    body = _json_body(request)
+    model = corpus.config.expose_as_model or ""
+    stream = body.get("stream") is True
+    question = _last_user_text(body.get("messages"))
+    search_request = check_search(corpus, question, None, None, None, field="messages")
+    outcome = await answer_question(corpus, services, principal, tenant, search_request.query, search_request)
+    content = _cited_content(outcome.payload)
+    citations = [
+        {"n": n, "doc_id": c["doc_id"], "chunk": c["chunk"], "title": c["title"][:80]}
+        for n, c in enumerate(outcome.payload["citations"], start=1)
+    ]
+    headers = {
+        "x-edgestack-cache": outcome.cache,
+        "x-edgestack-citations": json.dumps(citations, separators=(",", ":")),
+    }
+    created = int(services.clock())
+    completion_id = "chatcmpl-rag-" + hex(int(services.clock() * 1000))[2:]
+    if not stream:
+        return HttpResponse.json(
+            {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            },
+            headers=headers,
+        )
+
+    async def chunks() -> AsyncIterator[bytes]:
+        base = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model}
+        deltas = [{"role": "assistant", "content": ""}, {"content": content}]
+        for delta in deltas:
+            event = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+            yield f"data: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
+        final = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        yield f"data: {json.dumps(final, separators=(',', ':'))}\n\n".encode()
+        yield b"data: [DONE]\n\n"
+
+    return HttpResponse(status=200, headers={**SSE_HEADERS, **headers}, stream=chunks())
