@@ -142,36 +142,21 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def runtime_latency(docs: dict[str, tuple[str, str]], pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    import subprocess
+    import os
 
     import httpx
-    from harness.target import _free_port, _wait_healthy
+    from harness.target import DEFAULT_DEV_COMMAND, running_dev
 
     with tempfile.TemporaryDirectory(prefix="edgestack-rag-bench-") as tmp:
-        folder = Path(tmp)
-        port = _free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "infra.cli",
-            "dev",
-            str(REPO / "stacks" / "local.yaml"),
-            "--port",
-            str(port),
-            "--state",
-            str(folder / "state"),
-        ]
-        log_path = folder / "dev.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        stack = Path(tmp) / "local.yaml"
+        stack.write_text((REPO / "stacks" / "local.yaml").read_text())
+        (Path(tmp) / "migrations").symlink_to(REPO / "stacks" / "migrations")
+        with running_dev(DEFAULT_DEV_COMMAND, stack, Path(tmp) / "state", os.environ) as (base, _):
+            client = httpx.Client(base_url=base, timeout=60)
             try:
-                base = f"http://127.0.0.1:{port}"
-                _wait_healthy(base, process, log_path)
-                with httpx.Client(base_url=base, timeout=60) as client:
-                    return _measure(client, docs, pairs)
+                return _measure(client, docs, pairs)
             finally:
-                process.terminate()
-                process.wait(timeout=20)
+                client.close()
 
 
 def _timed(call: Any) -> tuple[float, Any]:

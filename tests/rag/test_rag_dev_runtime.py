@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,7 +21,7 @@ import httpx
 import pytest
 import yaml
 from harness.stackconfig import key_sha256
-from harness.target import _free_port, _wait_healthy
+from harness.target import DEFAULT_DEV_COMMAND, running_dev
 
 pytestmark = pytest.mark.dev_runtime
 
@@ -49,24 +46,8 @@ def rag_runtime() -> Iterator[str]:
         (folder / "migrations").symlink_to(REPO / "stacks" / "migrations")
         stack_path = folder / "rag-test.yaml"
         stack_path.write_text(yaml.safe_dump(stack, sort_keys=False))
-        port = _free_port()
-        command = shlex.quote(sys.executable) + " -m infra.cli dev {stack} --port {port} --state {state}"
-        argv = shlex.split(command.format(stack=stack_path, port=port, state=folder / "state"))
-        log_path = folder / "edgestack-dev.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                argv, cwd=REPO, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT
-            )
-            try:
-                base_url = f"http://127.0.0.1:{port}"
-                _wait_healthy(base_url, process, log_path)
-                yield base_url
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        with running_dev(DEFAULT_DEV_COMMAND, stack_path, folder / "state", os.environ) as (base_url, _log):
+            yield base_url
 
 
 @pytest.fixture(scope="module")
