@@ -4,7 +4,7 @@ Everything is measured in this run, on this machine:
 
 1. prod, warm: repeated `synth_stack("prod")` calls in one process, against the floor: a bare
    program registering the same number of trivial resources through the same recording mock
-   monitor (`infra.synth.run_program`). Target: within 1.3x of the floor. A second, "typed" floor
+   monitor (`infra.deploy.synth.run_program`). Target: within 1.3x of the floor. A second, "typed" floor
    registers the same pulumi-cloudflare classes with only their required inputs, which separates
    the SDK's cost per typed resource from what edgestack adds (inputs, components, outputs).
 2. prod, cold: a fresh interpreter that imports the program and synthesizes `prod` once (time and
@@ -91,7 +91,7 @@ def typed_floor_program(types: list[str]):
 
 def child_cold_prod() -> dict:
     start, wall = time.process_time(), time.perf_counter()
-    from infra.synth import synth_stack
+    from infra.deploy.synth import synth_stack
 
     imported = time.process_time()
     import pulumi_cloudflare  # noqa: F401  (imported by the program anyway; timed apart)
@@ -113,7 +113,7 @@ def child_cold_prod() -> dict:
 
 def child_cold_floor(count: int) -> dict:
     start, wall = time.process_time(), time.perf_counter()
-    from infra.synth import run_program
+    from infra.deploy.synth import run_program
 
     imported = time.process_time()
     run_program("floor", floor_program(count))
@@ -151,7 +151,7 @@ def child_fleet(size: int) -> dict:
     start = time.process_time()
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_fleet(Path(tmp), size)
-        from infra.synth import synth_stack  # the first synth pays every import
+        from infra.deploy.synth import synth_stack  # the first synth pays every import
 
         times = []
         rss = []
@@ -186,10 +186,11 @@ def run_child(*argv: str) -> dict:
 
 
 def warm(runs: int) -> dict:
-    from infra.bundler import load_bundle
-    from infra.loader import load_stack, resolve_stack_path, stack_name
-    from infra.planner import plan
-    from infra.synth import run_program, synth_plan, synth_stack
+    from infra.deploy.synth import run_program, synth_plan, synth_stack
+    from infra.plan.bundle import load_bundle
+    from infra.plan.planner import plan
+    from infra.stackfile.load import load_stack
+    from infra.stackfile.names import resolve_stack_path, stack_name
 
     types = [r.type for r in synth_stack("prod").resources]  # also warms imports and caches
     programs = {

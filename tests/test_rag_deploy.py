@@ -11,7 +11,7 @@ import pytest
 import yaml
 from pulumi_mocks import ACCOUNT, make_plan, synth
 
-from infra.synth import mock_id
+from infra.deploy.synth import mock_id
 
 RAG = {
     "rag": {
@@ -58,8 +58,8 @@ def test_without_ingest_on_upload_there_is_no_notification() -> None:
 
 
 def _validate(tmp_path: Path, rag: dict, extra_bindings: dict | None = None) -> list[str]:
-    from infra.crossref import cross_reference_diagnostics
-    from infra.loader import load_stack_with_sources
+    from infra.stackfile.crossref import cross_reference_diagnostics
+    from infra.stackfile.load import load_stack_with_sources
 
     repo = Path(__file__).resolve().parents[1]
     stack = yaml.safe_load((repo / "stacks" / "local.yaml").read_text())

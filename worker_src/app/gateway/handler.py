@@ -6,7 +6,6 @@ Error shape: Anthropic's for `/v1/messages` and for any request carrying `anthro
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -15,7 +14,7 @@ from typing import cast
 
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
-from .auth import ANONYMOUS_SCOPE, Principal, authenticate
+from .auth import Principal, authenticate, authorize, client_ip_hash
 from .chat import RequestContext, serve_chat
 from .config import GatewayConfig, GatewayConfigError
 from .errors import Api, GatewayError
@@ -40,14 +39,7 @@ def _request_id(request: HttpRequest, state: IsolateState, now: float) -> str:
     ray = request.header("cf-ray")
     if ray and _REQUEST_ID_OK.match(ray):
         return ray
-    return f"{int(now * 1000):x}-{state.next_request_number():x}"
-
-
-def _ip_hash(config: GatewayConfig, services: Services, ip: str) -> str | None:
-    if not ip:
-        return None
-    salt = services.secrets.get(config.ip_hash_salt_secret, "") if config.ip_hash_salt_secret else ""
-    return hashlib.sha256(f"{salt}|{ip}".encode()).hexdigest()[:32]
+    return state.new_request_id(now)
 
 
 async def handle_v1(
@@ -88,7 +80,7 @@ async def _route(
             request_id=request_id,
             ts_ms=int(now * 1000),
             api=CHAT_PATHS[path],
-            ip_hash=_ip_hash(config, services, request.client_ip),
+            ip_hash=client_ip_hash(config, services, request.client_ip),
         )
         ctx = RequestContext(
             services=services,
@@ -148,14 +140,13 @@ async def _rag(
     from ..rag.errors import RagError
     from ..rag.http import handle_rag, handle_rag_chat  # on first use
 
-    principal = authenticate(config, request.headers)
-    key = principal.key
-    tenant = key.scope if key is not None else ANONYMOUS_SCOPE
+    caller = await authorize(config, services, request.headers, client_ip_hash(config, services, request.client_ip))
     try:
         if as_chat:
-            return await handle_rag_chat(request, services, principal, tenant)
-        may_write = key is None or key.documents == "write"
-        return await handle_rag(request, services, principal, tenant, may_write=may_write)
+            return await handle_rag_chat(request, services, caller.principal, caller.tenant)
+        return await handle_rag(
+            request, services, caller.principal, caller.tenant, may_write=caller.may_write_documents
+        )
     except RagError as error:
         raise GatewayError(error.status, error.kind, error.message, param=error.param) from None
 
