@@ -64,8 +64,49 @@ def rag_section(**overrides: Any) -> dict[str, Any]:
     return RagSpec.model_validate(base).model_dump(mode="json", exclude_none=True)
 
 
+class GeneratingAi(HashingAi):
+    """Embeddings from the hashing embedder; text generation in Workers AI's `{response, usage}` shape
+    (https://developers.cloudflare.com/workers-ai/models/llama-3.1-8b-instruct/), scripted by the test."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reply = "It is not supported; use WSL2 [1]."
+        self.fail_generation: str | None = None
+        self.prompts: list[list[dict[str, Any]]] = []
+
+    async def run(self, model: str, inputs: Any) -> Any:
+        if "text" in inputs:
+            return await super().run(model, inputs)
+        self.prompts.append(list(inputs["messages"]))
+        if self.fail_generation:
+            raise RuntimeError(self.fail_generation)
+        usage = {"prompt_tokens": 50, "completion_tokens": 9, "total_tokens": 59}
+        if inputs.get("stream"):
+            return _sse(self.reply, usage)
+        return {"response": self.reply, "usage": usage}
+
+
+async def _sse(text: str, usage: dict[str, int]) -> Any:
+    for word in text.split(" "):
+        yield f"data: {json.dumps({'response': word + ' '})}\n\n".encode()
+    yield f"data: {json.dumps({'response': '', 'usage': usage})}\n\n".encode()
+    yield b"data: [DONE]\n\n"
+
+
+LLM_GATEWAY = {
+    "providers": {"wai": {"kind": "workers-ai"}},
+    "routes": {
+        "rag-llm": {
+            "candidates": [{"provider": "wai", "model": "@cf/meta/llama-3.1-8b-instruct"}],
+            "retry": {"max_attempts": 1},
+        }
+    },
+    "usage_binding": "DB",
+}
+
+
 class RagWorld:
-    def __init__(self, public: bool = False, lag: bool = False, **rag: Any) -> None:
+    def __init__(self, public: bool = False, lag: bool = False, llm: bool = False, **rag: Any) -> None:
         ISOLATE.reset()
         CONFIG.__init__()  # type: ignore[misc]
         self.clock = FakeClock()
@@ -76,8 +117,10 @@ class RagWorld:
         self.keywords = SqliteD1(KEYWORD_MIGRATIONS)
         self.faq = InMemoryKv(self.clock)
         self.queue = FakeQueue()
-        self.ai = HashingAi()
-        config = gateway_section({"public": public, "keys": KEYS})
+        self.ai = GeneratingAi() if llm else HashingAi()
+        config = gateway_section({"public": public, "keys": KEYS, **(LLM_GATEWAY if llm else {})})
+        if llm:
+            rag = {"generation": "llm", "generation_alias": "rag-llm", **rag}
         config["rag"] = rag_section(**rag)
         self.config = config
 

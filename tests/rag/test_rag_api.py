@@ -422,3 +422,46 @@ def test_expose_as_model_lists_the_model_and_answers_chat_completions_with_citat
         {"model": "docs-rag", "messages": [{"role": "system", "content": "x"}]},
     )
     assert bad.status == 400 and json.loads(bad.body)["error"]["param"] == "messages"
+
+
+def test_llm_answers_go_through_the_gateway_with_numbered_sources() -> None:
+    world = RagWorld(llm=True)
+    world.put("guide.md", GUIDE)
+    response = world.request("POST", "/v1/rag/query", {"question": "Is Windows supported?"})
+    body = json.loads(response.body)
+    assert response.status == 200 and body["answer"] == "It is not supported; use WSL2 [1]."
+    assert body["model"] == "@cf/meta/llama-3.1-8b-instruct" and body["cache"] == "MISS"
+    [prompt] = world.ai.prompts
+    assert prompt[0]["role"] == "system" and "[n]" in prompt[0]["content"]
+    assert (
+        "[1] guide.md" in prompt[1]["content"] and "Question: Is Windows supported?" in prompt[1]["content"]
+    )
+    assert body["citations"][0]["text"] in prompt[1]["content"]
+    rows = world.db.query("SELECT alias, status, key_id FROM gateway_usage")
+    assert rows == [{"alias": "rag-llm", "status": 200, "key_id": "writer"}]  # usage recorded as the caller
+    again = world.request("POST", "/v1/rag/query", {"question": "is windows supported"})
+    assert again.headers["x-edgestack-cache"] == "HIT" and len(world.ai.prompts) == 1
+
+
+def test_generation_failure_is_a_502_naming_what_failed() -> None:
+    world = RagWorld(llm=True)
+    world.put("guide.md", GUIDE)
+    world.ai.fail_generation = "3040: Capacity temporarily exceeded"
+    response = world.request("POST", "/v1/rag/query", {"question": "Is Windows supported?"})
+    error = json.loads(response.body)["error"]
+    assert response.status == 502 and "generation through gateway alias 'rag-llm' failed" in error["message"]
+    assert world.faq.data == {}  # nothing cached
+
+
+def test_llm_answers_stream_from_the_gateway_without_a_faq_cache() -> None:
+    world = RagWorld(llm=True, faq_cache_binding=None)
+    world.put("guide.md", GUIDE)
+    response = world.request("POST", "/v1/rag/query", {"question": "Is Windows supported?", "stream": True})
+    events = [block.split("\n") for block in response.body.decode().strip().split("\n\n")]
+    names = [lines[0].removeprefix("event: ") for lines in events]
+    assert names[0] == "citations" and names[-1] == "done" and names.count("delta") >= 3
+    done = json.loads(events[-1][1].removeprefix("data: "))
+    assert (
+        done["answer"].strip() == "It is not supported; use WSL2 [1]."
+        and response.headers["x-edgestack-cache"] == "BYPASS"
+    )
