@@ -465,3 +465,27 @@ def test_llm_answers_stream_from_the_gateway_without_a_faq_cache() -> None:
         done["answer"].strip() == "It is not supported; use WSL2 [1]."
         and response.headers["x-edgestack-cache"] == "BYPASS"
     )
+
+
+def test_queued_document_that_keeps_failing_ends_failed_with_a_reason_and_no_index() -> None:
+    world = RagWorld(inline_max_bytes=500)
+    text = "\n\n".join(f"Line {i} about harbour cranes and tides." for i in range(200))
+    assert world.put("q.txt", text)[0] == 202
+    world.ai.fail_next = [RuntimeError("503 Service Unavailable")] * 50
+    world.deliver_queue()
+    _, meta = world.json("GET", "/v1/documents/q.txt")
+    assert meta["status"] == "failed" and "503" in meta["reason"]
+    assert world.vector_count("acme", "q.txt") == 0 and world.keyword_rows("acme", "q.txt") == 0
+    world.ai.fail_next = []
+    assert world.put("q.txt", text)[0] == 202  # a failed document is indexed again on the next PUT
+    world.deliver_queue()
+    assert world.json("GET", "/v1/documents/q.txt")[1]["status"] == "ready"
+
+
+def test_a_document_replaced_while_queued_drops_the_stale_batches() -> None:
+    world = RagWorld(inline_max_bytes=500)
+    world.put("r.txt", "\n\n".join(f"Old line {i} about zebras." for i in range(100)))
+    status, body = world.put("r.txt", "A brand new short text about giraffes.")
+    assert status == 200 and body["status"] == "ready"
+    world.deliver_queue()  # the old version's message finds another sha256 and is dropped
+    assert world.keyword_rows("acme", "r.txt") == 1 and world.fts_matches("zebras") == 0
