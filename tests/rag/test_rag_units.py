@@ -166,3 +166,23 @@ def test_filter_sql_is_used_by_keyword_search_on_real_fts5() -> None:
     assert [h.doc_id for h in hits] == ["d1"] and hits[0].score > 0
     assert keyword.match_expression("what is the") == '"what" OR "is" OR "the"'
     assert keyword.match_expression("'\"; DROP TABLE x --") == '"drop" OR "table" OR "x"'
+
+
+def test_extractive_answers_skip_code_blocks_and_cite_their_source() -> None:
+    from app.rag.answer import extractive_answer
+    from app.rag.retrieval import SearchHit
+
+    hits = [
+        SearchHit(
+            "a",
+            0,
+            1.0,
+            "",
+            "Intro.\n\n```sh\nrun the tests with pytest now\n```\n\nRun the tests with scripts/test.",
+        ),
+        SearchHit("b", 0, 0.5, "", "Unrelated words about boats and harbours."),
+    ]
+    answer = extractive_answer("How do I run the tests?", hits)
+    assert answer.text == "Run the tests with scripts/test. [1]" and answer.model == "extractive"
+    assert [h.doc_id for h in answer.citations] == ["a", "b"]
+    assert extractive_answer("anything", []).citations == ()

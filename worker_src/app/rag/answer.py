@@ -19,6 +19,7 @@ SYSTEM_PROMPT = (
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 _WORD = re.compile(r"\w+")
 _CITATION = re.compile(r"\[(\d{1,2})\]")
+_CODE_FENCE = re.compile(r"```.*?(```|$)", re.DOTALL)
 
 
 class Answer(NamedTuple):
@@ -76,8 +77,9 @@ def cited_numbers(text: str, count: int) -> list[int]:
 
 
 def _sentences(text: str) -> list[str]:
+    """Prose sentences of a chunk: code blocks and heading lines are not answers."""
     out = []
-    for piece in _SENTENCE_SPLIT.split(text):
+    for piece in _SENTENCE_SPLIT.split(_CODE_FENCE.sub("\n\n", text)):
         lines = [line for line in piece.strip().splitlines() if not line.lstrip().startswith("#")]
         sentence = " ".join(" ".join(lines).split())
         if len(_WORD.findall(sentence)) >= 3:
