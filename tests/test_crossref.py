@@ -200,6 +200,7 @@ def test_aliases_need_a_gateway(tmp_path: Path) -> None:
     assert sorted(messages(tmp_path, {"gateway": None})) == [
         "agents.model_alias: unknown model alias 'chat' (no gateway routes are declared)",
         "rag.generation_alias: unknown model alias 'chat' (no gateway routes are declared)",
+        "rag: RAG is served under the gateway's /v1 routes and keys: declare an enabled gateway section",
     ]
 
 

@@ -65,7 +65,10 @@ def _validate(tmp_path: Path, rag: dict, extra_bindings: dict | None = None) -> 
     stack = yaml.safe_load((repo / "stacks" / "local.yaml").read_text())
     stack["rag"].update(rag)
     for kind, values in (extra_bindings or {}).items():
-        stack["bindings"].setdefault(kind, {}).update(values)
+        if values is None:  # a top-level section to remove
+            stack.pop(kind)
+        else:
+            stack["bindings"].setdefault(kind, {}).update(values)
     (tmp_path / "migrations").symlink_to(repo / "stacks" / "migrations")
     path = tmp_path / "stack.yaml"
     path.write_text(yaml.safe_dump(stack, sort_keys=False))

@@ -317,6 +317,12 @@ class _Checker:
                 ("rag", "queue_binding"),
                 f"queue {rag.queue_binding!r} has consume: false; RAG ingestion needs this Worker to consume it",
             )
+        if self.stack.gateway is None or not self.stack.gateway.enabled:
+            self.error(
+                ("rag",),
+                "RAG is served under the gateway's /v1 routes and keys: declare an enabled gateway section",
+                on_value=False,
+            )
         if rag.generation == "llm" and rag.generation_alias is None:
             self.error(
                 ("rag",),
