@@ -489,3 +489,16 @@ def test_a_document_replaced_while_queued_drops_the_stale_batches() -> None:
     assert status == 200 and body["status"] == "ready"
     world.deliver_queue()  # the old version's message finds another sha256 and is dropped
     assert world.keyword_rows("acme", "r.txt") == 1 and world.fts_matches("zebras") == 0
+
+
+def test_check_vectors_reports_what_vectorize_already_serves() -> None:
+    world = RagWorld(lag=True)
+    text = "\n\n".join(f"Paragraph {i} on the migration of arctic terns." for i in range(200))
+    _, body = world.put("terns.txt", text)
+    assert body["chunks"] > 20
+    _, before = world.json("GET", "/v1/documents/terns.txt?check=vectors")
+    assert before["status"] == "ready" and before["vectors"] == {"checked": 20, "visible": 0}
+    world.vectors.apply_pending()  # Vectorize has processed the mutations
+    _, after = world.json("GET", "/v1/documents/terns.txt?check=vectors")
+    assert after["vectors"] == {"checked": 20, "visible": 20}
+    assert "vectors" not in world.json("GET", "/v1/documents/terns.txt")[1]

@@ -74,6 +74,8 @@ def test_put_query_with_citations_cache_hit_and_delete(base_url: str) -> None:
             headers={"content-type": "text/markdown", "x-edgestack-title": "Backups"},
         )
         assert put.status_code == 200 and put.json()["status"] == "ready"
+        checked = client.get("/v1/documents/ops/backups.md", params={"check": "vectors"}).json()["vectors"]
+        assert checked == {"checked": put.json()["chunks"], "visible": put.json()["chunks"]}
         question = {"question": "How many approvals does a restore need?"}
         first = client.post("/v1/rag/query", json=question)
         body = first.json()

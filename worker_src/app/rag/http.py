@@ -15,13 +15,14 @@ from ..services import Services
 from . import catalog
 from .corpus import Corpus, corpus_for
 from .errors import RagError, bad_request
-from .ids import check_doc_id, object_key
+from .ids import check_doc_id, object_key, vector_id
 from .ingest import delete_document, put_document
 from .query import answer_question, stream_answer
 from .retrieval import check_search, search
 
 DOCUMENTS = "/v1/documents"
 MAX_LIST_LIMIT = 1000
+MAX_GET_IDS = 20  # Vectorize getByIds
 SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 
 
@@ -85,7 +86,10 @@ async def handle_rag(
         record = await catalog.get(corpus.catalog, tenant, doc_id)
         if record is None:
             raise RagError(404, "not_found", f"no document {doc_id!r}", param="id")
-        return HttpResponse.json(record.public())
+        payload = record.public()
+        if request.query.get("check") == "vectors":
+            payload["vectors"] = await vectors_visible(corpus, record)
+        return HttpResponse.json(payload)
     if method not in ("PUT", "DELETE"):
         raise _method_not_allowed(f"{DOCUMENTS}/{{id}}", "GET, PUT and DELETE")
     if not may_write:
@@ -107,6 +111,15 @@ async def handle_rag(
         request.header("x-edgestack-title"),
     )
     return HttpResponse.json(result.public(), status=202 if result.status == "indexing" else 200)
+
+
+async def vectors_visible(corpus: Corpus, record: catalog.DocumentRecord) -> dict[str, int]:
+    """How many of the document's chunk vectors Vectorize already serves (`getByIds` sees only applied
+    mutations): the first 19 chunks and the last, at most 20 ids per call."""
+    numbers = sorted({*range(min(record.chunks, MAX_GET_IDS - 1)), record.chunks - 1} - {-1})
+    ids = [vector_id(record.tenant, record.doc_id, n) for n in numbers]
+    found = await corpus.index.get_by_ids(ids) if ids else []
+    return {"checked": len(ids), "visible": len(found)}
 
 
 async def _list(request: HttpRequest, corpus: Corpus, tenant: str) -> HttpResponse:
