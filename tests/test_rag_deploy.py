@@ -27,7 +27,7 @@ EVENTS = "cloudflare:index/r2BucketEventNotification:R2BucketEventNotification"
 
 def test_ingest_on_upload_notifies_the_rag_queue_after_the_consumer_exists() -> None:
     plan = make_plan(RAG)
-    [notification] = plan.r2_event_notifications
+    [notification] = plan.routing.r2_event_notifications
     assert notification.bucket == "shop-r2-docs" and notification.queue == "shop-queue-jobs"
     assert {"shop-queue-jobs--consumer", "shop-deployment"} <= set(notification.depends_on)
     graph = synth(RAG)
@@ -54,7 +54,7 @@ def test_ingest_on_upload_notifies_the_rag_queue_after_the_consumer_exists() -> 
 
 
 def test_without_ingest_on_upload_there_is_no_notification() -> None:
-    assert make_plan({"rag": {**RAG["rag"], "ingest_on_upload": False}}).r2_event_notifications == ()
+    assert make_plan({"rag": {**RAG["rag"], "ingest_on_upload": False}}).routing.r2_event_notifications == ()
 
 
 def _validate(tmp_path: Path, rag: dict, extra_bindings: dict | None = None) -> list[str]:

@@ -20,7 +20,8 @@ from infra.deploy.components import AiGateway, D1Migrator, IndexProvisioner, Rou
 from infra.deploy.components.d1_migrations import apply_d1_migrations
 from infra.deploy.components.vectorize import VectorizeConfigError, provision_index
 from infra.plan.bundle import load_bundle
-from infra.plan.planner import PLAN_ERRORS, Plan, SecretTextBinding, plan
+from infra.plan.model import Plan, SecretTextBinding
+from infra.plan.planner import PLAN_ERRORS, plan
 from infra.stackfile.diagnostics import StackError
 
 CONFIG_NAMESPACE = "edgestack"
@@ -86,16 +87,20 @@ def build(
     prefix = the_plan.name_prefix
     secrets = secret_values(the_plan)
     storage = Storage(
-        f"{prefix}-storage", the_plan, index_provisioner=index_provisioner, d1_migrator=d1_migrator
+        f"{prefix}-storage",
+        the_plan.storage,
+        bindings=the_plan.bindings,
+        index_provisioner=index_provisioner,
+        d1_migrator=d1_migrator,
     )
-    worker = Worker(f"{prefix}-app", the_plan, storage=storage, secrets=secrets)
+    worker = Worker(f"{prefix}-app", the_plan.worker, storage=storage, secrets=secrets)
     routing = Routing(
         f"{prefix}-routing",
-        the_plan,
+        the_plan.routing,
         script_name=worker.script_name,
-        deployment=worker.deployment,
-        queues={queue.name: storage.queues[queue.binding] for queue in the_plan.queues},
-        buckets={bucket.name: storage.buckets[bucket.binding] for bucket in the_plan.r2},
+        queues={queue.name: storage.queues[queue.binding] for queue in the_plan.storage.queues},
+        created=worker.created,
+        buckets={bucket.name: storage.buckets[bucket.binding] for bucket in the_plan.storage.r2},
     )
     ai_gateway = None
     if the_plan.ai_gateway is not None:
@@ -111,16 +116,16 @@ def export_outputs(the_plan: Plan, deployed: Deployed) -> None:
     if deployed.ai_gateway is not None and the_plan.ai_gateway is not None:
         ids[the_plan.ai_gateway.name] = deployed.ai_gateway.gateway.id
     workers_dev_url: pulumi.Input[str | None] = None
-    if the_plan.subdomain.enabled:
+    if the_plan.routing.subdomain.enabled:
         workers_dev_url = worker.worker.subdomain.apply(lambda s: s.url if s is not None else None)
     pulumi.export("scriptName", worker.script_name)
     pulumi.export("workersDevUrl", workers_dev_url)
-    pulumi.export("urls", deployed.routing.urls())
+    pulumi.export("urls", the_plan.routing.urls())
     pulumi.export("resourceIds", dict(sorted(ids.items())))
     pulumi.export("bundleSha256", the_plan.bundle_sha256)
     pulumi.export("bundleVersion", the_plan.bundle_version)
     pulumi.export("migrationTag", worker.migration_tag)
-    pulumi.export("migrationApplied", the_plan.migration.pending)
+    pulumi.export("migrationApplied", the_plan.worker.migration.pending)
 
 
 def main(worker_src: Path | None = None) -> None:
