@@ -502,3 +502,24 @@ def test_check_vectors_reports_what_vectorize_already_serves() -> None:
     _, after = world.json("GET", "/v1/documents/terns.txt?check=vectors")
     assert after["vectors"] == {"checked": 20, "visible": 20}
     assert "vectors" not in world.json("GET", "/v1/documents/terns.txt")[1]
+
+
+def test_consumer_without_rag_keeps_rag_messages_and_drops_others() -> None:
+    import asyncio
+
+    from app.rag.consumer import consume
+
+    world = RagWorld()
+    world.config.pop("rag")
+    outcome: list[str] = []
+    messages = [
+        (
+            {"type": "rag.ingest", "tenant": "t", "doc_id": "d", "sha256": "x", "start": 0},
+            1,
+            lambda: outcome.append("ack rag"),
+            lambda: outcome.append("retry rag"),
+        ),
+        ({"hello": "world"}, 1, lambda: outcome.append("ack other"), lambda: outcome.append("retry other")),
+    ]
+    asyncio.run(consume(messages, world.services()))
+    assert outcome == ["retry rag", "ack other"]

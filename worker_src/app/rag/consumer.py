@@ -68,8 +68,21 @@ async def on_bucket_event(corpus: Corpus, body: dict[str, Any]) -> None:
         _log("rag_event_rejected", key=key, status=error.status, reason=error.message)
 
 
+def _is_rag_message(body: Any) -> bool:
+    return isinstance(body, dict) and (
+        body.get("type") == "rag.ingest" or ("action" in body and "object" in body)
+    )
+
+
 async def consume(messages: Sequence[QueueMessage], services: Services) -> None:
-    corpus = corpus_for(services)
+    """Handle one delivered batch: ack what was handled (or is not for RAG), retry what failed."""
+    try:
+        corpus = corpus_for(services)
+    except RagError as error:  # RAG not (correctly) configured: keep RAG messages, drop the rest
+        _log("queue_batch_unhandled", reason=error.message, messages=len(messages))
+        for body, _, ack, retry in messages:
+            (retry if _is_rag_message(body) else ack)()
+        return
     for body, attempts, ack, retry in messages:
         try:
             if isinstance(body, dict) and body.get("type") == "rag.ingest":

@@ -148,7 +148,7 @@ def parse_document(data: bytes, content_type: str, header_title: str = "") -> Do
     text = decode_utf8(data)
     if kind == "text/html":
         text, html_title = html_to_text(text)
-        title = title or check_title(html_title)
+        title = title or check_title(html_title[:MAX_TITLE_CHARS])
     return DocumentBody(_require_text(text, "body"), title, {}, kind)
 
 
