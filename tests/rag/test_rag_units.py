@@ -159,9 +159,9 @@ def test_filter_sql_is_used_by_keyword_search_on_real_fts5() -> None:
 
     db = SqliteD1(KEYWORD_MIGRATIONS)
     chunks = chunk_document("Otters hold hands while sleeping.", 200)
-    asyncio.run(db.batch(keyword.insert_statements("t", "d1", "", chunks, {"k": "a"})))
-    asyncio.run(db.batch(keyword.insert_statements("t", "d2", "", chunks, {"k": "b"})))
-    asyncio.run(db.batch(keyword.insert_statements("u", "d3", "", chunks, {"k": "a"})))
+    asyncio.run(db.batch(keyword.replace_statements("t", "d1", "", chunks, {"k": "a"})))
+    asyncio.run(db.batch(keyword.replace_statements("t", "d2", "", chunks, {"k": "b"})))
+    asyncio.run(db.batch(keyword.replace_statements("u", "d3", "", chunks, {"k": "a"})))
     hits = asyncio.run(keyword.search(db, "t", "sleeping otters", 10, parse_filter({"k": "a"}, {"k"})))
     assert [h.doc_id for h in hits] == ["d1"] and hits[0].score > 0
     assert keyword.match_expression("what is the") == '"what" OR "is" OR "the"'

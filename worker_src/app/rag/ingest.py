@@ -26,6 +26,9 @@ from .ids import check_doc_id, object_key
 from .textio import DocumentBody, parse_document
 
 EMBED_BATCH = 100  # chunks embedded per queue message: one Workers AI call
+# Above this many chunks a document goes through the queue whatever its size: one invocation may run
+# at most 1000 D1 queries (a batch of n chunks is n + 1 statements) and has a CPU limit.
+MAX_INLINE_CHUNKS = 2 * EMBED_BATCH
 
 
 class PutResult(NamedTuple):
@@ -101,7 +104,8 @@ async def put_document(
         metadata=document.metadata,
         updated_at=now_iso(corpus),
     )
-    if corpus.queue is not None and len(data) > corpus.config.inline_max_bytes:
+    too_big = len(data) > corpus.config.inline_max_bytes or len(chunks) > MAX_INLINE_CHUNKS
+    if corpus.queue is not None and too_big:
         return await _enqueue(corpus, record, data, chunks, store_original)
     embeddings = await embed_texts(
         corpus.ai,
@@ -115,7 +119,7 @@ async def put_document(
             await _store_original(corpus, record, data)
         await corpus.keywords.batch(
             [
-                *keyword.insert_statements(tenant, doc_id, document.title, chunks, document.metadata),
+                *keyword.replace_statements(tenant, doc_id, document.title, chunks, document.metadata),
                 keyword.delete_from_statement(tenant, doc_id, len(chunks)),
             ]
         )
@@ -233,7 +237,7 @@ async def ingest_batch(corpus: Corpus, message: IngestMessage, final_attempt: bo
             corpus.sleep,
         )
         await corpus.keywords.batch(
-            keyword.insert_statements(record.tenant, record.doc_id, document.title, batch, document.metadata)
+            keyword.replace_statements(record.tenant, record.doc_id, document.title, batch, document.metadata)
         )
         await vectors.upsert(
             corpus.index,

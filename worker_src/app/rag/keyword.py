@@ -96,19 +96,22 @@ def delete_from_statement(tenant: str, doc_id: str, first_chunk: int) -> Stateme
     )
 
 
-def insert_statements(
+def replace_statements(
     tenant: str, doc_id: str, title: str, chunks: Sequence[Chunk], metadata: Mapping[str, Any]
 ) -> list[Statement]:
-    """Replace-or-insert each chunk's row (the FTS triggers keep the index in step)."""
+    """Replace the rows of these chunks (a contiguous run): one range delete, then one insert per
+    chunk (the FTS triggers keep the index in step). len(chunks) + 1 statements, 7 parameters each."""
+    if not chunks:
+        return []
     meta = json.dumps(dict(metadata), sort_keys=True, separators=(",", ":"))
-    out: list[Statement] = []
-    for chunk in chunks:
-        out.append(
-            (
-                "DELETE FROM rag_chunk_rows WHERE tenant = ? AND doc_id = ? AND chunk = ?",
-                (tenant, doc_id, chunk.index),
-            )
+    first, last = chunks[0].index, chunks[-1].index
+    out: list[Statement] = [
+        (
+            "DELETE FROM rag_chunk_rows WHERE tenant = ? AND doc_id = ? AND chunk BETWEEN ? AND ?",
+            (tenant, doc_id, first, last),
         )
+    ]
+    for chunk in chunks:
         out.append(
             (
                 "INSERT INTO rag_chunk_rows (tenant, doc_id, chunk, title, heading, text, metadata) "
