@@ -209,3 +209,35 @@ def test_any_openai_client_gets_cited_rag_answers_from_the_exposed_model(base_ur
         if c.choices
     ]
     assert "every Sunday" in "".join(pieces)
+
+
+def test_html_json_metadata_and_filters_on_the_local_vectorize_and_d1(base_url: str) -> None:
+    with _client(base_url, WRITER) as client:
+        html = "<html><head><title>Pager duty</title></head><body><h1>Rota</h1><p>The pager rotates every Monday.</p></body></html>"
+        put = client.put("/v1/documents/rota.html", content=html, headers={"content-type": "text/html"})
+        assert (
+            put.status_code == 200 and client.get("/v1/documents/rota.html").json()["title"] == "Pager duty"
+        )
+        for doc_id, category in (("f/ops.json", "ops"), ("f/sales.json", "sales")):
+            body = {
+                "text": f"The {category} team rotates the pager every Monday.",
+                "metadata": {"category": category},
+            }
+            assert client.put(f"/v1/documents/{doc_id}", json=body).status_code == 200
+        for mode in ("vector", "keyword", "hybrid"):
+            hits = client.post(
+                "/v1/rag/search",
+                json={"query": "pager rotation Monday", "mode": mode, "filter": {"category": "ops"}},
+            ).json()["data"]
+            assert [h["doc_id"] for h in hits] == ["f/ops.json"], mode
+            hits = client.post(
+                "/v1/rag/search",
+                json={
+                    "query": "pager rotation Monday",
+                    "mode": mode,
+                    "filter": {"category": {"$nin": ["ops"]}},
+                },
+            ).json()["data"]
+            assert "f/ops.json" not in [h["doc_id"] for h in hits] and "f/sales.json" in [
+                h["doc_id"] for h in hits
+            ]
