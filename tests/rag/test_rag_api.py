@@ -525,3 +525,18 @@ def test_consumer_without_rag_keeps_rag_messages_and_drops_others() -> None:
     ]
     asyncio.run(consume(messages, world.services()))
     assert outcome == ["retry rag", "ack other"]
+
+
+def test_the_agents_rag_search_tool_resolves_to_this_package(world: RagWorld) -> None:
+    import asyncio
+
+    from app.agents.runner import resolve_rag_search
+    from app.rag.errors import RagError
+
+    world.put("guide.md", GUIDE)
+    search = resolve_rag_search(world.services())
+    assert search is not None
+    hits = asyncio.run(search(world.services(), "acme", "Windows WSL2", top_k=3, mode="keyword"))
+    assert hits[0].doc_id == "guide.md" and {"doc_id", "chunk", "score", "title", "text"} <= set(hits[0]._fields)
+    with pytest.raises(RagError, match="1 to 20"):
+        asyncio.run(search(world.services(), "acme", "x", top_k=50))
