@@ -227,35 +227,24 @@ async def handle_rag_chat(
         "x-edgestack-cache": outcome.cache,
         "x-edgestack-citations": json.dumps(citations, separators=(",", ":")),
     }
-    created = int(services.clock())
-    completion_id = "chatcmpl-rag-" + hex(int(services.clock() * 1000))[2:]
+    completion = {
+        "id": "chatcmpl-rag-" + hex(int(services.clock() * 1000))[2:],
+        "object": "chat.completion",
+        "created": int(services.clock()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    }
     if not stream:
-        return HttpResponse.json(
-            {
-                "id": completion_id,
-                "object": "chat.completion",
-                "created": created,
-                "model": model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            },
-            headers=headers,
-        )
+        return HttpResponse.json(completion, headers=headers)
+    from ..gateway.sse import DONE, encode_event
+    from ..gateway.streams import dumps, openai_completion_to_chunks
 
     async def chunks() -> AsyncIterator[bytes]:
-        base = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model}
-        deltas = [{"role": "assistant", "content": ""}, {"content": content}]
-        for delta in deltas:
-            event = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
-            yield f"data: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
-        final = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-        yield f"data: {json.dumps(final, separators=(',', ':'))}\n\n".encode()
-        yield b"data: [DONE]\n\n"
+        for chunk in openai_completion_to_chunks(completion, include_usage=False):
+            yield encode_event(dumps(chunk))
+        yield DONE
 
     return HttpResponse(status=200, headers={**SSE_HEADERS, **headers}, stream=chunks())
