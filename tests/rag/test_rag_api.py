@@ -1,11 +1,11 @@
-"""RAG through the Worker's `/v1` routes on CPython (fakes: see conftest.py and tests/harness/rag_bindings.py)."""
+"""RAG through the Worker's `/v1` routes on CPython (the world: tests/harness/rag_world.py)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from conftest import OTHER, READER, WRITER, RagWorld
+from harness.rag_world import OTHER, READER, WRITER, RagWorld
 
 GUIDE = """# Install
 
@@ -537,6 +537,8 @@ def test_the_agents_rag_search_tool_resolves_to_this_package(world: RagWorld) ->
     search = resolve_rag_search(world.services())
     assert search is not None
     hits = asyncio.run(search(world.services(), "acme", "Windows WSL2", top_k=3, mode="keyword"))
-    assert hits[0].doc_id == "guide.md" and {"doc_id", "chunk", "score", "title", "text"} <= set(hits[0]._fields)
+    assert hits[0].doc_id == "guide.md" and {"doc_id", "chunk", "score", "title", "text"} <= set(
+        hits[0]._fields
+    )
     with pytest.raises(RagError, match="1 to 20"):
         asyncio.run(search(world.services(), "acme", "x", top_k=50))

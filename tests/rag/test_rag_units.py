@@ -154,8 +154,8 @@ def test_rag_package_import_is_light() -> None:
 def test_filter_sql_is_used_by_keyword_search_on_real_fts5() -> None:
     from app.rag import keyword
     from app.rag.chunking import chunk_document
-    from conftest import KEYWORD_MIGRATIONS
     from harness.bindings import SqliteD1
+    from harness.rag_world import KEYWORD_MIGRATIONS
 
     db = SqliteD1(KEYWORD_MIGRATIONS)
     chunks = chunk_document("Otters hold hands while sleeping.", 200)
