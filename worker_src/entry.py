@@ -67,7 +67,7 @@ class Default(WorkerEntrypoint):
 
 
 class AgentState(DurableObject):
-    """Agent state; later issues move its logic into `app.agents`."""
+    """The agent state Durable Object; `/demo/*` requests run `app.demo` against its storage."""
 
     async def fetch(self, request):
         http_request = await _http_request(request)
