@@ -17,17 +17,19 @@ from pathlib import Path
 import pytest
 from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare, running_fake
 
-from infra.d1.migrations import (
-    CREATE_MIGRATIONS_TABLE,
-    EditedMigrationError,
+from infra.d1.files import (
     MigrationDirError,
-    MigrationFailedError,
-    apply_migrations,
     check_migrations_dir,
     load_migrations,
     migration_sort_key,
-    recorded_migrations,
     split_statements,
+)
+from infra.d1.migrations import (
+    CREATE_MIGRATIONS_TABLE,
+    EditedMigrationError,
+    MigrationFailedError,
+    apply_migrations,
+    recorded_migrations,
 )
 from infra.deploy.cloudflare_api import D1RestClient, RetryPolicy, connect
 

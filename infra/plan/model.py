@@ -364,7 +364,9 @@ class RoutingPlan:
 
     def urls(self) -> list[str]:
         """`https://` URLs of the zone routes and custom domains (the workers.dev URL is the Worker's)."""
-        return [f"https://{r.pattern}" for r in self.routes] + [f"https://{d.hostname}" for d in self.custom_domains]
+        return [f"https://{r.pattern}" for r in self.routes] + [
+            f"https://{d.hostname}" for d in self.custom_domains
+        ]
 
 
 @dataclass(frozen=True, kw_only=True)
