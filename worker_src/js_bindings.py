@@ -36,8 +36,8 @@ def raw(binding: Any) -> Any:
     return binding
 
 
-def js_object(value: Mapping[str, Any]) -> Any:
-    """A plain JS object (not a Map), with `None` values sent as `null`."""
+def js_object(value: Any) -> Any:
+    """`value` as JS: dicts as plain objects (not Maps), lists as arrays, `None` as `null`."""
     return to_js(_nulls(value), dict_converter=Object.fromEntries)
 
 
@@ -68,6 +68,11 @@ def py(value: Any) -> Any:
     if isinstance(value, memoryview):
         return value.tobytes()
     return value
+
+
+def header_dict(js_headers: Any) -> dict[str, str]:
+    """A JS `Headers` as a dict with lower-cased names (repeated headers joined by `, `)."""
+    return {str(k).lower(): str(v) for k, v in py(Object.fromEntries(js_headers)).items()}
 
 
 def _is_missing(value: Any) -> bool:
@@ -204,7 +209,7 @@ class VectorizeAdapter:
             if vector.namespace is not None:
                 item["namespace"] = vector.namespace
             payload.append(item)
-        await self._index.upsert(to_js(payload, dict_converter=Object.fromEntries))
+        await self._index.upsert(js_object(payload))
         return len(payload)
 
     async def query(
@@ -360,6 +365,20 @@ def ai_binding(env: Any, name: str = "AI") -> WorkersAiAdapter | None:
     return WorkersAiAdapter(value) if isinstance(value, JsProxy) and hasattr(value, "run") else None
 
 
+def _parse_backends(text: str | None) -> dict[str, str]:
+    parsed = json.loads(text) if text else {}
+    return {str(k): str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
+
+
+_backends_once = ParsedOnce(_parse_backends)
+
+
+def local_backends(env: Any) -> Mapping[str, str]:
+    """What the local runtime serves each binding kind with (empty on Cloudflare); parsed once."""
+    value = getattr(raw(env), LOCAL_BACKENDS_BINDING, None)
+    return _backends_once(value if isinstance(value, str) else None)
+
+
 # --- outbound HTTP, time, background work --------------------------------------------------------
 
 
@@ -423,11 +442,9 @@ class WorkersFetcher:
         except (JsException, OSError) as exc:
             raise UpstreamError(f"{method} {url}: {exc}") from None
         js_response = response.js_object
-        response_headers = {
-            str(k).lower(): str(v) for k, v in py(Object.fromEntries(js_response.headers)).items()
-        }
         chunks = stream_chunks(js_response.body, idle_timeout_s=timeout_ms / 1000, on_stall=controller.abort)
-        return UpstreamResponse(status=int(js_response.status), headers=response_headers, body=chunks)
+        headers = header_dict(js_response.headers)
+        return UpstreamResponse(status=int(js_response.status), headers=headers, body=chunks)
 
 
 def wait_until(ctx: Any) -> Any:
@@ -483,28 +500,9 @@ def readable_stream(chunks: AsyncIterator[bytes]) -> Any:
     return js.ReadableStream.new(js_object({"pull": proxies[0], "cancel": proxies[1], "highWaterMark": 0}))
 
 
-def _parse_backends(text: str | None) -> dict[str, str]:
-    parsed = json.loads(text) if text else {}
-    return {str(k): str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
-
-
-_backends_once = ParsedOnce(_parse_backends)
-
-
-def local_backends(env: Any) -> Mapping[str, str]:
-    """What the local runtime serves each binding kind with (empty on Cloudflare); parsed once."""
-    value = getattr(raw(env), LOCAL_BACKENDS_BINDING, None)
-    return _backends_once(value if isinstance(value, str) else None)
-
-
 # --- requests, responses, Durable Objects ------------------------------------------------------
 
 NULL_BODY_STATUSES = frozenset({101, 204, 205, 304})
-
-
-def header_dict(js_headers: Any) -> dict[str, str]:
-    """A JS `Headers` as a dict with lower-cased names (repeated headers joined by `, `)."""
-    return {str(k).lower(): str(v) for k, v in py(Object.fromEntries(js_headers)).items()}
 
 
 async def http_request_parts(request: Any) -> tuple[str, str, dict[str, str], bytes]:
@@ -566,7 +564,7 @@ class ObjectStorage:
         return py(value)
 
     async def put(self, key: str, value: Any) -> None:
-        await self._storage.put(key, to_js(_nulls(value), dict_converter=Object.fromEntries))
+        await self._storage.put(key, js_object(value))
 
     def sql(self, query: str, *params: Any) -> list[dict[str, Any]]:
         cursor = self._storage.sql.exec(query, *[_d1_param(p) for p in params])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pulumi
 
-from infra.d1.migrations import MigrationDirError
+from infra.d1.files import MigrationDirError
 from infra.deploy.components import AiGateway, D1Migrator, IndexProvisioner, Routing, Storage, Worker
 from infra.deploy.components.d1_migrations import apply_d1_migrations
 from infra.deploy.components.vectorize import VectorizeConfigError, provision_index

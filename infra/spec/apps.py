@@ -1,7 +1,8 @@
 """Runtime configuration the Worker reads: the AI gateway, RAG and agents.
 
-These sections are shipped to the Worker as JSON (see `RuntimeConfig`), so they hold
-plain data only. Binding fields name bindings declared under `bindings:`.
+These sections are shipped to the Worker as JSON (`EDGESTACK_CONFIG`, built by the planner's
+`runtime_config_json`), so they hold plain data only. Binding fields name bindings declared under
+`bindings:`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.d1.migrations import check_migrations_dir
+from infra.d1.files import check_migrations_dir
 from infra.spec import EMBEDDING_DIMENSIONS, Stack
 from infra.spec.vectorize import vectorize_name_problem
 
