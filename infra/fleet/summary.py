@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from ..d1.migrations import load_migrations
+from ..d1.files import load_migrations
 from ..plan.bundle import Bundle
 from ..plan.planner import Plan, plan
 from ..stackfile.diagnostics import StackError

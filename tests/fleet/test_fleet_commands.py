@@ -14,7 +14,14 @@ import pytest
 from infra.fleet.automation import Operation, step_text
 from infra.fleet.commands import fleet_run
 from infra.fleet.scheduler import ProgressFn
+from infra.spec import Stack, slug
+from infra.stackfile.load import load_stack
 from tests.fleet.conftest import CliRun
+
+
+def protected_count(stack: Stack) -> int:
+    b = stack.bindings
+    return len(b.kv) + len(b.d1) + len(b.r2) + 2 * len(b.vectorize)
 
 
 def test_synth_summarises_every_customer_in_one_process(cli: CliRun) -> None:
@@ -30,11 +37,14 @@ def test_synth_summarises_every_customer_in_one_process(cli: CliRun) -> None:
     assert sorted(rows) == ["acme", "globex"]
     acme, globex = rows["acme"], rows["globex"]
     assert acme["stack"] == "customer-acme"
-    # acme is the template as-is: 6 protected data resources (3 KV, D1, R2, Vectorize), the Vectorize one
-    # registered twice (its component and the provider resource).
-    assert (acme["protected"], acme["pending_do_migrations"], acme["differs_from_template"]) == (7, 1, False)
-    assert acme["pending_d1_migrations"] == len(list(Path("stacks/migrations/db").glob("*.sql")))
-    assert globex["protected"] == 6  # no TOOLS namespace
+    # acme is the template as-is (prod): every KV, D1, R2 and Vectorize binding is protected, and the
+    # Vectorize index registers twice (its component and the provider resource).
+    acme_stack, globex_stack = (load_stack(Path(f"stacks/customers/{n}.yaml")) for n in ("acme", "globex"))
+    assert (acme["protected"], globex["protected"]) == (protected_count(acme_stack), protected_count(globex_stack))
+    assert globex["protected"] == acme["protected"] - 1  # no TOOLS namespace
+    assert (acme["pending_do_migrations"], acme["differs_from_template"]) == (1, False)
+    folders = {spec.migrations for spec in acme_stack.bindings.d1.values() if spec.migrations}
+    assert acme["pending_d1_migrations"] == sum(len(list(Path(f).glob("*.sql"))) for f in folders)
     assert globex["resources"] == acme["resources"] - 1
     assert "bindings.vectorize" in globex["template_drift"] and "agents" in globex["template_drift"]
     assert acme["bundle_sha256"] == globex["bundle_sha256"] and len(acme["bundle_sha256"]) == 64
@@ -82,12 +92,15 @@ def test_bad_input_is_one_line_and_touches_no_stack(cli: CliRun, args: list[str]
 
 
 def test_destroy_refuses_while_data_is_protected(cli: CliRun) -> None:
+    bindings = load_stack(Path("stacks/customers/acme.yaml")).bindings
+    names = [f"acme-{kind}-{slug(b)}" for kind, section in (("kv", bindings.kv), ("d1", bindings.d1),
+             ("r2", bindings.r2), ("vectorize", bindings.vectorize)) for b in section]  # fmt: skip
     code, _, err = cli("fleet", "destroy", "--only", "acme", "--confirm", "acme")
     assert code == 1
     assert err == [
-        "edgestack fleet destroy: customer-acme: 6 data resource(s) are protected (acme-kv-cache, acme-kv-faq-cache, "
-        "acme-kv-tools, acme-d1-db, acme-r2-docs, acme-vectorize-vectors); to destroy, set "
-        "`protection: {data: false}` in stacks/customers/acme.yaml, run `edgestack fleet up --only acme`, then destroy"
+        f"edgestack fleet destroy: customer-acme: {len(names)} data resource(s) are protected ({', '.join(names)}); "
+        "to destroy, set `protection: {data: false}` in stacks/customers/acme.yaml, run "
+        "`edgestack fleet up --only acme`, then destroy"
     ]
 
 
