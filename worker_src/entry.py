@@ -40,6 +40,7 @@ def _services(env, ctx) -> Services:
         secrets=edge.SecretMap(env),
         durable_objects=edge.durable_object_bindings(env),
         local_backends=edge.local_backends(env),
+        queues=edge.queue_bindings(env),
     )
 
 
@@ -66,13 +67,37 @@ class Default(WorkerEntrypoint):
         )
 
 
+    async def queue(self, batch, env=None, ctx=None):
+        """Queue consumer (`queue(batch, env, ctx)`): RAG ingestion batches and R2 event notifications."""
+        from app.rag.consumer import consume  # on first use: keeps start-up imports small
+
+        await consume(edge.queue_messages(batch), _services(self.env, self.ctx))
+
+
 class AgentState(DurableObject):
-    """The agent state Durable Object; `/demo/*` requests run `app.demo` against its storage."""
+    """One agent (or a /demo counter): `app.agents.objects.AgentObject` over this object's storage."""
+
+    _agent = None
+
+    def _agent_object(self):
+        if self._agent is None:
+            from app.agents.objects import AgentObject  # on first use: keeps start-up imports small
+
+            storage = edge.ObjectStorage(self.ctx.storage)
+            self._agent = AgentObject(storage, edge.WorkersFetcher(redirect="manual"), edge.clock)
+        return self._agent
 
     async def fetch(self, request):
         http_request = await _http_request(request)
+        if http_request.path.startswith("/agents/"):
+            agent = self._agent_object()
+            return _response(await agent.handle(http_request, _services(self.env, self.ctx)))
         if http_request.path.startswith("/demo/"):
             from app.demo import handle_object_request  # on first use: keeps start-up imports small
 
             return _response(await handle_object_request(http_request, edge.ObjectStorage(self.ctx.storage)))
         return Response.from_json({"ok": True})
+
+    async def alarm(self, alarm_info=None):
+        """workerd calls `alarm` (the JS handler name) on Python Durable Object classes too."""
+        await self._agent_object().alarm(_services(self.env, self.ctx))

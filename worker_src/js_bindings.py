@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from typing import Any
 
 import js
-from app.bindings import UpstreamError, UpstreamResponse, Vector, VectorMatch
+from app.bindings import R2ObjectInfo, UpstreamError, UpstreamResponse, Vector, VectorMatch
 from app.config import ParsedOnce
 from js import Object
 from pyodide.ffi import JsException, JsProxy, create_proxy, jsnull, to_js
@@ -157,6 +157,41 @@ class R2Adapter:
 
     async def delete(self, key: str) -> None:
         await self._bucket.delete(key)
+
+    async def put_object(
+        self, key: str, data: bytes, content_type: str, custom_metadata: Mapping[str, str]
+    ) -> None:
+        options = {"httpMetadata": {"contentType": content_type}, "customMetadata": dict(custom_metadata)}
+        await self._bucket.put(key, to_js(bytes(data)), js_object(options))
+
+    async def get_object(self, key: str) -> tuple[bytes, R2ObjectInfo] | None:
+        obj = await self._bucket.get(key)
+        if _is_missing(obj):
+            return None
+        return bytes((await obj.arrayBuffer()).to_bytes()), _r2_info(obj)
+
+    async def head(self, key: str) -> R2ObjectInfo | None:
+        obj = await self._bucket.head(key)
+        return None if _is_missing(obj) else _r2_info(obj)
+
+
+def _r2_info(obj: Any) -> R2ObjectInfo:
+    http = py(obj.httpMetadata) or {}
+    custom = py(obj.customMetadata) or {}
+    return R2ObjectInfo(
+        key=str(obj.key),
+        size=int(obj.size),
+        content_type=str(http.get("contentType") or "application/octet-stream"),
+        custom_metadata={str(k): str(v) for k, v in custom.items()},
+    )
+
+
+class QueueAdapter:
+    def __init__(self, binding: Any) -> None:
+        self._queue = raw(binding)
+
+    async def send(self, body: Mapping[str, Any]) -> None:
+        await self._queue.send(js_object(body))
 
 
 class VectorizeAdapter:
@@ -309,6 +344,18 @@ def vectorize_bindings(env: Any) -> BindingMap:
     return BindingMap(env, VectorizeAdapter, ("query", "upsert", "getByIds"))
 
 
+def queue_bindings(env: Any) -> BindingMap:
+    return BindingMap(env, QueueAdapter, ("send", "sendBatch"))
+
+
+def queue_messages(batch: Any) -> list[tuple[Any, int, Callable[[], None], Callable[[], None]]]:
+    """A delivered MessageBatch as (body as plain Python, attempts, ack, retry) per message."""
+    out = []
+    for message in raw(batch).messages:
+        out.append((py(message.body), int(message.attempts), message.ack, message.retry))
+    return out
+
+
 def rate_limit_bindings(env: Any) -> BindingMap:
     return BindingMap(env, RateLimiterAdapter, ("limit",))
 
@@ -368,16 +415,23 @@ async def stream_chunks(
 class WorkersFetcher:
     """`app.bindings.Fetcher` over `workers.fetch`; a connect failure or timeout is UpstreamError.
 
+    `redirect="manual"` returns 3xx responses as they are (agent tools check every hop themselves).
+
     `timeout_ms` bounds the wait for the response headers and then each read of the body: an
     upstream that stops sending mid-body ends the stream with UpstreamError (and the fetch is
     aborted) instead of holding the request open.
     """
+
+    def __init__(self, redirect: str = "follow") -> None:
+        self.redirect = redirect
 
     async def __call__(
         self, url: str, *, method: str, headers: Mapping[str, str], body: bytes | None, timeout_ms: int
     ) -> UpstreamResponse:
         controller = js.AbortController.new()
         options: dict[str, Any] = {"method": method, "headers": dict(headers), "signal": controller.signal}
+        if self.redirect != "follow":
+            options["redirect"] = self.redirect
         if body is not None:
             options["body"] = bytes(body)
         try:
@@ -484,6 +538,16 @@ class DurableObjectClient:
         response = await stub.fetch(f"https://durable-object.internal{path}", js_object(init))
         return int(response.status), bytes((await response.arrayBuffer()).to_bytes())
 
+    async def fetch_stream(
+        self, name: str, path: str, method: str = "GET", body: bytes | None = None
+    ) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
+        stub = self._namespace.get(self._namespace.idFromName(name))
+        init: dict[str, Any] = {"method": method}
+        if body is not None:
+            init["body"] = to_js(bytes(body))
+        response = await stub.fetch(f"https://durable-object.internal{path}", js_object(init))
+        return int(response.status), header_dict(response.headers), stream_chunks(response.body)
+
 
 def durable_object_bindings(env: Any) -> BindingMap:
     return BindingMap(env, DurableObjectClient, ("idFromName", "get"))
@@ -505,3 +569,24 @@ class ObjectStorage:
     def sql(self, query: str, *params: Any) -> list[dict[str, Any]]:
         cursor = self._storage.sql.exec(query, *[_d1_param(p) for p in params])
         return py(cursor.toArray()) or []
+
+    def transaction(self, work: Callable[[], Any]) -> Any:
+        """`transactionSync(work)`: the `sql` calls inside commit together or not at all."""
+        proxy = create_proxy(work)
+        try:
+            return self._storage.transactionSync(proxy)
+        finally:
+            proxy.destroy()
+
+    async def get_alarm(self) -> float | None:
+        value = await self._storage.getAlarm()
+        return None if _is_missing(value) else float(value)
+
+    async def set_alarm(self, at_ms: float) -> None:
+        await self._storage.setAlarm(int(at_ms))
+
+    async def delete_alarm(self) -> None:
+        await self._storage.deleteAlarm()
+
+    async def delete_all(self) -> None:
+        await self._storage.deleteAll()

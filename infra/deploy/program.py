@@ -100,6 +100,7 @@ def build(
         script_name=worker.script_name,
         queues={queue.name: storage.queues[queue.binding] for queue in the_plan.storage.queues},
         created=worker.created,
+        buckets={bucket.name: storage.buckets[bucket.binding] for bucket in the_plan.storage.r2},
     )
     ai_gateway = None
     if the_plan.ai_gateway is not None:

@@ -21,6 +21,7 @@ from infra.spec import Stack, slug
 from .bundle import Bundle, BundleError
 from .do_migrations import MigrationError, MigrationPlan, live_classes, pending_steps
 from .model import (
+    RAG_UPLOAD_ACTIONS,
     AiBinding,
     AiGatewayPlan,
     CronTriggerPlan,
@@ -40,6 +41,7 @@ from .model import (
     QueuePlan,
     R2Binding,
     R2BucketPlan,
+    R2EventNotificationPlan,
     RateLimitBinding,
     RoutePlan,
     RoutingPlan,
@@ -76,7 +78,25 @@ def runtime_config_json(stack: Stack) -> str:
         value = getattr(stack, section)
         if value is not None:
             sections[section] = value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if "agents" in sections:  # the SSRF guard of agent tools refuses the stack's own hosts
+        sections["agents"]["own_hosts"] = own_hosts(stack)
     return json.dumps(sections, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def own_hosts(stack: Stack) -> list[str]:
+    """Hosts that belong to the stack, for the agents' SSRF guard: route hosts and custom domains,
+    the parent domain of each (the zone, as far as the stack file tells: it names zones by id), and
+    zone keys that are domain names. Lower-case, sorted."""
+    hosts = {h for h in stack.zones if "." in h}
+    named = [d.hostname for d in stack.worker.custom_domains]
+    named += [r.pattern.split("/", 1)[0].removeprefix("*.").removeprefix("*") for r in stack.worker.routes]
+    for host in named:
+        host = host.lower().rstrip(".")
+        hosts.add(host)
+        labels = host.split(".")
+        if len(labels) >= 3:
+            hosts.add(".".join(labels[1:]))
+    return sorted(h.lower().rstrip(".") for h in hosts if h)
 
 
 def _short_digest(text: str) -> str:
@@ -340,6 +360,31 @@ class _Planner(Naming):
             crons=crons,
             subdomain=subdomain,
             queue_consumers=tuple(consumers),
+            r2_event_notifications=self.rag_upload_notifications(storage, consumers, after_deploy),
+        )
+
+    def rag_upload_notifications(
+        self, storage: StoragePlan, consumers: list[QueueConsumerPlan], after_deploy: tuple[str, ...]
+    ) -> tuple[R2EventNotificationPlan, ...]:
+        """`rag.ingest_on_upload`: the documents bucket notifies the RAG queue of writes and deletes,
+        once the queue's consumer exists."""
+        rag = self.stack.rag
+        if rag is None or not rag.enabled or not rag.ingest_on_upload or rag.queue_binding is None:
+            return ()
+        bucket = next((b for b in storage.r2 if b.binding == rag.documents_binding), None)
+        queue = next((q for q in storage.queues if q.binding == rag.queue_binding), None)
+        if bucket is None or queue is None:
+            raise PlanError("rag.ingest_on_upload: documents_binding and queue_binding must name declared bindings")
+        consumer = [c.name for c in consumers if c.queue == queue.name]
+        return (
+            R2EventNotificationPlan(
+                name=self.logical("r2-events", slug(bucket.binding), where="rag.ingest_on_upload"),
+                bucket=bucket.name,
+                queue=queue.name,
+                actions=RAG_UPLOAD_ACTIONS,
+                description=f"edgestack RAG: index objects written to {bucket.bucket_name}",
+                depends_on=(bucket.name, queue.name, *consumer, *after_deploy),
+            ),
         )
 
     def ai_gateway(self) -> AiGatewayPlan | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, HttpUrl
+from pydantic import Field, HttpUrl, model_validator
 
 from .base import BindingName, Model, SecretName
 
@@ -86,6 +86,9 @@ class VirtualKeySpec(Model):
     requests_per_day: int | None = Field(default=None, ge=1)
     tokens_per_day: int | None = Field(default=None, ge=1)
     admin: bool = Field(default=False, description="May read every key's usage from /v1/usage")
+    documents: Literal["read", "write"] = Field(
+        default="read", description="RAG documents: `write` may PUT and DELETE /v1/documents"
+    )
 
 
 class GatewaySpec(Model):
@@ -109,11 +112,45 @@ class RagSpec(Model):
     documents_binding: BindingName = Field(description="R2 bucket holding documents")
     index_binding: BindingName = Field(description="Vectorize index")
     faq_cache_binding: BindingName | None = Field(default=None, description="KV namespace")
+    catalog_binding: BindingName | None = Field(
+        default=None, description="D1 database holding the document catalogue (migration 0005)"
+    )
+    keyword_binding: BindingName | None = Field(
+        default=None,
+        description="D1 database holding the FTS5 keyword index; its own database keeps the main one exportable",
+    )
+    queue_binding: BindingName | None = Field(
+        default=None, description="Queue for large documents and ingest-on-upload (consumed by this Worker)"
+    )
     embedding_model: str = "@cf/baai/bge-small-en-v1.5"
     generation_alias: str | None = Field(default=None, description="Gateway alias used to answer")
-    chunk_chars: int = Field(default=1200, ge=100, le=20_000)
+    generation: Literal["llm", "extractive"] = Field(
+        default="llm", description="`extractive` answers with the best source sentences, without an LLM"
+    )
+    mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
+    chunk_chars: int = Field(default=1200, ge=100, le=2000, description="At most 2000: 512 tokens per text")
+    chunk_overlap: int = Field(default=150, ge=0, le=1000)
     top_k: int = Field(default=5, ge=1, le=20)
     faq_ttl_s: int = Field(default=86400, ge=60)
+    filter_keys: tuple[str, ...] = Field(
+        default=(), description="Metadata keys queries may filter on; each needs a Vectorize metadata index"
+    )
+    inline_max_bytes: int = Field(
+        default=262_144, ge=1, description="Larger documents are indexed through queue_binding"
+    )
+    max_document_bytes: int = Field(default=10 * 1_048_576, ge=1, le=100 * 1_048_576)
+    ingest_on_upload: bool = Field(
+        default=False, description="Index objects written straight to the bucket (R2 event notification)"
+    )
+    expose_as_model: str | None = Field(
+        default=None, min_length=1, description="Also serve RAG as this model in /v1/chat/completions"
+    )
+
+    @model_validator(mode="after")
+    def _overlap_below_chunk(self) -> RagSpec:
+        if self.chunk_overlap >= self.chunk_chars // 2:
+            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be below half of chunk_chars")
+        return self
 
 
 class AgentsSpec(Model):
@@ -122,7 +159,22 @@ class AgentsSpec(Model):
     history_binding: BindingName = Field(description="D1 database for conversation history")
     tools_binding: BindingName | None = Field(default=None, description="KV namespace of tool configs")
     model_alias: str | None = None
-    max_turns: int = Field(default=8, ge=1, le=64)
+    max_turns: int = Field(default=8, ge=1, le=64, description="Model calls per turn")
+    system_prompt: str | None = Field(default=None, max_length=16_000)
+    max_tool_calls: int = Field(default=16, ge=1, le=256, description="Tool calls per turn")
+    turn_deadline_s: int = Field(default=120, ge=1, le=900, description="Wall-clock budget of one turn")
+    max_context_messages: int = Field(
+        default=40, ge=2, le=500, description="Most recent messages sent to the model"
+    )
+    max_message_chars: int = Field(default=32_000, ge=1, le=200_000, description="Longest user message")
+    max_tool_output_chars: int = Field(
+        default=16_000, ge=256, le=500_000, description="Longer tool outputs are truncated before storing"
+    )
+    tool_timeout_ms: int = Field(default=10_000, ge=100, le=120_000, description="Default per tool call")
+    tool_cache_ttl_s: int = Field(
+        default=10, ge=0, le=60, description="Per-isolate cache of tool configs read from KV"
+    )
+    max_schedules: int = Field(default=50, ge=1, le=1000, description="Pending schedules per agent")
 
 
 # Output dimensions of the Workers AI embedding models the stack can name.

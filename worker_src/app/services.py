@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -11,6 +11,7 @@ from .bindings import (
     D1Database,
     Fetcher,
     KvNamespace,
+    QueueProducer,
     R2Bucket,
     RateLimiter,
     Sleep,
@@ -30,6 +31,12 @@ class DurableObjectNamespace(Protocol):
         """Send a request to the object named `name`; returns (status, body)."""
         ...
 
+    async def fetch_stream(
+        self, name: str, path: str, method: str = "GET", body: bytes | None = None
+    ) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
+        """Like `fetch`, with the response headers and the body as it arrives (streamed replies)."""
+        ...
+
 
 @dataclass
 class Services:
@@ -47,5 +54,6 @@ class Services:
     ai: WorkersAi | None = None
     secrets: Mapping[str, str] = field(default_factory=dict)
     durable_objects: Mapping[str, DurableObjectNamespace] = field(default_factory=dict)
+    queues: Mapping[str, QueueProducer] = field(default_factory=dict)
     # binding kind -> what serves it; set only by the local runtime (`edgestack dev`), empty on Cloudflare
     local_backends: Mapping[str, str] = field(default_factory=dict)
