@@ -66,7 +66,6 @@ class Default(WorkerEntrypoint):
             str(controller.cron), float(controller.scheduledTime), _services(self.env, self.ctx)
         )
 
-
     async def queue(self, batch, env=None, ctx=None):
         """Queue consumer (`queue(batch, env, ctx)`): RAG ingestion batches and R2 event notifications."""
         from app.rag.consumer import consume  # on first use: keeps start-up imports small
