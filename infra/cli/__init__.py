@@ -13,6 +13,12 @@ SUBCOMMANDS: dict[str, str] = {
     "synth": "synth",
     "dev": "dev",
     "wrangler-config": "wrangler_config",
+    "build": "build",
+    "diff": "diff",
+    "policy": "policy",
+    "promote": "promote",
+    "rollback": "rollback",
+    "mark-stable": "mark_stable",
 }
 
 
