@@ -22,6 +22,7 @@ from pulumi_policy import (
 
 from infra.errors import StackError
 from infra.loader import load_stack, resolve_stack_path
+from infra.spec import Stack
 
 from .graph import Graph, GraphResource
 from .policy import RULES, PolicyContext, Rule, run_rule
@@ -47,22 +48,32 @@ def graph_from_policy_resources(resources: Sequence[PolicyResource]) -> Graph:
     )
 
 
-def context_for(graph: Graph, today: dt.date) -> PolicyContext | str:
+StackLoader = Callable[[str], Stack]
+
+
+def load_stack_named(name: str) -> Stack:
+    """The stack file the program picks for Pulumi stack `name` (raises `StackError`)."""
+    return load_stack(resolve_stack_path(name))
+
+
+def context_for(graph: Graph, today: dt.date, load: StackLoader = load_stack_named) -> PolicyContext | str:
     """The rules' context, or why the pack does not apply to this stack."""
     name = graph.stack_name()
     if name is None:
         return "no edgestack Worker (EDGESTACK_STACK binding) in this stack"
     try:
-        stack = load_stack(resolve_stack_path(name))
+        stack = load(name)
     except StackError as exc:
         return f"stack file for {name} cannot be loaded: {exc.diagnostics[0] if exc.diagnostics else exc}"
     return PolicyContext.from_stack(name, stack, today=today)
 
 
-def validation(rule: Rule, today: Callable[[], dt.date]) -> Callable[[StackValidationArgs, ReportViolation], None]:
+def validation(
+    rule: Rule, today: Callable[[], dt.date], load: StackLoader
+) -> Callable[[StackValidationArgs, ReportViolation], None]:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         graph = graph_from_policy_resources(args.resources)
-        ctx = context_for(graph, today())
+        ctx = context_for(graph, today(), load)
         if isinstance(ctx, str):
             args.not_applicable(ctx)
             return
@@ -78,13 +89,15 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-def policies(today: Callable[[], dt.date] = _today) -> list[StackValidationPolicy]:
+def policies(
+    today: Callable[[], dt.date] = _today, load: StackLoader = load_stack_named
+) -> list[StackValidationPolicy]:
     return [
         StackValidationPolicy(
             name=rule.id,
             description=rule.description,
             enforcement_level=_LEVELS[rule.severity],
-            validate=validation(rule, today),
+            validate=validation(rule, today, load),
         )
         for rule in RULES
     ]

@@ -50,8 +50,9 @@ class Graph:
         return (r for r in self.resources if r.type in types)
 
     def worker_uploads(self) -> Iterator[GraphResource]:
-        """Every upload of the Worker's code: versions and migration-carrying script uploads."""
-        return self.of_type(Kind.WORKER_VERSION.value, Kind.WORKERS_SCRIPT.value)
+        """Every upload of the Worker's code: versions first, then migration-carrying script uploads."""
+        yield from self.of_type(Kind.WORKER_VERSION.value)
+        yield from self.of_type(Kind.WORKERS_SCRIPT.value)
 
     def plain_text_bindings(self) -> Iterator[tuple[GraphResource, str, str]]:
         """(upload, binding name, text) of every plain_text binding."""
