@@ -1,0 +1,126 @@
+"""The thin layer that runs a `ReleaseStep` with Pulumi's Automation API (LocalWorkspace).
+
+It needs the Pulumi CLI at run time; without it every command stops with one line saying how to
+install it. Everything it decides comes from the pure core in `infra.release.rollout`; this module
+only reads stack outputs and config and applies config changes and `up`. Config it changed is put
+back when `up` fails, so a refused deploy leaves the stack as it was.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from infra.bundler import REPO_ROOT
+
+from .rollout import (
+    ROLLOUT_KEY,
+    VERSIONS_KEY,
+    ReleaseStep,
+    RolloutError,
+    StackState,
+    full_key,
+    parse_rollout,
+    parse_versions,
+)
+
+INSTALL_HINT = (
+    "the Pulumi CLI is not installed or not on PATH; install it "
+    "(https://www.pulumi.com/docs/iac/download-install/, e.g. `curl -fsSL https://get.pulumi.com | sh`), "
+    "then `pulumi login`"
+)
+
+
+class AutomationError(Exception):
+    """A one-line reason the Pulumi CLI could not do what was asked."""
+
+
+def pulumi_cli() -> str | None:
+    return shutil.which("pulumi")
+
+
+def require_pulumi_cli() -> None:
+    if pulumi_cli() is None:
+        raise AutomationError(INSTALL_HINT)
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(getattr(exc, "stderr", "") or exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if line.lower().startswith("error:")]
+    return (errors or lines or [type(exc).__name__])[-1]
+
+
+def _select(stack_name: str, work_dir: Path) -> Any:
+    import pulumi.automation as auto
+
+    try:
+        return auto.select_stack(stack_name=stack_name, work_dir=str(work_dir))
+    except auto.StackNotFoundError:
+        raise AutomationError(f"unknown Pulumi stack {stack_name!r} (pulumi stack ls)") from None
+    except auto.CommandError as exc:
+        raise AutomationError(f"pulumi: {_one_line(exc)}") from None
+
+
+def read_state(stack_name: str, work_dir: Path = REPO_ROOT) -> StackState:
+    """A deployed stack's outputs and release config (raises AutomationError or RolloutError)."""
+    import pulumi.automation as auto
+
+    require_pulumi_cli()
+    stack = _select(stack_name, work_dir)
+    try:
+        outputs = {key: value.value for key, value in stack.outputs().items()}
+        config = stack.get_all_config()
+    except auto.CommandError as exc:
+        raise AutomationError(f"pulumi: {_one_line(exc)}") from None
+
+    def value(key: str) -> str | None:
+        entry = config.get(full_key(key))
+        return entry.value if entry is not None else None
+
+    return StackState(
+        stack_name,
+        outputs,
+        versions=parse_versions(value(VERSIONS_KEY)),
+        rollout=parse_rollout(value(ROLLOUT_KEY)),
+    )
+
+
+def apply(step: ReleaseStep, *, on_output: Callable[[str], Any] = print, work_dir: Path = REPO_ROOT) -> None:
+    """Set/remove the step's config, then `pulumi up`; on failure, put the old config back."""
+    import pulumi.automation as auto
+
+    require_pulumi_cli()
+    stack = _select(step.stack, work_dir)
+    try:
+        before = stack.get_all_config()
+    except auto.CommandError as exc:
+        raise AutomationError(f"pulumi: {_one_line(exc)}") from None
+    changed: list[str] = []
+    try:
+        for change in step.changes:
+            key = full_key(change.key)
+            if change.value is None:
+                if key in before:
+                    stack.remove_config(key)
+            else:
+                stack.set_config(key, auto.ConfigValue(change.value))
+            changed.append(key)
+        if step.run_up:
+            stack.up(on_output=on_output, message=step.summary)
+    except auto.CommandError as exc:
+        _restore(stack, before, changed)
+        raise AutomationError(f"pulumi up -s {step.stack} failed, config restored: {_one_line(exc)}") from None
+
+
+def _restore(stack: Any, before: dict[str, Any], keys: list[str]) -> None:
+    for key in keys:
+        if key in before:
+            stack.set_config(key, before[key])
+        else:
+            stack.remove_config(key)
+
+
+ONE_LINE_ERRORS: tuple[type[Exception], ...] = (AutomationError, RolloutError)
