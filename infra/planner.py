@@ -23,6 +23,7 @@ from typing import ClassVar
 
 from .bundler import Bundle, BundleError, Module
 from .migrations import MigrationError, MigrationPlan, live_classes, pending_steps
+from .release.rollout import KnownVersion, Rollout, RolloutError, check_rollout
 from .spec import Stack, slug
 from .spec.base import RESOURCE_NAME_RE
 
@@ -41,7 +42,7 @@ class PlanError(Exception):
 
 
 # Every error planning can raise for bad input (all one-line, user-facing).
-PLAN_ERRORS: tuple[type[Exception], ...] = (PlanError, MigrationError, BundleError)
+PLAN_ERRORS: tuple[type[Exception], ...] = (PlanError, MigrationError, BundleError, RolloutError)
 
 
 class Component(StrEnum):
@@ -279,8 +280,22 @@ class WorkerVersionPlan(PlannedResource):
     code: WorkerCode
 
 
+@dataclass(frozen=True)
+class VersionShare:
+    """One version of a deployment: this run's upload (`version`, a logical name) or an existing
+    version by id (`version_id`: the stable version of a split, or a rollback's pinned version)."""
+
+    percentage: int
+    version: str | None = None
+    version_id: str | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class DeploymentPlan(PlannedResource):
+    """Percentage strategy. `version`/`percentage`: this run's upload and its share;
+    `stable_version_id` gets the rest of a split; `pinned_version_id` (a rollback) gets 100% and
+    nothing is uploaded."""
+
     kind: ClassVar[Kind] = Kind.WORKERS_DEPLOYMENT
     component: ClassVar[Component] = Component.WORKER
     worker: str
@@ -288,6 +303,22 @@ class DeploymentPlan(PlannedResource):
     strategy: str
     percentage: int
     forced_by_migration: bool
+    stable_version_id: str | None = None
+    pinned_version_id: str | None = None
+    pinned_bundle_sha256: str | None = None
+
+    @property
+    def pinned(self) -> bool:
+        return self.pinned_version_id is not None
+
+    @property
+    def shares(self) -> tuple[VersionShare, ...]:
+        if self.pinned_version_id is not None:
+            return (VersionShare(100, version_id=self.pinned_version_id),)
+        new = VersionShare(self.percentage, version=self.version)
+        if self.stable_version_id is None or self.percentage == 100:
+            return (new,)
+        return (new, VersionShare(100 - self.percentage, version_id=self.stable_version_id))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -373,7 +404,7 @@ class Plan:
             *self.queues,
             self.worker,
             self.migration_upload,
-            self.version,
+            None if self.deployment.pinned else self.version,
             self.deployment,
             *self.routes,
             *self.custom_domains,
@@ -435,12 +466,23 @@ class _StoragePlans:
         return tuple(r.name for group in groups for r in group)
 
 
+@dataclass(frozen=True)
+class Release:
+    """The stack config `edgestack:rollout` and `edgestack:versions` (see infra/release/rollout.py)."""
+
+    rollout: Rollout | None = None
+    versions: tuple[KnownVersion, ...] = ()
+
+
 class _Planner:
-    def __init__(self, stack: Stack, bundle: Bundle, stack_name: str, deployed_tag: str | None) -> None:
+    def __init__(
+        self, stack: Stack, bundle: Bundle, stack_name: str, deployed_tag: str | None, release: Release
+    ) -> None:
         self.stack = stack
         self.bundle = bundle
         self.stack_name = stack_name
         self.deployed_tag = deployed_tag
+        self.release = release
         self.bindings: list[WorkerBinding] = []
         self.binding_sources: dict[str, str] = {}
         self.logical_names: set[str] = set()
@@ -620,6 +662,31 @@ class _Planner:
         self.plain_text(VERSION_BINDING, self.bundle.version, "EDGESTACK_BUNDLE_VERSION")
         self.plain_text(STACK_BINDING, self.stack_name, "EDGESTACK_STACK")
 
+    def deployment(self, worker: WorkerPlan, version: WorkerVersionPlan, migration: MigrationPlan) -> DeploymentPlan:
+        """This run's version at 100%, or the `edgestack:rollout` split or rollback pin (refusals:
+        `check_rollout`)."""
+        rollout = self.release.rollout
+        other = check_rollout(
+            rollout,
+            self.release.versions,
+            script=self.stack.script_name,
+            live_migration_tag=migration.new_tag,
+            migration_pending=migration.pending,
+        )
+        pinned = rollout.pin_version_id if rollout is not None else None
+        return DeploymentPlan(
+            name=self.logical("deployment"),
+            worker=worker.name,
+            version=version.name,
+            strategy=DEPLOYMENT_STRATEGY,
+            percentage=0 if pinned else (rollout.percent or 100) if rollout else 100,
+            forced_by_migration=migration.pending,
+            stable_version_id=rollout.stable_version_id if rollout is not None and not pinned else None,
+            pinned_version_id=pinned,
+            pinned_bundle_sha256=other.bundle_sha256 if pinned and other is not None else None,
+            depends_on=(worker.name,) if pinned else (worker.name, version.name),
+        )
+
     def plain_text(self, name: str, text: str, source: str) -> None:
         size = len(text.encode())
         if size > PLAIN_TEXT_LIMIT:
@@ -676,15 +743,7 @@ class _Planner:
                 *((migration_upload.name,) if migration_upload else ()),
             ),
         )
-        deployment = DeploymentPlan(
-            name=self.logical("deployment"),
-            worker=worker.name,
-            version=version.name,
-            strategy=DEPLOYMENT_STRATEGY,
-            percentage=100,
-            forced_by_migration=migration.pending,
-            depends_on=(worker.name, version.name),
-        )
+        deployment = self.deployment(worker, version, migration)
         after_deploy = (worker.name, deployment.name)
 
         routes = []
@@ -780,12 +839,20 @@ class _Planner:
 
 
 def plan(
-    stack: Stack, bundle: Bundle, *, stack_name: str | None = None, deployed_migration_tag: str | None = None
+    stack: Stack,
+    bundle: Bundle,
+    *,
+    stack_name: str | None = None,
+    deployed_migration_tag: str | None = None,
+    release: Release | None = None,
 ) -> Plan:
     """Plan every resource of `stack` for `bundle`.
 
     `stack_name` is the Pulumi stack (shipped as `EDGESTACK_STACK`, default `name_prefix`);
-    `deployed_migration_tag` is the Durable Object migration tag the live script is at.
-    Raises one of `PLAN_ERRORS` with a one-line message for input Cloudflare would reject.
+    `deployed_migration_tag` is the Durable Object migration tag the live script is at; `release`
+    the rollout/rollback config. Raises one of `PLAN_ERRORS` with a one-line message for input
+    Cloudflare would reject.
     """
-    return _Planner(stack, bundle, stack_name or stack.name_prefix, deployed_migration_tag).run()
+    return _Planner(
+        stack, bundle, stack_name or stack.name_prefix, deployed_migration_tag, release or Release()
+    ).run()

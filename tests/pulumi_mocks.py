@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.bundler import PYTHON_MODULE, Bundle, Module, VendoredFile, bundle_sha256, vendored_modules
-from infra.planner import Plan, plan
+from infra.planner import Plan, Release, plan
 from infra.spec import Stack
 from infra.synth import SynthResult, synth_plan
 
@@ -102,10 +102,18 @@ def make_stack(overlay: dict[str, Any] | None = None) -> Stack:
 
 
 def make_plan(
-    overlay: dict[str, Any] | None = None, *, deployed_tag: str | None = None, bundle: Bundle | None = None
+    overlay: dict[str, Any] | None = None,
+    *,
+    deployed_tag: str | None = None,
+    bundle: Bundle | None = None,
+    release: Release | None = None,
 ) -> Plan:
     return plan(
-        make_stack(overlay), bundle or fake_bundle(), stack_name="test", deployed_migration_tag=deployed_tag
+        make_stack(overlay),
+        bundle or fake_bundle(),
+        stack_name="test",
+        deployed_migration_tag=deployed_tag,
+        release=release,
     )
 
 
