@@ -178,12 +178,16 @@ def main(worker_src: Path = DEFAULT_WORKER_SRC) -> None:
     stack_name = pulumi.get_stack()
     try:
         stack = load_stack(resolve_stack_path(stack_name), worker_src=worker_src)
+        release = release_config()
+        # A rollback uploads nothing: it needs neither the artifact (often gone by then) nor its digest.
+        pinned = release.rollout is not None and release.rollout.pinned
+        bundle = load_bundle(worker_src) if pinned else program_bundle(stack, stack_name, worker_src)
         the_plan = plan(
             stack,
-            program_bundle(stack, stack_name, worker_src),
+            bundle,
             stack_name=stack_name,
             deployed_migration_tag=deployed_migration_tag(),
-            release=release_config(),
+            release=release,
         )
         build(the_plan)
     except USER_ERRORS as exc:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import gzip
 import hashlib
 from typing import Any, get_args
 
@@ -21,7 +23,15 @@ from infra.errors import StackError
 from infra.loader import STACKS_DIR, load_stack
 from infra.release import crossguard
 from infra.release.graph import Graph, GraphResource
-from infra.release.policy import RULES, PolicyContext, Violation, check_graph, routes_on_declared_zones
+from infra.release.policy import (
+    RULES,
+    PolicyContext,
+    Violation,
+    _base64_size,
+    _gzip_bound,
+    check_graph,
+    routes_on_declared_zones,
+)
 from infra.spec import PolicyRuleId
 from infra.synth import SynthResult
 from tests.pulumi_mocks import ZONE_ID, fake_bundle, make_stack, merged, synth
@@ -270,3 +280,10 @@ def test_pack_is_not_applicable_to_a_stack_without_an_edgestack_worker():
         policy.validate(args, lambda message, urn: None)
     assert type(exc.value).__name__ == "_NotApplicableError"
     assert exc.value.reason == "no edgestack Worker (EDGESTACK_STACK binding) in this stack"
+
+
+def test_bundle_size_bounds_are_exact_enough():
+    for size in (0, 1, 2, 3, 100, 16_384, 70_000):
+        data = incompressible(size)
+        assert _base64_size(base64.b64encode(data).decode()) == size
+        assert len(gzip.compress(data, mtime=0)) <= _gzip_bound(size)

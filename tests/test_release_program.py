@@ -206,3 +206,21 @@ def test_planning_a_stack_file_against_its_own_artifact_matches_a_source_plan(pr
     source = plan(named.stack, load_bundle(), stack_name="prod", deployed_migration_tag="v1")
     from_artifact = plan(named.stack, prod_artifact.bundle, stack_name="prod", deployed_migration_tag="v1")
     assert from_artifact == source
+
+
+def test_entry_point_rollback_needs_no_artifact_and_uploads_nothing():
+    result = run_entry_point(
+        "prod",
+        {
+            "edgestack:deployedMigrationTag": "v1",
+            "edgestack:bundle": "/gone/with/the/last/runner/bundle.tar",
+            "edgestack:bundleSha256": "2" * 64,
+            "edgestack:rollout": '{"pinVersionId": "stable-id"}',
+            "edgestack:versions": '[{"id": "stable-id", "bundleSha256": "' + "e" * 64 + '", "migrationTag": "v1"}]',
+        },
+    )
+    assert result.of_type(VERSION_TYPE) == []
+    assert result.resource("edgestack-prod-deployment").inputs["versions"] == [
+        {"percentage": 100, "versionId": "stable-id"}
+    ]
+    assert result.outputs["bundleSha256"] == "e" * 64
