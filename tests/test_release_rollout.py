@@ -15,18 +15,14 @@ from infra.cli import main
 from infra.release import automation
 from infra.release.artifact import write_artifact
 from infra.release.rollout import (
-    ConfigChange,
     KnownVersion,
     Rollout,
     RolloutError,
-    StackState,
     check_rollout,
     parse_rollout,
     parse_versions,
-    plan_mark_stable,
-    plan_promote,
-    plan_rollback,
 )
+from infra.release.steps import ConfigChange, StackState, plan_mark_stable, plan_promote, plan_rollback
 from tests.pulumi_mocks import fake_bundle, make_stack
 
 SHA_A = "a" * 64

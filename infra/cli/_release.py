@@ -8,7 +8,7 @@ from collections.abc import Callable
 from ..errors import StackError
 from ..release.artifact import ArtifactError
 from ..release.automation import ONE_LINE_ERRORS, apply
-from ..release.rollout import ReleaseStep
+from ..release.steps import ReleaseStep
 
 ERRORS: tuple[type[Exception], ...] = (*ONE_LINE_ERRORS, ArtifactError)
 

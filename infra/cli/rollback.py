@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..release.automation import read_state, require_pulumi_cli
-from ..release.rollout import ReleaseStep, plan_rollback
 from ..release.stacks import load_named_stack
+from ..release.steps import ReleaseStep, plan_rollback
 from ._release import run_release
 
 

@@ -15,16 +15,8 @@ from typing import Any
 
 from infra.bundler import REPO_ROOT
 
-from .rollout import (
-    ROLLOUT_KEY,
-    VERSIONS_KEY,
-    ReleaseStep,
-    RolloutError,
-    StackState,
-    full_key,
-    parse_rollout,
-    parse_versions,
-)
+from .rollout import ROLLOUT_KEY, VERSIONS_KEY, RolloutError, full_key, parse_rollout, parse_versions
+from .steps import ReleaseStep, StackState
 
 INSTALL_HINT = (
     "the Pulumi CLI is not installed or not on PATH; install it "
