@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from infra.bundler import load_bundle  # noqa: E402
 from infra.dev.bundle_dir import write_bundle  # noqa: E402
+from infra.plan.bundle import load_bundle  # noqa: E402
 
 PROFILE_MODULE = "_edgestack_import_profile"
 

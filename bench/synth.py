@@ -4,7 +4,7 @@ Everything is measured in this run, on this machine:
 
 1. prod, warm: repeated `synth_stack("prod")` calls in one process, against the floor: a bare
    program registering the same number of trivial resources through the same recording mock
-   monitor (`infra.synth.run_program`). Target: within 1.3x of the floor. A second, "typed" floor
+   monitor (`infra.deploy.synth.run_program`). Target: within 1.3x of the floor. A second, "typed" floor
    registers the same pulumi-cloudflare classes with only their required inputs, which separates
    the SDK's cost per typed resource from what edgestack adds (inputs, components, outputs).
 2. prod, cold: a fresh interpreter that imports the program and synthesizes `prod` once (time and
@@ -91,7 +91,7 @@ def typed_floor_program(types: list[str]):
 
 def child_cold_prod() -> dict:
     start, wall = time.process_time(), time.perf_counter()
-    from infra.synth import synth_stack
+    from infra.deploy.synth import synth_stack
 
     imported = time.process_time()
     import pulumi_cloudflare  # noqa: F401  (imported by the program anyway; timed apart)
@@ -113,7 +113,7 @@ def child_cold_prod() -> dict:
 
 def child_cold_floor(count: int) -> dict:
     start, wall = time.process_time(), time.perf_counter()
-    from infra.synth import run_program
+    from infra.deploy.synth import run_program
 
     imported = time.process_time()
     run_program("floor", floor_program(count))
@@ -151,7 +151,7 @@ def child_fleet(size: int) -> dict:
     start = time.process_time()
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_fleet(Path(tmp), size)
-        from infra.synth import synth_stack  # the first synth pays every import
+        from infra.deploy.synth import synth_stack  # the first synth pays every import
 
         times = []
         rss = []
@@ -188,12 +188,13 @@ def run_child(*argv: str) -> dict:
 def warm(runs: int) -> dict:
     import datetime as dt
 
-    from infra.bundler import DEFAULT_WORKER_SRC, load_bundle
     from infra.cli.policy import check_stack
-    from infra.loader import load_stack, resolve_stack_path, stack_name
-    from infra.planner import plan
+    from infra.deploy.synth import run_program, synth_plan, synth_stack
+    from infra.plan.bundle import load_bundle
+    from infra.plan.planner import plan
     from infra.release.diff import diff_graphs
-    from infra.synth import run_program, synth_plan, synth_stack
+    from infra.stackfile.load import load_stack
+    from infra.stackfile.names import resolve_stack_path, stack_name
 
     types = [r.type for r in synth_stack("prod").resources]  # also warms imports and caches
     prod_path, today = resolve_stack_path("prod"), dt.date(2026, 12, 1)
@@ -202,7 +203,7 @@ def warm(runs: int) -> dict:
         "prod_deployed": lambda: synth_stack("prod", deployed_migration_tag="v1"),
         "staging": lambda: synth_stack("staging"),
         # `edgestack policy check prod`: synth + the rules; `edgestack diff staging prod`: two synths + diff
-        "policy_prod": lambda: check_stack(prod_path, worker_src=DEFAULT_WORKER_SRC, today=today),
+        "policy_prod": lambda: check_stack(prod_path, worker_src=None, today=today),
         "diff_staging_prod": lambda: diff_graphs(synth_stack("staging"), synth_stack("prod")),
         "floor": lambda: run_program("floor", floor_program(len(types))),
         "typed_floor": lambda: run_program("typed", typed_floor_program(types)),

@@ -11,10 +11,10 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from infra.bundler import PYTHON_MODULE, Bundle, Module, VendoredFile, bundle_sha256, vendored_modules
-from infra.planner import Plan, Release, plan
+from infra.deploy.synth import SynthResult, synth_plan
+from infra.plan.bundle import PYTHON_MODULE, Bundle, Module, VendoredFile, bundle_sha256, vendored_modules
+from infra.plan.planner import Plan, Release, plan
 from infra.spec import Stack
-from infra.synth import SynthResult, synth_plan
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 ZONE_ID = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"

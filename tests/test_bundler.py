@@ -1,7 +1,7 @@
 """The Worker bundle: module discovery, content types, determinism, size limits, the pinned SDK.
 
 The `test_real_*` tests use the real `workers-runtime-sdk` wheel (downloaded once with pip into
-`.edgestack/cache/`, then sha256-verified against infra/versions.py); the others use fake wheels.
+`.edgestack/cache/`, then sha256-verified against infra/plan/sdk_pin.py); the others use fake wheels.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from infra import bundler
-from infra.bundler import (
+from infra.plan import bundle as bundler
+from infra.plan.bundle import (
     DATA_MODULE,
     GZIP_LIMIT_FREE,
     GZIP_LIMIT_PAID,
@@ -36,7 +36,7 @@ from infra.bundler import (
     vendored_modules,
     worker_source_modules,
 )
-from infra.versions import WORKERS_RUNTIME_SDK, WORKERS_RUNTIME_SDK_VERSION, WheelPin
+from infra.plan.sdk_pin import WORKERS_RUNTIME_SDK, WORKERS_RUNTIME_SDK_VERSION, WheelPin
 
 FAKE_SDK = (VendoredFile("workers/__init__.py", b"X = 1\n"),)
 

@@ -1,4 +1,4 @@
-"""`infra.cfapi`: token resolution, base URL override, retries with bounded backoff, one-line errors.
+"""`infra.deploy.cloudflare_api`: token resolution, base URL override, retries with bounded backoff, one-line errors.
 
 Runs the official `cloudflare` SDK against the loopback fake in `tests/fakes/cloudflare_api.py`,
 which follows the response envelope of
@@ -13,7 +13,8 @@ from collections.abc import Iterator
 import pytest
 from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare, running_fake
 
-from infra.cfapi import (
+from infra.d1.migrations import D1QueryError
+from infra.deploy.cloudflare_api import (
     BASE_URL_ENV,
     CloudflareApiError,
     CloudflareAuthError,
@@ -25,7 +26,6 @@ from infra.cfapi import (
     connect,
     resolve_token,
 )
-from infra.d1_migrations import D1QueryError
 
 
 class FakeClock:

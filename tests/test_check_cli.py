@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from infra.cli import main
-from infra.worker_usage import durable_object_classes, plain_text_binding_names, scan_env_usages
+from infra.stackfile.worker_scan import durable_object_classes, plain_text_binding_names, scan_env_usages
 from tests.conftest import MALFORMED_DIR, REPO_ROOT
 
 ENTRY = """\

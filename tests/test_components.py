@@ -1,6 +1,6 @@
 """Components under `pulumi.runtime.set_mocks`: the exact inputs of every resource kind.
 
-The recording mock monitor (infra/synth.py) captures each `RegisterResource` request as the
+The recording mock monitor (infra/deploy/synth.py) captures each `RegisterResource` request as the
 engine would receive it, so these assertions cover the wire names (camelCase), secret markers,
 `protect`, `parent` and the dependency set, not only Python-side arguments.
 """
@@ -16,9 +16,9 @@ import pulumi
 import pytest
 from pulumi_mocks import ACCOUNT, ENTRY_SOURCE, ZONE_ID, fake_bundle, make_plan, synth
 
-from infra.planner import runtime_config_json
-from infra.program import ProgramError, build
-from infra.synth import SECRET, mock_id, run_program
+from infra.deploy.program import ProgramError, build
+from infra.deploy.synth import SECRET, mock_id, run_program
+from infra.plan.planner import runtime_config_json
 
 T = {
     "kv": "cloudflare:index/workersKvNamespace:WorkersKvNamespace",
@@ -46,7 +46,7 @@ STORAGE = (
     "shop-queue-outbox",
     "shop-r2-docs",
 )
-# Created by the dynamic providers (infra/providers/); the Worker version waits for both.
+# Created by the dynamic providers (infra/deploy/providers/); the Worker version waits for both.
 PROVIDED = ("shop-d1-db--migrations-migrations", "shop-vectorize-vectors-index")
 
 

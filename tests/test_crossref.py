@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.crossref import config_referenced_names, cross_reference_diagnostics, env_declarations
-from infra.errors import StackError
-from infra.loader import load_stack, load_stack_with_sources, resolve_stack_path
-from infra.merge import apply_overlay
+from infra.stackfile.crossref import config_referenced_names, cross_reference_diagnostics, env_declarations
+from infra.stackfile.diagnostics import StackError
+from infra.stackfile.extends import apply_overlay
+from infra.stackfile.load import load_stack, load_stack_with_sources
+from infra.stackfile.names import resolve_stack_path
 from tests.conftest import FIXTURE_WORKER_SRC, MALFORMED_DIR
 
 VALID = yaml.safe_load((MALFORMED_DIR / "_parts" / "valid_base.yaml").read_text())

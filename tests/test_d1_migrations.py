@@ -1,4 +1,4 @@
-"""The D1 migration runner (`infra.d1_migrations`), through the SDK-based client, on the loopback fake.
+"""The D1 migration runner (`infra.d1.migrations`), through the SDK-based client, on the loopback fake.
 
 The fake follows the D1 query endpoint of
 https://developers.cloudflare.com/api/resources/d1/subresources/database/methods/query/ (request
@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare, running_fake
 
-from infra.cfapi import D1RestClient, RetryPolicy, connect
-from infra.d1_migrations import (
+from infra.d1.migrations import (
     CREATE_MIGRATIONS_TABLE,
     EditedMigrationError,
     MigrationDirError,
@@ -30,6 +29,7 @@ from infra.d1_migrations import (
     recorded_migrations,
     split_statements,
 )
+from infra.deploy.cloudflare_api import D1RestClient, RetryPolicy, connect
 
 DB = "6f1a2b3c-0000-4000-8000-000000000001"
 

@@ -6,18 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from infra.errors import StackError
-from infra.loader import (
-    StackNotFoundError,
-    list_stack_files,
-    load_layers,
-    load_stack,
-    load_stack_with_sources,
-    merge_stack_files,
-    resolve_stack_path,
-    stack_name,
-)
-from infra.yaml_source import Position, format_key_path, parse_yaml
+from infra.stackfile.diagnostics import StackError
+from infra.stackfile.load import load_layers, load_stack, load_stack_with_sources, merge_stack_files
+from infra.stackfile.names import StackNotFoundError, list_stack_files, resolve_stack_path, stack_name
+from infra.stackfile.source import Position, format_key_path, parse_yaml
 from tests.conftest import FIXTURE_WORKER_SRC, MALFORMED_DIR, STACKS_DIR
 
 SHIPPED = ["base", "customer-acme", "customer-globex", "dev", "local", "prod", "staging"]

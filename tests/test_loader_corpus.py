@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from infra.cli import main
-from infra.errors import StackError
-from infra.loader import load_stack
+from infra.stackfile.diagnostics import StackError
+from infra.stackfile.load import load_stack
 from tests.conftest import FIXTURE_WORKER_SRC, MALFORMED_DIR
 
 EXPECT = "# expect: "

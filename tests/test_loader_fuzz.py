@@ -14,10 +14,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra.errors import StackError
-from infra.loader import load_stack
-from infra.merge import iter_key_paths
-from infra.yaml_source import parse_yaml
+from infra.stackfile.diagnostics import StackError
+from infra.stackfile.extends import iter_key_paths
+from infra.stackfile.load import load_stack
+from infra.stackfile.source import parse_yaml
 from tests.conftest import FIXTURE_WORKER_SRC, MALFORMED_DIR
 
 VALID_BASE_TEXT = (MALFORMED_DIR / "_parts" / "valid_base.yaml").read_text()

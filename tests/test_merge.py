@@ -11,8 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra.loader import merge_stack_files
-from infra.merge import apply_overlay, merge_layers
+from infra.stackfile.extends import apply_overlay, merge_layers
+from infra.stackfile.load import merge_stack_files
 
 KEYS = st.sampled_from(["a", "b", "c", "d"])  # few keys, so base and overlay collide often
 SCALARS = st.one_of(st.integers(-5, 5), st.text(alphabet="xyz", min_size=1, max_size=3), st.booleans())

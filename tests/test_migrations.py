@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.migrations import (
+from infra.plan.do_migrations import (
     MigrationError,
     MigrationStep,
     RenamedClass,

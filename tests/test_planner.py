@@ -7,9 +7,9 @@ import json
 import pytest
 from pulumi_mocks import SHOP_MIGRATIONS, ZONE_ID, fake_bundle, make_plan, make_stack
 
-from infra.bundler import BundleError, Module
-from infra.migrations import MigrationError
-from infra.planner import (
+from infra.plan.bundle import BundleError, Module
+from infra.plan.do_migrations import MigrationError
+from infra.plan.planner import (
     AiBinding,
     D1Binding,
     D1MigrationsPlan,

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pulumi_mocks import ACCOUNT, ZONE_ID, fake_bundle
 
-from infra.planner import (
+from infra.plan.planner import (
     CONFIG_BINDING,
     STACK_BINDING,
     VERSION_BINDING,

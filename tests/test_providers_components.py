@@ -1,5 +1,5 @@
 """The Vectorize and D1 migration components inside the real program, synthesized offline under
-Pulumi's mocks (`infra.synth`), with `provision_index` / `apply_d1_migrations` wired into `Storage`.
+Pulumi's mocks (`infra.deploy.synth`), with `provision_index` / `apply_d1_migrations` wired into `Storage`.
 
 Checks the graph: resource types and inputs, the dependency order (index before the Worker version
 that binds it, D1 database before its migrations, migrations before the Worker version), and that
@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from pulumi_mocks import fake_bundle, make_stack
 
-from infra.components.d1_migrations import apply_d1_migrations
-from infra.components.vectorize import IndexArgs, VectorizeConfigError, VectorizeIndex, provision_index
-from infra.d1_migrations import MigrationDirError
-from infra.planner import plan
-from infra.program import build
-from infra.synth import SynthResult, run_program, synth_config
+from infra.d1.migrations import MigrationDirError
+from infra.deploy.components.d1_migrations import apply_d1_migrations
+from infra.deploy.components.vectorize import IndexArgs, VectorizeConfigError, VectorizeIndex, provision_index
+from infra.deploy.program import build
+from infra.deploy.synth import SynthResult, run_program, synth_config
+from infra.plan.planner import plan
 
 TOKEN = "tok-never-serialized-9f8e7d"
 INDEX_COMPONENT = "edgestack:index:VectorizeIndex"

@@ -13,9 +13,9 @@ import pytest
 from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare, running_fake
 from pulumi.runtime import rpc
 
-from infra.cfapi import RetryPolicy, connect
-from infra.d1_migrations import EditedMigrationError, MigrationFailedError, load_migrations
-from infra.providers.d1_migrations import D1MigrationsProvider, migration_props
+from infra.d1.migrations import EditedMigrationError, MigrationFailedError, load_migrations
+from infra.deploy.cloudflare_api import RetryPolicy, connect
+from infra.deploy.providers.d1_migrations import D1MigrationsProvider, migration_props
 
 DB = "6f1a2b3c-0000-4000-8000-000000000001"
 

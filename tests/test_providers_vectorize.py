@@ -20,10 +20,11 @@ from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare, FakeIndex, r
 from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from infra.cfapi import BASE_URL_ENV, CloudflareAuthError, RetryPolicy, connect
-from infra.providers.base import ProviderError
-from infra.providers.vectorize import VectorizeIndexProvider
-from infra.providers.vectorize_config import IndexConfig, vectorize_name_problem
+from infra.deploy.cloudflare_api import BASE_URL_ENV, CloudflareAuthError, RetryPolicy, connect
+from infra.deploy.providers.base import ProviderError
+from infra.deploy.providers.vectorize import VectorizeIndexProvider
+from infra.deploy.providers.vectorize_config import IndexConfig
+from infra.spec.vectorize import vectorize_name_problem
 
 
 @pytest.fixture

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.bundler import build_bundle
 from infra.cli import main
-from infra.release.artifact import (
+from infra.plan.artifact import (
     ARTIFACT_FILE,
     ArtifactError,
     artifact_tar,
@@ -23,6 +22,7 @@ from infra.release.artifact import (
     manifest_path_for,
     write_artifact,
 )
+from infra.plan.bundle import build_bundle
 from tests.pulumi_mocks import FAKE_SDK, fake_bundle, make_stack
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from infra.cli import main
+from infra.deploy.synth import SECRET, synth_stack
 from infra.release.diff import Change, DiffInputError, diff_graphs, load_synth_json, render_table
-from infra.synth import SECRET, synth_stack
 from tests.pulumi_mocks import synth
 
 

@@ -19,8 +19,7 @@ from pulumi_policy import (
 )
 
 from infra.cli import main
-from infra.errors import StackError
-from infra.loader import STACKS_DIR, load_stack
+from infra.deploy.synth import SynthResult
 from infra.release import crossguard
 from infra.release.graph import Graph, GraphResource
 from infra.release.policy import (
@@ -33,7 +32,9 @@ from infra.release.policy import (
     routes_on_declared_zones,
 )
 from infra.spec import PolicyRuleId
-from infra.synth import SynthResult
+from infra.stackfile.diagnostics import StackError
+from infra.stackfile.load import load_stack
+from infra.stackfile.project import find_project
 from tests.pulumi_mocks import ZONE_ID, fake_bundle, make_stack, merged, synth
 
 TODAY = dt.date(2026, 12, 1)
@@ -205,7 +206,7 @@ def test_policy_check_passes_on_the_shipped_stacks(capsys):
 
 def test_policy_check_fails_on_a_breaking_stack_file(tmp_path, capsys):
     path = tmp_path / "bad.yaml"
-    path.write_text(f"extends: {STACKS_DIR / 'prod.yaml'}\nworker:\n  workers_dev: true\n")
+    path.write_text(f"extends: {find_project().stacks_dir / 'prod.yaml'}\nworker:\n  workers_dev: true\n")
     assert main(["policy", "check", str(path)]) == 1
     out = capsys.readouterr().out.strip().splitlines()
     assert out == [

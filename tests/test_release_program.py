@@ -9,13 +9,13 @@ from pathlib import Path
 import pulumi
 import pytest
 
-import infra.synth
-from infra.bundler import load_bundle
-from infra.planner import Release, plan
-from infra.release.artifact import write_artifact
-from infra.release.rollout import KnownVersion, Rollout, RolloutError
+import infra.deploy.synth
+from infra.deploy.synth import mock_id, run_program, synth_plan
+from infra.plan.artifact import write_artifact
+from infra.plan.bundle import load_bundle
+from infra.plan.planner import Release, plan
+from infra.plan.rollout import KnownVersion, Rollout, RolloutError
 from infra.release.stacks import load_named_stack
-from infra.synth import mock_id, run_program, synth_plan
 from tests.pulumi_mocks import make_plan, make_stack
 
 VERSION_TYPE = "cloudflare:index/workerVersion:WorkerVersion"
@@ -116,14 +116,14 @@ def test_planner_refusals(release, deployed_tag, expected):
 @pytest.fixture
 def monitors(monkeypatch):
     """Every recording monitor a run creates, to see what was registered before a refusal."""
-    created: list[infra.synth.RecordingMonitor] = []
+    created: list[infra.deploy.synth.RecordingMonitor] = []
 
-    class Capturing(infra.synth.RecordingMonitor):
+    class Capturing(infra.deploy.synth.RecordingMonitor):
         def __init__(self, mock):
             super().__init__(mock)
             created.append(self)
 
-    monkeypatch.setattr(infra.synth, "RecordingMonitor", Capturing)
+    monkeypatch.setattr(infra.deploy.synth, "RecordingMonitor", Capturing)
     return created
 
 

@@ -12,9 +12,8 @@ import json
 import pytest
 
 from infra.cli import main
-from infra.release import automation
-from infra.release.artifact import write_artifact
-from infra.release.rollout import (
+from infra.plan.artifact import write_artifact
+from infra.plan.rollout import (
     KnownVersion,
     Rollout,
     RolloutError,
@@ -22,6 +21,7 @@ from infra.release.rollout import (
     parse_rollout,
     parse_versions,
 )
+from infra.release import automation
 from infra.release.steps import ConfigChange, StackState, plan_mark_stable, plan_promote, plan_rollback
 from tests.pulumi_mocks import fake_bundle, make_stack
 

@@ -9,7 +9,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from infra.cli import main
-from infra.synth import SECRET, SECRET_PLACEHOLDER, run_program, wire_value
+from infra.deploy.synth import SECRET, SECRET_PLACEHOLDER, run_program, wire_value
 
 
 class Thing(pulumi.CustomResource):

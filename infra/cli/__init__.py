@@ -26,13 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgestack", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module_name in SUBCOMMANDS.values():
-        try:
-            module = importlib.import_module(f"infra.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"infra.cli.{module_name}":
-                raise
-            continue  # not implemented yet
-        module.register(subparsers)
+        importlib.import_module(f"infra.cli.{module_name}").register(subparsers)
     return parser
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from ..errors import StackError
-from ..release.artifact import ArtifactError
+from ..plan.artifact import ArtifactError
 from ..release.automation import ONE_LINE_ERRORS, apply
 from ..release.steps import ReleaseStep
+from ..stackfile.diagnostics import StackError
 
 ERRORS: tuple[type[Exception], ...] = (*ONE_LINE_ERRORS, ArtifactError)
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import StackError
-from ..loader import STACKS_DIR, list_stack_files, resolve_stack_path
+from infra.stackfile.diagnostics import StackError
+from infra.stackfile.names import list_stack_files, resolve_stack_path
+from infra.stackfile.project import ProjectNotFoundError
 
 
 def stack_targets(arguments: list[str]) -> tuple[list[Path], list[str]]:
     """Stack files for `arguments` (every shipped stack when empty), and one-line problems."""
     if not arguments:
-        return list_stack_files(STACKS_DIR), []
+        try:
+            return list_stack_files(), []
+        except ProjectNotFoundError as exc:
+            return [], [str(exc)]
     files: list[Path] = []
     problems: list[str] = []
     for argument in arguments:

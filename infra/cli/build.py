@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..bundler import DEFAULT_WORKER_SRC, BundleError, load_bundle
-from ..errors import StackError
-from ..release.artifact import ArtifactError, write_artifact
+from ..plan.artifact import ArtifactError, write_artifact
+from ..plan.bundle import BundleError, load_bundle
 from ..release.stacks import load_named_stack
+from ..stackfile.diagnostics import StackError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("stack", metavar="STACK", help="stack name or file (compatibility settings, migration tag)")
     parser.add_argument("-o", "--output", type=Path, default=Path("dist"), help="output folder (default: dist/)")
-    parser.add_argument("--worker-src", type=Path, default=DEFAULT_WORKER_SRC, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-src", type=Path, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(run=run)
 
 

@@ -12,12 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..crossref import config_referenced_names, env_declarations
-from ..errors import Diagnostic, StackError
-from ..loader import WORKER_SRC_DIR, load_stack_with_sources
-from ..spec import Stack
-from ..worker_usage import EnvUsage, plain_text_binding_names, scan_env_usages
-from ..yaml_source import SourceMap, display_path, format_key_path
+from infra.spec import Stack
+from infra.stackfile.crossref import config_referenced_names, env_declarations
+from infra.stackfile.diagnostics import Diagnostic, StackError
+from infra.stackfile.load import load_stack_with_sources
+from infra.stackfile.project import ProjectNotFoundError, find_project
+from infra.stackfile.source import SourceMap, display_path, format_key_path
+from infra.stackfile.worker_scan import EnvUsage, plain_text_binding_names, scan_env_usages
+
 from ._targets import stack_targets
 
 
@@ -66,7 +68,11 @@ def binding_diagnostics(
 
 
 def run(args: argparse.Namespace) -> int:
-    worker_src = args.worker_src or WORKER_SRC_DIR
+    try:
+        worker_src = args.worker_src or find_project().worker_src
+    except ProjectNotFoundError as exc:
+        print(exc)
+        return 1
     files, problems = stack_targets([args.stack] if args.stack else [])
     for problem in problems:
         print(problem)

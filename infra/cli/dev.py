@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from ..bundler import DEFAULT_WORKER_SRC
-from ..cfapi import CloudflareApiError
-from ..d1_migrations import MigrationError
-from ..errors import StackError
-from ..planner import PLAN_ERRORS
+from infra.d1.migrations import D1MigrationError
+from infra.deploy.cloudflare_api import CloudflareApiError
+from infra.plan.planner import PLAN_ERRORS
+from infra.stackfile.diagnostics import StackError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="where KV/D1/R2/DO/Vectorize data persists",
     )
     parser.add_argument("--watch", action="store_true", help="reload when worker_src changes")
-    parser.add_argument("--worker-src", type=Path, default=DEFAULT_WORKER_SRC, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-src", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--no-install", action="store_true", help="do not run `npm ci` in runtime/ when packages are missing"
     )
@@ -43,11 +42,11 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..dev.embeddings import EmbeddingServerError
-    from ..dev.node_env import NodeSetupError
-    from ..dev.runtime_process import RuntimeStartError
-    from ..dev.secrets import DevVarsError
-    from ..dev.session import DevConfigError, DevOptions, DevSession
+    from infra.dev.dev_vars import DevVarsError
+    from infra.dev.embeddings import EmbeddingServerError
+    from infra.dev.node_env import NodeSetupError
+    from infra.dev.runtime_process import RuntimeStartError
+    from infra.dev.session import DevConfigError, DevOptions, DevSession
 
     if not 0 <= args.port <= 65535:
         print(f"edgestack dev: --port {args.port} is not a port number (0-65535)", file=sys.stderr)
@@ -65,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         EmbeddingServerError,
         NodeSetupError,
         RuntimeStartError,
-        MigrationError,
+        D1MigrationError,
         CloudflareApiError,
         DevVarsError,
         DevConfigError,

@@ -7,11 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from ..bundler import DEFAULT_WORKER_SRC
-from ..errors import StackError
-from ..planner import PLAN_ERRORS
+from ..deploy.synth import synth_stack
+from ..plan.planner import PLAN_ERRORS
 from ..release.diff import DiffInputError, diff_graphs, load_synth_json, render_table
-from ..synth import synth_stack
+from ..stackfile.diagnostics import StackError
 
 ONE_LINE_ERRORS: tuple[type[Exception], ...] = (DiffInputError, *PLAN_ERRORS)
 
@@ -29,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--against", type=Path, metavar="FILE.json", help="saved synth graph to compare with")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument("--exit-code", action="store_true", help="exit 1 when the graphs differ")
-    parser.add_argument("--worker-src", type=Path, default=DEFAULT_WORKER_SRC, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-src", type=Path, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(run=run)
 
 

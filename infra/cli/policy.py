@@ -8,13 +8,13 @@ import json
 import sys
 from pathlib import Path
 
-from ..bundler import DEFAULT_WORKER_SRC
-from ..errors import StackError
-from ..loader import load_stack, stack_name
-from ..planner import PLAN_ERRORS
+from ..deploy.synth import synth_stack
+from ..plan.planner import PLAN_ERRORS
 from ..release.graph import Graph
 from ..release.policy import RULES, PolicyContext, Violation, check_graph
-from ..synth import synth_stack
+from ..stackfile.diagnostics import StackError
+from ..stackfile.load import load_stack
+from ..stackfile.names import stack_name
 from ._targets import stack_targets
 
 
@@ -29,11 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     check.add_argument("stacks", nargs="*", metavar="STACK", help="stack names or files (default: every stack)")
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument("--list-rules", action="store_true", help="print the rules and exit")
-    check.add_argument("--worker-src", type=Path, default=DEFAULT_WORKER_SRC, help=argparse.SUPPRESS)
+    check.add_argument("--worker-src", type=Path, default=None, help=argparse.SUPPRESS)
     check.set_defaults(run=run)
 
 
-def check_stack(path: Path, *, worker_src: Path, today: dt.date) -> list[Violation]:
+def check_stack(path: Path, *, worker_src: Path | None, today: dt.date) -> list[Violation]:
     """Raises `StackError` or one of `PLAN_ERRORS` for a stack that cannot be synthesized."""
     stack = load_stack(path, worker_src=worker_src)
     graph = Graph.from_synth(synth_stack(str(path), worker_src=worker_src))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..release.artifact import check_against_stack, load_artifact
+from ..plan.artifact import check_against_stack, load_artifact
+from ..plan.rollout import parse_percent
 from ..release.automation import read_state, require_pulumi_cli
-from ..release.rollout import parse_percent
 from ..release.stacks import load_named_stack
 from ..release.steps import ReleaseStep, plan_promote
 from ._release import run_release

@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..bundler import DEFAULT_WORKER_SRC
-from ..errors import StackError
-from ..planner import PLAN_ERRORS
-from ..synth import SynthResource, SynthResult, synth_stack
+from infra.deploy.synth import SynthResource, SynthResult, synth_stack
+from infra.plan.planner import PLAN_ERRORS
+from infra.stackfile.diagnostics import StackError
 
 
 def register(subparsers: Any) -> None:
@@ -40,7 +39,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--worker-src",
         type=Path,
-        default=DEFAULT_WORKER_SRC,
+        default=None,
         help="Worker source folder (default: worker_src/)",
     )
     parser.set_defaults(run=run)

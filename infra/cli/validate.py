@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import Diagnostic, StackError
-from ..loader import load_stack
+from infra.stackfile.diagnostics import Diagnostic, StackError
+from infra.stackfile.load import load_stack
+
 from ._targets import stack_targets
 
 

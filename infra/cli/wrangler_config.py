@@ -6,10 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..bundler import DEFAULT_WORKER_SRC, load_bundle
-from ..errors import StackError
-from ..loader import load_stack, resolve_stack_path, stack_name
-from ..planner import PLAN_ERRORS, plan
+from infra.plan.bundle import load_bundle
+from infra.plan.planner import PLAN_ERRORS, plan
+from infra.stackfile.diagnostics import StackError
+from infra.stackfile.load import load_stack
+from infra.stackfile.names import resolve_stack_path, stack_name
+from infra.stackfile.project import find_project
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -22,17 +24,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "-o", "--output", type=Path, default=Path("wrangler.jsonc"), help="default: wrangler.jsonc"
     )
-    parser.add_argument("--worker-src", type=Path, default=DEFAULT_WORKER_SRC, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-src", type=Path, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..dev.wrangler import render_jsonc, secret_names, wrangler_config
+    from infra.deploy.wrangler import render_jsonc, secret_names, wrangler_config
 
     try:
+        worker_src: Path = args.worker_src or find_project().worker_src
         path = resolve_stack_path(args.stack)
-        stack = load_stack(path, worker_src=args.worker_src)
-        the_plan = plan(stack, load_bundle(args.worker_src), stack_name=stack_name(path))
+        stack = load_stack(path, worker_src=worker_src)
+        the_plan = plan(stack, load_bundle(worker_src), stack_name=stack_name(path))
     except StackError as exc:
         for diagnostic in exc.diagnostics:
             print(diagnostic, file=sys.stderr)
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if output.is_dir():
         print(f"edgestack wrangler-config: {output} is a folder; pass a file name", file=sys.stderr)
         return 1
-    config = wrangler_config(stack, the_plan, worker_src=args.worker_src, output_dir=output.resolve().parent)
+    config = wrangler_config(stack, the_plan, worker_src=worker_src, output_dir=output.resolve().parent)
     text = render_jsonc(config, source=str(path), secrets=secret_names(the_plan))
     try:
         output.write_text(text, encoding="utf-8")

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from infra.bundler import Bundle
+from infra.plan.bundle import Bundle
 
 KEEP_BUNDLES = 3
 

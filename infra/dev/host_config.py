@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from infra.planner import (
+from infra.plan.planner import (
     AiBinding,
     DurableObjectBinding,
     KvBinding,

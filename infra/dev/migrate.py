@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from infra.cfapi import D1RestClient, RetryPolicy, connect
-from infra.d1_migrations import apply_migrations, load_migrations
-from infra.planner import Plan
+from infra.d1.migrations import apply_migrations, load_migrations
+from infra.deploy.cloudflare_api import D1RestClient, RetryPolicy, connect
+from infra.plan.planner import Plan
 
 from .runtime_process import RuntimeStartError
 
@@ -57,7 +57,7 @@ def _read_checksums(path: Path) -> dict[str, dict[str, str]]:
 def apply_local_migrations(
     plan: Plan, runtime_url: str, token: str, state_dir: Path
 ) -> list[MigrationOutcome]:
-    """Apply every D1 binding's pending migrations. Raises `infra.d1_migrations.MigrationError`."""
+    """Apply every D1 binding's pending migrations. Raises `infra.d1.migrations.D1MigrationError`."""
     if not plan.d1_migrations:
         return []
     api = connect(

@@ -14,8 +14,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-RUNTIME_DIR = REPO_ROOT / "runtime"
+from infra.stackfile.project import TOOL_ROOT
+
+RUNTIME_DIR = TOOL_ROOT / "runtime"
 HOST_SCRIPT = RUNTIME_DIR / "host.mjs"
 MIN_NODE_MAJOR = 20
 NPM_CI = "npm ci --no-audit --no-fund"

@@ -13,23 +13,25 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
-from infra.bundler import DEFAULT_WORKER_SRC, load_bundle
-from infra.loader import load_stack, resolve_stack_path, stack_name
-from infra.planner import Plan
-from infra.planner import plan as make_plan
+from infra.plan.bundle import load_bundle
+from infra.plan.planner import Plan
+from infra.plan.planner import plan as make_plan
+from infra.plan.sdk_pin import WORKERS_RUNTIME_SDK_VERSION
 from infra.spec import Stack
-from infra.versions import WORKERS_RUNTIME_SDK_VERSION
+from infra.stackfile.load import load_stack
+from infra.stackfile.names import resolve_stack_path, stack_name
+from infra.stackfile.project import find_project
+from infra.stackfile.source import display_path
 
 from .banner import BannerFacts, render_banner
 from .bundle_dir import write_bundle
+from .dev_vars import LocalSecrets, resolve_secrets
 from .host_config import HostConfig, HostInputs, build_host_config
 from .migrate import apply_local_migrations, signal_ready
-from .node_env import REPO_ROOT, ensure_runtime_packages, find_node
+from .node_env import ensure_runtime_packages, find_node
 from .runtime_process import ReadyInfo, RuntimeProcess, RuntimeStartError
-from .secrets import LocalSecrets, resolve_secrets
 from .watch import SourceWatcher
 
-DEV_DIR = REPO_ROOT / ".edgestack" / "dev"
 TEXT_GENERATION_URL_ENV = "EDGESTACK_TEXT_GENERATION_URL"
 TEXT_GENERATION_MODELS_ENV = "EDGESTACK_TEXT_GENERATION_MODELS"
 
@@ -44,7 +46,7 @@ class DevOptions:
     port: int = 8787
     state_dir: Path = Path(".edgestack/state")
     watch: bool = False
-    worker_src: Path = DEFAULT_WORKER_SRC
+    worker_src: Path | None = None  # None: the project's worker_src/
     auto_install: bool = True
     embedder: str | None = None  # "auto" | "hashing"; None: EDGESTACK_EMBEDDER or auto
     log_file: Path | None = None  # the host's output (logs, Worker prints, errors); None: this terminal
@@ -75,20 +77,22 @@ class DevSession:
     def __init__(self, options: DevOptions, out: Callable[[str], None] = print) -> None:
         self.options = options
         self.out = out
+        self.project = find_project()
+        self.worker_src = options.worker_src or self.project.worker_src
         self.stack_path = resolve_stack_path(options.stack)
         self.stack_name = stack_name(self.stack_path)
-        self.stack: Stack = load_stack(self.stack_path, worker_src=options.worker_src)
+        self.stack: Stack = load_stack(self.stack_path, worker_src=self.worker_src)
         self.state_dir = options.state_dir.resolve()
         self.node = find_node()
         ensure_runtime_packages(auto_install=options.auto_install)
-        self.secrets: LocalSecrets = resolve_secrets(self.stack.worker.secrets, REPO_ROOT)
+        self.secrets: LocalSecrets = resolve_secrets(self.stack.worker.secrets, self.project.root)
         self.admin_token = secrets.token_urlsafe(24)
         self.embeddings = _Embeddings()
         self.runtime: RuntimeProcess | None = None
         self.config_file: Path | None = None
         self.port = options.port
         # Private to this session: concurrent sessions (tests, a second terminal) never share files.
-        self.work_dir = Path(tempfile.mkdtemp(prefix="session-", dir=_ensure_dir(DEV_DIR)))
+        self.work_dir = Path(tempfile.mkdtemp(prefix="session-", dir=_ensure_dir(self.project.state_dir / "dev")))
         self._log: IO[str] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -130,7 +134,7 @@ class DevSession:
                 port=self.port,
                 state_dir=self.state_dir,
                 bundle_dir=bundle_dir,
-                source_label=_source_label(self.options.worker_src),
+                source_label=_source_label(self.worker_src),
                 admin_token=self.admin_token,
                 secrets=self.secrets.values,
                 embeddings_url=self.embeddings.url,
@@ -143,7 +147,7 @@ class DevSession:
     def start(self, *, announce: bool = True) -> ReadyInfo:
         """Build the bundle, start the host, apply D1 migrations. Raises one-line errors."""
         self._start_embeddings()
-        bundle = load_bundle(self.options.worker_src)
+        bundle = load_bundle(self.worker_src)
         bundle_dir = write_bundle(bundle, self.work_dir / "bundles")
         the_plan = make_plan(self.stack, bundle, stack_name=self.stack_name)
         config = self._host_config(the_plan, bundle_dir)
@@ -179,13 +183,13 @@ class DevSession:
                         sdk_version=WORKERS_RUNTIME_SDK_VERSION,
                         bundle_version=bundle.version,
                         module_count=len(bundle.modules),
-                        state_dir=_shown(self.state_dir),
+                        state_dir=display_path(self.state_dir),
                         ready=ready,
                         config=config,
                         migrations=migrations,
                         missing_secrets=self.secrets.missing,
                         embedding_lines=self.embeddings.lines,
-                        watching=_shown(self.options.worker_src.resolve()) if self.options.watch else None,
+                        watching=display_path(self.worker_src.resolve()) if self.options.watch else None,
                     )
                 )
             )
@@ -212,7 +216,7 @@ class DevSession:
 
     def serve(self) -> int:
         """Block until Ctrl-C (0) or the host exits by itself (1); with --watch, reload on changes."""
-        watcher = SourceWatcher(self.options.worker_src) if self.options.watch else None
+        watcher = SourceWatcher(self.worker_src) if self.options.watch else None
         while True:
             time.sleep(0.3)
             if watcher is not None and watcher.changed():
@@ -223,7 +227,7 @@ class DevSession:
                 return 1
 
     def reload(self) -> None:
-        self.out(f"edgestack dev: {_shown(self.options.worker_src.resolve())} changed, reloading ...")
+        self.out(f"edgestack dev: {display_path(self.worker_src.resolve())} changed, reloading ...")
         self.stop()
         try:
             ready = self.start(announce=False)
@@ -253,14 +257,5 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _shown(path: Path) -> str:
-    """`path` relative to the working folder when inside it, else absolute."""
-    resolved = path.resolve()
-    try:
-        return str(resolved.relative_to(Path.cwd()))
-    except ValueError:
-        return str(resolved)
-
-
 def _source_label(worker_src: Path) -> str:
-    return _shown(worker_src.resolve()).rstrip("/") + "/"
+    return display_path(worker_src.resolve()).rstrip("/") + "/"

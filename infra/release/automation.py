@@ -1,7 +1,7 @@
 """The thin layer that runs a `ReleaseStep` with Pulumi's Automation API (LocalWorkspace).
 
 It needs the Pulumi CLI at run time; without it every command stops with one line saying how to
-install it. Everything it decides comes from the pure core in `infra.release.rollout`; this module
+install it. Everything it decides comes from the pure core in `infra.plan.rollout`; this module
 only reads stack outputs and config and applies config changes and `up`. Config it changed is put
 back when `up` fails, so a refused deploy leaves the stack as it was.
 """
@@ -13,9 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from infra.bundler import REPO_ROOT
+from infra.plan.rollout import (
+    ROLLOUT_KEY,
+    VERSIONS_KEY,
+    RolloutError,
+    full_key,
+    parse_rollout,
+    parse_versions,
+)
+from infra.stackfile.project import find_project
 
-from .rollout import ROLLOUT_KEY, VERSIONS_KEY, RolloutError, full_key, parse_rollout, parse_versions
 from .steps import ReleaseStep, StackState
 
 INSTALL_HINT = (
@@ -45,18 +52,19 @@ def _one_line(exc: Exception) -> str:
     return (errors or lines or [type(exc).__name__])[-1]
 
 
-def _select(stack_name: str, work_dir: Path) -> Any:
+def _select(stack_name: str, work_dir: Path | None) -> Any:
+    """The stack in `work_dir`, default the project enclosing the working directory."""
     import pulumi.automation as auto
 
     try:
-        return auto.select_stack(stack_name=stack_name, work_dir=str(work_dir))
+        return auto.select_stack(stack_name=stack_name, work_dir=str(work_dir or find_project().root))
     except auto.StackNotFoundError:
         raise AutomationError(f"unknown Pulumi stack {stack_name!r} (pulumi stack ls)") from None
     except auto.CommandError as exc:
         raise AutomationError(f"pulumi: {_one_line(exc)}") from None
 
 
-def read_state(stack_name: str, work_dir: Path = REPO_ROOT) -> StackState:
+def read_state(stack_name: str, work_dir: Path | None = None) -> StackState:
     """A deployed stack's outputs and release config (raises AutomationError or RolloutError)."""
     import pulumi.automation as auto
 
@@ -80,7 +88,7 @@ def read_state(stack_name: str, work_dir: Path = REPO_ROOT) -> StackState:
     )
 
 
-def apply(step: ReleaseStep, *, on_output: Callable[[str], Any] = print, work_dir: Path = REPO_ROOT) -> None:
+def apply(step: ReleaseStep, *, on_output: Callable[[str], Any] = print, work_dir: Path | None = None) -> None:
     """Set/remove the step's config, then `pulumi up`; on failure, put the old config back."""
     import pulumi.automation as auto
 

@@ -20,9 +20,10 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from infra.errors import StackError
-from infra.loader import load_stack, resolve_stack_path
 from infra.spec import Stack
+from infra.stackfile.diagnostics import StackError
+from infra.stackfile.load import load_stack
+from infra.stackfile.names import resolve_stack_path
 
 from .graph import Graph, GraphResource
 from .policy import RULES, PolicyContext, Rule, run_rule

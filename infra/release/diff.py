@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.loader import looks_like_secret_var
-from infra.planner import CONFIG_BINDING, Kind
-from infra.synth import SECRET, SynthResource, SynthResult
+from infra.deploy.synth import SECRET, SynthResource, SynthResult
+from infra.plan.planner import CONFIG_BINDING, Kind
+from infra.stackfile.load import looks_like_secret_var
 
 PREFIX = "{prefix}"
 STACK = "{stack}"

@@ -13,8 +13,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infra.planner import CONFIG_BINDING, STACK_BINDING, Kind
-from infra.synth import SynthResult
+from infra.deploy.synth import SynthResult
+from infra.plan.planner import CONFIG_BINDING, STACK_BINDING, Kind
 
 VECTORIZE_INDEX_TYPE = "pulumi-python:dynamic/edgestack:VectorizeIndex"
 DATA_TYPES = frozenset(

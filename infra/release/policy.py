@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from infra.bundler import (
+from infra.plan.bundle import (
     DATA_MODULE,
     GZIP_LIMIT_FREE,
     GZIP_LIMIT_PAID,
@@ -25,9 +25,9 @@ from infra.bundler import (
     Bundle,
     Module,
 )
-from infra.loader import looks_like_secret_var
-from infra.planner import Kind
+from infra.plan.planner import Kind
 from infra.spec import PolicyRuleId, Stack
+from infra.stackfile.load import looks_like_secret_var
 
 from .graph import DATA_TYPES, Graph, GraphResource
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.loader import load_stack, resolve_stack_path, stack_name
 from infra.spec import Stack
+from infra.stackfile.load import load_stack
+from infra.stackfile.names import resolve_stack_path, stack_name
 
 
 @dataclass(frozen=True)

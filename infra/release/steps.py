@@ -2,7 +2,7 @@
 `pulumi` commands, decided from the stacks' outputs and release config. Pure: the Automation API
 layer (`infra.release.automation`) runs the result; `--dry-run` prints it.
 
-The config keys and every refusal are in `infra.release.rollout`, shared with the Pulumi program.
+The config keys and every refusal are in `infra.plan.rollout`, shared with the Pulumi program.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .rollout import (
+from infra.plan.rollout import (
     BUNDLE_KEY,
     BUNDLE_SHA256_KEY,
     ROLLOUT_KEY,

@@ -1,6 +1,6 @@
 """Typed model of a stack file (after `extends:` is merged).
 
-The loader (`infra.loader`) parses YAML with source positions, merges `extends:` chains and
+The loader (`infra.stackfile.load`) parses YAML with source positions, merges `extends:` chains and
 validates the result into `Stack`. Everything downstream (planner, components, dev runtime)
 takes a `Stack`, never raw dicts.
 """

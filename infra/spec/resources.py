@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from .base import BindingName, Model, ResourceName, SecretName
+from .vectorize import MAX_DIMENSIONS, MAX_METADATA_INDEXES, MetadataType, VectorizeMetric
 
 
 class Zone(Model):
@@ -102,16 +103,12 @@ class R2BucketSpec(Model):
     protect: bool | None = None
 
 
-VectorizeMetric = Literal["cosine", "euclidean", "dot-product"]
-MetadataType = Literal["string", "number", "boolean"]
-
-
 class VectorizeIndexSpec(Model):
     name: ResourceName | None = None
-    dimensions: int = Field(ge=1, le=1536)
+    dimensions: int = Field(ge=1, le=MAX_DIMENSIONS)
     metric: VectorizeMetric = "cosine"
     description: str = ""
-    metadata_indexes: dict[str, MetadataType] = Field(default_factory=dict, max_length=10)
+    metadata_indexes: dict[str, MetadataType] = Field(default_factory=dict, max_length=MAX_METADATA_INDEXES)
     adopt_existing: bool = Field(
         default=False, description="Adopt an index that already exists with the same spec"
     )

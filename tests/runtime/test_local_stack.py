@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from infra.bundler import load_bundle
+from infra.plan.bundle import load_bundle
 
 from .harness import REPO
 

@@ -6,10 +6,13 @@ import hashlib
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from ..services import Services
 from .config import GatewayConfig, VirtualKey
 from .errors import GatewayError
+from .ratelimit import enforce_rate_limit, limit_key
 
 ANONYMOUS_SCOPE = "public"
+PUBLIC_TENANT = "public"
 
 
 class Principal(NamedTuple):
@@ -71,4 +74,57 @@ def require_model(principal: Principal, alias: str) -> None:
             f"this key may not use model {alias!r}",
             param="model",
             code="model_not_allowed",
+        )
+
+
+class Caller(NamedTuple):
+    """Who is calling a `/v1` route and for which tenant (shared by chat, agents and RAG routes).
+
+    The tenant is the virtual key's `scope`. Anonymous callers (only possible on a `public: true`
+    gateway) are the tenant `public`; a key whose scope is literally `public` shares their data.
+    """
+
+    principal: Principal
+
+    @property
+    def tenant(self) -> str:
+        key = self.principal.key
+        return key.scope if key is not None else PUBLIC_TENANT
+
+    @property
+    def is_admin(self) -> bool:
+        key = self.principal.key
+        return key is not None and key.admin
+
+
+def client_ip_hash(config: GatewayConfig, services: Services, ip: str) -> str | None:
+    """Salted hash of the client IP (usage records and per-IP rate limits never see the address)."""
+    if not ip:
+        return None
+    salt = services.secrets.get(config.ip_hash_salt_secret, "") if config.ip_hash_salt_secret else ""
+    return hashlib.sha256(f"{salt}|{ip}".encode()).hexdigest()[:32]
+
+
+async def authorize(
+    config: GatewayConfig, services: Services, headers: Mapping[str, str], ip_hash: str | None
+) -> Caller:
+    """The edge checks of every `/v1` request: per-IP rate limit, the key, per-key rate limit."""
+    policy = config.rate_limit
+    ip = ip_hash or "unknown"
+    if policy is not None and policy.key == "ip":
+        await enforce_rate_limit(policy, services.rate_limits, limit_key(policy, None, ip))
+    principal = authenticate(config, headers)
+    if policy is not None and policy.key == "api_key":
+        await enforce_rate_limit(policy, services.rate_limits, limit_key(policy, principal, ip))
+    return Caller(principal)
+
+
+def require_admin(caller: Caller, action: str) -> None:
+    """403 unless the caller's key has `admin: true`; `action` names what was refused."""
+    if not caller.is_admin:
+        raise GatewayError(
+            403,
+            "permission",
+            f"{action} needs a virtual key with admin: true",
+            code="admin_required",
         )

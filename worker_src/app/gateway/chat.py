@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -12,13 +12,12 @@ from ..bindings import D1Database, KvNamespace, UpstreamError
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
 from . import cache
-from .auth import Principal, authenticate, require_model
+from .auth import Principal, authorize, require_model
 from .config import Candidate, GatewayConfig, Price, Route
 from .dispatch import CallSpec, Dispatcher, Success, breaker_key, close_stream
 from .errors import Api, GatewayError
 from .log import log_event
 from .quotas import add_usage_statement, check_quota
-from .ratelimit import enforce_rate_limit, limit_key
 from .relay import StreamRelay
 from .sse import DONE, encode_event
 from .state import IsolateState
@@ -92,6 +91,11 @@ def parse_chat_request(api: Api, request: HttpRequest, max_body_bytes: int) -> C
         raise _bad(f"request body is not valid JSON: {error}", code="invalid_json") from None
     if not isinstance(body, dict):
         raise _bad("request body must be a JSON object", code="invalid_json")
+    return validate_chat_body(api, body)
+
+
+def validate_chat_body(api: Api, body: JsonObject) -> ChatRequest:
+    """Check a chat request body (HTTP or in-process) and read what the pipeline needs from it."""
     model = body.get("model")
     if model is None:
         raise _bad("missing required parameter: 'model'", "model", "missing_required_parameter")
@@ -187,7 +191,7 @@ async def serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> Htt
 
 
 async def _serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> HttpResponse:
-    config, services = ctx.config, ctx.services
+    config = ctx.config
     if len(request.body) > config.max_body_bytes:
         raise GatewayError(
             413,
@@ -195,16 +199,40 @@ async def _serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> Ht
             f"request body is {len(request.body)} bytes; the limit is {config.max_body_bytes}",
             code="request_too_large",
         )
-    policy = config.rate_limit
-    ip_hash = ctx.record.ip_hash or "unknown"
-    if policy is not None and policy.key == "ip":
-        await enforce_rate_limit(policy, services.rate_limits, limit_key(policy, None, ip_hash))
-    ctx.principal = principal = authenticate(config, request.headers)
-    ctx.record.key_id = principal.key_id
-    if policy is not None and policy.key == "api_key":
-        await enforce_rate_limit(policy, services.rate_limits, limit_key(policy, principal, ip_hash))
-
+    caller = await authorize(config, ctx.services, request.headers, ctx.record.ip_hash)
+    ctx.principal = caller.principal
+    ctx.record.key_id = caller.principal.key_id
     chat = parse_chat_request(api, request, config.max_body_bytes)
+    served = await run_pipeline(ctx, chat, request.headers, request.body.decode("utf-8", "replace"))
+    if served.cached is not None:
+        return _cached_response(ctx, chat, served.cached)
+    assert served.success is not None
+    if chat.stream:
+        _, chunks = open_relay(ctx, chat, served)
+        return HttpResponse(status=200, headers={**SSE_HEADERS, **ctx.headers}, stream=chunks)
+    _, body = complete_json(ctx, chat, served)
+    return HttpResponse(status=200, headers={"content-type": "application/json", **ctx.headers}, body=body)
+
+
+class Served(NamedTuple):
+    """What the pipeline produced: a cache hit, or a successful upstream call still to be read."""
+
+    route: Route
+    decision: cache.CacheDecision
+    cached: cache.CachedResponse | None = None
+    success: Success | None = None
+
+
+async def run_pipeline(
+    ctx: RequestContext, chat: ChatRequest, headers: Mapping[str, str], request_text: str
+) -> Served:
+    """Route lookup, model permission, quota, cache lookup, candidate order, dispatch.
+
+    Shared by the HTTP endpoints and in-process callers (`internal.py`); `ctx.principal` is set.
+    Raises `GatewayError`; the caller records it with `finish_record`.
+    """
+    config, services, principal = ctx.config, ctx.services, ctx.principal
+    assert principal is not None
     ctx.record.alias = chat.alias
     ctx.record.stream = int(chat.stream)
     route = config.routes.get(chat.alias)
@@ -222,17 +250,18 @@ async def _serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> Ht
     require_model(principal, chat.alias)
     await _admit_quota(ctx)
     if config.log_bodies:
-        ctx.record.request_body = clip_body(request.body.decode("utf-8", "replace"))
+        ctx.record.request_body = clip_body(request_text)
 
     decision = cache.decide(
-        route.cache, ctx.cache_kv is not None, api, principal.scope, chat.alias, chat.body, request.headers
+        route.cache, ctx.cache_kv is not None, chat.api, principal.scope, chat.alias, chat.body, headers
     )
     ctx.record.cache_status = decision.status
     ctx.headers["x-edgestack-cache"] = decision.status
     if decision.status == "MISS" and decision.key is not None and ctx.cache_kv is not None:
-        cached = await cache.lookup(ctx.cache_kv, decision.key, api)
+        cached = await cache.lookup(ctx.cache_kv, decision.key, chat.api)
         if cached is not None:
-            return _serve_cached(ctx, chat, cached)
+            _record_cached(ctx, chat, cached)
+            return Served(route, decision, cached=cached)
 
     if route.strategy == "fastest":  # other isolates' latency summary, for candidates not measured here
         await ctx.state.latency.refresh_shared(
@@ -241,11 +270,11 @@ async def _serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> Ht
     order = order_candidates(route, config, chat, ctx)
     dispatcher = Dispatcher(services, config, ctx.state.breakers, ctx.state.latency)
     call = CallSpec(
-        api=api,
+        api=chat.api,
         body=chat.body,
         stream=chat.stream,
         alias=chat.alias,
-        headers=request.headers,
+        headers=headers,
         request_id=ctx.request_id,
     )
     success = await dispatcher.run(route, order, call)
@@ -259,9 +288,7 @@ async def _serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> Ht
             "x-edgestack-attempts": str(success.attempts),
         }
     )
-    if chat.stream:
-        return _stream_response(ctx, chat, route, success, decision)
-    return _json_response(ctx, chat, success, decision)
+    return Served(route, decision, success=success)
 
 
 async def _admit_quota(ctx: RequestContext) -> None:
@@ -294,9 +321,10 @@ def _client_response(api: Api, success: Success, created: int) -> tuple[JsonObje
     return converted, dumps(converted).encode(), usage
 
 
-def _json_response(
-    ctx: RequestContext, chat: ChatRequest, success: Success, decision: cache.CacheDecision
-) -> HttpResponse:
+def complete_json(ctx: RequestContext, chat: ChatRequest, served: Served) -> tuple[JsonObject, bytes]:
+    """A non-streaming success: the response (client shape) and its bytes; caches and records it."""
+    success, decision = served.success, served.decision
+    assert success is not None
     response, body, usage = _client_response(chat.api, success, int(ctx.started))
     if decision.status == "MISS" and decision.key is not None and ctx.cache_kv is not None:
         entry = cache.CachedResponse(chat.api, success.candidate.provider, success.candidate.model, response)
@@ -311,10 +339,10 @@ def _json_response(
         cost=cost_usd(usage, _price(ctx, success.candidate)),
         quota_tokens=usage.total_tokens,
     )
-    return HttpResponse(status=200, headers={"content-type": "application/json", **ctx.headers}, body=body)
+    return response, body
 
 
-def _serve_cached(ctx: RequestContext, chat: ChatRequest, cached: cache.CachedResponse) -> HttpResponse:
+def _record_cached(ctx: RequestContext, chat: ChatRequest, cached: cache.CachedResponse) -> None:
     ctx.record.cache_status = "HIT"
     ctx.record.provider, ctx.record.model = cached.provider, cached.model
     ctx.headers.update(
@@ -332,6 +360,10 @@ def _serve_cached(ctx: RequestContext, chat: ChatRequest, cached: cache.CachedRe
         usage = TokenUsage.from_anthropic(response.get("usage"))
     # A hit costs nothing upstream: the record keeps the tokens for reporting, at zero cost.
     finish_record(ctx, 200, usage=usage, cost=0.0, quota_tokens=0)
+
+
+def _cached_response(ctx: RequestContext, chat: ChatRequest, cached: cache.CachedResponse) -> HttpResponse:
+    response = cached.response
     if not chat.stream:
         return HttpResponse(
             status=200,
@@ -357,16 +389,14 @@ async def _once(payload: bytes) -> AsyncIterator[bytes]:
     yield payload
 
 
-def _stream_response(
-    ctx: RequestContext, chat: ChatRequest, route: Route, success: Success, decision: cache.CacheDecision
-) -> HttpResponse:
-    relay = StreamRelay(chat.api, success.provider.api, chat.include_usage, int(ctx.started))
+def open_relay(
+    ctx: RequestContext, chat: ChatRequest, served: Served
+) -> tuple[StreamRelay, AsyncIterator[bytes]]:
+    """A streaming success: the relay and the client's SSE bytes; records usage when the stream ends."""
+    assert served.success is not None
+    relay = StreamRelay(chat.api, served.success.provider.api, chat.include_usage, int(ctx.started))
     ctx.record.ttfb_ms = ctx.elapsed_ms()
-    return HttpResponse(
-        status=200,
-        headers={**SSE_HEADERS, **ctx.headers},
-        stream=_relay(ctx, chat, route, success, decision, relay),
-    )
+    return relay, _relay(ctx, chat, served.route, served.success, served.decision, relay)
 
 
 async def _relay(

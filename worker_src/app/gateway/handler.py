@@ -6,14 +6,13 @@ Error shape: Anthropic's for `/v1/messages` and for any request carrying `anthro
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import UTC, datetime
 from typing import cast
 
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
-from .auth import Principal, authenticate
+from .auth import Principal, authenticate, client_ip_hash
 from .chat import RequestContext, serve_chat
 from .config import GatewayConfig, GatewayConfigError
 from .errors import Api, GatewayError
@@ -38,14 +37,7 @@ def _request_id(request: HttpRequest, state: IsolateState, now: float) -> str:
     ray = request.header("cf-ray")
     if ray and _REQUEST_ID_OK.match(ray):
         return ray
-    return f"{int(now * 1000):x}-{state.next_request_number():x}"
-
-
-def _ip_hash(config: GatewayConfig, services: Services, ip: str) -> str | None:
-    if not ip:
-        return None
-    salt = services.secrets.get(config.ip_hash_salt_secret, "") if config.ip_hash_salt_secret else ""
-    return hashlib.sha256(f"{salt}|{ip}".encode()).hexdigest()[:32]
+    return state.new_request_id(now)
 
 
 async def handle_v1(
@@ -84,7 +76,7 @@ async def _route(
             request_id=request_id,
             ts_ms=int(now * 1000),
             api=CHAT_PATHS[path],
-            ip_hash=_ip_hash(config, services, request.client_ip),
+            ip_hash=client_ip_hash(config, services, request.client_ip),
         )
         ctx = RequestContext(
             services=services,

@@ -7,12 +7,15 @@ not an accounting system); daily quotas are in `quotas.py`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..bindings import RateLimiter
-from .auth import Principal
 from .config import RateLimitPolicy
 from .errors import GatewayError
 from .log import log_event
+
+if TYPE_CHECKING:  # auth.py imports this module
+    from .auth import Principal
 
 
 def limit_key(policy: RateLimitPolicy, principal: Principal | None, ip_hash: str) -> str:

@@ -25,5 +25,9 @@ class IsolateState:
         self.requests += 1
         return self.requests
 
+    def new_request_id(self, now: float) -> str:
+        """`<ms since epoch, hex>-<request number in this isolate, hex>`."""
+        return f"{int(now * 1000):x}-{self.next_request_number():x}"
+
 
 ISOLATE = IsolateState()

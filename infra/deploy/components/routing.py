@@ -1,0 +1,104 @@
+"""`edgestack:index:Routing`: every way events reach the deployed Worker.
+
+Zone routes, custom domains, the workers.dev subdomain, cron triggers and queue consumers. All of
+them wait for the `WorkersDeployment`, so traffic only arrives once a version serves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+
+from infra.plan.planner import Component, Plan
+
+
+class Routing(pulumi.ComponentResource):
+    routes: list[cloudflare.WorkersRoute]
+    custom_domains: list[cloudflare.WorkersCustomDomain]
+    crons: cloudflare.WorkersCronTrigger | None
+    subdomain: cloudflare.WorkersScriptSubdomain
+    queue_consumers: list[cloudflare.QueueConsumer]
+
+    def __init__(
+        self,
+        name: str,
+        plan: Plan,
+        *,
+        script_name: pulumi.Input[str],
+        deployment: pulumi.Resource,
+        queues: Mapping[str, cloudflare.Queue],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """`queues` maps the logical name of each planned queue to its resource."""
+        super().__init__(Component.ROUTING.value, name, None, opts)
+        self._plan = plan
+        child = pulumi.ResourceOptions(parent=self, depends_on=[deployment])
+        account = plan.account_id
+        self.routes = [
+            cloudflare.WorkersRoute(
+                route.name, zone_id=route.zone_id, pattern=route.pattern, script=script_name, opts=child
+            )
+            for route in plan.routes
+        ]
+        self.custom_domains = [
+            cloudflare.WorkersCustomDomain(
+                domain.name,
+                account_id=account,
+                hostname=domain.hostname,
+                service=script_name,
+                zone_id=domain.zone_id,
+                opts=child,
+            )
+            for domain in plan.custom_domains
+        ]
+        self.crons = None
+        if plan.crons is not None:
+            self.crons = cloudflare.WorkersCronTrigger(
+                plan.crons.name,
+                account_id=account,
+                script_name=script_name,
+                schedules=[{"cron": c} for c in plan.crons.schedules],
+                opts=child,
+            )
+        self.subdomain = cloudflare.WorkersScriptSubdomain(
+            plan.subdomain.name,
+            account_id=account,
+            script_name=script_name,
+            enabled=plan.subdomain.enabled,
+            previews_enabled=False,
+            opts=child,
+        )
+        self.queue_consumers = [
+            cloudflare.QueueConsumer(
+                consumer.name,
+                account_id=account,
+                queue_id=queues[consumer.queue].queue_id,
+                script_name=script_name,
+                type="worker",
+                settings={"batch_size": consumer.batch_size, "max_wait_time_ms": consumer.max_wait_time_ms},
+                opts=child,
+            )
+            for consumer in plan.queue_consumers
+        ]
+        self.register_outputs({"urls": self.urls()})
+
+    def urls(self) -> list[str]:
+        """`https://` URLs of the zone routes and custom domains (the workers.dev URL is the Worker's)."""
+        return [f"https://{r.pattern}" for r in self._plan.routes] + [
+            f"https://{d.hostname}" for d in self._plan.custom_domains
+        ]
+
+    def ids(self) -> dict[str, pulumi.Output[str]]:
+        """Resource id by logical name."""
+        plan = self._plan
+        ids = {r.name: res.id for r, res in zip(plan.routes, self.routes, strict=True)}
+        ids.update({d.name: res.id for d, res in zip(plan.custom_domains, self.custom_domains, strict=True)})
+        ids.update(
+            {c.name: res.id for c, res in zip(plan.queue_consumers, self.queue_consumers, strict=True)}
+        )
+        if plan.crons is not None and self.crons is not None:
+            ids[plan.crons.name] = self.crons.id
+        ids[plan.subdomain.name] = self.subdomain.id
+        return ids

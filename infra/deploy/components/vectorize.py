@@ -1,0 +1,93 @@
+"""`edgestack:index:VectorizeIndex`: one Vectorize index (a dynamic resource) as a component.
+
+The Worker binding uses `index.index_name` (an output of the index) and the Worker version lists the
+component in `depends_on`, so the index exists before any version binds to it. With the program's
+`Storage` component, pass `provision_index` as its `index_provisioner`; directly:
+
+    index = VectorizeIndex("rag-index", index_args_from_spec(stack, "RAG_INDEX", spec),
+                           pulumi.ResourceOptions(parent=storage, protect=stack.protect_data))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+
+from infra.deploy.components.storage import ProvisionedIndex
+from infra.deploy.providers.vectorize import VectorizeIndexResource
+from infra.deploy.providers.vectorize_config import IndexConfig
+from infra.plan.planner import VectorizeIndexPlan
+from infra.spec import Stack, VectorizeIndexSpec
+
+
+class VectorizeConfigError(ValueError):
+    """Invalid index arguments; the message is one line naming the binding and field."""
+
+
+@dataclass(frozen=True)
+class IndexArgs:
+    account_id: str
+    index_name: str  # full Cloudflare-side name, usually `<name_prefix>-<binding-slug>`
+    dimensions: int
+    metric: str = "cosine"
+    description: str = ""
+    metadata_indexes: Mapping[str, str] = field(default_factory=dict)
+    adopt_existing: bool = False
+
+    def config(self) -> IndexConfig:
+        return IndexConfig(
+            account_id=self.account_id,
+            index_name=self.index_name,
+            dimensions=self.dimensions,
+            metric=self.metric,
+            description=self.description,
+            metadata_indexes=dict(self.metadata_indexes),
+            adopt_existing=self.adopt_existing,
+        )
+
+
+def index_args_from_spec(stack: Stack, binding: str, spec: VectorizeIndexSpec) -> IndexArgs:
+    """The index for `bindings.vectorize.<binding>`; the name derives from the stack prefix."""
+    return IndexArgs(
+        account_id=stack.account_id,
+        index_name=stack.resource_name(binding, spec.name),
+        dimensions=spec.dimensions,
+        metric=spec.metric,
+        description=spec.description,
+        metadata_indexes=dict(spec.metadata_indexes),
+        adopt_existing=spec.adopt_existing,
+    )
+
+
+class VectorizeIndex(pulumi.ComponentResource):
+    index_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: IndexArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        config = args.config()
+        problems = config.problems()
+        if problems:
+            prop, message = problems[0]
+            raise VectorizeConfigError(f"Vectorize index {name}: {prop}: {message}")
+        super().__init__("edgestack:index:VectorizeIndex", name, None, opts)
+        self.index = VectorizeIndexResource(f"{name}-index", config, pulumi.ResourceOptions(parent=self))
+        self.index_name = self.index.index_name
+        self.register_outputs({"index_name": self.index_name})
+
+
+def provision_index(
+    plan: VectorizeIndexPlan, account_id: str, opts: pulumi.ResourceOptions
+) -> ProvisionedIndex:
+    """`Storage`'s `index_provisioner`: the planned index as a `VectorizeIndex` component."""
+    args = IndexArgs(
+        account_id=account_id,
+        index_name=plan.index_name,
+        dimensions=plan.dimensions,
+        metric=plan.metric,
+        description=plan.description,
+        metadata_indexes=dict(plan.metadata_indexes),
+        adopt_existing=plan.adopt_existing,
+    )
+    index = VectorizeIndex(plan.name, args, opts)
+    return ProvisionedIndex(resource=index, index_name=index.index_name)

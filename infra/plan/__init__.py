@@ -1,0 +1,1 @@
+"""Stage 2: `Stack` + Worker bundle -> `Plan`, pure: no Pulumi, no network."""

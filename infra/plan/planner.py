@@ -1,0 +1,853 @@
+"""Pure planner: `plan(stack, bundle) -> Plan`, every resource the stack needs, without Pulumi.
+
+The plan names each resource (a logical name derived from `name_prefix` and the binding's slug),
+holds its provider inputs as typed fields, its `protect` flag and the logical names it depends on.
+`infra.deploy.components` turn a `Plan` into Pulumi resources; nothing here talks to Pulumi or the
+network, so planning is deterministic and property-tested.
+
+Deploy path (see docs/deploy.md): the Worker ships as `Worker` + `WorkerVersion` +
+`WorkersDeployment` (percentage strategy, one version at 100%). Cloudflare rejects Durable Object
+migrations in a version upload (error 10211), so when migration steps are pending the plan adds a
+`WorkersScript` upload of the same bundle that carries them; the version is uploaded after it and
+deployed to 100%, so no split deployment or rollback crosses the migration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar
+
+from infra.spec import Stack, slug
+from infra.spec.base import RESOURCE_NAME_RE
+
+from .bundle import Bundle, BundleError, Module
+from .do_migrations import MigrationError, MigrationPlan, live_classes, pending_steps
+from .rollout import KnownVersion, Rollout, RolloutError, check_rollout
+
+CONFIG_BINDING = "EDGESTACK_CONFIG"
+VERSION_BINDING = "EDGESTACK_BUNDLE_VERSION"
+STACK_BINDING = "EDGESTACK_STACK"
+RUNTIME_CONFIG_SECTIONS = ("gateway", "rag", "agents")
+
+# Cloudflare: environment variables (plain_text bindings) are limited to 5 KB each.
+PLAIN_TEXT_LIMIT = 5 * 1024
+DEPLOYMENT_STRATEGY = "percentage"
+
+
+class PlanError(Exception):
+    """A one-line reason the stack cannot be planned, naming the field path."""
+
+
+# Every error planning can raise for bad input (all one-line, user-facing).
+PLAN_ERRORS: tuple[type[Exception], ...] = (PlanError, MigrationError, BundleError, RolloutError)
+
+
+class Component(StrEnum):
+    """Pulumi component types (one per concern)."""
+
+    WORKER = "edgestack:index:Worker"
+    STORAGE = "edgestack:index:Storage"
+    DURABLE_OBJECTS = "edgestack:index:DurableObjects"
+    ROUTING = "edgestack:index:Routing"
+    AI_GATEWAY = "edgestack:index:AiGateway"
+
+
+class Kind(StrEnum):
+    """Resource type tokens."""
+
+    WORKER = "cloudflare:index/worker:Worker"
+    WORKER_VERSION = "cloudflare:index/workerVersion:WorkerVersion"
+    WORKERS_DEPLOYMENT = "cloudflare:index/workersDeployment:WorkersDeployment"
+    WORKERS_SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+    KV_NAMESPACE = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
+    D1_DATABASE = "cloudflare:index/d1Database:D1Database"
+    R2_BUCKET = "cloudflare:index/r2Bucket:R2Bucket"
+    QUEUE = "cloudflare:index/queue:Queue"
+    QUEUE_CONSUMER = "cloudflare:index/queueConsumer:QueueConsumer"
+    WORKERS_ROUTE = "cloudflare:index/workersRoute:WorkersRoute"
+    CUSTOM_DOMAIN = "cloudflare:index/workersCustomDomain:WorkersCustomDomain"
+    CRON_TRIGGER = "cloudflare:index/workersCronTrigger:WorkersCronTrigger"
+    SCRIPT_SUBDOMAIN = "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain"
+    AI_GATEWAY = "cloudflare:index/aiGateway:AiGateway"
+    VECTORIZE_INDEX = "edgestack:spec:VectorizeIndex"
+    D1_MIGRATIONS = "edgestack:spec:D1Migrations"
+
+    @property
+    def spec_only(self) -> bool:
+        return self.value.startswith("edgestack:spec:")
+
+
+# --- Worker bindings (the WorkerVersion `bindings` list) ----------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerBinding:
+    type: ClassVar[str]
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceBinding(WorkerBinding):
+    """A binding to a resource of the plan, named by its logical name."""
+
+    resource: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class KvBinding(ResourceBinding):
+    type: ClassVar[str] = "kv_namespace"
+
+
+@dataclass(frozen=True, kw_only=True)
+class D1Binding(ResourceBinding):
+    type: ClassVar[str] = "d1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class R2Binding(ResourceBinding):
+    type: ClassVar[str] = "r2_bucket"
+    bucket_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class VectorizeBinding(ResourceBinding):
+    type: ClassVar[str] = "vectorize"
+    index_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueBinding(ResourceBinding):
+    type: ClassVar[str] = "queue"
+    queue_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DurableObjectBinding(WorkerBinding):
+    type: ClassVar[str] = "durable_object_namespace"
+    class_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AiBinding(WorkerBinding):
+    type: ClassVar[str] = "ai"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RateLimitBinding(WorkerBinding):
+    type: ClassVar[str] = "ratelimit"
+    namespace_id: str
+    limit: int
+    period: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlainTextBinding(WorkerBinding):
+    type: ClassVar[str] = "plain_text"
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretTextBinding(WorkerBinding):
+    """Value from Pulumi secret config `<project>:<config_key>` (`pulumi config set --secret`)."""
+
+    type: ClassVar[str] = "secret_text"
+    config_key: str
+
+
+# --- planned resources --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlannedResource:
+    kind: ClassVar[Kind]
+    component: ClassVar[Component]
+    name: str
+    protect: bool = False
+    depends_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class KvNamespacePlan(PlannedResource):
+    kind: ClassVar[Kind] = Kind.KV_NAMESPACE
+    component: ClassVar[Component] = Component.STORAGE
+    binding: str
+    title: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class D1DatabasePlan(PlannedResource):
+    kind: ClassVar[Kind] = Kind.D1_DATABASE
+    component: ClassVar[Component] = Component.STORAGE
+    binding: str
+    database_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class D1MigrationsPlan(PlannedResource):
+    """Apply the `.sql` files of `migrations_dir` to `database` (the D1 migrations dynamic provider)."""
+
+    kind: ClassVar[Kind] = Kind.D1_MIGRATIONS
+    component: ClassVar[Component] = Component.STORAGE
+    binding: str
+    database: str
+    migrations_dir: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class R2BucketPlan(PlannedResource):
+    kind: ClassVar[Kind] = Kind.R2_BUCKET
+    component: ClassVar[Component] = Component.STORAGE
+    binding: str
+    bucket_name: str
+    location: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VectorizeIndexPlan(PlannedResource):
+    """A Vectorize index (the Vectorize dynamic provider)."""
+
+    kind: ClassVar[Kind] = Kind.VECTORIZE_INDEX
+    component: ClassVar[Component] = Component.STORAGE
+    binding: str
+    index_name: str
+    dimensions: int
+    metric: str
+    description: str
+    metadata_indexes: tuple[tuple[str, str], ...]
+    adopt_existing: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueuePlan(PlannedResource):
+    kind: ClassVar[Kind] = Kind.QUEUE
+    component: ClassVar[Component] = Component.STORAGE
+    binding: str
+    queue_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueConsumerPlan(PlannedResource):
+    kind: ClassVar[Kind] = Kind.QUEUE_CONSUMER
+    component: ClassVar[Component] = Component.ROUTING
+    queue: str
+    batch_size: int
+    max_wait_time_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerPlan(PlannedResource):
+    """The named Worker: identity and Worker-level settings (observability)."""
+
+    kind: ClassVar[Kind] = Kind.WORKER
+    component: ClassVar[Component] = Component.WORKER
+    script_name: str
+    observability_enabled: bool
+    head_sampling_rate: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerCode:
+    """What one upload of the Worker carries: modules, runtime settings and bindings."""
+
+    main_module: str
+    modules: tuple[Module, ...]
+    compatibility_date: str
+    compatibility_flags: tuple[str, ...]
+    bindings: tuple[WorkerBinding, ...]
+    cpu_ms: int | None
+    placement_mode: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MigrationUploadPlan(PlannedResource):
+    """Full script upload carrying pending Durable Object migrations (the non-versioned path)."""
+
+    kind: ClassVar[Kind] = Kind.WORKERS_SCRIPT
+    component: ClassVar[Component] = Component.DURABLE_OBJECTS
+    script_name: str
+    migration: MigrationPlan
+    code: WorkerCode
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerVersionPlan(PlannedResource):
+    kind: ClassVar[Kind] = Kind.WORKER_VERSION
+    component: ClassVar[Component] = Component.WORKER
+    worker: str
+    code: WorkerCode
+
+
+@dataclass(frozen=True)
+class VersionShare:
+    """One version of a deployment: this run's upload (`version`, a logical name) or an existing
+    version by id (`version_id`: the stable version of a split, or a rollback's pinned version)."""
+
+    percentage: int
+    version: str | None = None
+    version_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeploymentPlan(PlannedResource):
+    """Percentage strategy. `version`/`percentage`: this run's upload and its share;
+    `stable_version_id` gets the rest of a split; `pinned_version_id` (a rollback) gets 100% and
+    nothing is uploaded."""
+
+    kind: ClassVar[Kind] = Kind.WORKERS_DEPLOYMENT
+    component: ClassVar[Component] = Component.WORKER
+    worker: str
+    version: str
+    strategy: str
+    percentage: int
+    forced_by_migration: bool
+    stable_version_id: str | None = None
+    pinned_version_id: str | None = None
+    pinned_bundle_sha256: str | None = None
+
+    @property
+    def pinned(self) -> bool:
+        return self.pinned_version_id is not None
+
+    @property
+    def shares(self) -> tuple[VersionShare, ...]:
+        if self.pinned_version_id is not None:
+            return (VersionShare(100, version_id=self.pinned_version_id),)
+        new = VersionShare(self.percentage, version=self.version)
+        if self.stable_version_id is None or self.percentage == 100:
+            return (new,)
+        return (new, VersionShare(100 - self.percentage, version_id=self.stable_version_id))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoutePlan(PlannedResource):
+    kind: ClassVar[Kind] = Kind.WORKERS_ROUTE
+    component: ClassVar[Component] = Component.ROUTING
+    pattern: str
+    zone_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomDomainPlan(PlannedResource):
+    kind: ClassVar[Kind] = Kind.CUSTOM_DOMAIN
+    component: ClassVar[Component] = Component.ROUTING
+    hostname: str
+    zone_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CronTriggerPlan(PlannedResource):
+    kind: ClassVar[Kind] = Kind.CRON_TRIGGER
+    component: ClassVar[Component] = Component.ROUTING
+    schedules: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubdomainPlan(PlannedResource):
+    kind: ClassVar[Kind] = Kind.SCRIPT_SUBDOMAIN
+    component: ClassVar[Component] = Component.ROUTING
+    enabled: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class AiGatewayPlan(PlannedResource):
+    kind: ClassVar[Kind] = Kind.AI_GATEWAY
+    component: ClassVar[Component] = Component.AI_GATEWAY
+    gateway_id: str
+    cache_ttl: int
+    collect_logs: bool
+    rate_limiting_limit: int
+    rate_limiting_interval: int
+    rate_limiting_technique: str
+    cache_invalidate_on_update: bool
+    log_management: int | None
+    log_management_strategy: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    stack_name: str
+    account_id: str
+    name_prefix: str
+    script_name: str
+    bundle_sha256: str
+    bundle_version: str
+    migration: MigrationPlan
+    migration_tag: str | None
+    kv: tuple[KvNamespacePlan, ...]
+    d1: tuple[D1DatabasePlan, ...]
+    d1_migrations: tuple[D1MigrationsPlan, ...]
+    r2: tuple[R2BucketPlan, ...]
+    vectorize: tuple[VectorizeIndexPlan, ...]
+    queues: tuple[QueuePlan, ...]
+    worker: WorkerPlan
+    migration_upload: MigrationUploadPlan | None
+    version: WorkerVersionPlan
+    deployment: DeploymentPlan
+    routes: tuple[RoutePlan, ...]
+    custom_domains: tuple[CustomDomainPlan, ...]
+    crons: CronTriggerPlan | None
+    subdomain: SubdomainPlan
+    queue_consumers: tuple[QueueConsumerPlan, ...]
+    ai_gateway: AiGatewayPlan | None
+
+    def resources(self) -> tuple[PlannedResource, ...]:
+        """Every planned resource, in creation order."""
+        ordered: list[PlannedResource | None] = [
+            *self.kv,
+            *self.d1,
+            *self.d1_migrations,
+            *self.r2,
+            *self.vectorize,
+            *self.queues,
+            self.worker,
+            self.migration_upload,
+            None if self.deployment.pinned else self.version,
+            self.deployment,
+            *self.routes,
+            *self.custom_domains,
+            self.crons,
+            self.subdomain,
+            *self.queue_consumers,
+            self.ai_gateway,
+        ]
+        return tuple(r for r in ordered if r is not None)
+
+    @property
+    def bindings(self) -> tuple[WorkerBinding, ...]:
+        return self.version.code.bindings
+
+
+# --- planning ----------------------------------------------------------------------------------
+
+_RESOURCE_NAME = re.compile(RESOURCE_NAME_RE)
+
+
+def runtime_config_json(stack: Stack) -> str:
+    """`EDGESTACK_CONFIG`: the stack's gateway/rag/agents sections as compact, key-sorted JSON."""
+    sections = {}
+    for section in RUNTIME_CONFIG_SECTIONS:
+        value = getattr(stack, section)
+        if value is not None:
+            sections[section] = value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return json.dumps(sections, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _short_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:6]
+
+
+@dataclass(frozen=True)
+class _StoragePlans:
+    kv: tuple[KvNamespacePlan, ...]
+    d1: tuple[D1DatabasePlan, ...]
+    d1_migrations: tuple[D1MigrationsPlan, ...]
+    r2: tuple[R2BucketPlan, ...]
+    vectorize: tuple[VectorizeIndexPlan, ...]
+    queues: tuple[QueuePlan, ...]
+
+    def names(self) -> tuple[str, ...]:
+        groups: tuple[tuple[PlannedResource, ...], ...] = (
+            self.kv,
+            self.d1,
+            self.d1_migrations,
+            self.r2,
+            self.vectorize,
+            self.queues,
+        )
+        return tuple(r.name for group in groups for r in group)
+
+
+@dataclass(frozen=True)
+class Release:
+    """The stack config `edgestack:rollout` and `edgestack:versions` (see infra/release/rollout.py)."""
+
+    rollout: Rollout | None = None
+    versions: tuple[KnownVersion, ...] = ()
+
+
+class _Planner:
+    def __init__(
+        self, stack: Stack, bundle: Bundle, stack_name: str, deployed_tag: str | None, release: Release
+    ) -> None:
+        self.stack = stack
+        self.bundle = bundle
+        self.stack_name = stack_name
+        self.deployed_tag = deployed_tag
+        self.release = release
+        self.bindings: list[WorkerBinding] = []
+        self.binding_sources: dict[str, str] = {}
+        self.logical_names: set[str] = set()
+
+    # naming -----------------------------------------------------------------------------------
+
+    def logical(self, *parts: str, where: str = "") -> str:
+        """`<prefix>-<parts...>`, unique across the plan (`where` names the field for errors)."""
+        name = "-".join((self.stack.name_prefix, *parts))
+        if name in self.logical_names:
+            raise PlanError(
+                f"{where or name}: the derived resource name {name!r} is already taken "
+                "(binding names that differ only in punctuation collide); rename the binding"
+            )
+        self.logical_names.add(name)
+        return name
+
+    def cloudflare_name(self, kind: str, binding: str, explicit: str | None, taken: dict[str, str]) -> str:
+        """`<prefix>-<binding-slug>` (or the explicit name), validated and unique within its kind."""
+        name = self.stack.resource_name(binding, explicit)
+        where = f"bindings.{kind}.{binding}"
+        if explicit is None and not _RESOURCE_NAME.match(name):
+            raise PlanError(
+                f"{where}: derived name {name!r} is not a valid Cloudflare name "
+                "(lowercase letters, digits and dashes, at most 63 characters); set `name:`"
+            )
+        if name in taken:
+            raise PlanError(
+                f"{where}: Cloudflare name {name!r} is already used by bindings.{kind}.{taken[name]}"
+            )
+        taken[name] = binding
+        return name
+
+    def protect(self, explicit: bool | None) -> bool:
+        return self.stack.protect_data if explicit is None else explicit
+
+    def bind(self, binding: WorkerBinding, source: str) -> None:
+        if binding.name in self.binding_sources:
+            raise PlanError(
+                f"{source}: binding name {binding.name!r} is already used by {self.binding_sources[binding.name]}"
+            )
+        self.binding_sources[binding.name] = source
+        self.bindings.append(binding)
+
+    # sections ---------------------------------------------------------------------------------
+
+    def storage(self) -> _StoragePlans:
+        spec = self.stack.bindings
+        kv: list[KvNamespacePlan] = []
+        titles: dict[str, str] = {}
+        for binding, kv_spec in spec.kv.items():
+            title = kv_spec.title or self.stack.resource_name(binding)
+            if title in titles:
+                raise PlanError(
+                    f"bindings.kv.{binding}: title {title!r} is already used by bindings.kv.{titles[title]}"
+                )
+            titles[title] = binding
+            plan = KvNamespacePlan(
+                name=self.logical("kv", slug(binding), where=f"bindings.kv.{binding}"),
+                binding=binding,
+                title=title,
+                protect=self.protect(kv_spec.protect),
+            )
+            kv.append(plan)
+            self.bind(KvBinding(name=binding, resource=plan.name), f"bindings.kv.{binding}")
+
+        d1: list[D1DatabasePlan] = []
+        d1_migrations: list[D1MigrationsPlan] = []
+        taken: dict[str, str] = {}
+        for binding, d1_spec in spec.d1.items():
+            database = D1DatabasePlan(
+                name=self.logical("d1", slug(binding), where=f"bindings.d1.{binding}"),
+                binding=binding,
+                database_name=self.cloudflare_name("d1", binding, d1_spec.name, taken),
+                protect=self.protect(d1_spec.protect),
+            )
+            d1.append(database)
+            self.bind(D1Binding(name=binding, resource=database.name), f"bindings.d1.{binding}")
+            if d1_spec.migrations is not None:
+                d1_migrations.append(
+                    D1MigrationsPlan(
+                        name=self.logical(
+                            "d1", f"{slug(binding)}--migrations", where=f"bindings.d1.{binding}"
+                        ),
+                        binding=binding,
+                        database=database.name,
+                        migrations_dir=d1_spec.migrations,
+                        depends_on=(database.name,),
+                    )
+                )
+
+        r2: list[R2BucketPlan] = []
+        taken = {}
+        for binding, r2_spec in spec.r2.items():
+            bucket = R2BucketPlan(
+                name=self.logical("r2", slug(binding), where=f"bindings.r2.{binding}"),
+                binding=binding,
+                bucket_name=self.cloudflare_name("r2", binding, r2_spec.name, taken),
+                location=r2_spec.location,
+                protect=self.protect(r2_spec.protect),
+            )
+            r2.append(bucket)
+            self.bind(
+                R2Binding(name=binding, resource=bucket.name, bucket_name=bucket.bucket_name),
+                f"bindings.r2.{binding}",
+            )
+
+        vectorize: list[VectorizeIndexPlan] = []
+        taken = {}
+        for binding, index_spec in spec.vectorize.items():
+            index = VectorizeIndexPlan(
+                name=self.logical("vectorize", slug(binding), where=f"bindings.vectorize.{binding}"),
+                binding=binding,
+                index_name=self.cloudflare_name("vectorize", binding, index_spec.name, taken),
+                dimensions=index_spec.dimensions,
+                metric=index_spec.metric,
+                description=index_spec.description,
+                metadata_indexes=tuple(sorted(index_spec.metadata_indexes.items())),
+                adopt_existing=index_spec.adopt_existing,
+                protect=self.protect(index_spec.protect),
+            )
+            vectorize.append(index)
+            self.bind(
+                VectorizeBinding(name=binding, resource=index.name, index_name=index.index_name),
+                f"bindings.vectorize.{binding}",
+            )
+
+        queues: list[QueuePlan] = []
+        taken = {}
+        for binding, queue_spec in spec.queues.items():
+            queue = QueuePlan(
+                name=self.logical("queue", slug(binding), where=f"bindings.queues.{binding}"),
+                binding=binding,
+                queue_name=self.cloudflare_name("queues", binding, queue_spec.name, taken),
+            )
+            queues.append(queue)
+            self.bind(
+                QueueBinding(name=binding, resource=queue.name, queue_name=queue.queue_name),
+                f"bindings.queues.{binding}",
+            )
+        return _StoragePlans(
+            kv=tuple(kv),
+            d1=tuple(d1),
+            d1_migrations=tuple(d1_migrations),
+            r2=tuple(r2),
+            vectorize=tuple(vectorize),
+            queues=tuple(queues),
+        )
+
+    def runtime_bindings(self, migration_classes: frozenset[str]) -> None:
+        stack, spec = self.stack, self.stack.bindings
+        for binding, do_spec in spec.durable_objects.items():
+            if do_spec.class_name not in migration_classes:
+                raise PlanError(
+                    f"bindings.durable_objects.{binding}.class_name: class {do_spec.class_name!r} has no "
+                    "Durable Object namespace after durable_object_migrations; append a migration with "
+                    f"new_sqlite_classes: [{do_spec.class_name}]"
+                )
+            self.bind(
+                DurableObjectBinding(name=binding, class_name=do_spec.class_name),
+                f"bindings.durable_objects.{binding}",
+            )
+        if spec.ai:
+            self.bind(AiBinding(name=spec.ai), "bindings.ai")
+        for binding, limit in spec.rate_limits.items():
+            self.bind(
+                RateLimitBinding(
+                    name=binding, namespace_id=str(limit.namespace_id), limit=limit.limit, period=limit.period
+                ),
+                f"bindings.rate_limits.{binding}",
+            )
+        for name, value in stack.worker.vars.items():
+            self.plain_text(name, value, f"worker.vars.{name}")
+        for name in stack.worker.secrets:
+            self.bind(SecretTextBinding(name=name, config_key=name), f"worker.secrets.{name}")
+        self.plain_text(CONFIG_BINDING, runtime_config_json(stack), "gateway/rag/agents (EDGESTACK_CONFIG)")
+        self.plain_text(VERSION_BINDING, self.bundle.version, "EDGESTACK_BUNDLE_VERSION")
+        self.plain_text(STACK_BINDING, self.stack_name, "EDGESTACK_STACK")
+
+    def deployment(self, worker: WorkerPlan, version: WorkerVersionPlan, migration: MigrationPlan) -> DeploymentPlan:
+        """This run's version at 100%, or the `edgestack:rollout` split or rollback pin (refusals:
+        `check_rollout`)."""
+        rollout = self.release.rollout
+        other = check_rollout(
+            rollout,
+            self.release.versions,
+            script=self.stack.script_name,
+            live_migration_tag=migration.new_tag,
+            migration_pending=migration.pending,
+        )
+        pinned = rollout.pin_version_id if rollout is not None else None
+        return DeploymentPlan(
+            name=self.logical("deployment"),
+            worker=worker.name,
+            version=version.name,
+            strategy=DEPLOYMENT_STRATEGY,
+            percentage=0 if pinned else (rollout.percent or 100) if rollout else 100,
+            forced_by_migration=migration.pending,
+            stable_version_id=rollout.stable_version_id if rollout is not None and not pinned else None,
+            pinned_version_id=pinned,
+            pinned_bundle_sha256=other.bundle_sha256 if pinned and other is not None else None,
+            depends_on=(worker.name,) if pinned else (worker.name, version.name),
+        )
+
+    def plain_text(self, name: str, text: str, source: str) -> None:
+        size = len(text.encode())
+        if size > PLAIN_TEXT_LIMIT:
+            raise PlanError(
+                f"{source}: {name} is {size} bytes, over Cloudflare's {PLAIN_TEXT_LIMIT} byte limit "
+                "for an environment variable"
+            )
+        self.bind(PlainTextBinding(name=name, text=text), source)
+
+    def zone_id(self, zone: str, where: str) -> str:
+        if zone not in self.stack.zones:
+            raise PlanError(f"{where}: zone {zone!r} is not declared under `zones`")
+        return self.stack.zones[zone].id
+
+    def run(self) -> Plan:
+        stack, worker_spec = self.stack, self.stack.worker
+        self.bundle.check_limits(paid_plan=worker_spec.paid_plan)
+        migration = pending_steps(stack.durable_object_migrations, self.deployed_tag)
+        storage = self.storage()
+        self.runtime_bindings(live_classes(stack.durable_object_migrations))
+        bound_resources = storage.names()
+
+        worker = WorkerPlan(
+            name=self.logical("worker"),
+            script_name=stack.script_name,
+            observability_enabled=worker_spec.observability.enabled,
+            head_sampling_rate=worker_spec.observability.head_sampling_rate,
+        )
+        code = WorkerCode(
+            main_module=self.bundle.main_module,
+            modules=self.bundle.modules,
+            compatibility_date=worker_spec.compatibility_date.isoformat(),
+            compatibility_flags=worker_spec.effective_compatibility_flags,
+            bindings=tuple(sorted(self.bindings, key=lambda b: b.name)),
+            cpu_ms=worker_spec.cpu_ms,
+            placement_mode=worker_spec.placement,
+        )
+        migration_upload = None
+        if migration.pending:
+            migration_upload = MigrationUploadPlan(
+                name=self.logical("do-migration", slug(migration.new_tag or "")),
+                script_name=stack.script_name,
+                migration=migration,
+                code=code,
+                depends_on=(worker.name, *bound_resources),
+            )
+        version = WorkerVersionPlan(
+            name=self.logical("version"),
+            worker=worker.name,
+            code=code,
+            depends_on=(
+                worker.name,
+                *bound_resources,
+                *((migration_upload.name,) if migration_upload else ()),
+            ),
+        )
+        deployment = self.deployment(worker, version, migration)
+        after_deploy = (worker.name, deployment.name)
+
+        routes = []
+        for index, route in enumerate(worker_spec.routes):
+            routes.append(
+                RoutePlan(
+                    name=self.logical("route", slug(route.pattern)[:40], _short_digest(route.pattern)),
+                    pattern=route.pattern,
+                    zone_id=self.zone_id(route.zone, f"worker.routes[{index}].zone"),
+                    depends_on=after_deploy,
+                )
+            )
+        domains = []
+        for index, domain in enumerate(worker_spec.custom_domains):
+            domains.append(
+                CustomDomainPlan(
+                    name=self.logical("domain", slug(domain.hostname)[:40], _short_digest(domain.hostname)),
+                    hostname=domain.hostname,
+                    zone_id=self.zone_id(domain.zone, f"worker.custom_domains[{index}].zone"),
+                    depends_on=after_deploy,
+                )
+            )
+        crons = None
+        if worker_spec.crons:
+            crons = CronTriggerPlan(
+                name=self.logical("crons"), schedules=worker_spec.crons, depends_on=after_deploy
+            )
+        subdomain = SubdomainPlan(
+            name=self.logical("workers-dev"), enabled=worker_spec.workers_dev, depends_on=after_deploy
+        )
+
+        consumers = []
+        for queue in storage.queues:
+            queue_spec = stack.bindings.queues[queue.binding]
+            if queue_spec.consume:
+                consumers.append(
+                    QueueConsumerPlan(
+                        name=self.logical(
+                            "queue",
+                            f"{slug(queue.binding)}--consumer",
+                            where=f"bindings.queues.{queue.binding}",
+                        ),
+                        queue=queue.name,
+                        batch_size=queue_spec.max_batch_size,
+                        max_wait_time_ms=queue_spec.max_batch_timeout_s * 1000,
+                        depends_on=(queue.name, *after_deploy),
+                    )
+                )
+
+        ai_gateway = None
+        if stack.ai_gateway is not None:
+            gateway = stack.ai_gateway
+            ai_gateway = AiGatewayPlan(
+                name=self.logical("ai-gateway"),
+                # Prefixed like every other name, so per-customer stacks in one account never collide.
+                gateway_id=f"{stack.name_prefix}-{gateway.id}",
+                cache_ttl=gateway.cache_ttl,
+                collect_logs=gateway.collect_logs,
+                rate_limiting_limit=gateway.rate_limiting_limit,
+                rate_limiting_interval=gateway.rate_limiting_interval,
+                rate_limiting_technique=gateway.rate_limiting_technique,
+                cache_invalidate_on_update=gateway.cache_invalidate_on_update,
+                log_management=gateway.log_management,
+                log_management_strategy=gateway.log_management_strategy,
+            )
+
+        return Plan(
+            stack_name=self.stack_name,
+            account_id=stack.account_id,
+            name_prefix=stack.name_prefix,
+            script_name=stack.script_name,
+            bundle_sha256=self.bundle.sha256,
+            bundle_version=self.bundle.version,
+            migration=migration,
+            migration_tag=migration.new_tag,
+            kv=storage.kv,
+            d1=storage.d1,
+            d1_migrations=storage.d1_migrations,
+            r2=storage.r2,
+            vectorize=storage.vectorize,
+            queues=storage.queues,
+            worker=worker,
+            migration_upload=migration_upload,
+            version=version,
+            deployment=deployment,
+            routes=tuple(routes),
+            custom_domains=tuple(domains),
+            crons=crons,
+            subdomain=subdomain,
+            queue_consumers=tuple(consumers),
+            ai_gateway=ai_gateway,
+        )
+
+
+def plan(
+    stack: Stack,
+    bundle: Bundle,
+    *,
+    stack_name: str | None = None,
+    deployed_migration_tag: str | None = None,
+    release: Release | None = None,
+) -> Plan:
+    """Plan every resource of `stack` for `bundle`.
+
+    `stack_name` is the Pulumi stack (shipped as `EDGESTACK_STACK`, default `name_prefix`);
+    `deployed_migration_tag` is the Durable Object migration tag the live script is at; `release`
+    the rollout/rollback config. Raises one of `PLAN_ERRORS` with a one-line message for input
+    Cloudflare would reject.
+    """
+    return _Planner(
+        stack, bundle, stack_name or stack.name_prefix, deployed_migration_tag, release or Release()
+    ).run()

@@ -1,0 +1,427 @@
+"""Second validation pass over a valid `Stack`: references between sections, and to files.
+
+Each check yields `Diagnostic`s positioned with the stack's `SourceMap`, so an error in a base file
+points into that base file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.d1.migrations import check_migrations_dir
+from infra.spec import EMBEDDING_DIMENSIONS, Stack
+from infra.spec.vectorize import vectorize_name_problem
+
+from .diagnostics import Diagnostic
+from .messages import did_you_mean
+from .project import ENTRY_MODULE
+from .source import KeyPath, SourceMap, display_path, format_key_path
+from .worker_scan import PLAIN_TEXT_PREFIX, durable_object_classes
+
+# Fields of the runtime sections that name a binding, and the binding kind each must be.
+BINDING_REFERENCES: tuple[tuple[KeyPath, str], ...] = (
+    (("gateway", "cache_binding"), "kv"),
+    (("gateway", "usage_binding"), "d1"),
+    (("gateway", "rate_limit", "binding"), "rate_limits"),
+    (("rag", "documents_binding"), "r2"),
+    (("rag", "index_binding"), "vectorize"),
+    (("rag", "faq_cache_binding"), "kv"),
+    (("agents", "state_binding"), "durable_objects"),
+    (("agents", "history_binding"), "d1"),
+    (("agents", "tools_binding"), "kv"),
+)
+
+KIND_WORDS = {
+    "kv": "KV namespace",
+    "d1": "D1 database",
+    "r2": "R2 bucket",
+    "vectorize": "Vectorize index",
+    "durable_objects": "Durable Object namespace",
+    "rate_limits": "rate-limit",
+    "queues": "queue",
+    "ai": "Workers AI",
+    "var": "plain-text var",
+    "secret": "secret",
+}
+
+
+def _declared_under(kind: str) -> str:
+    return {"var": "worker.vars", "secret": "worker.secrets"}.get(kind, f"bindings.{kind}")
+
+
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#LW-]+$")
+
+
+@dataclass(frozen=True)
+class EnvDeclaration:
+    """A name the Worker sees as `env.NAME`, and where the stack declares it."""
+
+    name: str
+    kind: str  # a Bindings field name, or "var" / "secret"
+    key_path: KeyPath
+
+
+def env_declarations(stack: Stack) -> list[EnvDeclaration]:
+    """Every binding, var and secret, in a stable order."""
+    out = []
+    for kind, name in stack.bindings.names_by_kind():
+        path: KeyPath = ("bindings", "ai") if kind == "ai" else ("bindings", kind, name)
+        out.append(EnvDeclaration(name, kind, path))
+    out.extend(EnvDeclaration(name, "var", ("worker", "vars", name)) for name in stack.worker.vars)
+    out.extend(
+        EnvDeclaration(name, "secret", ("worker", "secrets", i))
+        for i, name in enumerate(stack.worker.secrets)
+    )
+    return out
+
+
+def _get(stack: Stack, path: KeyPath) -> Any:
+    value: Any = stack
+    for part in path:
+        if value is None:
+            return None
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, tuple) and isinstance(part, int):
+            value = value[part] if part < len(value) else None
+        else:
+            value = getattr(value, str(part), None)
+    return value
+
+
+def config_referenced_names(stack: Stack) -> set[str]:
+    """Env names the Worker reaches through its runtime config (binding fields, provider secrets)."""
+    names = {value for path, _ in BINDING_REFERENCES if isinstance(value := _get(stack, path), str)}
+    if stack.gateway:
+        names.update(p.api_key_secret for p in stack.gateway.providers.values() if p.api_key_secret)
+        if stack.gateway.ip_hash_salt_secret:
+            names.add(stack.gateway.ip_hash_salt_secret)
+        if any(p.kind == "workers-ai" for p in stack.gateway.providers.values()) and stack.bindings.ai:
+            names.add(stack.bindings.ai)
+    if stack.rag and stack.bindings.ai:
+        names.add(stack.bindings.ai)  # embeddings
+    return names
+
+
+class _Checker:
+    def __init__(self, stack: Stack, sources: SourceMap, worker_src: Path) -> None:
+        self.stack = stack
+        self.sources = sources
+        self.worker_src = worker_src
+        self.out: list[Diagnostic] = []
+
+    def error(self, path: KeyPath, message: str, *, on_value: bool = True) -> None:
+        position = self.sources.value_position(path) if on_value else self.sources.nearest(path)
+        self.out.append(Diagnostic(*position, format_key_path(path), message))
+
+    def where(self, path: KeyPath) -> str:
+        return str(self.sources.nearest(path))
+
+    # --- env names ---
+
+    def env_names(self) -> None:
+        first: dict[str, EnvDeclaration] = {}
+        declarations = sorted(env_declarations(self.stack), key=lambda d: self.sources.nearest(d.key_path))
+        for decl in declarations:
+            if decl.name.startswith(PLAIN_TEXT_PREFIX):
+                self.error(
+                    decl.key_path, f"names starting with {PLAIN_TEXT_PREFIX} are reserved for edgestack"
+                )
+            elif decl.name in first:
+                other = first[decl.name]
+                self.error(
+                    decl.key_path,
+                    f"{decl.name!r} is already declared as {format_key_path(other.key_path)} "
+                    f"({self.where(other.key_path)}); each env name must be unique",
+                    on_value=False,
+                )
+            else:
+                first[decl.name] = decl
+
+    # --- zones ---
+
+    def zones(self) -> None:
+        zones = sorted(self.stack.zones)
+        items = [("routes", r.zone) for r in self.stack.worker.routes]
+        items += [("custom_domains", d.zone) for d in self.stack.worker.custom_domains]
+        counters = {"routes": 0, "custom_domains": 0}
+        for section, zone in items:
+            index = counters[section]
+            counters[section] += 1
+            if zone in self.stack.zones:
+                continue
+            hint = did_you_mean(zone, zones) or (
+                f" (declared zones: {', '.join(zones)})"
+                if zones
+                else " (no zones are declared: add it under zones:)"
+            )
+            self.error(("worker", section, index, "zone"), f"unknown zone {zone!r}{hint}")
+
+    # --- durable objects ---
+
+    def durable_objects(self) -> None:
+        live = self._migrated_classes()
+        declared = self.stack.bindings.durable_objects
+        if not declared and not self.stack.durable_object_migrations:
+            return
+        defined = durable_object_classes(self.worker_src)
+        entry = display_path(self.worker_src / ENTRY_MODULE)
+        for name, spec in declared.items():
+            path: KeyPath = ("bindings", "durable_objects", name, "class_name")
+            if isinstance(defined, Diagnostic):
+                self.error(path, f"cannot check class {spec.class_name!r}: {defined.file}: {defined.message}")
+                continue
+            if spec.class_name not in defined:
+                known = ", ".join(sorted(defined)) or "none"
+                hint = (
+                    did_you_mean(spec.class_name, sorted(defined))
+                    or f" (DurableObject classes there: {known})"
+                )
+                self.error(path, f"class {spec.class_name!r} is not defined in {entry}{hint}")
+            elif spec.class_name not in live:
+                self.error(
+                    path,
+                    f"class {spec.class_name!r} is not created by any durable_object_migrations step "
+                    f"(add a step with new_sqlite_classes: [{spec.class_name}])",
+                )
+        if isinstance(defined, Diagnostic):
+            return
+        for class_name, path in live.items():
+            if class_name not in defined:
+                self.error(path, f"migrations create class {class_name!r} but {entry} does not define it")
+
+    def _migrated_classes(self) -> dict[str, KeyPath]:
+        """Apply the migration steps in order; report invalid steps; return live class -> creating path."""
+        live: dict[str, KeyPath] = {}
+        tags: dict[str, int] = {}
+        for i, step in enumerate(self.stack.durable_object_migrations):
+            base: KeyPath = ("durable_object_migrations", i)
+            if step.tag in tags:
+                self.error(
+                    (*base, "tag"), f"duplicate migration tag {step.tag!r} (also step {tags[step.tag]})"
+                )
+            tags.setdefault(step.tag, i)
+            for j, name in enumerate(step.new_sqlite_classes):
+                path: KeyPath = (*base, "new_sqlite_classes", j)
+                if name in live:
+                    self.error(
+                        path, f"class {name!r} already exists (created at {format_key_path(live[name])})"
+                    )
+                live[name] = path
+            for j, renamed in enumerate(step.renamed_classes):
+                path = (*base, "renamed_classes", j)
+                if renamed.from_ not in live:
+                    self.error(
+                        (*path, "from"), f"renames class {renamed.from_!r}, which no earlier step created"
+                    )
+                elif renamed.to in live:
+                    self.error((*path, "to"), f"renames to {renamed.to!r}, which already exists")
+                else:
+                    del live[renamed.from_]
+                    live[renamed.to] = (*path, "to")
+            for j, name in enumerate(step.deleted_classes):
+                path = (*base, "deleted_classes", j)
+                if name not in live:
+                    self.error(path, f"deletes class {name!r}, which no earlier step created")
+                else:
+                    del live[name]
+        return live
+
+    # --- runtime sections ---
+
+    def binding_references(self) -> None:
+        kinds: dict[str, str] = {}
+        duplicated: set[str] = set()
+        for declaration in env_declarations(self.stack):
+            if declaration.name in kinds:
+                duplicated.add(declaration.name)  # reported by env_names
+            kinds.setdefault(declaration.name, declaration.kind)
+        for path, expected in BINDING_REFERENCES:
+            name = _get(self.stack, path)
+            if not isinstance(name, str) or name in duplicated:
+                continue
+            actual = kinds.get(name)
+            if actual is None:
+                same_kind = [n for n, k in kinds.items() if k == expected]
+                hint = did_you_mean(name, same_kind) or f" (declare it under bindings.{expected})"
+                self.error(path, f"no {KIND_WORDS[expected]} binding named {name!r}{hint}")
+            elif actual != expected:
+                self.error(
+                    path,
+                    f"{name!r} is declared under {_declared_under(actual)}; expected one from bindings.{expected}",
+                )
+
+    def embeddings(self) -> None:
+        rag = self.stack.rag
+        if rag is None:
+            return
+        if not self.stack.bindings.ai:
+            self.error(
+                ("rag",), "rag embeds with Workers AI: declare the binding (bindings.ai: AI)", on_value=False
+            )
+        dimensions = EMBEDDING_DIMENSIONS.get(rag.embedding_model)
+        if dimensions is None:
+            known = ", ".join(sorted(EMBEDDING_DIMENSIONS))
+            hint = did_you_mean(rag.embedding_model, sorted(EMBEDDING_DIMENSIONS)) or f" (known: {known})"
+            self.error(("rag", "embedding_model"), f"unknown embedding model {rag.embedding_model!r}{hint}")
+            return
+        index = self.stack.bindings.vectorize.get(rag.index_binding)
+        if index is not None and index.dimensions != dimensions:
+            index_path = ("bindings", "vectorize", rag.index_binding, "dimensions")
+            self.error(
+                ("rag", "embedding_model"),
+                f"{rag.embedding_model} produces {dimensions}-dimensional vectors but "
+                f"{format_key_path(index_path)} is {index.dimensions} ({self.where(index_path)})",
+            )
+
+    def gateway(self) -> None:
+        gateway = self.stack.gateway
+        secrets = set(self.stack.worker.secrets)
+        aliases = sorted(gateway.routes) if gateway else []
+        if gateway:
+            salt = gateway.ip_hash_salt_secret
+            if salt and salt not in secrets:
+                self.error(
+                    ("gateway", "ip_hash_salt_secret"), f"secret {salt!r} is not listed in worker.secrets"
+                )
+            for kname, key in gateway.keys.items():
+                quota = "requests_per_day" if key.requests_per_day else "tokens_per_day" if key.tokens_per_day else None
+                if quota and gateway.usage_binding is None:
+                    self.error(
+                        ("gateway", "keys", kname, quota),
+                        "daily quotas are counted in D1: set gateway.usage_binding to a D1 binding",
+                    )
+            providers = sorted(gateway.providers)
+            for pname, provider in gateway.providers.items():
+                base: KeyPath = ("gateway", "providers", pname)
+                if provider.api_key_secret and provider.api_key_secret not in secrets:
+                    self.error(
+                        (*base, "api_key_secret"),
+                        f"secret {provider.api_key_secret!r} is not listed in worker.secrets",
+                    )
+                if provider.kind in ("openai", "anthropic") and not provider.api_key_secret:
+                    self.error(
+                        base,
+                        f"{provider.kind} providers need api_key_secret (a worker secret name)",
+                        on_value=False,
+                    )
+                if provider.kind == "openai-compatible" and provider.base_url is None:
+                    self.error(base, "openai-compatible providers need base_url", on_value=False)
+                if provider.kind == "workers-ai" and not self.stack.bindings.ai:
+                    self.error(
+                        base,
+                        "workers-ai providers need the Workers AI binding (bindings.ai: AI)",
+                        on_value=False,
+                    )
+            for alias, route in gateway.routes.items():
+                for i, candidate in enumerate(route.candidates):
+                    path: KeyPath = ("gateway", "routes", alias, "candidates", i)
+                    provider_spec = gateway.providers.get(candidate.provider)
+                    if provider_spec is None:
+                        hint = did_you_mean(candidate.provider, providers) or (
+                            f" (providers: {', '.join(providers)})"
+                            if providers
+                            else " (no providers are declared)"
+                        )
+                        self.error((*path, "provider"), f"unknown provider {candidate.provider!r}{hint}")
+                    elif route.strategy == "cheapest" and candidate.model not in provider_spec.prices:
+                        self.error(
+                            (*path, "model"),
+                            f"strategy 'cheapest' needs a price for {candidate.model!r} "
+                            f"under gateway.providers.{candidate.provider}.prices",
+                        )
+            for key_name, key in gateway.keys.items():
+                for i, model in enumerate(key.allowed_models):
+                    if model not in gateway.routes:
+                        self._unknown_alias(
+                            ("gateway", "keys", key_name, "allowed_models", i), model, aliases
+                        )
+        for path in (("rag", "generation_alias"), ("agents", "model_alias")):
+            alias = _get(self.stack, path)
+            if isinstance(alias, str) and alias not in aliases:
+                self._unknown_alias(path, alias, aliases)
+
+    def _unknown_alias(self, path: KeyPath, alias: str, aliases: list[str]) -> None:
+        hint = did_you_mean(alias, aliases) or (
+            f" (gateway routes: {', '.join(aliases)})" if aliases else " (no gateway routes are declared)"
+        )
+        self.error(path, f"unknown model alias {alias!r}{hint}")
+
+    # --- resources ---
+
+    def rate_limits(self) -> None:
+        seen: dict[int, str] = {}
+        for name, spec in self.stack.bindings.rate_limits.items():
+            if spec.namespace_id in seen:
+                self.error(
+                    ("bindings", "rate_limits", name, "namespace_id"),
+                    f"namespace_id {spec.namespace_id} is also used by {seen[spec.namespace_id]}",
+                )
+            seen.setdefault(spec.namespace_id, name)
+
+    def d1_migrations(self) -> None:
+        for name, spec in self.stack.bindings.d1.items():
+            if spec.migrations is None:
+                continue
+            path: KeyPath = ("bindings", "d1", name, "migrations")
+            for message in _migration_folder_problems(Path(spec.migrations)):
+                self.error(path, message)
+
+    def vectorize_names(self) -> None:
+        for name, spec in self.stack.bindings.vectorize.items():
+            problem = vectorize_name_problem(self.stack.resource_name(name, spec.name))
+            if problem:
+                path: KeyPath = ("bindings", "vectorize", name) + (("name",) if spec.name else ())
+                self.error(path, problem)
+
+    def crons(self) -> None:
+        for i, cron in enumerate(self.stack.worker.crons):
+            fields = cron.split()
+            if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+                self.error(("worker", "crons", i), f"expected a 5-field cron expression, got {cron!r}")
+
+    def run(self) -> list[Diagnostic]:
+        checks: list[Callable[[], None]] = [
+            self.env_names,
+            self.zones,
+            self.durable_objects,
+            self.binding_references,
+            self.embeddings,
+            self.gateway,
+            self.rate_limits,
+            self.d1_migrations,
+            self.vectorize_names,
+            self.crons,
+        ]
+        for check in checks:
+            check()
+        return self.out
+
+
+def _migration_folder_problems(folder: Path) -> Iterator[str]:
+    """Folder-level checks, then the migration runner's own per-file checks (`check_migrations_dir`)."""
+    shown = display_path(folder)
+    if not folder.exists():
+        yield f"migrations folder {shown} does not exist"
+        return
+    if not folder.is_dir():
+        yield f"{shown} is not a folder"
+        return
+    if not any(p.suffix == ".sql" and p.is_file() for p in folder.iterdir()):
+        yield f"migrations folder {shown} has no .sql files"
+        return
+    for problem in check_migrations_dir(folder):
+        where = display_path(Path(problem.path))
+        if problem.line:
+            where = f"{where}:{problem.line}"
+        yield f"migration file {where} {problem.message}"
+
+
+def cross_reference_diagnostics(stack: Stack, sources: SourceMap, worker_src: Path) -> list[Diagnostic]:
+    """Every cross-reference problem in `stack` (all errors), positioned via `sources`."""
+    return _Checker(stack, sources, worker_src).run()
+
