@@ -9,7 +9,7 @@ plan made elsewhere (offline synth, tests). Configuration it reads (project name
 * `edgestack:bundle` (a release artifact, `edgestack build`) deploys that artifact instead of
   `worker_src/`; `edgestack:bundleSha256` refuses any other bundle digest;
   `edgestack:rollout` / `edgestack:versions` drive split deployments and rollbacks
-  (infra/release/rollout.py, docs/ci.md).
+  (infra/plan/rollout.py, docs/ci.md).
 """
 
 from __future__ import annotations

@@ -463,7 +463,7 @@ class _StoragePlans:
 
 @dataclass(frozen=True)
 class Release:
-    """The stack config `edgestack:rollout` and `edgestack:versions` (see infra/release/rollout.py)."""
+    """The stack config `edgestack:rollout` and `edgestack:versions` (see infra/plan/rollout.py)."""
 
     rollout: Rollout | None = None
     versions: tuple[KnownVersion, ...] = ()
