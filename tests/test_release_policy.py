@@ -288,3 +288,17 @@ def test_bundle_size_bounds_are_exact_enough():
         data = incompressible(size)
         assert _base64_size(base64.b64encode(data).decode()) == size
         assert len(gzip.compress(data, mtime=0)) <= _gzip_bound(size)
+
+
+def test_pack_is_not_applicable_when_the_stack_file_cannot_be_loaded():
+    from infra.stackfile.names import resolve_stack_path
+
+    args = StackValidationArgs(policy_resources(synth(PASSING)))
+
+    def load(name: str):
+        return load_stack(resolve_stack_path(name))  # "test" names no stack file
+
+    [policy, *_] = crossguard.policies(today=lambda: TODAY, load=load)
+    with pytest.raises(Exception) as exc:  # noqa: B017 (the SDK's private _NotApplicableError)
+        policy.validate(args, lambda message, urn: None)
+    assert exc.value.reason.startswith("stack file for test cannot be loaded: unknown stack 'test'")

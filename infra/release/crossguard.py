@@ -65,7 +65,8 @@ def context_for(graph: Graph, today: dt.date, load: StackLoader = load_stack_nam
     try:
         stack = load(name)
     except StackError as exc:
-        return f"stack file for {name} cannot be loaded: {exc.diagnostics[0] if exc.diagnostics else exc}"
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"stack file for {name} cannot be loaded: {first}"
     return PolicyContext.from_stack(name, stack, today=today)
 
 
