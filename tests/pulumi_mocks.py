@@ -13,7 +13,8 @@ from typing import Any
 
 from infra.deploy.synth import SynthResult, synth_plan
 from infra.plan.bundle import PYTHON_MODULE, Bundle, Module, VendoredFile, bundle_sha256, vendored_modules
-from infra.plan.planner import Plan, Release, plan
+from infra.plan.model import Plan
+from infra.plan.planner import Release, plan
 from infra.spec import Stack
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"

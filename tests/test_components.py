@@ -288,13 +288,13 @@ def test_stack_outputs(graph):
 
 def test_every_planned_resource_is_synthesized_with_its_plan(graph):
     """The components follow the plan: same names, kinds, protect flags, parents' component types,
-    and at least the plan's dependencies. Spec-only kinds (Vectorize, D1 migrations) are created by
+    and at least the plan's dependencies. Dynamic kinds (Vectorize, D1 migrations) are created by
     the dynamic providers: a component named as planned, holding one dynamic resource."""
     plan = make_plan()
     by_name = {r.name: r for r in graph.resources}
-    spec_only = {p.name for p in plan.resources() if p.kind.spec_only}
+    dynamic = {p.name for p in plan.resources() if p.kind.dynamic}
     for planned in plan.resources():
-        if planned.kind.spec_only:
+        if planned.kind.dynamic:
             component = by_name[planned.name]
             assert component.type.startswith("edgestack:index:")
             children = [r for r in graph.resources if r.parent == planned.name]
@@ -305,9 +305,9 @@ def test_every_planned_resource_is_synthesized_with_its_plan(graph):
         assert resource.type == planned.kind.value
         assert resource.protect == planned.protect
         assert by_name[resource.parent].type == planned.component.value
-        assert set(planned.depends_on) - spec_only <= set(resource.depends_on)
+        assert set(planned.depends_on) - dynamic <= set(resource.depends_on)
     created = {r.name for r in graph.resources if r.type.startswith("cloudflare:")}
-    assert created == {p.name for p in plan.resources()} - spec_only
+    assert created == {p.name for p in plan.resources()} - dynamic
 
 
 def test_no_migration_pending_means_no_script_upload():

@@ -9,37 +9,35 @@ from pulumi_mocks import SHOP_MIGRATIONS, ZONE_ID, fake_bundle, make_plan, make_
 
 from infra.plan.bundle import BundleError, Module
 from infra.plan.do_migrations import MigrationError
-from infra.plan.planner import (
+from infra.plan.model import (
     AiBinding,
     D1Binding,
     D1MigrationsPlan,
     DurableObjectBinding,
-    Kind,
     KvBinding,
     PlainTextBinding,
-    PlanError,
     QueueBinding,
     R2Binding,
     RateLimitBinding,
     SecretTextBinding,
+    Token,
     VectorizeBinding,
     VectorizeIndexPlan,
-    plan,
-    runtime_config_json,
 )
+from infra.plan.planner import PlanError, plan, runtime_config_json
 
 
 def test_logical_and_cloudflare_names_derive_from_prefix_and_binding_slug():
     the_plan = make_plan({"bindings": {"kv": {"FAQ_CACHE": {}}}})
-    kv = {p.binding: p for p in the_plan.kv}
+    kv = {p.binding: p for p in the_plan.storage.kv}
     assert kv["FAQ_CACHE"].name == "shop-kv-faq-cache"
     assert kv["FAQ_CACHE"].title == "shop-faq-cache"
-    assert the_plan.d1[0].database_name == "shop-db"
-    assert the_plan.r2[0].bucket_name == "shop-docs"
-    assert the_plan.vectorize[0].index_name == "shop-vectors"
-    assert [q.queue_name for q in the_plan.queues] == ["shop-jobs", "shop-outbox"]
-    assert the_plan.worker.script_name == "shop-api"
-    assert (the_plan.worker.name, the_plan.version.name, the_plan.deployment.name) == (
+    assert the_plan.storage.d1[0].database_name == "shop-db"
+    assert the_plan.storage.r2[0].bucket_name == "shop-docs"
+    assert the_plan.storage.vectorize[0].index_name == "shop-vectors"
+    assert [q.queue_name for q in the_plan.storage.queues] == ["shop-jobs", "shop-outbox"]
+    assert the_plan.worker.script.script_name == "shop-api"
+    assert (the_plan.worker.script.name, the_plan.worker.version.name, the_plan.worker.deployment.name) == (
         "shop-worker",
         "shop-version",
         "shop-deployment",
@@ -56,23 +54,23 @@ def test_explicit_names_win():
             }
         }
     )
-    assert {p.binding: p.title for p in the_plan.kv}["CACHE"] == "legacy cache"
-    assert the_plan.d1[0].database_name == "main-db"
-    assert the_plan.r2[0].bucket_name == "docs-bucket"
+    assert {p.binding: p.title for p in the_plan.storage.kv}["CACHE"] == "legacy cache"
+    assert the_plan.storage.d1[0].database_name == "main-db"
+    assert the_plan.storage.r2[0].bucket_name == "docs-bucket"
 
 
 def test_kinds_are_provider_type_tokens_and_specs_are_marked():
     the_plan = make_plan()
     kinds = {p.name: p.kind for p in the_plan.resources()}
     assert kinds["shop-kv-cache"].value == "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
-    assert kinds["shop-vectorize-vectors"] is Kind.VECTORIZE_INDEX and Kind.VECTORIZE_INDEX.spec_only
-    assert kinds["shop-d1-db--migrations"] is Kind.D1_MIGRATIONS and Kind.D1_MIGRATIONS.spec_only
-    assert not Kind.WORKER_VERSION.spec_only
+    assert kinds["shop-vectorize-vectors"] is Token.VECTORIZE_INDEX and Token.VECTORIZE_INDEX.dynamic
+    assert kinds["shop-d1-db--migrations"] is Token.D1_MIGRATIONS and Token.D1_MIGRATIONS.dynamic
+    assert not Token.WORKER_VERSION.dynamic
 
 
 def test_vectorize_and_d1_migrations_are_declared_as_specs():
     the_plan = make_plan()
-    assert the_plan.vectorize == (
+    assert the_plan.storage.vectorize == (
         VectorizeIndexPlan(
             name="shop-vectorize-vectors",
             binding="VECTORS",
@@ -85,7 +83,7 @@ def test_vectorize_and_d1_migrations_are_declared_as_specs():
             protect=True,
         ),
     )
-    assert the_plan.d1_migrations == (
+    assert the_plan.storage.d1_migrations == (
         D1MigrationsPlan(
             name="shop-d1-db--migrations",
             binding="DB",
@@ -108,23 +106,23 @@ def test_vectorize_and_d1_migrations_are_declared_as_specs():
 def test_data_resources_follow_the_stack_protect_default(overlay, expected):
     the_plan = make_plan(overlay)
     data = [
-        *the_plan.d1,
-        *the_plan.r2,
-        *the_plan.vectorize,
-        *(k for k in the_plan.kv if k.binding == "CACHE"),
+        *the_plan.storage.d1,
+        *the_plan.storage.r2,
+        *the_plan.storage.vectorize,
+        *(k for k in the_plan.storage.kv if k.binding == "CACHE"),
     ]
     assert {p.protect for p in data} == {expected}
     # SCRATCH opts out explicitly; non-data resources are never protected.
-    assert next(k for k in the_plan.kv if k.binding == "SCRATCH").protect is False
+    assert next(k for k in the_plan.storage.kv if k.binding == "SCRATCH").protect is False
     assert not any(
-        p.protect for p in (*the_plan.queues, the_plan.worker, the_plan.version, the_plan.deployment)
+        p.protect for p in (*the_plan.storage.queues, the_plan.worker.script, the_plan.worker.version, the_plan.worker.deployment)
     )
 
 
 def test_explicit_protect_true_in_a_dev_stack():
     the_plan = make_plan({"environment": "dev", "bindings": {"r2": {"DOCS": {"protect": True}}}})
-    assert the_plan.r2[0].protect is True
-    assert the_plan.d1[0].protect is False
+    assert the_plan.storage.r2[0].protect is True
+    assert the_plan.storage.d1[0].protect is False
 
 
 def test_worker_bindings_cover_every_declared_binding_var_secret_and_runtime_value():
@@ -174,27 +172,27 @@ def test_bundle_version_and_sha_come_from_the_bundle():
     the_plan = plan(make_stack(), bundle)
     assert the_plan.bundle_sha256 == bundle.sha256
     assert the_plan.bundle_version == bundle.sha256[:12]
-    assert the_plan.version.code.modules == bundle.modules
+    assert the_plan.worker.version.code.modules == bundle.modules
     assert the_plan.stack_name == "shop"  # defaults to name_prefix
 
 
 def test_pending_migration_adds_the_script_upload_and_forces_the_deployment():
     the_plan = make_plan()
-    upload = the_plan.migration_upload
+    upload = the_plan.worker.migration_upload
     assert upload is not None and upload.name == "shop-do-migration-v1"
     assert upload.migration.new_tag == "v1" and upload.migration.old_tag is None
-    assert upload.code == the_plan.version.code
-    assert upload.name in the_plan.version.depends_on
-    assert the_plan.deployment.forced_by_migration is True
-    assert the_plan.deployment.percentage == 100
-    assert the_plan.migration_tag == "v1"
+    assert upload.code == the_plan.worker.version.code
+    assert upload.name in the_plan.worker.version.depends_on
+    assert the_plan.worker.deployment.forced_by_migration is True
+    assert the_plan.worker.deployment.percentage == 100
+    assert the_plan.worker.migration.new_tag == "v1"
 
 
 def test_no_pending_migration_means_a_plain_versioned_deploy():
     the_plan = make_plan(deployed_tag="v1")
-    assert the_plan.migration_upload is None
-    assert the_plan.deployment.forced_by_migration is False
-    assert not any(p.kind is Kind.WORKERS_SCRIPT for p in the_plan.resources())
+    assert the_plan.worker.migration_upload is None
+    assert the_plan.worker.deployment.forced_by_migration is False
+    assert not any(p.kind is Token.WORKERS_SCRIPT for p in the_plan.resources())
 
 
 def test_planning_is_deterministic():
@@ -277,6 +275,6 @@ def test_route_and_domain_names_are_unique_for_similar_patterns():
         {"pattern": "api.shop.example/", "zone": "main"},
     ]
     the_plan = make_plan({"worker": {"routes": routes}})
-    names = [r.name for r in the_plan.routes]
+    names = [r.name for r in the_plan.routing.routes]
     assert len(set(names)) == 2
-    assert all(r.zone_id == ZONE_ID for r in the_plan.routes)
+    assert all(r.zone_id == ZONE_ID for r in the_plan.routing.routes)

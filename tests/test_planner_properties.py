@@ -8,21 +8,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pulumi_mocks import ACCOUNT, ZONE_ID, fake_bundle
 
-from infra.plan.planner import (
-    CONFIG_BINDING,
-    STACK_BINDING,
-    VERSION_BINDING,
+from infra.plan.model import (
     D1Binding,
-    Kind,
     KvBinding,
     PlainTextBinding,
     QueueBinding,
     R2Binding,
     ResourceBinding,
     SecretTextBinding,
+    Token,
     VectorizeBinding,
-    plan,
 )
+from infra.plan.planner import CONFIG_BINDING, STACK_BINDING, VERSION_BINDING, plan
 from infra.spec import Stack, slug
 
 BUNDLE = fake_bundle()
@@ -31,13 +28,13 @@ NAMES = st.from_regex(r"[A-Z][A-Z0-9]{0,6}(_[A-Z0-9]{1,3}){0,2}", fullmatch=True
 )
 PROTECT = st.sampled_from([None, True, False])
 DATA_KINDS = {
-    Kind.KV_NAMESPACE: "kv",
-    Kind.D1_DATABASE: "d1",
-    Kind.R2_BUCKET: "r2",
-    Kind.VECTORIZE_INDEX: "vectorize",
+    Token.KV_NAMESPACE: "kv",
+    Token.D1_DATABASE: "d1",
+    Token.R2_BUCKET: "r2",
+    Token.VECTORIZE_INDEX: "vectorize",
 }
-BINDING_KINDS = {KvBinding: Kind.KV_NAMESPACE, D1Binding: Kind.D1_DATABASE, R2Binding: Kind.R2_BUCKET,
-                 VectorizeBinding: Kind.VECTORIZE_INDEX, QueueBinding: Kind.QUEUE}  # fmt: skip
+BINDING_KINDS = {KvBinding: Token.KV_NAMESPACE, D1Binding: Token.D1_DATABASE, R2Binding: Token.R2_BUCKET,
+                 VectorizeBinding: Token.VECTORIZE_INDEX, QueueBinding: Token.QUEUE}  # fmt: skip
 
 
 @st.composite
@@ -173,9 +170,9 @@ def test_a_migration_upload_exists_exactly_when_steps_are_pending(case):
     the_plan = plan(stack, BUNDLE, deployed_migration_tag=deployed)
     tags = [m.tag for m in stack.durable_object_migrations]
     pending = tags[tags.index(deployed) + 1 :] if deployed else tags
-    assert (the_plan.migration_upload is not None) == bool(pending)
-    assert the_plan.deployment.forced_by_migration == bool(pending)
-    assert the_plan.deployment.percentage == 100
-    if the_plan.migration_upload is not None:
-        assert [s.tag for s in the_plan.migration_upload.migration.steps] == pending
-        assert the_plan.migration_upload.name in the_plan.version.depends_on
+    assert (the_plan.worker.migration_upload is not None) == bool(pending)
+    assert the_plan.worker.deployment.forced_by_migration == bool(pending)
+    assert the_plan.worker.deployment.percentage == 100
+    if the_plan.worker.migration_upload is not None:
+        assert [s.tag for s in the_plan.worker.migration_upload.migration.steps] == pending
+        assert the_plan.worker.migration_upload.name in the_plan.worker.version.depends_on

@@ -1,43 +1,37 @@
-"""`edgestack` command line. Each subcommand lives in its own module under `infra.cli`."""
+"""`edgestack` command line: one typer app (`app.py`), one module per command.
+
+To add a command: write `infra/cli/<name>.py` with a function decorated `@app.command("<name>")`
+(see app.py), and add the module name to `COMMANDS`.
+"""
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
+from collections.abc import Sequence
 
-# subcommand -> module under infra.cli exposing `register(subparsers)` and `run(args) -> int`
-SUBCOMMANDS: dict[str, str] = {
-    "validate": "validate",
-    "check": "check",
-    "synth": "synth",
-    "dev": "dev",
-    "wrangler-config": "wrangler_config",
-    "build": "build",
-    "diff": "diff",
-    "policy": "policy",
-    "promote": "promote",
-    "rollback": "rollback",
-    "mark-stable": "mark_stable",
-}
+from .app import run
 
+COMMANDS = (
+    "validate",
+    "check",
+    "synth",
+    "dev",
+    "wrangler_config",
+    "build",
+    "diff",
+    "policy",
+    "promote",
+    "rollback",
+    "mark_stable",
+)
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edgestack", description=__doc__)
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    for module_name in SUBCOMMANDS.values():
-        importlib.import_module(f"infra.cli.{module_name}").register(subparsers)
-    return parser
+for _module in COMMANDS:
+    importlib.import_module(f"{__name__}.{_module}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.run(args))
-    except KeyboardInterrupt:
-        print("edgestack: interrupted", file=sys.stderr)
-        return 130
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(argv)
 
 
 if __name__ == "__main__":

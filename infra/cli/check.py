@@ -7,33 +7,22 @@ section (gateway/rag/agents binding fields, provider secrets) names, is a warnin
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated
+
+import typer
 
 from infra.spec import Stack
 from infra.stackfile.crossref import config_referenced_names, env_declarations
 from infra.stackfile.diagnostics import Diagnostic, StackError
 from infra.stackfile.load import load_stack_with_sources
-from infra.stackfile.project import ProjectNotFoundError, find_project
+from infra.stackfile.project import find_project
 from infra.stackfile.source import SourceMap, display_path, format_key_path
 from infra.stackfile.worker_scan import EnvUsage, plain_text_binding_names, scan_env_usages
 
 from ._targets import stack_targets
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "check",
-        help="check the Worker's env.NAME uses against a stack's bindings",
-        description=__doc__.splitlines()[0] if __doc__ else None,
-    )
-    parser.add_argument("stack", nargs="?", metavar="STACK", help="stack name or file (default: every stack)")
-    parser.add_argument(
-        "--worker-src", type=Path, default=None, help="Worker source folder (default: worker_src/)"
-    )
-    parser.set_defaults(run=run)
+from .app import app
 
 
 def binding_diagnostics(
@@ -67,13 +56,22 @@ def binding_diagnostics(
     return out
 
 
-def run(args: argparse.Namespace) -> int:
-    try:
-        worker_src = args.worker_src or find_project().worker_src
-    except ProjectNotFoundError as exc:
-        print(exc)
-        return 1
-    files, problems = stack_targets([args.stack] if args.stack else [])
+@app.command(
+    "check",
+    help=__doc__.splitlines()[0] if __doc__ else None,
+    short_help="check the Worker's env.NAME uses against a stack's bindings",
+)
+def check(
+    stack: Annotated[
+        str | None,
+        typer.Argument(metavar="[STACK]", help="stack name or file (default: every stack)", show_default=False),
+    ] = None,
+    worker_src: Annotated[
+        Path | None, typer.Option("--worker-src", help="Worker source folder (default: worker_src/)")
+    ] = None,
+) -> int:
+    worker_src = worker_src or find_project().worker_src
+    files, problems = stack_targets([stack] if stack else [])
     for problem in problems:
         print(problem)
     if not worker_src.is_dir():
@@ -84,11 +82,11 @@ def run(args: argparse.Namespace) -> int:
     found: set[Diagnostic] = set(diagnostics)
     for path in files:
         try:
-            stack, sources = load_stack_with_sources(path, worker_src=worker_src)
+            loaded, sources = load_stack_with_sources(path, worker_src=worker_src)
         except StackError as exc:
             found.update(exc.diagnostics)
             continue
-        found.update(binding_diagnostics(stack, sources, display_path(path), usages, plain_text))
+        found.update(binding_diagnostics(loaded, sources, display_path(path), usages, plain_text))
     for diagnostic in sorted(found):
         print(diagnostic)
     errors = sum(1 for d in found if d.severity == "error") + len(problems)

@@ -2,51 +2,48 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
+from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-from ..deploy.synth import synth_stack
-from ..plan.planner import PLAN_ERRORS
-from ..release.diff import DiffInputError, diff_graphs, load_synth_json, render_table
-from ..stackfile.diagnostics import StackError
+import typer
 
-ONE_LINE_ERRORS: tuple[type[Exception], ...] = (DiffInputError, *PLAN_ERRORS)
+from .app import CommandError, app
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
-        "diff",
-        help="compare two stacks' synth graphs (names normalized, secrets masked)",
-        description=(
-            "Show what STACK_B adds, removes and changes relative to STACK_A (or what STACK changes "
-            "relative to a graph saved with `edgestack synth STACK --format json > FILE.json`)."
-        ),
-    )
-    parser.add_argument("stacks", nargs="+", metavar="STACK", help="STACK_A STACK_B, or STACK with --against")
-    parser.add_argument("--against", type=Path, metavar="FILE.json", help="saved synth graph to compare with")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.add_argument("--exit-code", action="store_true", help="exit 1 when the graphs differ")
-    parser.add_argument("--worker-src", type=Path, default=None, help=argparse.SUPPRESS)
-    parser.set_defaults(run=run)
+class DiffFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
 
 
-def run(args: argparse.Namespace) -> int:
-    expected = 1 if args.against else 2
-    if len(args.stacks) != expected:
-        usage = "STACK --against FILE.json" if args.against else "STACK_A STACK_B"
-        print(f"edgestack diff: expected {usage}, got {len(args.stacks)} stack(s)", file=sys.stderr)
-        return 1
-    try:
-        left = load_synth_json(args.against) if args.against else synth_stack(args.stacks[0], worker_src=args.worker_src)
-        right = synth_stack(args.stacks[-1], worker_src=args.worker_src)
-    except StackError as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    except ONE_LINE_ERRORS as exc:
-        print(f"edgestack diff: {exc}", file=sys.stderr)
-        return 1
-    diff = diff_graphs(left, right)
-    print(json.dumps(diff.to_json(), indent=2) if args.format == "json" else render_table(diff))
-    return 1 if args.exit_code and not diff.empty else 0
+@app.command(
+    "diff",
+    help=(
+        "Show what STACK_B adds, removes and changes relative to STACK_A (or what STACK changes relative "
+        "to a graph saved with `edgestack synth STACK --format json > FILE.json`). Names are normalized "
+        "and secrets masked."
+    ),
+    short_help="compare two stacks' synth graphs (names normalized, secrets masked)",
+)
+def diff(
+    stacks: Annotated[list[str], typer.Argument(metavar="STACK...", help="STACK_A STACK_B, or STACK with --against")],
+    against: Annotated[
+        Path | None, typer.Option("--against", metavar="FILE.json", help="saved synth graph to compare with")
+    ] = None,
+    output_format: Annotated[DiffFormat, typer.Option("--format", help="output format")] = DiffFormat.TABLE,
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="exit 1 when the graphs differ")] = False,
+    worker_src: Annotated[Path | None, typer.Option("--worker-src", hidden=True)] = None,
+) -> int:
+    from infra.deploy.synth import synth_stack
+    from infra.release.diff import diff_graphs, load_synth_json, render_table
+
+    expected = 1 if against else 2
+    if len(stacks) != expected:
+        usage = "STACK --against FILE.json" if against else "STACK_A STACK_B"
+        raise CommandError(f"expected {usage}, got {len(stacks)} stack(s)")
+    left = load_synth_json(against) if against else synth_stack(stacks[0], worker_src=worker_src)
+    right = synth_stack(stacks[-1], worker_src=worker_src)
+    result = diff_graphs(left, right)
+    print(json.dumps(result.to_json(), indent=2) if output_format is DiffFormat.JSON else render_table(result))
+    return 1 if exit_code and not result.empty else 0

@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
-import argparse
+from typing import Annotated
 
-from ..release.automation import read_state, require_pulumi_cli
-from ..release.stacks import load_named_stack
-from ..release.steps import ReleaseStep, plan_mark_stable
+import typer
+
 from ._release import run_release
+from .app import app
+from .promote import DRY_RUN_HELP
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
-        "mark-stable",
-        help="record the version at 100% in edgestack:versions and end the rollout",
-        description=__doc__,
-    )
-    parser.add_argument("stack", metavar="STACK")
-    parser.add_argument("--dry-run", action="store_true", help="print the config changes and pulumi commands only")
-    parser.set_defaults(run=run)
+@app.command(
+    "mark-stable",
+    help=(
+        "The explicit step after `edgestack promote --percent 100`: record the version now at 100% in "
+        "edgestack:versions (a rollback target from now on) and remove edgestack:rollout."
+    ),
+    short_help="record the version at 100% as stable and end the rollout",
+)
+def mark_stable(
+    stack: Annotated[str, typer.Argument(metavar="STACK")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=DRY_RUN_HELP)] = False,
+) -> int:
+    from infra.release.automation import read_state, require_pulumi_cli
+    from infra.release.stacks import load_named_stack
+    from infra.release.steps import ReleaseStep, plan_mark_stable
 
-
-def run(args: argparse.Namespace) -> int:
     def make_step() -> ReleaseStep:
-        named = load_named_stack(args.stack)
+        named = load_named_stack(stack)
         require_pulumi_cli()
         return plan_mark_stable(read_state(named.name))
 
-    return run_release("mark-stable", make_step, dry_run=args.dry_run)
+    return run_release(make_step, dry_run=dry_run)

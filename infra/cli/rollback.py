@@ -2,33 +2,36 @@
 
 from __future__ import annotations
 
-import argparse
+from typing import Annotated
 
-from ..release.automation import read_state, require_pulumi_cli
-from ..release.stacks import load_named_stack
-from ..release.steps import ReleaseStep, plan_rollback
+import typer
+
 from ._release import run_release
+from .app import app
+from .promote import DRY_RUN_HELP
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
-        "rollback",
-        help="send 100% of a stack's traffic to its stable (or a given) version; uploads nothing",
-        description=(
-            "Sets edgestack:rollout to {\"pinVersionId\": ...} and runs `pulumi up` (Automation API; needs "
-            "the Pulumi CLI). The version must be in edgestack:versions and at the script's migration tag."
-        ),
-    )
-    parser.add_argument("stack", metavar="STACK")
-    parser.add_argument("--to", metavar="VERSION_ID", default=None, help="default: the stable version")
-    parser.add_argument("--dry-run", action="store_true", help="print the config changes and pulumi commands only")
-    parser.set_defaults(run=run)
+@app.command(
+    "rollback",
+    help=(
+        'Sets edgestack:rollout to {"pinVersionId": ...} and runs `pulumi up` (Automation API; needs the '
+        "Pulumi CLI). The version must be in edgestack:versions and at the script's migration tag; nothing "
+        "is uploaded or rebuilt."
+    ),
+    short_help="send 100% of a stack's traffic to its stable (or a given) version; uploads nothing",
+)
+def rollback(
+    stack: Annotated[str, typer.Argument(metavar="STACK")],
+    to: Annotated[str | None, typer.Option("--to", metavar="VERSION_ID", help="default: the stable version")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=DRY_RUN_HELP)] = False,
+) -> int:
+    from infra.release.automation import read_state, require_pulumi_cli
+    from infra.release.stacks import load_named_stack
+    from infra.release.steps import ReleaseStep, plan_rollback
 
-
-def run(args: argparse.Namespace) -> int:
     def make_step() -> ReleaseStep:
-        named = load_named_stack(args.stack)
+        named = load_named_stack(stack)
         require_pulumi_cli()
-        return plan_rollback(read_state(named.name), args.to)
+        return plan_rollback(read_state(named.name), to)
 
-    return run_release("rollback", make_step, dry_run=args.dry_run)
+    return run_release(make_step, dry_run=dry_run)

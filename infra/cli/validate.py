@@ -2,44 +2,46 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated
+
+import typer
 
 from infra.stackfile.diagnostics import Diagnostic, StackError
 from infra.stackfile.load import load_stack
 
 from ._targets import stack_targets
+from .app import app
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "validate",
-        help="validate stack files (syntax, types, extends, cross-references)",
-        description="Validate stack files. Exits 1 and prints `file:line:col: key.path: message` per problem.",
-    )
-    parser.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
-        help="stack file, folder of stack files, or stack name (prod, customer-acme); default: every stack",
-    )
-    parser.add_argument(
-        "--worker-src", type=Path, default=None, help="Worker source folder (default: worker_src/)"
-    )
-    parser.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    files, problems = stack_targets(args.paths)
+@app.command(
+    "validate",
+    help="Validate stack files (syntax, types, extends, cross-references). Exits 1 and prints "
+    "`file:line:col: key.path: message` per problem.",
+    short_help="validate stack files (syntax, types, extends, cross-references)",
+)
+def validate(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="PATH...",
+            help="stack file, folder of stack files, or stack name (prod, customer-acme); default: every stack",
+            show_default=False,
+        ),
+    ] = None,
+    worker_src: Annotated[
+        Path | None, typer.Option("--worker-src", help="Worker source folder (default: worker_src/)")
+    ] = None,
+) -> int:
+    files, problems = stack_targets(paths or [])
     for problem in problems:
         print(problem)
     diagnostics: set[Diagnostic] = set()
     failed = 0
     for path in files:
         try:
-            load_stack(path, worker_src=args.worker_src)
+            load_stack(path, worker_src=worker_src)
         except StackError as exc:
             failed += 1
             diagnostics.update(exc.diagnostics)

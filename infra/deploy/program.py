@@ -25,7 +25,8 @@ from infra.deploy.components.d1_migrations import apply_d1_migrations
 from infra.deploy.components.vectorize import VectorizeConfigError, provision_index
 from infra.plan.artifact import ArtifactError, check_against_stack, check_digest, load_artifact
 from infra.plan.bundle import Bundle, load_bundle
-from infra.plan.planner import PLAN_ERRORS, Plan, Release, SecretTextBinding, plan
+from infra.plan.model import Plan, SecretTextBinding
+from infra.plan.planner import PLAN_ERRORS, Release, plan
 from infra.plan.rollout import (
     BUNDLE_KEY,
     BUNDLE_SHA256_KEY,
@@ -131,15 +132,19 @@ def build(
     prefix = the_plan.name_prefix
     secrets = secret_values(the_plan)
     storage = Storage(
-        f"{prefix}-storage", the_plan, index_provisioner=index_provisioner, d1_migrator=d1_migrator
+        f"{prefix}-storage",
+        the_plan.storage,
+        bindings=the_plan.bindings,
+        index_provisioner=index_provisioner,
+        d1_migrator=d1_migrator,
     )
-    worker = Worker(f"{prefix}-app", the_plan, storage=storage, secrets=secrets)
+    worker = Worker(f"{prefix}-app", the_plan.worker, storage=storage, secrets=secrets)
     routing = Routing(
         f"{prefix}-routing",
-        the_plan,
+        the_plan.routing,
         script_name=worker.script_name,
-        deployment=worker.deployment,
-        queues={queue.name: storage.queues[queue.binding] for queue in the_plan.queues},
+        queues={queue.name: storage.queues[queue.binding] for queue in the_plan.storage.queues},
+        created=worker.created,
     )
     ai_gateway = None
     if the_plan.ai_gateway is not None:
@@ -155,13 +160,13 @@ def export_outputs(the_plan: Plan, deployed: Deployed) -> None:
     if deployed.ai_gateway is not None and the_plan.ai_gateway is not None:
         ids[the_plan.ai_gateway.name] = deployed.ai_gateway.gateway.id
     workers_dev_url: pulumi.Input[str | None] = None
-    if the_plan.subdomain.enabled:
+    if the_plan.routing.subdomain.enabled:
         workers_dev_url = worker.worker.subdomain.apply(lambda s: s.url if s is not None else None)
     pulumi.export("scriptName", worker.script_name)
     pulumi.export("workersDevUrl", workers_dev_url)
-    pulumi.export("urls", deployed.routing.urls())
+    pulumi.export("urls", the_plan.routing.urls())
     pulumi.export("resourceIds", dict(sorted(ids.items())))
-    deployment = the_plan.deployment
+    deployment = the_plan.worker.deployment
     live_sha256 = deployment.pinned_bundle_sha256 or the_plan.bundle_sha256
     pulumi.export("bundleSha256", live_sha256)
     pulumi.export("bundleVersion", live_sha256[:12])
@@ -169,7 +174,7 @@ def export_outputs(the_plan: Plan, deployed: Deployed) -> None:
     pulumi.export("stableVersionId", deployment.stable_version_id or deployment.pinned_version_id)
     pulumi.export("split", worker.split)
     pulumi.export("migrationTag", worker.migration_tag)
-    pulumi.export("migrationApplied", the_plan.migration.pending)
+    pulumi.export("migrationApplied", the_plan.worker.migration.pending)
 
 
 def main(worker_src: Path | None = None) -> None:

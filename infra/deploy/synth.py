@@ -26,7 +26,8 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.plan.bundle import load_bundle
-from infra.plan.planner import Plan, SecretTextBinding, plan
+from infra.plan.model import Plan, SecretTextBinding
+from infra.plan.planner import plan
 
 PROJECT = "edgestack"
 SECRET = "[secret]"

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from infra.plan.planner import (
+from infra.plan.model import (
     AiBinding,
     DurableObjectBinding,
     PlainTextBinding,
@@ -30,7 +30,7 @@ def _relative(path: Path, base: Path) -> str:
 
 def wrangler_config(stack: Stack, plan: Plan, *, worker_src: Path, output_dir: Path) -> dict[str, Any]:
     worker = stack.worker
-    code = plan.version.code
+    code = plan.worker.version.code
     config: dict[str, Any] = {
         "$schema": "node_modules/wrangler/config-schema.json",
         "name": plan.script_name,
@@ -48,12 +48,12 @@ def wrangler_config(stack: Stack, plan: Plan, *, worker_src: Path, output_dir: P
     if worker.placement:
         config["placement"] = {"mode": worker.placement}
     config["vars"] = {b.name: b.text for b in plan.bindings if isinstance(b, PlainTextBinding)}
-    if plan.kv:
+    if plan.storage.kv:
         # wrangler needs an id; the KV title stands in locally. Use the id from `pulumi stack output`
         # for remote development.
-        config["kv_namespaces"] = [{"binding": p.binding, "id": p.title} for p in plan.kv]
-    if plan.d1:
-        folders = {m.binding: m.migrations_dir for m in plan.d1_migrations}
+        config["kv_namespaces"] = [{"binding": p.binding, "id": p.title} for p in plan.storage.kv]
+    if plan.storage.d1:
+        folders = {m.binding: m.migrations_dir for m in plan.storage.d1_migrations}
         config["d1_databases"] = [
             {
                 "binding": p.binding,
@@ -65,12 +65,12 @@ def wrangler_config(stack: Stack, plan: Plan, *, worker_src: Path, output_dir: P
                     else {}
                 ),
             }
-            for p in plan.d1
+            for p in plan.storage.d1
         ]
-    if plan.r2:
-        config["r2_buckets"] = [{"binding": p.binding, "bucket_name": p.bucket_name} for p in plan.r2]
-    if plan.vectorize:
-        config["vectorize"] = [{"binding": p.binding, "index_name": p.index_name} for p in plan.vectorize]
+    if plan.storage.r2:
+        config["r2_buckets"] = [{"binding": p.binding, "bucket_name": p.bucket_name} for p in plan.storage.r2]
+    if plan.storage.vectorize:
+        config["vectorize"] = [{"binding": p.binding, "index_name": p.index_name} for p in plan.storage.vectorize]
     durable = [b for b in plan.bindings if isinstance(b, DurableObjectBinding)]
     if durable:
         config["durable_objects"] = {
@@ -99,23 +99,23 @@ def wrangler_config(stack: Stack, plan: Plan, *, worker_src: Path, output_dir: P
             {"name": b.name, "namespace_id": b.namespace_id, "simple": {"limit": b.limit, "period": b.period}}
             for b in limits
         ]
-    if plan.queues:
+    if plan.storage.queues:
         config["queues"] = {
-            "producers": [{"binding": p.binding, "queue": p.queue_name} for p in plan.queues],
+            "producers": [{"binding": p.binding, "queue": p.queue_name} for p in plan.storage.queues],
             "consumers": [
                 {
                     "queue": p.queue_name,
                     "max_batch_size": stack.bindings.queues[p.binding].max_batch_size,
                     "max_batch_timeout": stack.bindings.queues[p.binding].max_batch_timeout_s,
                 }
-                for p in plan.queues
+                for p in plan.storage.queues
                 if stack.bindings.queues[p.binding].consume
             ],
         }
     if worker.crons:
         config["triggers"] = {"crons": list(worker.crons)}
-    routes: list[dict[str, Any]] = [{"pattern": r.pattern, "zone_id": r.zone_id} for r in plan.routes]
-    routes += [{"pattern": d.hostname, "custom_domain": True} for d in plan.custom_domains]
+    routes: list[dict[str, Any]] = [{"pattern": r.pattern, "zone_id": r.zone_id} for r in plan.routing.routes]
+    routes += [{"pattern": d.hostname, "custom_domain": True} for d in plan.routing.custom_domains]
     if routes:
         config["routes"] = routes
     return config

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from infra.terminal import table_lines
+
 from .host_config import HostConfig, binding_rows
 from .migrate import MigrationOutcome
 from .runtime_process import ReadyInfo
@@ -26,23 +28,17 @@ class BannerFacts:
     watching: str | None
 
 
-def _table(rows: Sequence[tuple[str, str, str]]) -> list[str]:
-    if not rows:
-        return ["  (none)"]
-    widths = [max(len(row[i]) for row in rows) for i in range(2)]
-    return [f"  {a.ljust(widths[0])}  {b.ljust(widths[1])}  {c}" for a, b, c in rows]
-
-
 def render_banner(facts: BannerFacts) -> str:
     ready = facts.ready
     timings = ready.timings
+    bindings = binding_rows(facts.config)
     lines = [
         f"edgestack dev: stack {facts.stack_name}, Python {facts.python} on Pyodide {ready.pyodide}, "
         f"workers-runtime-sdk {facts.sdk_version}",
         f"  Listening on {ready.url}   try: curl {ready.url}/healthz",
         f"  bundle {facts.bundle_version} ({facts.module_count} modules), state in {facts.state_dir}",
         "Bindings (local backends):",
-        *_table(binding_rows(facts.config)),
+        *(table_lines(None, bindings, indent="  ") if bindings else ["  (none)"]),
     ]
     for outcome in facts.migrations:
         newly = f", applied now: {', '.join(outcome.newly_applied)}" if outcome.newly_applied else ""

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from infra.plan.planner import (
+from infra.plan.model import (
     AiBinding,
     DurableObjectBinding,
     KvBinding,
@@ -143,7 +143,7 @@ class HostInputs:
 def build_host_config(stack: Stack, plan: Plan, inputs: HostInputs) -> HostConfig:
     worker = stack.worker
     kv = {b.name: b for b in plan.bindings if isinstance(b, KvBinding)}
-    kv_titles = {p.binding: p.title for p in plan.kv}
+    kv_titles = {p.binding: p.title for p in plan.storage.kv}
     plain: dict[str, str] = {b.name: b.text for b in plan.bindings if isinstance(b, PlainTextBinding)}
     secret_names = [b.name for b in plan.bindings if isinstance(b, SecretTextBinding)]
     ai = next((b for b in plan.bindings if isinstance(b, AiBinding)), None)
@@ -153,11 +153,11 @@ def build_host_config(stack: Stack, plan: Plan, inputs: HostInputs) -> HostConfi
         stateDir=str(inputs.state_dir.resolve()),
         bundleDir=str(inputs.bundle_dir.resolve()),
         sourceLabel=inputs.source_label,
-        mainModule=plan.version.code.main_module,
+        mainModule=plan.worker.version.code.main_module,
         pyodideLine=PYODIDE_LINES[worker.python],
         scriptName=plan.script_name,
-        compatibilityDate=plan.version.code.compatibility_date,
-        compatibilityFlags=list(plan.version.code.compatibility_flags),
+        compatibilityDate=plan.worker.version.code.compatibility_date,
+        compatibilityFlags=list(plan.worker.version.code.compatibility_flags),
         accountId=plan.account_id,
         admin=AdminConfig(token=inputs.admin_token),
         vars=plain,
@@ -166,9 +166,9 @@ def build_host_config(stack: Stack, plan: Plan, inputs: HostInputs) -> HostConfi
         kv=[KvConfig(binding=name, id=kv_titles.get(name, b.resource)) for name, b in kv.items()],
         d1=[
             D1Config(binding=p.binding, databaseId=p.database_name, databaseName=p.database_name)
-            for p in plan.d1
+            for p in plan.storage.d1
         ],
-        r2=[R2Config(binding=p.binding, bucketName=p.bucket_name) for p in plan.r2],
+        r2=[R2Config(binding=p.binding, bucketName=p.bucket_name) for p in plan.storage.r2],
         durableObjects=[
             DurableObjectConfig(binding=b.name, className=b.class_name)
             for b in plan.bindings
@@ -182,7 +182,7 @@ def build_host_config(stack: Stack, plan: Plan, inputs: HostInputs) -> HostConfi
                 metric=p.metric,
                 metadataIndexes=dict(p.metadata_indexes),
             )
-            for p in plan.vectorize
+            for p in plan.storage.vectorize
         ],
         rateLimits=[
             RateLimitConfig(binding=b.name, namespaceId=b.namespace_id, limit=b.limit, period=b.period)
@@ -197,7 +197,7 @@ def build_host_config(stack: Stack, plan: Plan, inputs: HostInputs) -> HostConfi
                 maxBatchSize=stack.bindings.queues[p.binding].max_batch_size,
                 maxBatchTimeoutSeconds=stack.bindings.queues[p.binding].max_batch_timeout_s,
             )
-            for p in plan.queues
+            for p in plan.storage.queues
         ],
         ai=(
             AiConfig(

@@ -15,7 +15,7 @@ import httpx
 
 from infra.d1.migrations import apply_migrations, load_migrations
 from infra.deploy.cloudflare_api import D1RestClient, RetryPolicy, connect
-from infra.plan.planner import Plan
+from infra.plan.model import Plan
 
 from .runtime_process import RuntimeStartError
 
@@ -58,16 +58,16 @@ def apply_local_migrations(
     plan: Plan, runtime_url: str, token: str, state_dir: Path
 ) -> list[MigrationOutcome]:
     """Apply every D1 binding's pending migrations. Raises `infra.d1.migrations.D1MigrationError`."""
-    if not plan.d1_migrations:
+    if not plan.storage.d1_migrations:
         return []
     api = connect(
         token, base_url=admin_base_url(runtime_url), retry=RetryPolicy(max_attempts=2, max_total_s=30)
     )
-    names = {p.binding: p.database_name for p in plan.d1}
+    names = {p.binding: p.database_name for p in plan.storage.d1}
     checksums_file = state_dir / CHECKSUMS_FILE
     known = _read_checksums(checksums_file)
     outcomes = []
-    for step in plan.d1_migrations:
+    for step in plan.storage.d1_migrations:
         database = names[step.binding]
         files = load_migrations(step.migrations_dir)
         report = apply_migrations(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.stackfile.project import TOOL_ROOT
+from infra.terminal import status
 
 RUNTIME_DIR = TOOL_ROOT / "runtime"
 HOST_SCRIPT = RUNTIME_DIR / "host.mjs"
@@ -102,14 +103,16 @@ def ensure_runtime_packages(*, auto_install: bool = True, runtime_dir: Path = RU
         raise NodeSetupError(
             "npm is required to install the local runtime's packages: install it (`apt-get install npm`)"
         )
-    print(
-        f"edgestack dev: installing the local runtime's npm packages ({NPM_CI} in runtime/) ...",
-        file=sys.stderr,
-    )
-    result = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=runtime_dir, check=False
-    )
+    with status(f"edgestack dev: installing the local runtime's npm packages ({NPM_CI} in runtime/) ..."):
+        result = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=runtime_dir,
+            check=False,
+            capture_output=True,
+            text=True,
+        )
     if result.returncode != 0 or missing_packages(runtime_dir):
+        sys.stderr.write(result.stdout + result.stderr)
         raise NodeSetupError(
             f"installing the local runtime's npm packages failed: run `{INSTALL_HINT}` and read its errors"
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from infra.plan.bundle import load_bundle
-from infra.plan.planner import Plan
+from infra.plan.model import Plan
 from infra.plan.planner import plan as make_plan
 from infra.plan.sdk_pin import WORKERS_RUNTIME_SDK_VERSION
 from infra.spec import Stack

@@ -1,9 +1,8 @@
-"""Pure planner: `plan(stack, bundle) -> Plan`, every resource the stack needs, without Pulumi.
+"""Pure planner: `plan(stack, bundle) -> Plan` (model.py), every resource the stack needs, without Pulumi.
 
-The plan names each resource (a logical name derived from `name_prefix` and the binding's slug),
-holds its provider inputs as typed fields, its `protect` flag and the logical names it depends on.
-`infra.deploy.components` turn a `Plan` into Pulumi resources; nothing here talks to Pulumi or the
-network, so planning is deterministic and property-tested.
+One method per plan slice: `storage()`, `worker()`, `routing()`, `ai_gateway()`. Nothing here talks
+to Pulumi or the network, so planning is deterministic and property-tested; `infra.deploy.components`
+turn the slices into resources.
 
 Deploy path (see docs/deploy.md): the Worker ships as `Worker` + `WorkerVersion` +
 `WorkersDeployment` (percentage strategy, one version at 100%). Cloudflare rejects Durable Object
@@ -18,14 +17,46 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import ClassVar
 
 from infra.spec import Stack, slug
 from infra.spec.base import RESOURCE_NAME_RE
 
-from .bundle import Bundle, BundleError, Module
+from .bundle import Bundle, BundleError
 from .do_migrations import MigrationError, MigrationPlan, live_classes, pending_steps
+from .model import (
+    AiBinding,
+    AiGatewayPlan,
+    CronTriggerPlan,
+    CustomDomainPlan,
+    D1Binding,
+    D1DatabasePlan,
+    D1MigrationsPlan,
+    DeploymentPlan,
+    DurableObjectBinding,
+    KvBinding,
+    KvNamespacePlan,
+    MigrationUploadPlan,
+    NamedWorkerPlan,
+    PlainTextBinding,
+    Plan,
+    QueueBinding,
+    QueueConsumerPlan,
+    QueuePlan,
+    R2Binding,
+    R2BucketPlan,
+    RateLimitBinding,
+    RoutePlan,
+    RoutingPlan,
+    SecretTextBinding,
+    StoragePlan,
+    SubdomainPlan,
+    VectorizeBinding,
+    VectorizeIndexPlan,
+    WorkerBinding,
+    WorkerCode,
+    WorkerPlan,
+    WorkerVersionPlan,
+)
 from .rollout import KnownVersion, Rollout, RolloutError, check_rollout
 
 CONFIG_BINDING = "EDGESTACK_CONFIG"
@@ -44,381 +75,6 @@ class PlanError(Exception):
 
 # Every error planning can raise for bad input (all one-line, user-facing).
 PLAN_ERRORS: tuple[type[Exception], ...] = (PlanError, MigrationError, BundleError, RolloutError)
-
-
-class Component(StrEnum):
-    """Pulumi component types (one per concern)."""
-
-    WORKER = "edgestack:index:Worker"
-    STORAGE = "edgestack:index:Storage"
-    DURABLE_OBJECTS = "edgestack:index:DurableObjects"
-    ROUTING = "edgestack:index:Routing"
-    AI_GATEWAY = "edgestack:index:AiGateway"
-
-
-class Kind(StrEnum):
-    """Resource type tokens."""
-
-    WORKER = "cloudflare:index/worker:Worker"
-    WORKER_VERSION = "cloudflare:index/workerVersion:WorkerVersion"
-    WORKERS_DEPLOYMENT = "cloudflare:index/workersDeployment:WorkersDeployment"
-    WORKERS_SCRIPT = "cloudflare:index/workersScript:WorkersScript"
-    KV_NAMESPACE = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
-    D1_DATABASE = "cloudflare:index/d1Database:D1Database"
-    R2_BUCKET = "cloudflare:index/r2Bucket:R2Bucket"
-    QUEUE = "cloudflare:index/queue:Queue"
-    QUEUE_CONSUMER = "cloudflare:index/queueConsumer:QueueConsumer"
-    WORKERS_ROUTE = "cloudflare:index/workersRoute:WorkersRoute"
-    CUSTOM_DOMAIN = "cloudflare:index/workersCustomDomain:WorkersCustomDomain"
-    CRON_TRIGGER = "cloudflare:index/workersCronTrigger:WorkersCronTrigger"
-    SCRIPT_SUBDOMAIN = "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain"
-    AI_GATEWAY = "cloudflare:index/aiGateway:AiGateway"
-    VECTORIZE_INDEX = "edgestack:spec:VectorizeIndex"
-    D1_MIGRATIONS = "edgestack:spec:D1Migrations"
-
-    @property
-    def spec_only(self) -> bool:
-        return self.value.startswith("edgestack:spec:")
-
-
-# --- Worker bindings (the WorkerVersion `bindings` list) ----------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class WorkerBinding:
-    type: ClassVar[str]
-    name: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class ResourceBinding(WorkerBinding):
-    """A binding to a resource of the plan, named by its logical name."""
-
-    resource: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class KvBinding(ResourceBinding):
-    type: ClassVar[str] = "kv_namespace"
-
-
-@dataclass(frozen=True, kw_only=True)
-class D1Binding(ResourceBinding):
-    type: ClassVar[str] = "d1"
-
-
-@dataclass(frozen=True, kw_only=True)
-class R2Binding(ResourceBinding):
-    type: ClassVar[str] = "r2_bucket"
-    bucket_name: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class VectorizeBinding(ResourceBinding):
-    type: ClassVar[str] = "vectorize"
-    index_name: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class QueueBinding(ResourceBinding):
-    type: ClassVar[str] = "queue"
-    queue_name: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class DurableObjectBinding(WorkerBinding):
-    type: ClassVar[str] = "durable_object_namespace"
-    class_name: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class AiBinding(WorkerBinding):
-    type: ClassVar[str] = "ai"
-
-
-@dataclass(frozen=True, kw_only=True)
-class RateLimitBinding(WorkerBinding):
-    type: ClassVar[str] = "ratelimit"
-    namespace_id: str
-    limit: int
-    period: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class PlainTextBinding(WorkerBinding):
-    type: ClassVar[str] = "plain_text"
-    text: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class SecretTextBinding(WorkerBinding):
-    """Value from Pulumi secret config `<project>:<config_key>` (`pulumi config set --secret`)."""
-
-    type: ClassVar[str] = "secret_text"
-    config_key: str
-
-
-# --- planned resources --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class PlannedResource:
-    kind: ClassVar[Kind]
-    component: ClassVar[Component]
-    name: str
-    protect: bool = False
-    depends_on: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, kw_only=True)
-class KvNamespacePlan(PlannedResource):
-    kind: ClassVar[Kind] = Kind.KV_NAMESPACE
-    component: ClassVar[Component] = Component.STORAGE
-    binding: str
-    title: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class D1DatabasePlan(PlannedResource):
-    kind: ClassVar[Kind] = Kind.D1_DATABASE
-    component: ClassVar[Component] = Component.STORAGE
-    binding: str
-    database_name: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class D1MigrationsPlan(PlannedResource):
-    """Apply the `.sql` files of `migrations_dir` to `database` (the D1 migrations dynamic provider)."""
-
-    kind: ClassVar[Kind] = Kind.D1_MIGRATIONS
-    component: ClassVar[Component] = Component.STORAGE
-    binding: str
-    database: str
-    migrations_dir: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class R2BucketPlan(PlannedResource):
-    kind: ClassVar[Kind] = Kind.R2_BUCKET
-    component: ClassVar[Component] = Component.STORAGE
-    binding: str
-    bucket_name: str
-    location: str | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class VectorizeIndexPlan(PlannedResource):
-    """A Vectorize index (the Vectorize dynamic provider)."""
-
-    kind: ClassVar[Kind] = Kind.VECTORIZE_INDEX
-    component: ClassVar[Component] = Component.STORAGE
-    binding: str
-    index_name: str
-    dimensions: int
-    metric: str
-    description: str
-    metadata_indexes: tuple[tuple[str, str], ...]
-    adopt_existing: bool
-
-
-@dataclass(frozen=True, kw_only=True)
-class QueuePlan(PlannedResource):
-    kind: ClassVar[Kind] = Kind.QUEUE
-    component: ClassVar[Component] = Component.STORAGE
-    binding: str
-    queue_name: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class QueueConsumerPlan(PlannedResource):
-    kind: ClassVar[Kind] = Kind.QUEUE_CONSUMER
-    component: ClassVar[Component] = Component.ROUTING
-    queue: str
-    batch_size: int
-    max_wait_time_ms: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class WorkerPlan(PlannedResource):
-    """The named Worker: identity and Worker-level settings (observability)."""
-
-    kind: ClassVar[Kind] = Kind.WORKER
-    component: ClassVar[Component] = Component.WORKER
-    script_name: str
-    observability_enabled: bool
-    head_sampling_rate: float
-
-
-@dataclass(frozen=True, kw_only=True)
-class WorkerCode:
-    """What one upload of the Worker carries: modules, runtime settings and bindings."""
-
-    main_module: str
-    modules: tuple[Module, ...]
-    compatibility_date: str
-    compatibility_flags: tuple[str, ...]
-    bindings: tuple[WorkerBinding, ...]
-    cpu_ms: int | None
-    placement_mode: str | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class MigrationUploadPlan(PlannedResource):
-    """Full script upload carrying pending Durable Object migrations (the non-versioned path)."""
-
-    kind: ClassVar[Kind] = Kind.WORKERS_SCRIPT
-    component: ClassVar[Component] = Component.DURABLE_OBJECTS
-    script_name: str
-    migration: MigrationPlan
-    code: WorkerCode
-
-
-@dataclass(frozen=True, kw_only=True)
-class WorkerVersionPlan(PlannedResource):
-    kind: ClassVar[Kind] = Kind.WORKER_VERSION
-    component: ClassVar[Component] = Component.WORKER
-    worker: str
-    code: WorkerCode
-
-
-@dataclass(frozen=True)
-class VersionShare:
-    """One version of a deployment: this run's upload (`version`, a logical name) or an existing
-    version by id (`version_id`: the stable version of a split, or a rollback's pinned version)."""
-
-    percentage: int
-    version: str | None = None
-    version_id: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeploymentPlan(PlannedResource):
-    """Percentage strategy. `version`/`percentage`: this run's upload and its share;
-    `stable_version_id` gets the rest of a split; `pinned_version_id` (a rollback) gets 100% and
-    nothing is uploaded."""
-
-    kind: ClassVar[Kind] = Kind.WORKERS_DEPLOYMENT
-    component: ClassVar[Component] = Component.WORKER
-    worker: str
-    version: str
-    strategy: str
-    percentage: int
-    forced_by_migration: bool
-    stable_version_id: str | None = None
-    pinned_version_id: str | None = None
-    pinned_bundle_sha256: str | None = None
-
-    @property
-    def pinned(self) -> bool:
-        return self.pinned_version_id is not None
-
-    @property
-    def shares(self) -> tuple[VersionShare, ...]:
-        if self.pinned_version_id is not None:
-            return (VersionShare(100, version_id=self.pinned_version_id),)
-        new = VersionShare(self.percentage, version=self.version)
-        if self.stable_version_id is None or self.percentage == 100:
-            return (new,)
-        return (new, VersionShare(100 - self.percentage, version_id=self.stable_version_id))
-
-
-@dataclass(frozen=True, kw_only=True)
-class RoutePlan(PlannedResource):
-    kind: ClassVar[Kind] = Kind.WORKERS_ROUTE
-    component: ClassVar[Component] = Component.ROUTING
-    pattern: str
-    zone_id: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class CustomDomainPlan(PlannedResource):
-    kind: ClassVar[Kind] = Kind.CUSTOM_DOMAIN
-    component: ClassVar[Component] = Component.ROUTING
-    hostname: str
-    zone_id: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class CronTriggerPlan(PlannedResource):
-    kind: ClassVar[Kind] = Kind.CRON_TRIGGER
-    component: ClassVar[Component] = Component.ROUTING
-    schedules: tuple[str, ...]
-
-
-@dataclass(frozen=True, kw_only=True)
-class SubdomainPlan(PlannedResource):
-    kind: ClassVar[Kind] = Kind.SCRIPT_SUBDOMAIN
-    component: ClassVar[Component] = Component.ROUTING
-    enabled: bool
-
-
-@dataclass(frozen=True, kw_only=True)
-class AiGatewayPlan(PlannedResource):
-    kind: ClassVar[Kind] = Kind.AI_GATEWAY
-    component: ClassVar[Component] = Component.AI_GATEWAY
-    gateway_id: str
-    cache_ttl: int
-    collect_logs: bool
-    rate_limiting_limit: int
-    rate_limiting_interval: int
-    rate_limiting_technique: str
-    cache_invalidate_on_update: bool
-    log_management: int | None
-    log_management_strategy: str | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Plan:
-    stack_name: str
-    account_id: str
-    name_prefix: str
-    script_name: str
-    bundle_sha256: str
-    bundle_version: str
-    migration: MigrationPlan
-    migration_tag: str | None
-    kv: tuple[KvNamespacePlan, ...]
-    d1: tuple[D1DatabasePlan, ...]
-    d1_migrations: tuple[D1MigrationsPlan, ...]
-    r2: tuple[R2BucketPlan, ...]
-    vectorize: tuple[VectorizeIndexPlan, ...]
-    queues: tuple[QueuePlan, ...]
-    worker: WorkerPlan
-    migration_upload: MigrationUploadPlan | None
-    version: WorkerVersionPlan
-    deployment: DeploymentPlan
-    routes: tuple[RoutePlan, ...]
-    custom_domains: tuple[CustomDomainPlan, ...]
-    crons: CronTriggerPlan | None
-    subdomain: SubdomainPlan
-    queue_consumers: tuple[QueueConsumerPlan, ...]
-    ai_gateway: AiGatewayPlan | None
-
-    def resources(self) -> tuple[PlannedResource, ...]:
-        """Every planned resource, in creation order."""
-        ordered: list[PlannedResource | None] = [
-            *self.kv,
-            *self.d1,
-            *self.d1_migrations,
-            *self.r2,
-            *self.vectorize,
-            *self.queues,
-            self.worker,
-            self.migration_upload,
-            None if self.deployment.pinned else self.version,
-            self.deployment,
-            *self.routes,
-            *self.custom_domains,
-            self.crons,
-            self.subdomain,
-            *self.queue_consumers,
-            self.ai_gateway,
-        ]
-        return tuple(r for r in ordered if r is not None)
-
-    @property
-    def bindings(self) -> tuple[WorkerBinding, ...]:
-        return self.version.code.bindings
 
 
 # --- planning ----------------------------------------------------------------------------------
@@ -441,27 +97,6 @@ def _short_digest(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class _StoragePlans:
-    kv: tuple[KvNamespacePlan, ...]
-    d1: tuple[D1DatabasePlan, ...]
-    d1_migrations: tuple[D1MigrationsPlan, ...]
-    r2: tuple[R2BucketPlan, ...]
-    vectorize: tuple[VectorizeIndexPlan, ...]
-    queues: tuple[QueuePlan, ...]
-
-    def names(self) -> tuple[str, ...]:
-        groups: tuple[tuple[PlannedResource, ...], ...] = (
-            self.kv,
-            self.d1,
-            self.d1_migrations,
-            self.r2,
-            self.vectorize,
-            self.queues,
-        )
-        return tuple(r.name for group in groups for r in group)
-
-
-@dataclass(frozen=True)
 class Release:
     """The stack config `edgestack:rollout` and `edgestack:versions` (see infra/plan/rollout.py)."""
 
@@ -473,11 +108,11 @@ class _Planner:
     def __init__(
         self, stack: Stack, bundle: Bundle, stack_name: str, deployed_tag: str | None, release: Release
     ) -> None:
+        self.release = release
         self.stack = stack
         self.bundle = bundle
         self.stack_name = stack_name
         self.deployed_tag = deployed_tag
-        self.release = release
         self.bindings: list[WorkerBinding] = []
         self.binding_sources: dict[str, str] = {}
         self.logical_names: set[str] = set()
@@ -524,7 +159,7 @@ class _Planner:
 
     # sections ---------------------------------------------------------------------------------
 
-    def storage(self) -> _StoragePlans:
+    def storage(self) -> StoragePlan:
         spec = self.stack.bindings
         kv: list[KvNamespacePlan] = []
         titles: dict[str, str] = {}
@@ -618,7 +253,8 @@ class _Planner:
                 QueueBinding(name=binding, resource=queue.name, queue_name=queue.queue_name),
                 f"bindings.queues.{binding}",
             )
-        return _StoragePlans(
+        return StoragePlan(
+            account_id=self.stack.account_id,
             kv=tuple(kv),
             d1=tuple(d1),
             d1_migrations=tuple(d1_migrations),
@@ -657,31 +293,6 @@ class _Planner:
         self.plain_text(VERSION_BINDING, self.bundle.version, "EDGESTACK_BUNDLE_VERSION")
         self.plain_text(STACK_BINDING, self.stack_name, "EDGESTACK_STACK")
 
-    def deployment(self, worker: WorkerPlan, version: WorkerVersionPlan, migration: MigrationPlan) -> DeploymentPlan:
-        """This run's version at 100%, or the `edgestack:rollout` split or rollback pin (refusals:
-        `check_rollout`)."""
-        rollout = self.release.rollout
-        other = check_rollout(
-            rollout,
-            self.release.versions,
-            script=self.stack.script_name,
-            live_migration_tag=migration.new_tag,
-            migration_pending=migration.pending,
-        )
-        pinned = rollout.pin_version_id if rollout is not None else None
-        return DeploymentPlan(
-            name=self.logical("deployment"),
-            worker=worker.name,
-            version=version.name,
-            strategy=DEPLOYMENT_STRATEGY,
-            percentage=0 if pinned else (rollout.percent or 100) if rollout else 100,
-            forced_by_migration=migration.pending,
-            stable_version_id=rollout.stable_version_id if rollout is not None and not pinned else None,
-            pinned_version_id=pinned,
-            pinned_bundle_sha256=other.bundle_sha256 if pinned and other is not None else None,
-            depends_on=(worker.name,) if pinned else (worker.name, version.name),
-        )
-
     def plain_text(self, name: str, text: str, source: str) -> None:
         size = len(text.encode())
         if size > PLAIN_TEXT_LIMIT:
@@ -696,15 +307,12 @@ class _Planner:
             raise PlanError(f"{where}: zone {zone!r} is not declared under `zones`")
         return self.stack.zones[zone].id
 
-    def run(self) -> Plan:
+    def worker(self, migration: MigrationPlan, storage: StoragePlan) -> WorkerPlan:
+        """The named Worker, the migration-carrying upload (when steps are pending), the version and
+        its deployment; every upload waits for the storage it binds."""
         stack, worker_spec = self.stack, self.stack.worker
-        self.bundle.check_limits(paid_plan=worker_spec.paid_plan)
-        migration = pending_steps(stack.durable_object_migrations, self.deployed_tag)
-        storage = self.storage()
-        self.runtime_bindings(live_classes(stack.durable_object_migrations))
-        bound_resources = storage.names()
-
-        worker = WorkerPlan(
+        bound_resources = tuple(r.name for r in storage.resources())
+        script = NamedWorkerPlan(
             name=self.logical("worker"),
             script_name=stack.script_name,
             observability_enabled=worker_spec.observability.enabled,
@@ -726,21 +334,60 @@ class _Planner:
                 script_name=stack.script_name,
                 migration=migration,
                 code=code,
-                depends_on=(worker.name, *bound_resources),
+                depends_on=(script.name, *bound_resources),
             )
         version = WorkerVersionPlan(
             name=self.logical("version"),
-            worker=worker.name,
+            worker=script.name,
             code=code,
             depends_on=(
-                worker.name,
+                script.name,
                 *bound_resources,
                 *((migration_upload.name,) if migration_upload else ()),
             ),
         )
-        deployment = self.deployment(worker, version, migration)
-        after_deploy = (worker.name, deployment.name)
+        deployment = self.deployment(script, version, migration)
+        return WorkerPlan(
+            account_id=stack.account_id,
+            name_prefix=stack.name_prefix,
+            script=script,
+            migration=migration,
+            migration_upload=migration_upload,
+            version=version,
+            deployment=deployment,
+        )
 
+    def deployment(
+        self, script: NamedWorkerPlan, version: WorkerVersionPlan, migration: MigrationPlan
+    ) -> DeploymentPlan:
+        """This run's version at 100%, or the `edgestack:rollout` split or rollback pin (refusals:
+        `check_rollout`)."""
+        rollout = self.release.rollout
+        other = check_rollout(
+            rollout,
+            self.release.versions,
+            script=self.stack.script_name,
+            live_migration_tag=migration.new_tag,
+            migration_pending=migration.pending,
+        )
+        pinned = rollout.pin_version_id if rollout is not None else None
+        return DeploymentPlan(
+            name=self.logical("deployment"),
+            worker=script.name,
+            version=version.name,
+            strategy=DEPLOYMENT_STRATEGY,
+            percentage=0 if pinned else (rollout.percent or 100) if rollout else 100,
+            forced_by_migration=migration.pending,
+            stable_version_id=rollout.stable_version_id if rollout is not None and not pinned else None,
+            pinned_version_id=pinned,
+            pinned_bundle_sha256=other.bundle_sha256 if pinned and other is not None else None,
+            depends_on=(script.name,) if pinned else (script.name, version.name),
+        )
+
+    def routing(self, storage: StoragePlan, worker: WorkerPlan) -> RoutingPlan:
+        """Routes, custom domains, crons, workers.dev and queue consumers: all after the deployment."""
+        stack, worker_spec = self.stack, self.stack.worker
+        after_deploy = (worker.script.name, worker.deployment.name)
         routes = []
         for index, route in enumerate(worker_spec.routes):
             routes.append(
@@ -769,7 +416,6 @@ class _Planner:
         subdomain = SubdomainPlan(
             name=self.logical("workers-dev"), enabled=worker_spec.workers_dev, depends_on=after_deploy
         )
-
         consumers = []
         for queue in storage.queues:
             queue_spec = stack.bindings.queues[queue.binding]
@@ -787,24 +433,41 @@ class _Planner:
                         depends_on=(queue.name, *after_deploy),
                     )
                 )
+        return RoutingPlan(
+            account_id=stack.account_id,
+            routes=tuple(routes),
+            custom_domains=tuple(domains),
+            crons=crons,
+            subdomain=subdomain,
+            queue_consumers=tuple(consumers),
+        )
 
-        ai_gateway = None
-        if stack.ai_gateway is not None:
-            gateway = stack.ai_gateway
-            ai_gateway = AiGatewayPlan(
-                name=self.logical("ai-gateway"),
-                # Prefixed like every other name, so per-customer stacks in one account never collide.
-                gateway_id=f"{stack.name_prefix}-{gateway.id}",
-                cache_ttl=gateway.cache_ttl,
-                collect_logs=gateway.collect_logs,
-                rate_limiting_limit=gateway.rate_limiting_limit,
-                rate_limiting_interval=gateway.rate_limiting_interval,
-                rate_limiting_technique=gateway.rate_limiting_technique,
-                cache_invalidate_on_update=gateway.cache_invalidate_on_update,
-                log_management=gateway.log_management,
-                log_management_strategy=gateway.log_management_strategy,
-            )
+    def ai_gateway(self) -> AiGatewayPlan | None:
+        gateway = self.stack.ai_gateway
+        if gateway is None:
+            return None
+        return AiGatewayPlan(
+            name=self.logical("ai-gateway"),
+            # Prefixed like every other name, so per-customer stacks in one account never collide.
+            gateway_id=f"{self.stack.name_prefix}-{gateway.id}",
+            cache_ttl=gateway.cache_ttl,
+            collect_logs=gateway.collect_logs,
+            rate_limiting_limit=gateway.rate_limiting_limit,
+            rate_limiting_interval=gateway.rate_limiting_interval,
+            rate_limiting_technique=gateway.rate_limiting_technique,
+            cache_invalidate_on_update=gateway.cache_invalidate_on_update,
+            log_management=gateway.log_management,
+            log_management_strategy=gateway.log_management_strategy,
+        )
 
+    def run(self) -> Plan:
+        stack = self.stack
+        self.bundle.check_limits(paid_plan=stack.worker.paid_plan)
+        migration = pending_steps(stack.durable_object_migrations, self.deployed_tag)
+        storage = self.storage()
+        self.runtime_bindings(live_classes(stack.durable_object_migrations))
+        worker = self.worker(migration, storage)
+        routing = self.routing(storage, worker)
         return Plan(
             stack_name=self.stack_name,
             account_id=stack.account_id,
@@ -812,26 +475,11 @@ class _Planner:
             script_name=stack.script_name,
             bundle_sha256=self.bundle.sha256,
             bundle_version=self.bundle.version,
-            migration=migration,
-            migration_tag=migration.new_tag,
-            kv=storage.kv,
-            d1=storage.d1,
-            d1_migrations=storage.d1_migrations,
-            r2=storage.r2,
-            vectorize=storage.vectorize,
-            queues=storage.queues,
+            storage=storage,
             worker=worker,
-            migration_upload=migration_upload,
-            version=version,
-            deployment=deployment,
-            routes=tuple(routes),
-            custom_domains=tuple(domains),
-            crons=crons,
-            subdomain=subdomain,
-            queue_consumers=tuple(consumers),
-            ai_gateway=ai_gateway,
+            routing=routing,
+            ai_gateway=self.ai_gateway(),
         )
-
 
 def plan(
     stack: Stack,

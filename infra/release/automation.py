@@ -16,7 +16,6 @@ from typing import Any
 from infra.plan.rollout import (
     ROLLOUT_KEY,
     VERSIONS_KEY,
-    RolloutError,
     full_key,
     parse_rollout,
     parse_versions,
@@ -122,5 +121,3 @@ def _restore(stack: Any, before: dict[str, Any], keys: list[str]) -> None:
         else:
             stack.remove_config(key)
 
-
-ONE_LINE_ERRORS: tuple[type[Exception], ...] = (AutomationError, RolloutError)

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from infra.deploy.synth import SECRET, SynthResource, SynthResult
-from infra.plan.planner import CONFIG_BINDING, Kind
+from infra.plan.model import Token
+from infra.plan.planner import CONFIG_BINDING
 from infra.stackfile.load import looks_like_secret_var
 
 PREFIX = "{prefix}"
@@ -121,7 +122,7 @@ class _Normalizer:
 
 def name_prefix(result: SynthResult) -> str | None:
     for resource in result.resources:
-        if resource.type == Kind.WORKER.value and resource.name.endswith(_WORKER_SUFFIX):
+        if resource.type == Token.WORKER.value and resource.name.endswith(_WORKER_SUFFIX):
             return resource.name[: -len(_WORKER_SUFFIX)]
     return None
 

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.deploy.synth import SynthResult
-from infra.plan.planner import CONFIG_BINDING, STACK_BINDING, Kind
+from infra.plan.model import Token
+from infra.plan.planner import CONFIG_BINDING, STACK_BINDING
 
 VECTORIZE_INDEX_TYPE = "pulumi-python:dynamic/edgestack:VectorizeIndex"
 DATA_TYPES = frozenset(
-    {Kind.KV_NAMESPACE.value, Kind.D1_DATABASE.value, Kind.R2_BUCKET.value, VECTORIZE_INDEX_TYPE}
+    {Token.KV_NAMESPACE.value, Token.D1_DATABASE.value, Token.R2_BUCKET.value, VECTORIZE_INDEX_TYPE}
 )
 
 
@@ -51,8 +52,8 @@ class Graph:
 
     def worker_uploads(self) -> Iterator[GraphResource]:
         """Every upload of the Worker's code: versions first, then migration-carrying script uploads."""
-        yield from self.of_type(Kind.WORKER_VERSION.value)
-        yield from self.of_type(Kind.WORKERS_SCRIPT.value)
+        yield from self.of_type(Token.WORKER_VERSION.value)
+        yield from self.of_type(Token.WORKERS_SCRIPT.value)
 
     def plain_text_bindings(self) -> Iterator[tuple[GraphResource, str, str]]:
         """(upload, binding name, text) of every plain_text binding."""

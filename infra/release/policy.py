@@ -25,7 +25,7 @@ from infra.plan.bundle import (
     Bundle,
     Module,
 )
-from infra.plan.planner import Kind
+from infra.plan.model import Token
 from infra.spec import PolicyRuleId, Stack
 from infra.stackfile.load import looks_like_secret_var
 
@@ -155,7 +155,7 @@ def public_gateway_rate_limit(graph: Graph, ctx: PolicyContext) -> Iterator[Find
     if not isinstance(gateway, dict) or not gateway.get("enabled", True) or not gateway.get("public"):
         return
     if not gateway.get("rate_limit"):
-        version = next(graph.of_type(Kind.WORKER_VERSION.value), None)
+        version = next(graph.of_type(Token.WORKER_VERSION.value), None)
         yield Finding(
             version.name if version else ctx.stack_name,
             f"{version.label if version else ctx.stack_name}: gateway.public is true without "
@@ -166,7 +166,7 @@ def public_gateway_rate_limit(graph: Graph, ctx: PolicyContext) -> Iterator[Find
 def prod_observability(graph: Graph, ctx: PolicyContext) -> Iterator[Finding]:
     if not ctx.prod:
         return
-    for worker in graph.of_type(Kind.WORKER.value):
+    for worker in graph.of_type(Token.WORKER.value):
         observability = worker.props.get("observability") or {}
         if not (isinstance(observability, Mapping) and observability.get("enabled")):
             yield Finding(worker.name, f"{worker.label} has observability off in prod (worker.observability)")
@@ -205,7 +205,7 @@ def _gzip_size(modules: list[tuple[str, str, str]]) -> int | None:
 def bundle_size_margin(graph: Graph, ctx: PolicyContext) -> Iterator[Finding]:
     gzip_limit = GZIP_LIMIT_PAID if ctx.paid_plan else GZIP_LIMIT_FREE
     keep = 1.0 - ctx.size_margin
-    for upload in graph.of_type(Kind.WORKER_VERSION.value):
+    for upload in graph.of_type(Token.WORKER_VERSION.value):
         modules = _upload_modules(upload)
         if not modules:
             continue
@@ -225,7 +225,7 @@ def bundle_size_margin(graph: Graph, ctx: PolicyContext) -> Iterator[Finding]:
 
 
 def compatibility_date_age(graph: Graph, ctx: PolicyContext) -> Iterator[Finding]:
-    for upload in graph.of_type(Kind.WORKER_VERSION.value):
+    for upload in graph.of_type(Token.WORKER_VERSION.value):
         text = upload.props.get("compatibilityDate")
         try:
             date = dt.date.fromisoformat(str(text))
@@ -247,7 +247,7 @@ def _host(pattern: str) -> str:
 
 def routes_on_declared_zones(graph: Graph, ctx: PolicyContext) -> Iterator[Finding]:
     zones = {zone.id: zone for zone in ctx.zones}
-    for resource in graph.of_type(Kind.WORKERS_ROUTE.value, Kind.CUSTOM_DOMAIN.value):
+    for resource in graph.of_type(Token.WORKERS_ROUTE.value, Token.CUSTOM_DOMAIN.value):
         host = _host(str(resource.props.get("pattern") or resource.props.get("hostname") or ""))
         zone_id = str(resource.props.get("zoneId"))
         zone = zones.get(zone_id)
@@ -262,7 +262,7 @@ def routes_on_declared_zones(graph: Graph, ctx: PolicyContext) -> Iterator[Findi
 def no_workers_dev_in_prod(graph: Graph, ctx: PolicyContext) -> Iterator[Finding]:
     if not ctx.prod:
         return
-    for subdomain in graph.of_type(Kind.SCRIPT_SUBDOMAIN.value):
+    for subdomain in graph.of_type(Token.SCRIPT_SUBDOMAIN.value):
         if subdomain.props.get("enabled") is True:
             yield Finding(
                 subdomain.name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from infra.plan.planner import AiGatewayPlan, Component
+from infra.plan.model import AiGatewayPlan, Token
 
 
 class AiGateway(pulumi.ComponentResource):
@@ -14,7 +14,7 @@ class AiGateway(pulumi.ComponentResource):
     def __init__(
         self, name: str, plan: AiGatewayPlan, *, account_id: str, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(Component.AI_GATEWAY.value, name, None, opts)
+        super().__init__(Token.AI_GATEWAY_COMPONENT.value, name, None, opts)
         self.gateway = cloudflare.AiGateway(
             plan.name,
             account_id=account_id,

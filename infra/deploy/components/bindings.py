@@ -9,21 +9,29 @@ serialization cost). Field names follow pulumi-cloudflare 6.x (`namespace_id`, `
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from infra.plan.planner import (
+from infra.plan.model import (
     AiBinding,
     DurableObjectBinding,
     PlainTextBinding,
+    PlannedResource,
     RateLimitBinding,
     SecretTextBinding,
     WorkerBinding,
 )
 
 BindingFields = dict[str, Any]
+
+
+def waits_for(planned: PlannedResource, created: Mapping[str, pulumi.Resource]) -> list[pulumi.Resource]:
+    """The resources `planned` must wait for, in the plan's order (`PlannedResource.depends_on`):
+    the plan is the only source of ordering. `created` maps logical names to resources."""
+    return [created[name] for name in planned.depends_on]
 
 
 def static_fields(binding: WorkerBinding, secrets: dict[str, pulumi.Output[str]]) -> BindingFields:

@@ -22,7 +22,7 @@ import pulumi_cloudflare as cloudflare
 
 from infra.d1.migrations import load_migrations
 from infra.deploy.providers.d1_migrations import D1MigrationsResource, migration_props
-from infra.plan.planner import D1MigrationsPlan
+from infra.plan.model import D1MigrationsPlan, Token
 from infra.stackfile.project import project_relative
 
 
@@ -42,7 +42,7 @@ class D1Migrations(pulumi.ComponentResource):
     ) -> None:
         folder = Path(migrations_dir)
         files = load_migrations(folder)  # MigrationDirError: one line naming the file
-        super().__init__("edgestack:index:D1Migrations", name, None, opts)
+        super().__init__(Token.D1_MIGRATIONS.value, name, None, opts)
         props = migration_props(
             account_id=account_id,
             database_id=database_id,

@@ -13,15 +13,15 @@ migration is applied it leaves the program, and Pulumi must forget it, never del
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_cloudflare as cloudflare
 
 from infra.plan.do_migrations import MigrationPlan
-from infra.plan.planner import Component, Plan, WorkerCode
+from infra.plan.model import Token, WorkerCode, WorkerPlan
 
-from .bindings import BindingFields, script_binding_args
+from .bindings import BindingFields, script_binding_args, waits_for
 
 
 def migrations_args(migration: MigrationPlan) -> cloudflare.WorkersScriptMigrationsArgsDict:
@@ -64,22 +64,23 @@ class DurableObjects(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        plan: Plan,
+        args: WorkerPlan,
         *,
         worker: cloudflare.Worker,
         bindings: Sequence[BindingFields],
-        depends_on: Sequence[pulumi.Resource] = (),
+        created: Mapping[str, pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(Component.DURABLE_OBJECTS.value, name, None, opts)
+        """`created` maps logical names to the resources the upload may wait for (its plan's `depends_on`)."""
+        super().__init__(Token.DURABLE_OBJECTS.value, name, None, opts)
         self.migration_script = None
-        upload = plan.migration_upload
+        upload = args.migration_upload
         if upload is not None:
             code = upload.code
             main = next(m for m in code.modules if m.name == code.main_module)
             self.migration_script = cloudflare.WorkersScript(
                 upload.name,
-                account_id=plan.account_id,
+                account_id=args.account_id,
                 script_name=worker.name,
                 main_module=code.main_module,
                 content=main.content.decode("utf-8"),
@@ -93,12 +94,14 @@ class DurableObjects(pulumi.ComponentResource):
                 limits={"cpu_ms": code.cpu_ms} if code.cpu_ms else None,
                 placement={"mode": code.placement_mode} if code.placement_mode else None,
                 observability={
-                    "enabled": plan.worker.observability_enabled,
-                    "head_sampling_rate": plan.worker.head_sampling_rate,
+                    "enabled": args.script.observability_enabled,
+                    "head_sampling_rate": args.script.head_sampling_rate,
                 },
-                opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on), retain_on_delete=True),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=waits_for(upload, created), retain_on_delete=True
+                ),
             )
             self.migration_tag = self.migration_script.migration_tag
         else:
-            self.migration_tag = pulumi.Output.from_input(plan.migration_tag)
+            self.migration_tag = pulumi.Output.from_input(args.migration.new_tag)
         self.register_outputs({"migration_tag": self.migration_tag})

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from infra.plan.planner import Component, Plan
+from infra.plan.model import PlannedResource, RoutingPlan, Token
+
+from .bindings import waits_for
 
 
 class Routing(pulumi.ComponentResource):
@@ -24,23 +26,27 @@ class Routing(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        plan: Plan,
+        args: RoutingPlan,
         *,
         script_name: pulumi.Input[str],
-        deployment: pulumi.Resource,
         queues: Mapping[str, cloudflare.Queue],
+        created: Mapping[str, pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`queues` maps the logical name of each planned queue to its resource."""
-        super().__init__(Component.ROUTING.value, name, None, opts)
-        self._plan = plan
-        child = pulumi.ResourceOptions(parent=self, depends_on=[deployment])
-        account = plan.account_id
+        """`queues` maps the logical name of each planned queue to its resource; `created` maps
+        logical names to the resources a route may wait for (its plan's `depends_on`)."""
+        super().__init__(Token.ROUTING.value, name, None, opts)
+        self._plan = args
+        account = args.account_id
+
+        def child(planned: PlannedResource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, depends_on=waits_for(planned, created))
+
         self.routes = [
             cloudflare.WorkersRoute(
-                route.name, zone_id=route.zone_id, pattern=route.pattern, script=script_name, opts=child
+                route.name, zone_id=route.zone_id, pattern=route.pattern, script=script_name, opts=child(route)
             )
-            for route in plan.routes
+            for route in args.routes
         ]
         self.custom_domains = [
             cloudflare.WorkersCustomDomain(
@@ -49,26 +55,26 @@ class Routing(pulumi.ComponentResource):
                 hostname=domain.hostname,
                 service=script_name,
                 zone_id=domain.zone_id,
-                opts=child,
+                opts=child(domain),
             )
-            for domain in plan.custom_domains
+            for domain in args.custom_domains
         ]
         self.crons = None
-        if plan.crons is not None:
+        if args.crons is not None:
             self.crons = cloudflare.WorkersCronTrigger(
-                plan.crons.name,
+                args.crons.name,
                 account_id=account,
                 script_name=script_name,
-                schedules=[{"cron": c} for c in plan.crons.schedules],
-                opts=child,
+                schedules=[{"cron": c} for c in args.crons.schedules],
+                opts=child(args.crons),
             )
         self.subdomain = cloudflare.WorkersScriptSubdomain(
-            plan.subdomain.name,
+            args.subdomain.name,
             account_id=account,
             script_name=script_name,
-            enabled=plan.subdomain.enabled,
+            enabled=args.subdomain.enabled,
             previews_enabled=False,
-            opts=child,
+            opts=child(args.subdomain),
         )
         self.queue_consumers = [
             cloudflare.QueueConsumer(
@@ -78,17 +84,11 @@ class Routing(pulumi.ComponentResource):
                 script_name=script_name,
                 type="worker",
                 settings={"batch_size": consumer.batch_size, "max_wait_time_ms": consumer.max_wait_time_ms},
-                opts=child,
+                opts=child(consumer),
             )
-            for consumer in plan.queue_consumers
+            for consumer in args.queue_consumers
         ]
-        self.register_outputs({"urls": self.urls()})
-
-    def urls(self) -> list[str]:
-        """`https://` URLs of the zone routes and custom domains (the workers.dev URL is the Worker's)."""
-        return [f"https://{r.pattern}" for r in self._plan.routes] + [
-            f"https://{d.hostname}" for d in self._plan.custom_domains
-        ]
+        self.register_outputs({"urls": args.urls()})
 
     def ids(self) -> dict[str, pulumi.Output[str]]:
         """Resource id by logical name."""

@@ -3,27 +3,29 @@ provisioner hooks (the program wires in the dynamic providers) Vectorize indexes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from infra.plan.planner import (
-    Component,
+from infra.plan.model import (
     D1Binding,
     D1MigrationsPlan,
     KvBinding,
-    Plan,
+    PlannedResource,
     QueueBinding,
     R2Binding,
     ResourceBinding,
+    StoragePlan,
+    Token,
     VectorizeBinding,
     VectorizeIndexPlan,
+    WorkerBinding,
 )
 
-from .bindings import BindingFields
+from .bindings import BindingFields, waits_for
 
 
 @dataclass(frozen=True)
@@ -65,80 +67,59 @@ class Storage(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        plan: Plan,
+        args: StoragePlan,
         *,
-        index_provisioner: IndexProvisioner | None = None,
-        d1_migrator: D1Migrator | None = None,
+        bindings: Sequence[WorkerBinding],
+        index_provisioner: IndexProvisioner,
+        d1_migrator: D1Migrator,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(Component.STORAGE.value, name, None, opts)
-        self._plan = plan
-        account = plan.account_id
+        """`bindings` are the Worker's; the storage ones get their resource's id or name."""
+        super().__init__(Token.STORAGE.value, name, None, opts)
+        self._plan = args
+        account = args.account_id
+        self.created: dict[str, pulumi.Resource] = {}
 
-        def child(
-            protect: bool = False, depends_on: list[pulumi.Resource] | None = None
-        ) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=self, protect=protect, depends_on=depends_on)
+        def child(planned: PlannedResource) -> pulumi.ResourceOptions:
+            depends_on = waits_for(planned, self.created)
+            return pulumi.ResourceOptions(parent=self, protect=planned.protect, depends_on=depends_on or None)
 
         self.kv_namespaces = {
-            kv.binding: cloudflare.WorkersKvNamespace(
-                kv.name, account_id=account, title=kv.title, opts=child(kv.protect)
-            )
-            for kv in plan.kv
+            kv.binding: cloudflare.WorkersKvNamespace(kv.name, account_id=account, title=kv.title, opts=child(kv))
+            for kv in args.kv
         }
         self.databases = {
-            db.binding: cloudflare.D1Database(
-                db.name, account_id=account, name=db.database_name, opts=child(db.protect)
-            )
-            for db in plan.d1
+            db.binding: cloudflare.D1Database(db.name, account_id=account, name=db.database_name, opts=child(db))
+            for db in args.d1
         }
+        self.created.update({db.name: self.databases[db.binding] for db in args.d1})
         self.buckets = {
             bucket.binding: cloudflare.R2Bucket(
                 bucket.name,
                 account_id=account,
                 name=bucket.bucket_name,
                 location=bucket.location,
-                opts=child(bucket.protect),
+                opts=child(bucket),
             )
-            for bucket in plan.r2
+            for bucket in args.r2
         }
         self.queues = {
-            queue.binding: cloudflare.Queue(
-                queue.name, account_id=account, queue_name=queue.queue_name, opts=child()
-            )
-            for queue in plan.queues
+            queue.binding: cloudflare.Queue(queue.name, account_id=account, queue_name=queue.queue_name, opts=child(queue))
+            for queue in args.queues
         }
-        # Created only when a provisioner is wired in (see docs/deploy.md).
-        self.indexes = {}
-        if index_provisioner is not None:
-            for index in plan.vectorize:
-                self.indexes[index.binding] = index_provisioner(index, account, child(index.protect))
-        self.d1_migrations = {}
-        if d1_migrator is not None:
-            for spec in plan.d1_migrations:
-                database = self.databases[spec.binding]
-                self.d1_migrations[spec.binding] = d1_migrator(
-                    spec, account, database, child(depends_on=[database])
-                )
+        self.indexes = {index.binding: index_provisioner(index, account, child(index)) for index in args.vectorize}
+        self.d1_migrations = {
+            spec.binding: d1_migrator(spec, account, self.databases[spec.binding], child(spec))
+            for spec in args.d1_migrations
+        }
+        self.created.update({kv.name: self.kv_namespaces[kv.binding] for kv in args.kv})
+        self.created.update({bucket.name: self.buckets[bucket.binding] for bucket in args.r2})
+        self.created.update({queue.name: self.queues[queue.binding] for queue in args.queues})
+        self.created.update({index.name: self.indexes[index.binding].resource for index in args.vectorize})
+        self.created.update({spec.name: self.d1_migrations[spec.binding] for spec in args.d1_migrations})
 
-        self._bindings: dict[str, ResourceBinding] = {
-            b.name: b for b in plan.bindings if isinstance(b, ResourceBinding)
-        }
+        self._bindings: dict[str, ResourceBinding] = {b.name: b for b in bindings if isinstance(b, ResourceBinding)}
         self.register_outputs({"ids": self.ids()})
-
-    @property
-    def data_resources(self) -> list[pulumi.Resource]:
-        """Everything a Worker version must wait for: storage, indexes and applied D1 migrations."""
-        groups: list[Mapping[str, pulumi.Resource]] = [
-            self.kv_namespaces,
-            self.databases,
-            self.buckets,
-            self.queues,
-        ]
-        resources = [r for group in groups for r in group.values()]
-        resources += [i.resource for i in self.indexes.values()]
-        resources += list(self.d1_migrations.values())
-        return resources
 
     def ids(self) -> dict[str, pulumi.Output[str]]:
         """Resource id by logical name."""
@@ -161,8 +142,7 @@ class Storage(pulumi.ComponentResource):
         elif isinstance(binding, QueueBinding):
             fields["queue_name"] = self.queues[name].queue_name
         elif isinstance(binding, VectorizeBinding):
-            index = self.indexes.get(name)
-            fields["index_name"] = index.index_name if index is not None else binding.index_name
+            fields["index_name"] = self.indexes[name].index_name
         else:
             raise TypeError(f"{name}: {type(binding).__name__} is not a storage binding")
         return fields

@@ -18,7 +18,7 @@ import pulumi
 from infra.deploy.components.storage import ProvisionedIndex
 from infra.deploy.providers.vectorize import VectorizeIndexResource
 from infra.deploy.providers.vectorize_config import IndexConfig
-from infra.plan.planner import VectorizeIndexPlan
+from infra.plan.model import Token, VectorizeIndexPlan
 from infra.spec import Stack, VectorizeIndexSpec
 
 
@@ -70,7 +70,7 @@ class VectorizeIndex(pulumi.ComponentResource):
         if problems:
             prop, message = problems[0]
             raise VectorizeConfigError(f"Vectorize index {name}: {prop}: {message}")
-        super().__init__("edgestack:index:VectorizeIndex", name, None, opts)
+        super().__init__(Token.VECTORIZE_INDEX.value, name, None, opts)
         self.index = VectorizeIndexResource(f"{name}-index", config, pulumi.ResourceOptions(parent=self))
         self.index_name = self.index.index_name
         self.register_outputs({"index_name": self.index_name})

@@ -14,16 +14,16 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from infra.plan.planner import (
-    Component,
+from infra.plan.model import (
     DurableObjectBinding,
-    Plan,
     ResourceBinding,
+    Token,
     VersionShare,
     WorkerBinding,
+    WorkerPlan,
 )
 
-from .bindings import BindingFields, static_fields, version_binding_args
+from .bindings import BindingFields, static_fields, version_binding_args, waits_for
 from .durable_objects import DurableObjects
 from .storage import Storage
 
@@ -37,59 +37,67 @@ class Worker(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        plan: Plan,
+        args: WorkerPlan,
         *,
         storage: Storage,
         secrets: Mapping[str, pulumi.Output[str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`secrets` maps each secret binding's config key to its (secret) value."""
-        super().__init__(Component.WORKER.value, name, None, opts)
-        self._plan = plan
+        """`secrets` maps each secret binding's config key to its (secret) value. Every resource waits
+        for what its plan `depends_on` names, among this component's resources and `storage`'s."""
+        super().__init__(Token.WORKER_COMPONENT.value, name, None, opts)
+        self._plan = args
         self._storage = storage
         self._secrets = dict(secrets)
-        self._static = {b.name: b for b in plan.bindings if not isinstance(b, ResourceBinding)}
-        wait_for = storage.data_resources
+        self._static = {b.name: b for b in args.bindings if not isinstance(b, ResourceBinding)}
+        created: dict[str, pulumi.Resource] = dict(storage.created)
 
         self.worker = cloudflare.Worker(
-            plan.worker.name,
-            account_id=plan.account_id,
-            name=plan.worker.script_name,
+            args.script.name,
+            account_id=args.account_id,
+            name=args.script.script_name,
             observability={
-                "enabled": plan.worker.observability_enabled,
-                "head_sampling_rate": plan.worker.head_sampling_rate,
+                "enabled": args.script.observability_enabled,
+                "head_sampling_rate": args.script.head_sampling_rate,
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
-        fields = [self.binding_fields(b.name) for b in plan.bindings]
+        created[args.script.name] = self.worker
+        fields = [self.binding_fields(b.name) for b in args.bindings]
         self.durable_objects = DurableObjects(
-            f"{plan.name_prefix}-durable-objects",
-            plan,
+            f"{args.name_prefix}-durable-objects",
+            args,
             worker=self.worker,
             bindings=fields,
-            depends_on=wait_for,
+            created=created,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        version_waits_for: list[pulumi.Resource] = list(wait_for)
-        if self.durable_objects.migration_script is not None:
-            version_waits_for.append(self.durable_objects.migration_script)
-        self.version = None if plan.deployment.pinned else self._upload_version(fields, version_waits_for)
-        deployment = plan.deployment
+        if self.durable_objects.migration_script is not None and args.migration_upload is not None:
+            created[args.migration_upload.name] = self.durable_objects.migration_script
+        self.version = None
+        if not args.deployment.pinned:
+            self.version = self._upload_version(fields, waits_for(args.version, created))
+            created[args.version.name] = self.version
+        deployment = args.deployment
         self.deployment = cloudflare.WorkersDeployment(
             deployment.name,
-            account_id=plan.account_id,
+            account_id=args.account_id,
             script_name=self.worker.name,
             strategy=deployment.strategy,
             versions=[self._share_args(share) for share in deployment.shares],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=waits_for(deployment, created)),
         )
+        created[deployment.name] = self.deployment
         self.split: list[dict[str, pulumi.Input[str] | int]] = [
             {"versionId": self._share_args(share)["version_id"], "percentage": share.percentage}
             for share in deployment.shares
         ]
         self.current_version_id: pulumi.Output[str] = (
-            self.version.id if self.version is not None else pulumi.Output.from_input(deployment.pinned_version_id or "")
+            self.version.id
+            if self.version is not None
+            else pulumi.Output.from_input(deployment.pinned_version_id or "")
         )
+        self.created = created
         self.script_name: pulumi.Output[str] = self.worker.name
         self.migration_tag = self.durable_objects.migration_tag
         self.register_outputs(
@@ -103,15 +111,15 @@ class Worker(pulumi.ComponentResource):
         )
 
     def _upload_version(
-        self, fields: Sequence[BindingFields], waits_for: Sequence[pulumi.Resource]
+        self, fields: Sequence[BindingFields], depends_on: list[pulumi.Resource]
     ) -> cloudflare.WorkerVersion:
         """This run's upload. Retained on delete: a replaced version may still serve a split's
         stable share or be a rollback target (Cloudflare keeps a script's last 100 versions)."""
-        plan = self._plan
-        code = plan.version.code
+        args = self._plan
+        code = args.version.code
         return cloudflare.WorkerVersion(
-            plan.version.name,
-            account_id=plan.account_id,
+            args.version.name,
+            account_id=args.account_id,
             worker_id=self.worker.id,
             main_module=code.main_module,
             compatibility_date=code.compatibility_date,
@@ -128,7 +136,7 @@ class Worker(pulumi.ComponentResource):
             bindings=[version_binding_args(f) for f in fields],
             limits={"cpu_ms": code.cpu_ms} if code.cpu_ms else None,
             placement={"mode": code.placement_mode} if code.placement_mode else None,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(waits_for), retain_on_delete=True),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on, retain_on_delete=True),
         )
 
     def _share_args(self, share: VersionShare) -> cloudflare.WorkersDeploymentVersionArgsDict:
@@ -148,7 +156,7 @@ class Worker(pulumi.ComponentResource):
     def ids(self) -> dict[str, pulumi.Output[str]]:
         """Resource id by logical name."""
         plan = self._plan
-        ids = {plan.worker.name: self.worker.id, plan.deployment.name: self.deployment.id}
+        ids = {plan.script.name: self.worker.id, plan.deployment.name: self.deployment.id}
         if self.version is not None:
             ids[plan.version.name] = self.version.id
         script = self.durable_objects.migration_script

@@ -1,0 +1,85 @@
+"""The one CLI app: plain text when not on a terminal, rich when on one; one error handler."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Annotated
+
+import pytest
+import typer
+
+from infra.cli import COMMANDS, main
+from infra.cli.app import CommandError, app
+from infra.terminal import print_table, status, table_lines
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+ROWS = [("shop-worker", "Worker", ""), ("  shop-version", "WorkerVersion", "shop-worker")]
+
+
+def test_plain_columns_are_aligned_two_spaces_apart_without_trailing_spaces() -> None:
+    assert table_lines(("NAME", "TYPE", "DEPENDS ON"), ROWS) == [
+        "NAME            TYPE           DEPENDS ON",
+        "shop-worker     Worker",
+        "  shop-version  WorkerVersion  shop-worker",
+    ]
+    assert table_lines(None, [("KV", "kv", "sqlite")], indent="  ") == ["  KV  kv  sqlite"]
+
+
+def test_a_table_is_plain_when_not_a_tty_and_drawn_on_a_terminal() -> None:
+    plain, terminal = io.StringIO(), FakeTerminal()
+    print_table(("NAME", "TYPE", "DEPENDS ON"), ROWS, stream=plain)
+    print_table(("NAME", "TYPE", "DEPENDS ON"), ROWS, stream=terminal)
+    assert plain.getvalue().splitlines() == table_lines(("NAME", "TYPE", "DEPENDS ON"), ROWS)
+    assert plain.getvalue().isascii()
+    drawn = terminal.getvalue()
+    assert "\x1b[" in drawn and "─" in drawn  # bold headers, a rule under them
+    assert "shop-version" in drawn
+
+
+def test_status_prints_its_message_once_when_not_a_tty() -> None:
+    stream = io.StringIO()
+    with status("installing [npm ci] ...", stream=stream):
+        pass
+    assert stream.getvalue() == "installing [npm ci] ...\n"
+
+
+@pytest.fixture
+def probe_command() -> object:
+    """A throwaway command on the shared app, removed afterwards."""
+
+    @app.command("probe-command")
+    def probe(
+        mode: Annotated[str, typer.Argument()],
+        where: Annotated[Path | None, typer.Option("--where")] = None,
+    ) -> int:
+        if mode == "fail":
+            raise CommandError(f"cannot use {where}")
+        if mode == "bug":
+            raise ZeroDivisionError("a bug")
+        return 3
+
+    yield probe
+    app.registered_commands[:] = [c for c in app.registered_commands if c.name != "probe-command"]
+
+
+def test_one_handler_for_every_command(probe_command: object, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["probe-command", "ok"]) == 3
+    assert main(["probe-command", "fail", "--where", "x"]) == 1
+    assert capsys.readouterr().err == "edgestack probe-command: cannot use x\n"
+    assert main(["probe-command"]) == 2  # usage error
+    assert "Missing argument 'mode'" in capsys.readouterr().err
+    with pytest.raises(ZeroDivisionError):  # a bug is not dressed up as a user error
+        main(["probe-command", "bug"])
+
+
+def test_every_listed_command_is_registered(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    listed = capsys.readouterr().out
+    for module in COMMANDS:
+        assert f"  {module.replace('_', '-')} " in listed
