@@ -40,8 +40,8 @@ def outputs(*, sha=SHA_A, current="v-old", split=(("v-old", 100),), tag="v1", st
     }
 
 
-STAGING = StackState("staging", outputs(sha=SHA_B, current="s-new"))
-PROD = StackState("prod", outputs())
+STAGING = StackState("staging", outputs(sha=SHA_B, current="s-new"), deployed_migration_tag="v1")
+PROD = StackState("prod", outputs(), deployed_migration_tag="v1")
 
 
 def promote(target: StackState = PROD, percent: int = 10, *, sha: str = SHA_B, tag: str | None = "v1"):
@@ -69,6 +69,13 @@ def test_promote_at_10_percent_splits_against_the_live_version_and_records_it():
     assert step.render().splitlines()[3] == (
         "pulumi config set --stack prod edgestack:rollout '{\"percent\":10,\"stableVersionId\":\"v-old\"}'"
     )
+
+
+def test_promote_records_the_live_migration_tag_when_config_lacks_it():
+    target = StackState("prod", outputs())  # edgestack:deployedMigrationTag never set
+    step = promote(target)
+    assert step.changes[-1] == ConfigChange("deployedMigrationTag", "v1")
+    assert step.commands()[-2] == ["pulumi", "config", "set", "--stack", "prod", "edgestack:deployedMigrationTag", "v1"]
 
 
 def test_promote_mid_rollout_keeps_the_recorded_stable_version():

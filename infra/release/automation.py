@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.plan.rollout import (
+    DEPLOYED_TAG_KEY,
     ROLLOUT_KEY,
     VERSIONS_KEY,
     full_key,
@@ -84,6 +85,7 @@ def read_state(stack_name: str, work_dir: Path | None = None) -> StackState:
         outputs,
         versions=parse_versions(value(VERSIONS_KEY)),
         rollout=parse_rollout(value(ROLLOUT_KEY)),
+        deployed_migration_tag=value(DEPLOYED_TAG_KEY),
     )
 
 

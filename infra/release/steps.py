@@ -15,6 +15,7 @@ from typing import Any
 from infra.plan.rollout import (
     BUNDLE_KEY,
     BUNDLE_SHA256_KEY,
+    DEPLOYED_TAG_KEY,
     ROLLOUT_KEY,
     VERSIONS_KEY,
     KnownVersion,
@@ -36,6 +37,7 @@ class StackState:
     outputs: Mapping[str, Any]
     versions: tuple[KnownVersion, ...] = ()
     rollout: Rollout | None = None
+    deployed_migration_tag: str | None = None  # edgestack:deployedMigrationTag
 
     def output_str(self, key: str) -> str | None:
         value = self.outputs.get(key)
@@ -150,6 +152,9 @@ def plan_promote(
     ]
     if versions != target.versions:
         changes.append(ConfigChange(VERSIONS_KEY, versions_config(versions)))
+    if target.migration_tag is not None and target.deployed_migration_tag != target.migration_tag:
+        # the tag the live script is at (docs/deploy.md): without it the program would resend migrations
+        changes.append(ConfigChange(DEPLOYED_TAG_KEY, target.migration_tag))
     share = f"{percent}% (stable {stable.id} keeps {100 - percent}%)" if stable and percent < 100 else "100%"
     return ReleaseStep(
         target.name,
