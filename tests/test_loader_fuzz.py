@@ -118,3 +118,14 @@ def test_deep_nesting_is_a_diagnostic() -> None:
         parse_yaml("a: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
     with pytest.raises(StackError, match="nesting deeper than"):
         parse_yaml("a: " + "[" * 150 + "]" * 150 + "\n", "deep.yaml")
+
+
+def test_key_with_a_newline_stays_on_one_line(scratch: Path) -> None:
+    """Regression (found by test_mutated_valid_stack): a quoted key "0\\n" once split a diagnostic in two."""
+    path = scratch / "newline_key.yaml"
+    text = VALID_BASE_TEXT.replace("zones:\n", 'zones:\n  "0\\n": 1\n', 1)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(StackError) as caught:
+        load_stack(path, worker_src=FIXTURE_WORKER_SRC)
+    assert any("zones.0\\n" in str(d) for d in caught.value.diagnostics), caught.value.diagnostics
+    assert_only_stack_error(path)

@@ -67,12 +67,29 @@ class Default(WorkerEntrypoint):
 
 
 class AgentState(DurableObject):
-    """Agent state; later issues move its logic into `app.agents`."""
+    """One agent (or a /demo counter): `app.agents.objects.AgentObject` over this object's storage."""
+
+    _agent = None
+
+    def _agent_object(self):
+        if self._agent is None:
+            from app.agents.objects import AgentObject  # on first use: keeps start-up imports small
+
+            storage = edge.ObjectStorage(self.ctx.storage)
+            self._agent = AgentObject(storage, edge.WorkersFetcher(redirect="manual"), edge.clock)
+        return self._agent
 
     async def fetch(self, request):
         http_request = await _http_request(request)
+        if http_request.path.startswith("/agents/"):
+            agent = self._agent_object()
+            return _response(await agent.handle(http_request, _services(self.env, self.ctx)))
         if http_request.path.startswith("/demo/"):
             from app.demo import handle_object_request  # on first use: keeps start-up imports small
 
             return _response(await handle_object_request(http_request, edge.ObjectStorage(self.ctx.storage)))
         return Response.from_json({"ok": True})
+
+    async def alarm(self, alarm_info=None):
+        """workerd calls `alarm` (the JS handler name) on Python Durable Object classes too."""
+        await self._agent_object().alarm(_services(self.env, self.ctx))

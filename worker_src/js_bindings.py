@@ -349,16 +349,23 @@ async def stream_chunks(
 class WorkersFetcher:
     """`app.bindings.Fetcher` over `workers.fetch`; a connect failure or timeout is UpstreamError.
 
+    `redirect="manual"` returns 3xx responses as they are (agent tools check every hop themselves).
+
     `timeout_ms` bounds the wait for the response headers and then each read of the body: an
     upstream that stops sending mid-body ends the stream with UpstreamError (and the fetch is
     aborted) instead of holding the request open.
     """
+
+    def __init__(self, redirect: str = "follow") -> None:
+        self.redirect = redirect
 
     async def __call__(
         self, url: str, *, method: str, headers: Mapping[str, str], body: bytes | None, timeout_ms: int
     ) -> UpstreamResponse:
         controller = js.AbortController.new()
         options: dict[str, Any] = {"method": method, "headers": dict(headers), "signal": controller.signal}
+        if self.redirect != "follow":
+            options["redirect"] = self.redirect
         if body is not None:
             options["body"] = bytes(body)
         try:
@@ -486,6 +493,16 @@ class DurableObjectClient:
         response = await stub.fetch(f"https://durable-object.internal{path}", js_object(init))
         return int(response.status), bytes((await response.arrayBuffer()).to_bytes())
 
+    async def fetch_stream(
+        self, name: str, path: str, method: str = "GET", body: bytes | None = None
+    ) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
+        stub = self._namespace.get(self._namespace.idFromName(name))
+        init: dict[str, Any] = {"method": method}
+        if body is not None:
+            init["body"] = to_js(bytes(body))
+        response = await stub.fetch(f"https://durable-object.internal{path}", js_object(init))
+        return int(response.status), header_dict(response.headers), stream_chunks(response.body)
+
 
 def durable_object_bindings(env: Any) -> BindingMap:
     return BindingMap(env, DurableObjectClient, ("idFromName", "get"))
@@ -507,3 +524,24 @@ class ObjectStorage:
     def sql(self, query: str, *params: Any) -> list[dict[str, Any]]:
         cursor = self._storage.sql.exec(query, *[_d1_param(p) for p in params])
         return py(cursor.toArray()) or []
+
+    def transaction(self, work: Callable[[], Any]) -> Any:
+        """`transactionSync(work)`: the `sql` calls inside commit together or not at all."""
+        proxy = create_proxy(work)
+        try:
+            return self._storage.transactionSync(proxy)
+        finally:
+            proxy.destroy()
+
+    async def get_alarm(self) -> float | None:
+        value = await self._storage.getAlarm()
+        return None if _is_missing(value) else float(value)
+
+    async def set_alarm(self, at_ms: float) -> None:
+        await self._storage.setAlarm(int(at_ms))
+
+    async def delete_alarm(self) -> None:
+        await self._storage.deleteAlarm()
+
+    async def delete_all(self) -> None:
+        await self._storage.deleteAll()

@@ -121,7 +121,22 @@ class AgentsSpec(Model):
     history_binding: BindingName = Field(description="D1 database for conversation history")
     tools_binding: BindingName | None = Field(default=None, description="KV namespace of tool configs")
     model_alias: str | None = None
-    max_turns: int = Field(default=8, ge=1, le=64)
+    max_turns: int = Field(default=8, ge=1, le=64, description="Model calls per turn")
+    system_prompt: str | None = Field(default=None, max_length=16_000)
+    max_tool_calls: int = Field(default=16, ge=1, le=256, description="Tool calls per turn")
+    turn_deadline_s: int = Field(default=120, ge=1, le=900, description="Wall-clock budget of one turn")
+    max_context_messages: int = Field(
+        default=40, ge=2, le=500, description="Most recent messages sent to the model"
+    )
+    max_message_chars: int = Field(default=32_000, ge=1, le=200_000, description="Longest user message")
+    max_tool_output_chars: int = Field(
+        default=16_000, ge=256, le=500_000, description="Longer tool outputs are truncated before storing"
+    )
+    tool_timeout_ms: int = Field(default=10_000, ge=100, le=120_000, description="Default per tool call")
+    tool_cache_ttl_s: int = Field(
+        default=10, ge=0, le=60, description="Per-isolate cache of tool configs read from KV"
+    )
+    max_schedules: int = Field(default=50, ge=1, le=1000, description="Pending schedules per agent")
 
 
 # Output dimensions of the Workers AI embedding models the stack can name.

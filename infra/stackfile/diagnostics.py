@@ -6,6 +6,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 
+def _one_line(text: str) -> str:
+    """Escape control characters (a key such as "0\\n") so a diagnostic never spans two lines."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 @dataclass(frozen=True, order=True)
 class Diagnostic:
     file: str
@@ -18,7 +25,7 @@ class Diagnostic:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}"
         prefix = "warning: " if self.severity == "warning" else ""
-        return f"{where}: {self.key_path or '<root>'}: {prefix}{self.message}"
+        return f"{where}: {_one_line(self.key_path) or '<root>'}: {prefix}{_one_line(self.message)}"
 
 
 class StackError(Exception):

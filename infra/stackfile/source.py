@@ -45,7 +45,7 @@ class Position(NamedTuple):
         return f"{self.file}:{self.line}:{self.col}"
 
 
-_PLAIN_KEY = re.compile(r"\A[A-Za-z0-9_-]+\Z")  # \Z: `$` would also match before a trailing newline
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def format_key_path(path: KeyPath) -> str:

@@ -20,7 +20,8 @@ Replies are deterministic: `"<name>: <last user text>"`; with tools offered (and
 `TRIGGER_400` gets a 400 caused by the request itself.
 
 Control over HTTP too (for runs where the gateway is another process):
-`POST /_fake/faults` (list of Fault fields), `POST /_fake/settings`, `GET /_fake/requests`, `POST /_fake/reset`.
+`POST /_fake/faults` (list of Fault fields), `POST /_fake/script` (list of ScriptedReply fields:
+the next replies, in order, whatever the request), `POST /_fake/settings`, `GET /_fake/requests`, `POST /_fake/reset`.
 Run standalone: `python -m fakes.llm_upstreams --api openai --latency-ms 100` (prints the base URL).
 """
 
@@ -51,6 +52,14 @@ class Fault:
     retry_after: str | None = None
     drop: DropMode | None = None
     delay_ms: float = 0.0  # extra latency before the headers
+
+
+@dataclass
+class ScriptedReply:
+    """The next answer, whatever the request: text, and/or tool calls `{"name", "arguments": {...}}`."""
+
+    text: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -108,6 +117,7 @@ class FakeLLMUpstream:
         self.api_key = api_key
         self.settings = settings or UpstreamSettings()
         self.faults: deque[Fault] = deque()
+        self.script: deque[ScriptedReply] = deque()
         self.requests: list[RecordedRequest] = []
         self.lock = threading.Lock()
         self._rng = random.Random(self.settings.seed)
@@ -157,9 +167,14 @@ class FakeLLMUpstream:
         with self.lock:
             self.faults.extend(faults)
 
+    def push_script(self, *replies: ScriptedReply) -> None:
+        with self.lock:
+            self.script.extend(replies)
+
     def reset(self) -> None:
         with self.lock:
             self.faults.clear()
+            self.script.clear()
             self.requests.clear()
             self._rng = random.Random(self.settings.seed)
 
@@ -270,31 +285,38 @@ class FakeLLMUpstream:
             return 400, "prompt is too long (TRIGGER_400)"
         return None
 
-    def reply(self, body: dict[str, Any]) -> tuple[str, dict[str, Any] | None, int, int]:
-        """(text, tool call or None, prompt tokens, completion tokens) for a request."""
+    def reply(self, body: dict[str, Any]) -> tuple[str, list[dict[str, Any]], int, int]:
+        """(text, tool calls `{"name", "input"}`, prompt tokens, completion tokens) for a request."""
         messages = body.get("messages") or []
-        text = _last_user_text(messages)
         prompt_tokens = max(1, len(json.dumps(messages)) // 4) + self.settings.cached_tokens
+        with self.lock:
+            scripted = self.script.popleft() if self.script else None
+        if scripted is not None:
+            calls = [{"name": c["name"], "input": c.get("arguments", {})} for c in scripted.tool_calls or []]
+            answer = scripted.text or ""
+            return answer, calls, prompt_tokens, max(1, len(answer.split(" "))) + 7 * len(calls)
+        text = _last_user_text(messages)
         tools = body.get("tools") or []
         choice = body.get("tool_choice")
         none_choice = choice == "none" or (isinstance(choice, dict) and choice.get("type") == "none")
         if tools and not none_choice:
             tool = tools[0]
             name = tool.get("function", {}).get("name") if self.api == "openai" else tool.get("name")
-            return "", {"name": name, "input": {"query": text}}, prompt_tokens, 7
+            return "", [{"name": name, "input": {"query": text}}], prompt_tokens, 7
         answer = f"{self.name}: {text}"
-        return answer, None, prompt_tokens, len(answer.split(" "))
+        return answer, [], prompt_tokens, len(answer.split(" "))
 
     def completion(self, body: dict[str, Any]) -> dict[str, Any]:
-        text, call, prompt, completion = self.reply(body)
+        text, calls, prompt, completion = self.reply(body)
         message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
-        if call:
+        if calls:
             message["tool_calls"] = [
                 {
                     "id": "call_" + uuid.uuid4().hex[:12],
                     "type": "function",
                     "function": {"name": call["name"], "arguments": json.dumps(call["input"])},
                 }
+                for call in calls
             ]
         return {
             "id": "chatcmpl-" + uuid.uuid4().hex[:16],
@@ -307,7 +329,7 @@ class FakeLLMUpstream:
                     "index": 0,
                     "message": message,
                     "logprobs": None,
-                    "finish_reason": "tool_calls" if call else "stop",
+                    "finish_reason": "tool_calls" if calls else "stop",
                 }
             ],
             "usage": {
@@ -320,7 +342,7 @@ class FakeLLMUpstream:
         }
 
     def openai_chunks(self, body: dict[str, Any]) -> list[str]:
-        text, call, prompt, completion = self.reply(body)
+        text, calls, prompt, completion = self.reply(body)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         base = {
             "id": "chatcmpl-" + uuid.uuid4().hex[:16],
@@ -340,14 +362,16 @@ class FakeLLMUpstream:
             return json.dumps(data)
 
         events = [chunk({"role": "assistant", "content": "", "refusal": None})]
-        if call:
+        if text:
+            events.extend(chunk({"content": piece}) for piece in _pieces(text, self.settings.words_per_chunk))
+        for index, call in enumerate(calls):
             arguments = json.dumps(call["input"])
             events.append(
                 chunk(
                     {
                         "tool_calls": [
                             {
-                                "index": 0,
+                                "index": index,
                                 "id": "call_" + uuid.uuid4().hex[:12],
                                 "type": "function",
                                 "function": {"name": call["name"], "arguments": ""},
@@ -358,10 +382,8 @@ class FakeLLMUpstream:
             )
             half = len(arguments) // 2
             for part in (arguments[:half], arguments[half:]):
-                events.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": part}}]}))
-        else:
-            events.extend(chunk({"content": piece}) for piece in _pieces(text, self.settings.words_per_chunk))
-        events.append(chunk({}, "tool_calls" if call else "stop"))
+                events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": part}}]}))
+        events.append(chunk({}, "tool_calls" if calls else "stop"))
         if include_usage:
             events.append(
                 json.dumps(
@@ -381,19 +403,19 @@ class FakeLLMUpstream:
         return [f"data: {event}\n\n" for event in events]
 
     def message(self, body: dict[str, Any]) -> dict[str, Any]:
-        text, call, prompt, completion = self.reply(body)
+        text, calls, prompt, completion = self.reply(body)
         content: list[dict[str, Any]] = []
-        if call:
-            content.append(
-                {
-                    "type": "tool_use",
-                    "id": "toolu_" + uuid.uuid4().hex[:16],
-                    "name": call["name"],
-                    "input": call["input"],
-                }
-            )
-        else:
+        if text or not calls:
             content.append({"type": "text", "text": text})
+        content.extend(
+            {
+                "type": "tool_use",
+                "id": "toolu_" + uuid.uuid4().hex[:16],
+                "name": call["name"],
+                "input": call["input"],
+            }
+            for call in calls
+        )
         cached = self.settings.cached_tokens
         return {
             "id": "msg_" + uuid.uuid4().hex[:16],
@@ -401,7 +423,7 @@ class FakeLLMUpstream:
             "role": "assistant",
             "model": body["model"],
             "content": content,
-            "stop_reason": "tool_use" if call else "end_turn",
+            "stop_reason": "tool_use" if calls else "end_turn",
             "stop_sequence": None,
             "usage": {
                 "input_tokens": prompt - cached,
@@ -596,6 +618,8 @@ class _Handler(BaseHTTPRequestHandler):
             fake.push(*(Fault(**item) for item in body))
         elif self.path == "/_fake/settings" and isinstance(body, dict):
             fake.configure(**body)
+        elif self.path == "/_fake/script" and isinstance(body, list):
+            fake.push_script(*(ScriptedReply(**item) for item in body))
         elif self.path == "/_fake/reset":
             fake.reset()
         else:

@@ -45,19 +45,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def upstreams() -> Iterator[Upstreams]:
-    fakes = Upstreams()
-    with ExitStack() as stack:
-        for fake in fakes.all():
-            stack.enter_context(fake.start())
+    with Upstreams.running() as fakes:
         yield fakes
 
 
 @pytest.fixture
 def fresh_upstreams(upstreams: Upstreams) -> Upstreams:
-    for fake in upstreams.all():
-        fake.reset()
-        fake.configure(latency_ms=0.0, chunk_delay_ms=0.0, failure_rate=0.0, cached_tokens=0)
-    return upstreams
+    return upstreams.fresh()
 
 
 GatewayFactory = Callable[..., RunningGateway]

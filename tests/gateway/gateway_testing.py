@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +37,23 @@ class Upstreams:
 
     def all(self) -> list[FakeLLMUpstream]:
         return [self.oa, self.ob, self.an]
+
+    @classmethod
+    @contextmanager
+    def running(cls) -> Iterator[Upstreams]:
+        """The three fakes, started; stopped on exit."""
+        fakes = cls()
+        with ExitStack() as stack:
+            for fake in fakes.all():
+                stack.enter_context(fake.start())
+            yield fakes
+
+    def fresh(self) -> Upstreams:
+        """No queued faults, scripted replies or recorded requests; default settings."""
+        for fake in self.all():
+            fake.reset()
+            fake.configure(latency_ms=0.0, chunk_delay_ms=0.0, failure_rate=0.0, cached_tokens=0)
+        return self
 
     def providers(self, **prices: dict[str, Any]) -> dict[str, Any]:
         """Provider specs for the three fakes; model prices per provider name."""

@@ -149,7 +149,10 @@ class DevRuntimeTarget:
             stack = yaml.safe_load((REPO / "stacks" / "local.yaml").read_text())
             stack["gateway"] = dict(config["gateway"])
             for section in ("rag", "agents"):  # they name the local stack's aliases; the test's routes differ
-                stack.pop(section, None)
+                if section in config:
+                    stack[section] = dict(config[section])  # the test brings its own
+                else:
+                    stack.pop(section, None)
             stack["worker"]["secrets"] = sorted(set(stack["worker"].get("secrets", [])) | set(secrets))
             for spec in stack.get("bindings", {}).get("rate_limits", {}).values():
                 spec["limit"], spec["period"] = rate_limit

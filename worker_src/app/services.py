@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,6 +28,12 @@ class DurableObjectNamespace(Protocol):
         self, name: str, path: str, method: str = "GET", body: bytes | None = None
     ) -> tuple[int, bytes]:
         """Send a request to the object named `name`; returns (status, body)."""
+        ...
+
+    async def fetch_stream(
+        self, name: str, path: str, method: str = "GET", body: bytes | None = None
+    ) -> tuple[int, dict[str, str], AsyncIterator[bytes]]:
+        """Like `fetch`, with the response headers and the body as it arrives (streamed replies)."""
         ...
 
 

@@ -128,3 +128,16 @@ def require_admin(caller: Caller, action: str) -> None:
             f"{action} needs a virtual key with admin: true",
             code="admin_required",
         )
+
+
+def principal_for_key_name(config: GatewayConfig, key_name: str | None) -> Principal:
+    """The principal a request was authenticated as, looked up again by key name (a Durable Object
+    acting for a caller, or later for a schedule). 401 if the key was removed or anonymity is off."""
+    if key_name is None:
+        if config.public:
+            return Principal(None)
+        raise GatewayError(401, "authentication", "anonymous callers are not allowed on this stack")
+    for key in config.keys_by_hash.values():
+        if key.name == key_name:
+            return Principal(key)
+    raise GatewayError(401, "authentication", f"virtual key {key_name!r} no longer exists", code="invalid_api_key")

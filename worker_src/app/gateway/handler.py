@@ -103,6 +103,10 @@ async def _route(
             )
         principal = authenticate(config, request.headers)
         return await _usage(request, services, config, principal)
+    if path.startswith(("/v1/agents/", "/v1/tools")) and path.split("/")[2] in ("agents", "tools"):
+        from ..agents.routes import handle_agents_route  # on first use, like the gateway itself
+
+        return await handle_agents_route(request, services, config)
     raise GatewayError(404, "not_found", f"no route for {method} {request.path}")
 
 

@@ -100,7 +100,7 @@ class TextDelta(NamedTuple):
 
 
 class ToolCallDelta(NamedTuple):
-    index: int
+    call_index: int  # which call of the message (0, 1, ...)
     id: str | None  # set on the first delta of a call
     name: str | None  # set on the first delta of a call
     arguments: str  # a piece of the arguments JSON text
@@ -255,7 +255,7 @@ def _deltas(chunk: JsonObject) -> list[TextDelta | ToolCallDelta]:
             function = call.get("function") or {}
             out.append(
                 ToolCallDelta(
-                    index=int(call.get("index", 0)),
+                    call_index=int(call.get("index", 0)),
                     id=call.get("id") or None,
                     name=function.get("name") or None,
                     arguments=_arguments_text(function.get("arguments")),
