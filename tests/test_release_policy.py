@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import gzip
 import hashlib
+import json
 from typing import Any, get_args
 
 import pytest
@@ -215,6 +216,24 @@ def test_policy_check_fails_on_a_breaking_stack_file(tmp_path, capsys):
     ]
 
 
+def test_policy_check_json_and_rule_list(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"extends: {find_project().stacks_dir / 'prod.yaml'}\nworker:\n  workers_dev: true\n")
+    assert main(["policy", "check", str(path), "--format", "json"]) == 1
+    [violation] = json.loads(capsys.readouterr().out)
+    assert violation | {"message": ""} == {
+        "rule": "no-workers-dev-in-prod",
+        "severity": "mandatory",
+        "stack": "bad",
+        "resource": "edgestack-prod-workers-dev",
+        "message": "",
+        "exemption": None,
+    }
+    assert main(["policy", "check", "--list-rules"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in listed] == [r.id for r in RULES]
+
+
 def test_policy_check_unknown_stack_is_one_line(capsys):
     assert main(["policy", "check", "nope"]) == 1
     err = capsys.readouterr().err.strip()
@@ -225,7 +244,10 @@ def test_policy_check_unknown_stack_is_one_line(capsys):
 
 
 def policy_resources(result: SynthResult) -> list[PolicyResource]:
-    """The synth graph as the policy SDK hands it to a stack validation (props, protect, urn)."""
+    """The synth graph as the policy SDK hands it to a stack validation: pulumi-policy's own
+    `PolicyResource`/`PolicyResourceOptions` with engine property names (camelCase), protect and urn
+    (pulumi-policy 1.21 `policy.py`; https://www.pulumi.com/docs/iac/crossguard/). The engine itself
+    cannot run here (no Pulumi CLI); the rules are the same functions either way."""
     out = []
     for r in result.resources:
         options = PolicyResourceOptions(

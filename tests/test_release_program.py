@@ -1,5 +1,10 @@
 """The Pulumi program's release features under Pulumi's mock runtime: deploying an artifact,
-split deployments, rollback pins, refusals (nothing is registered after one) and the outputs."""
+split deployments, rollback pins, refusals (nothing is registered after one) and the outputs.
+
+Deployment inputs follow pulumi-cloudflare v6's `WorkersDeployment` (`strategy: "percentage"`,
+`versions: [{version_id, percentage}]`, one or two versions totalling 100;
+https://www.pulumi.com/registry/packages/cloudflare/api-docs/workersdeployment/ and Cloudflare's
+"Versions & Deployments": a deployment holds one or two versions)."""
 
 from __future__ import annotations
 
