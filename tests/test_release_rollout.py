@@ -174,6 +174,14 @@ def test_mark_stable_records_the_version_at_100_and_ends_the_rollout():
     assert step.commands()[1] == ["pulumi", "config", "rm", "--stack", "prod", "edgestack:rollout"]
 
 
+def test_mark_stable_refuses_to_end_a_rollback_pin():
+    target = StackState(
+        "prod", outputs(current="v-1", split=(("v-1", 100),)), versions=HISTORY, rollout=Rollout(pin_version_id="v-1")
+    )
+    with pytest.raises(RolloutError, match="stack prod is rolled back to v-1; ending the pin would deploy edgestack:bundle again"):
+        plan_mark_stable(target)
+
+
 def test_mark_stable_refuses_mid_rollout():
     target = StackState("prod", outputs(current="v-3", split=(("v-3", 10), ("v-2", 90))), versions=HISTORY)
     with pytest.raises(RolloutError, match=r"stack prod is not at one new version at 100% \(v-3 10%, v-2 90%\)"):

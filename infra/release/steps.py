@@ -190,6 +190,11 @@ def plan_rollback(target: StackState, to: str | None = None) -> ReleaseStep:
 
 def plan_mark_stable(target: StackState) -> ReleaseStep:
     """Record the version now at 100% as a known version and end the rollout."""
+    if target.rollout is not None and target.rollout.pinned:
+        raise RolloutError(
+            f"stack {target.name} is rolled back to {target.rollout.pin_version_id}; ending the pin would "
+            f"deploy {full_key(BUNDLE_KEY)} again: promote a fixed artifact instead"
+        )
     live = _live_version(target)
     if live is None or live.id != target.output_str("currentVersionId"):
         split = ", ".join(f"{v} {p}%" for v, p in target.split) or "no deployment output"
