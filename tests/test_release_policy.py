@@ -324,3 +324,17 @@ def test_pack_is_not_applicable_when_the_stack_file_cannot_be_loaded():
     with pytest.raises(Exception) as exc:  # noqa: B017 (the SDK's private _NotApplicableError)
         policy.validate(args, lambda message, urn: None)
     assert exc.value.reason.startswith("stack file for test cannot be loaded: unknown stack 'test'")
+
+
+def test_the_pack_entry_point_serves_every_rule(monkeypatch):
+    """`policy/__main__.py` as `pulumi preview --policy-pack policy` runs it, with PolicyPack's
+    gRPC server (which needs the engine to talk to) replaced by a recorder."""
+    import runpy
+
+    import pulumi_policy
+
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: served.update(kwargs))
+    runpy.run_path(str(find_project().root / "policy" / "__main__.py"), run_name="__main__")
+    assert served["name"] == "edgestack-release"
+    assert [p.name for p in served["policies"]] == [r.id for r in RULES]
