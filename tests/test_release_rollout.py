@@ -276,3 +276,103 @@ def test_without_the_pulumi_cli_commands_say_how_to_install_it(capsys, tmp_path)
 def test_read_state_of_an_unknown_stack_with_the_cli(tmp_path):
     with pytest.raises(automation.AutomationError, match="unknown Pulumi stack"):
         automation.read_state("edgestack-no-such-stack")
+
+
+# --- the commands end to end from a saved state file (`--state`), no Pulumi CLI needed for a dry run ---
+
+
+@pytest.fixture
+def prod_artifact(tmp_path, capsys):
+    assert main(["build", "prod", "-o", str(tmp_path / "dist")]) == 0
+    capsys.readouterr()
+    return tmp_path / "dist" / "bundle.tar"
+
+
+def write_state(tmp_path, staging_sha: str, *, prod_config: dict | None = None):
+    path = tmp_path / "state.json"
+    path.write_text(
+        json.dumps(
+            {
+                "staging": {"outputs": outputs(sha=staging_sha, current="s-new"), "config": {}},
+                "prod": {
+                    "outputs": outputs(current="v-old", script="edgestack-prod-api"),
+                    "config": prod_config or {"edgestack:deployedMigrationTag": {"value": "v1", "secret": False}},
+                },
+            }
+        )
+    )
+    return path
+
+
+def test_promote_dry_run_from_a_state_file_prints_the_exact_commands(tmp_path, capsys, prod_artifact):
+    sha = json.loads(prod_artifact.with_name("bundle.manifest.json").read_text())["bundle_sha256"]
+    state = write_state(tmp_path, sha)
+    argv = ["promote", "--from", "staging", "--to", "prod", "--artifact", str(prod_artifact), "--percent", "10"]
+    assert main([*argv, "--dry-run", "--state", str(state)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    recorded = '[{"id":"v-old","bundleSha256":"' + SHA_A + '","migrationTag":"v1"}]'
+    assert out == [
+        f"# promote {sha[:12]} from staging to prod at 10% (stable v-old keeps 90%)",
+        f"pulumi config set --stack prod edgestack:bundle {prod_artifact.resolve()}",
+        f"pulumi config set --stack prod edgestack:bundleSha256 {sha}",
+        "pulumi config set --stack prod edgestack:rollout '{\"percent\":10,\"stableVersionId\":\"v-old\"}'",
+        f"pulumi config set --stack prod edgestack:versions '{recorded}'",
+        "pulumi up --stack prod --yes",
+    ]
+
+
+def test_promote_refuses_an_artifact_staging_does_not_run(tmp_path, capsys, prod_artifact):
+    state = write_state(tmp_path, SHA_B)
+    argv = ["promote", "--from", "staging", "--to", "prod", "--artifact", str(prod_artifact), "--dry-run"]
+    assert main([*argv, "--state", str(state)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert f"is not what staging runs ({SHA_B}); promote the artifact that was deployed there" in captured.err
+
+
+@pytest.mark.skipif(automation.pulumi_cli() is not None, reason="the Pulumi CLI is installed")
+def test_applying_without_the_cli_stops_after_printing_the_plan(tmp_path, capsys, prod_artifact):
+    sha = json.loads(prod_artifact.with_name("bundle.manifest.json").read_text())["bundle_sha256"]
+    state = write_state(tmp_path, sha)
+    argv = ["promote", "--from", "staging", "--to", "prod", "--artifact", str(prod_artifact), "--state", str(state)]
+    assert main(argv) == 1
+    assert "the Pulumi CLI is not installed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["rollback", "prod", "--to", "v-nope", "--dry-run"], "edgestack rollback: version v-nope is not a recorded version of edgestack-prod-api"),
+        (["mark-stable", "prod", "--dry-run"], ""),
+    ],
+)
+def test_rollback_and_mark_stable_from_a_state_file(tmp_path, capsys, argv, expected):
+    state = write_state(tmp_path, SHA_B)
+    code = main([*argv, "--state", str(state)])
+    captured = capsys.readouterr()
+    if expected:
+        assert code == 1 and expected in captured.err and captured.err.count("\n") == 1
+    else:
+        assert code == 0
+        assert captured.out.splitlines()[1:] == [
+            "pulumi config set --stack prod edgestack:versions "
+            "'[{\"id\":\"v-old\",\"bundleSha256\":\"" + SHA_A + "\",\"migrationTag\":\"v1\"}]'",
+            "pulumi config rm --stack prod edgestack:rollout",
+            "pulumi up --stack prod --yes",
+        ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{", "state.json:1:2: not JSON"),
+        ('{"staging": {}}', "state.json: no stack 'prod' with an outputs object"),
+        ('{"prod": {"outputs": {}, "config": {"edgestack:rollout": "{"}}}', "edgestack:rollout: not JSON"),
+    ],
+)
+def test_bad_state_file_is_one_line(tmp_path, capsys, text, expected):
+    path = tmp_path / "state.json"
+    path.write_text(text)
+    assert main(["rollback", "prod", "--dry-run", "--state", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ._release import run_release
 from .app import app
-from .promote import DRY_RUN_HELP
+from .promote import DRY_RUN_HELP, STATE_HELP
 
 
 @app.command(
@@ -22,14 +23,17 @@ from .promote import DRY_RUN_HELP
 def mark_stable(
     stack: Annotated[str, typer.Argument(metavar="STACK")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help=DRY_RUN_HELP)] = False,
+    state_file: Annotated[
+        Path | None,
+        typer.Option("--state", metavar="FILE.json", help=STATE_HELP),
+    ] = None,
 ) -> int:
-    from infra.release.automation import read_state, require_pulumi_cli
+    from infra.release.automation import state
     from infra.release.stacks import load_named_stack
     from infra.release.steps import ReleaseStep, plan_mark_stable
 
     def make_step() -> ReleaseStep:
         named = load_named_stack(stack)
-        require_pulumi_cli()
-        return plan_mark_stable(read_state(named.name))
+        return plan_mark_stable(state(named.name, state_file))
 
     return run_release(make_step, dry_run=dry_run)

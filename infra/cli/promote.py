@@ -11,6 +11,10 @@ from ._release import run_release
 from .app import app
 
 DRY_RUN_HELP = "print the config changes and pulumi commands only"
+STATE_HELP = (
+    'read the stacks\' outputs and config from FILE.json ({"<stack>": {"outputs": ..., "config": ...}}, '
+    "as `pulumi stack output --json` and `pulumi config --json` print them) instead of through the Pulumi CLI"
+)
 
 
 @app.command(
@@ -31,10 +35,14 @@ def promote(
     ),
     percent: Annotated[str, typer.Option("--percent", help="share of traffic for the new version, 1-100")] = "100",
     dry_run: Annotated[bool, typer.Option("--dry-run", help=DRY_RUN_HELP)] = False,
+    state_file: Annotated[
+        Path | None,
+        typer.Option("--state", metavar="FILE.json", help=STATE_HELP),
+    ] = None,
 ) -> int:
     from infra.plan.artifact import check_against_stack, load_artifact
     from infra.plan.rollout import parse_percent
-    from infra.release.automation import read_state, require_pulumi_cli
+    from infra.release.automation import state
     from infra.release.stacks import load_named_stack
     from infra.release.steps import ReleaseStep, plan_promote
 
@@ -44,10 +52,9 @@ def promote(
         load_named_stack(source)
         built = load_artifact(artifact)
         check_against_stack(built, to.stack, to.name)
-        require_pulumi_cli()
         return plan_promote(
-            read_state(source),
-            read_state(target),
+            state(source, state_file),
+            state(target, state_file),
             artifact_path=str(built.path.resolve()),
             artifact_sha256=built.manifest.bundle_sha256,
             artifact_migration_tag=built.manifest.migration_tag,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ._release import run_release
 from .app import app
-from .promote import DRY_RUN_HELP
+from .promote import DRY_RUN_HELP, STATE_HELP
 
 
 @app.command(
@@ -24,14 +25,17 @@ def rollback(
     stack: Annotated[str, typer.Argument(metavar="STACK")],
     to: Annotated[str | None, typer.Option("--to", metavar="VERSION_ID", help="default: the stable version")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help=DRY_RUN_HELP)] = False,
+    state_file: Annotated[
+        Path | None,
+        typer.Option("--state", metavar="FILE.json", help=STATE_HELP),
+    ] = None,
 ) -> int:
-    from infra.release.automation import read_state, require_pulumi_cli
+    from infra.release.automation import state
     from infra.release.stacks import load_named_stack
     from infra.release.steps import ReleaseStep, plan_rollback
 
     def make_step() -> ReleaseStep:
         named = load_named_stack(stack)
-        require_pulumi_cli()
-        return plan_rollback(read_state(named.name), to)
+        return plan_rollback(state(named.name, state_file), to)
 
     return run_release(make_step, dry_run=dry_run)

@@ -14,16 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from infra.plan.rollout import (
-    DEPLOYED_TAG_KEY,
-    ROLLOUT_KEY,
-    VERSIONS_KEY,
     full_key,
-    parse_rollout,
-    parse_versions,
 )
 from infra.stackfile.project import find_project
 
-from .steps import ReleaseStep, StackState
+from .steps import ReleaseStep, StackState, load_state_file, stack_state
 
 INSTALL_HINT = (
     "the Pulumi CLI is not installed or not on PATH; install it "
@@ -72,21 +67,15 @@ def read_state(stack_name: str, work_dir: Path | None = None) -> StackState:
     stack = _select(stack_name, work_dir)
     try:
         outputs = {key: value.value for key, value in stack.outputs().items()}
-        config = stack.get_all_config()
+        config = {key: value.value for key, value in stack.get_all_config().items()}
     except auto.CommandError as exc:
         raise AutomationError(f"pulumi: {_one_line(exc)}") from None
+    return stack_state(stack_name, outputs, config)
 
-    def value(key: str) -> str | None:
-        entry = config.get(full_key(key))
-        return entry.value if entry is not None else None
 
-    return StackState(
-        stack_name,
-        outputs,
-        versions=parse_versions(value(VERSIONS_KEY)),
-        rollout=parse_rollout(value(ROLLOUT_KEY)),
-        deployed_migration_tag=value(DEPLOYED_TAG_KEY),
-    )
+def state(stack_name: str, state_file: Path | None) -> StackState:
+    """From `state_file` when given (no Pulumi CLI needed), else from the stack through the CLI."""
+    return load_state_file(state_file, stack_name) if state_file is not None else read_state(stack_name)
 
 
 def apply(step: ReleaseStep, *, on_output: Callable[[str], Any] = print, work_dir: Path | None = None) -> None:

@@ -7,9 +7,11 @@ The config keys and every refusal are in `infra.plan.rollout`, shared with the P
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from infra.plan.rollout import (
@@ -25,6 +27,8 @@ from infra.plan.rollout import (
     check_rollout,
     full_key,
     known,
+    parse_rollout,
+    parse_versions,
     versions_config,
 )
 
@@ -61,6 +65,43 @@ class StackState:
     @property
     def migration_tag(self) -> str | None:
         return self.output_str("migrationTag")
+
+
+def stack_state(name: str, outputs: Mapping[str, Any], config: Mapping[str, Any]) -> StackState:
+    """A stack's state from its outputs and config (`pulumi config --json` style: a value, or
+    `{"value": ...}`); raises `RolloutError` for malformed release config."""
+
+    def value(key: str) -> str | None:
+        entry = config.get(full_key(key))
+        if isinstance(entry, Mapping):
+            entry = entry.get("value")
+        return entry if isinstance(entry, str) else None
+
+    return StackState(
+        name,
+        dict(outputs),
+        versions=parse_versions(value(VERSIONS_KEY)),
+        rollout=parse_rollout(value(ROLLOUT_KEY)),
+        deployed_migration_tag=value(DEPLOYED_TAG_KEY),
+    )
+
+
+def load_state_file(path: Path, name: str) -> StackState:
+    """Stack `name` from a saved state file: `{"<stack>": {"outputs": <pulumi stack output --json>,
+    "config": <pulumi config --json>}}` (for an offline `--dry-run`)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RolloutError(f"{path}: no such state file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RolloutError(f"{path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise RolloutError(f"{path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+    entry = data.get(name) if isinstance(data, dict) else None
+    if not isinstance(entry, dict) or not isinstance(entry.get("outputs", {}), dict):
+        raise RolloutError(f"{path}: no stack {name!r} with an outputs object")
+    config = entry.get("config", {})
+    return stack_state(name, entry.get("outputs", {}), config if isinstance(config, dict) else {})
 
 
 @dataclass(frozen=True)
