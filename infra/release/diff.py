@@ -140,9 +140,12 @@ def _normalizer(result: SynthResult) -> _Normalizer:
 
 
 def _flatten(value: Any, path: str, out: dict[str, Any]) -> None:
+    """Leaf path -> value. Named items (bindings, modules) and keys that are not identifiers are
+    written `[key]` (`bindings[CACHE].namespaceId`, `modules[app/core.py].sha256`), others `.key`."""
     if isinstance(value, Mapping) and value:
+        named_items = path.endswith(("bindings", "modules"))
         for key in sorted(value):
-            child = f"{path}[{key}]" if not str(key).isidentifier() or path.endswith("bindings") else f"{path}.{key}"
+            child = f"{path}[{key}]" if named_items or not str(key).isidentifier() else f"{path}.{key}"
             _flatten(value[key], child.lstrip("."), out)
     elif isinstance(value, list) and value:
         for index, item in enumerate(value):
