@@ -220,3 +220,15 @@ def test_the_client_refuses_to_be_pickled(fake: FakeCloudflare) -> None:
 
     with pytest.raises(TypeError, match="must not be serialized"):
         pickle.dumps(_api(fake, FakeClock()))
+
+
+def test_backoff_is_jittered_by_default_but_retry_after_is_exact(fake: FakeCloudflare) -> None:
+    """`connect` without a policy spreads retries (up to 0.5 s of jitter); a server's retry-after is kept."""
+    fake.fail("GET", r"/vectorize/v2/indexes$", 503, times=2)
+    fake.fail("GET", r"/vectorize/v2/indexes$", 429, headers={"retry-after": "2"})
+    clock = FakeClock()
+    api = connect(TOKEN, base_url=fake.base_url, sleep=clock.sleep, clock=clock)
+    api.random = lambda: 0.5
+    assert api.retry.jitter_s == 0.5
+    assert _list_indexes(api) == []
+    assert clock.sleeps == [0.5 + 0.25, 1.0 + 0.25, 2.0]

@@ -200,6 +200,7 @@ def test_aliases_need_a_gateway(tmp_path: Path) -> None:
     assert sorted(messages(tmp_path, {"gateway": None})) == [
         "agents.model_alias: unknown model alias 'chat' (no gateway routes are declared)",
         "rag.generation_alias: unknown model alias 'chat' (no gateway routes are declared)",
+        "rag: RAG is served under the gateway's /v1 routes and keys: declare an enabled gateway section",
     ]
 
 
@@ -216,7 +217,7 @@ def test_env_declarations_and_config_references() -> None:
     assert ("var", "LOG_LEVEL") in names and ("secret", "OPENAI_API_KEY") in names
     assert config_referenced_names(stack) == {
         "CACHE", "DB", "RATE_LIMITER", "DOCS", "VECTORS", "FAQ_CACHE", "AGENT", "TOOLS",
-        "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AI",
+        "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AI", "KEYWORDS", "RAG_INGEST",
     }  # fmt: skip
 
 

@@ -17,17 +17,19 @@ from pathlib import Path
 import pytest
 from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare, running_fake
 
-from infra.d1.migrations import (
-    CREATE_MIGRATIONS_TABLE,
-    EditedMigrationError,
+from infra.d1.files import (
     MigrationDirError,
-    MigrationFailedError,
-    apply_migrations,
     check_migrations_dir,
     load_migrations,
     migration_sort_key,
-    recorded_migrations,
     split_statements,
+)
+from infra.d1.migrations import (
+    CREATE_MIGRATIONS_TABLE,
+    EditedMigrationError,
+    MigrationFailedError,
+    apply_migrations,
+    recorded_migrations,
 )
 from infra.deploy.cloudflare_api import D1RestClient, RetryPolicy, connect
 
@@ -290,3 +292,18 @@ def test_5xx_during_apply_is_retried(tmp_path, fake) -> None:
     report = apply_migrations(D1RestClient(api, ACCOUNT_ID, DB), load_migrations(tmp_path))
     assert report.newly_applied == ("0001_init.sql",)
     assert sleeps == [0.5]
+
+
+def test_a_request_whose_response_was_lost_is_replayed_without_running_twice(tmp_path, fake) -> None:
+    """D1 commits a migration request but the response is lost (a 503 after running it): the retry
+    must not apply the file a second time. The replay fails on the file's UNIQUE record inside the
+    same transaction and rolls back whole; the runner then finds the file recorded."""
+    write(tmp_path, "0001_seed.sql", "CREATE TABLE notes (body TEXT);\nINSERT INTO notes VALUES ('once');")
+    sleeps: list[float] = []
+    api = connect(TOKEN, base_url=fake.base_url, retry=RetryPolicy(max_attempts=3), sleep=sleeps.append)
+    fake.fail("POST", r"/d1/database/.*/query$", 503, after_running=True, body_contains="INSERT INTO notes")
+    report = apply_migrations(D1RestClient(api, ACCOUNT_ID, DB), load_migrations(tmp_path))
+    assert report.newly_applied == ("0001_seed.sql",) and report.recorded == ("0001_seed.sql",)
+    assert sleeps == [0.5]  # it was re-sent once
+    rows = fake.databases[DB].execute("SELECT body FROM notes").fetchall()
+    assert rows == [("once",)]

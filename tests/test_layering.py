@@ -64,7 +64,9 @@ def layering_violations(root: Path) -> list[str]:
         own = _package(path, root)
         for line, target in _imported_packages(path, root):
             if target != own and LAYERS.get(target, 99) >= LAYERS.get(own, -1):
-                violations.append(f"{path.relative_to(root.parent)}:{line}: infra.{own} imports infra.{target}")
+                violations.append(
+                    f"{path.relative_to(root.parent)}:{line}: infra.{own} imports infra.{target}"
+                )
     return violations
 
 

@@ -22,7 +22,9 @@ def second_clone(tmp_path: Path) -> Path:
     clone.mkdir()
     shutil.copy(REPO_ROOT / "Pulumi.yaml", clone / "Pulumi.yaml")
     shutil.copytree(REPO_ROOT / "stacks", clone / "stacks")
-    shutil.copytree(REPO_ROOT / "worker_src", clone / "worker_src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO_ROOT / "worker_src", clone / "worker_src", ignore=shutil.ignore_patterns("__pycache__")
+    )
     (clone / "stacks" / "only-here.yaml").write_text((clone / "stacks" / "prod.yaml").read_text())
     return clone
 
@@ -36,7 +38,9 @@ def test_the_project_is_the_nearest_folder_with_pulumi_yaml(second_clone: Path) 
 def test_outside_any_project_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(ProjectNotFoundError) as caught:
         find_project(tmp_path)
-    assert str(caught.value).startswith(f"{tmp_path.resolve()}: not inside an edgestack project (no Pulumi.yaml")
+    assert str(caught.value).startswith(
+        f"{tmp_path.resolve()}: not inside an edgestack project (no Pulumi.yaml"
+    )
     assert "\n" not in str(caught.value)
 
 
@@ -62,7 +66,9 @@ def test_check_in_a_second_clone_checks_that_clone(
     out, err = capsys.readouterr()
     assert code == 1
     assert "in 8 stack(s)" in err  # the 7 shipped stacks + only-here.yaml
-    assert any(line.startswith("worker_src/entry.py:") and "ONLY_IN_THE_CLONE" in line for line in out.splitlines())
+    assert any(
+        line.startswith("worker_src/entry.py:") and "ONLY_IN_THE_CLONE" in line for line in out.splitlines()
+    )
     assert load_bundle().sha256 != load_bundle(REPO_ROOT / "worker_src").sha256
 
 

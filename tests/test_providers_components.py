@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pulumi_mocks import fake_bundle, make_stack
 
-from infra.d1.migrations import MigrationDirError
+from infra.d1.files import MigrationDirError
 from infra.deploy.components.d1_migrations import apply_d1_migrations
 from infra.deploy.components.vectorize import IndexArgs, VectorizeConfigError, VectorizeIndex, provision_index
 from infra.deploy.program import build

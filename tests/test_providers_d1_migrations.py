@@ -13,7 +13,8 @@ import pytest
 from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare, running_fake
 from pulumi.runtime import rpc
 
-from infra.d1.migrations import EditedMigrationError, MigrationFailedError, load_migrations
+from infra.d1.files import load_migrations
+from infra.d1.migrations import EditedMigrationError, MigrationFailedError
 from infra.deploy.cloudflare_api import RetryPolicy, connect
 from infra.deploy.providers.d1_migrations import D1MigrationsProvider, migration_props
 

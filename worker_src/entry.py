@@ -40,6 +40,7 @@ def _services(env, ctx) -> Services:
         secrets=edge.SecretMap(env),
         durable_objects=edge.durable_object_bindings(env),
         local_backends=edge.local_backends(env),
+        queues=edge.queue_bindings(env),
     )
 
 
@@ -64,6 +65,12 @@ class Default(WorkerEntrypoint):
         await handle_scheduled(
             str(controller.cron), float(controller.scheduledTime), _services(self.env, self.ctx)
         )
+
+    async def queue(self, batch, env=None, ctx=None):
+        """Queue consumer (`queue(batch, env, ctx)`): RAG ingestion batches and R2 event notifications."""
+        from app.rag.consumer import consume  # on first use: keeps start-up imports small
+
+        await consume(edge.queue_messages(batch), _services(self.env, self.ctx))
 
 
 class AgentState(DurableObject):

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from typing import Any
 
 import js
-from app.bindings import UpstreamError, UpstreamResponse, Vector, VectorMatch
+from app.bindings import R2ObjectInfo, UpstreamError, UpstreamResponse, Vector, VectorMatch
 from app.config import ParsedOnce
 from js import Object
 from pyodide.ffi import JsException, JsProxy, create_proxy, jsnull, to_js
@@ -36,8 +36,8 @@ def raw(binding: Any) -> Any:
     return binding
 
 
-def js_object(value: Mapping[str, Any]) -> Any:
-    """A plain JS object (not a Map), with `None` values sent as `null`."""
+def js_object(value: Any) -> Any:
+    """`value` as JS: dicts as plain objects (not Maps), lists as arrays, `None` as `null`."""
     return to_js(_nulls(value), dict_converter=Object.fromEntries)
 
 
@@ -68,6 +68,11 @@ def py(value: Any) -> Any:
     if isinstance(value, memoryview):
         return value.tobytes()
     return value
+
+
+def header_dict(js_headers: Any) -> dict[str, str]:
+    """A JS `Headers` as a dict with lower-cased names (repeated headers joined by `, `)."""
+    return {str(k).lower(): str(v) for k, v in py(Object.fromEntries(js_headers)).items()}
 
 
 def _is_missing(value: Any) -> bool:
@@ -153,6 +158,41 @@ class R2Adapter:
     async def delete(self, key: str) -> None:
         await self._bucket.delete(key)
 
+    async def put_object(
+        self, key: str, data: bytes, content_type: str, custom_metadata: Mapping[str, str]
+    ) -> None:
+        options = {"httpMetadata": {"contentType": content_type}, "customMetadata": dict(custom_metadata)}
+        await self._bucket.put(key, to_js(bytes(data)), js_object(options))
+
+    async def get_object(self, key: str) -> tuple[bytes, R2ObjectInfo] | None:
+        obj = await self._bucket.get(key)
+        if _is_missing(obj):
+            return None
+        return bytes((await obj.arrayBuffer()).to_bytes()), _r2_info(obj)
+
+    async def head(self, key: str) -> R2ObjectInfo | None:
+        obj = await self._bucket.head(key)
+        return None if _is_missing(obj) else _r2_info(obj)
+
+
+def _r2_info(obj: Any) -> R2ObjectInfo:
+    http = py(obj.httpMetadata) or {}
+    custom = py(obj.customMetadata) or {}
+    return R2ObjectInfo(
+        key=str(obj.key),
+        size=int(obj.size),
+        content_type=str(http.get("contentType") or "application/octet-stream"),
+        custom_metadata={str(k): str(v) for k, v in custom.items()},
+    )
+
+
+class QueueAdapter:
+    def __init__(self, binding: Any) -> None:
+        self._queue = raw(binding)
+
+    async def send(self, body: Mapping[str, Any]) -> None:
+        await self._queue.send(js_object(body))
+
 
 class VectorizeAdapter:
     def __init__(self, binding: Any) -> None:
@@ -169,7 +209,7 @@ class VectorizeAdapter:
             if vector.namespace is not None:
                 item["namespace"] = vector.namespace
             payload.append(item)
-        await self._index.upsert(to_js(payload, dict_converter=Object.fromEntries))
+        await self._index.upsert(js_object(payload))
         return len(payload)
 
     async def query(
@@ -304,6 +344,18 @@ def vectorize_bindings(env: Any) -> BindingMap:
     return BindingMap(env, VectorizeAdapter, ("query", "upsert", "getByIds"))
 
 
+def queue_bindings(env: Any) -> BindingMap:
+    return BindingMap(env, QueueAdapter, ("send", "sendBatch"))
+
+
+def queue_messages(batch: Any) -> list[tuple[Any, int, Callable[[], None], Callable[[], None]]]:
+    """A delivered MessageBatch as (body as plain Python, attempts, ack, retry) per message."""
+    out = []
+    for message in raw(batch).messages:
+        out.append((py(message.body), int(message.attempts), message.ack, message.retry))
+    return out
+
+
 def rate_limit_bindings(env: Any) -> BindingMap:
     return BindingMap(env, RateLimiterAdapter, ("limit",))
 
@@ -311,6 +363,20 @@ def rate_limit_bindings(env: Any) -> BindingMap:
 def ai_binding(env: Any, name: str = "AI") -> WorkersAiAdapter | None:
     value = getattr(raw(env), name, None)
     return WorkersAiAdapter(value) if isinstance(value, JsProxy) and hasattr(value, "run") else None
+
+
+def _parse_backends(text: str | None) -> dict[str, str]:
+    parsed = json.loads(text) if text else {}
+    return {str(k): str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
+
+
+_backends_once = ParsedOnce(_parse_backends)
+
+
+def local_backends(env: Any) -> Mapping[str, str]:
+    """What the local runtime serves each binding kind with (empty on Cloudflare); parsed once."""
+    value = getattr(raw(env), LOCAL_BACKENDS_BINDING, None)
+    return _backends_once(value if isinstance(value, str) else None)
 
 
 # --- outbound HTTP, time, background work --------------------------------------------------------
@@ -376,11 +442,9 @@ class WorkersFetcher:
         except (JsException, OSError) as exc:
             raise UpstreamError(f"{method} {url}: {exc}") from None
         js_response = response.js_object
-        response_headers = {
-            str(k).lower(): str(v) for k, v in py(Object.fromEntries(js_response.headers)).items()
-        }
         chunks = stream_chunks(js_response.body, idle_timeout_s=timeout_ms / 1000, on_stall=controller.abort)
-        return UpstreamResponse(status=int(js_response.status), headers=response_headers, body=chunks)
+        headers = header_dict(js_response.headers)
+        return UpstreamResponse(status=int(js_response.status), headers=headers, body=chunks)
 
 
 def wait_until(ctx: Any) -> Any:
@@ -436,28 +500,9 @@ def readable_stream(chunks: AsyncIterator[bytes]) -> Any:
     return js.ReadableStream.new(js_object({"pull": proxies[0], "cancel": proxies[1], "highWaterMark": 0}))
 
 
-def _parse_backends(text: str | None) -> dict[str, str]:
-    parsed = json.loads(text) if text else {}
-    return {str(k): str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
-
-
-_backends_once = ParsedOnce(_parse_backends)
-
-
-def local_backends(env: Any) -> Mapping[str, str]:
-    """What the local runtime serves each binding kind with (empty on Cloudflare); parsed once."""
-    value = getattr(raw(env), LOCAL_BACKENDS_BINDING, None)
-    return _backends_once(value if isinstance(value, str) else None)
-
-
 # --- requests, responses, Durable Objects ------------------------------------------------------
 
 NULL_BODY_STATUSES = frozenset({101, 204, 205, 304})
-
-
-def header_dict(js_headers: Any) -> dict[str, str]:
-    """A JS `Headers` as a dict with lower-cased names (repeated headers joined by `, `)."""
-    return {str(k).lower(): str(v) for k, v in py(Object.fromEntries(js_headers)).items()}
 
 
 async def http_request_parts(request: Any) -> tuple[str, str, dict[str, str], bytes]:
@@ -519,7 +564,7 @@ class ObjectStorage:
         return py(value)
 
     async def put(self, key: str, value: Any) -> None:
-        await self._storage.put(key, to_js(_nulls(value), dict_converter=Object.fromEntries))
+        await self._storage.put(key, js_object(value))
 
     def sql(self, query: str, *params: Any) -> list[dict[str, Any]]:
         cursor = self._storage.sql.exec(query, *[_d1_param(p) for p in params])

@@ -37,7 +37,7 @@ class CommandError(Exception):
 
 def one_line_errors() -> tuple[type[Exception], ...]:
     """Every error a command may end with that is the user's to fix, each with a one-line message."""
-    from infra.d1.migrations import D1MigrationError
+    from infra.d1.files import D1MigrationError
     from infra.deploy.cloudflare_api import CloudflareApiError, MissingTokenError
     from infra.dev.dev_vars import DevVarsError
     from infra.dev.embeddings import EmbeddingServerError

@@ -4,9 +4,10 @@
   `CLOUDFLARE_API_TOKEN` environment variable) and only ever held in memory.
 - `EDGESTACK_CLOUDFLARE_BASE_URL` points the official `cloudflare` SDK at another host with the same
   REST shape (the loopback fake in tests, the local dev host), e.g. `http://127.0.0.1:8787/client/v4`.
-- Every call goes through `CloudflareApi.call`: retries on 429/5xx/connection errors with backoff,
-  honouring `retry-after`, bounded by a total time budget. The SDK's own retries are disabled so the
-  policy (and its clock and sleep) is in one place and testable without waiting.
+- Every call goes through `CloudflareApi.call`, retried with `tenacity` on 429/5xx/connection errors:
+  exponential backoff with jitter, `retry-after` honoured, bounded in attempts and total time. The
+  SDK's own retries are disabled so the policy (and its clock and sleep) is in one place and testable
+  without waiting. Re-sending D1 SQL is safe by construction (see `D1RestClient`).
 - Errors become `CloudflareApiError` with a one-line message; 401/403 become `CloudflareAuthError`.
 
 The `cloudflare` SDK is imported lazily: importing this module stays cheap for `edgestack synth`.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import email.utils
 import os
+import random as _random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from infra.d1.migrations import D1QueryError, StatementResult
 
 if TYPE_CHECKING:
     from cloudflare import Cloudflare
+    from tenacity import RetryCallState
 
 T = TypeVar("T")
 
@@ -83,7 +86,9 @@ class CloudflareAuthError(CloudflareApiError):
 
 
 class CloudflareUnavailableError(CloudflareApiError):
-    """Retries exhausted (429/5xx/connection errors) within the attempt or time budget."""
+    """429/5xx/connection errors: retried, then raised when the attempt or time budget runs out."""
+
+    retry_after: float | None = None  # seconds the response asked to wait
 
 
 @dataclass(frozen=True)
@@ -97,15 +102,22 @@ class ApiErrorDetail:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff (base * 2**n, capped), `retry-after` honoured, bounded in attempts and time."""
+    """Exponential backoff (base * 2**n, capped) plus up to `jitter_s` of random delay, `retry-after`
+    honoured as given, bounded in attempts and total time."""
 
     max_attempts: int = 6
     base_delay_s: float = 0.5
     max_delay_s: float = 8.0
     max_total_s: float = 120.0
+    jitter_s: float = 0.0
 
-    def backoff(self, retry_number: int) -> float:
-        return float(min(self.base_delay_s * (2**retry_number), self.max_delay_s))
+    def backoff(self, retry_number: int, random: Callable[[], float] = _random.random) -> float:
+        delay = min(self.base_delay_s * (2**retry_number), self.max_delay_s)
+        return float(delay + self.jitter_s * random())
+
+
+# What `connect` uses by default: jittered, so parallel deploys hitting one limit spread out.
+DEFAULT_RETRY = RetryPolicy(jitter_s=0.5)
 
 
 def resolve_token(config_token: str | None, env: Mapping[str, str] | None = None) -> str:
@@ -139,9 +151,10 @@ class CloudflareApi:
     """The SDK client plus the retry policy. Holds the token in memory only; never pickled."""
 
     sdk: Cloudflare
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = DEFAULT_RETRY
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    random: Callable[[], float] = _random.random
     attempts_log: list[str] = field(default_factory=list, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -161,37 +174,71 @@ class CloudflareApi:
         403 asks for. `on_retry` is called before each re-send (callers of non-idempotent requests use
         it to know a replay may have happened).
         """
-        import cloudflare
+        from tenacity import Retrying, retry_if_exception_type
 
         started = self.clock()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return fn(self.sdk)
-            except cloudflare.APIStatusError as exc:
-                status = exc.status_code
-                details = _details(exc.body)
-                if status in (401, 403):
-                    raise CloudflareAuthError(operation, status, details, note=permission) from None
-                if status != 429 and status < 500:
-                    raise CloudflareApiError(operation, status, details) from None
-                wait = _retry_after(exc.response.headers)
-                failure: CloudflareApiError = CloudflareUnavailableError(operation, status, details)
-            except cloudflare.APIConnectionError as exc:
-                wait = None
-                failure = CloudflareUnavailableError(operation, None, [ApiErrorDetail(None, str(exc))])
-            delay = self.retry.backoff(attempt - 1) if wait is None else max(wait, 0.0)
+
+        def wait(state: RetryCallState) -> float:
+            failure = _failure(state)
+            if failure.retry_after is not None:
+                return max(failure.retry_after, 0.0)
+            return self.retry.backoff(state.attempt_number - 1, self.random)
+
+        def stop(state: RetryCallState) -> bool:
             elapsed = self.clock() - started
-            if attempt >= self.retry.max_attempts or elapsed + delay > self.retry.max_total_s:
-                failure.note = f"gave up after {attempt} attempt(s) in {elapsed:.1f}s"
-                raise failure from None
+            return state.attempt_number >= self.retry.max_attempts or (
+                elapsed + (state.upcoming_sleep or 0.0) > self.retry.max_total_s
+            )
+
+        def before_sleep(state: RetryCallState) -> None:
+            failure = _failure(state)
             self.attempts_log.append(
-                f"{operation}: {failure.status or 'connection error'}; retry in {delay:.2f}s"
+                f"{operation}: {failure.status or 'connection error'}; retry in {state.upcoming_sleep:.2f}s"
             )
             if on_retry is not None:
                 on_retry()
-            self.sleep(delay)
+
+        def give_up(state: RetryCallState) -> T:
+            failure = _failure(state)
+            failure.note = f"gave up after {state.attempt_number} attempt(s) in {self.clock() - started:.1f}s"
+            raise failure
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(CloudflareUnavailableError),
+            wait=wait,
+            stop=stop,
+            sleep=self.sleep,
+            before_sleep=before_sleep,
+            retry_error_callback=give_up,
+            reraise=True,
+        )
+        return retrying(_one_attempt, self.sdk, operation, fn, permission)
+
+
+def _failure(state: RetryCallState) -> CloudflareUnavailableError:
+    failure = state.outcome.exception() if state.outcome is not None else None
+    assert isinstance(failure, CloudflareUnavailableError)
+    return failure
+
+
+def _one_attempt(sdk: Cloudflare, operation: str, fn: Callable[[Cloudflare], T], permission: str) -> T:
+    """`fn(sdk)` with the SDK's errors mapped to `CloudflareApiError`s (transient ones unavailable)."""
+    import cloudflare
+
+    try:
+        return fn(sdk)
+    except cloudflare.APIStatusError as exc:
+        status = exc.status_code
+        details = _details(exc.body)
+        if status in (401, 403):
+            raise CloudflareAuthError(operation, status, details, note=permission) from None
+        if status != 429 and status < 500:
+            raise CloudflareApiError(operation, status, details) from None
+        failure = CloudflareUnavailableError(operation, status, details)
+        failure.retry_after = _retry_after(exc.response.headers)
+        raise failure from None
+    except cloudflare.APIConnectionError as exc:
+        raise CloudflareUnavailableError(operation, None, [ApiErrorDetail(None, str(exc))]) from None
 
 
 def connect(
@@ -217,7 +264,7 @@ def connect(
     sdk.api_key = None
     sdk.api_email = None
     sdk.user_service_key = None
-    return CloudflareApi(sdk=sdk, retry=retry or RetryPolicy(), sleep=sleep, clock=clock)
+    return CloudflareApi(sdk=sdk, retry=retry or DEFAULT_RETRY, sleep=sleep, clock=clock)
 
 
 def _details(body: object) -> list[ApiErrorDetail]:
@@ -268,6 +315,10 @@ class D1RestClient:
 
     Works against Cloudflare and against any host exposing the same REST shape (the local dev host,
     the test fake) through the base URL override.
+
+    Retried like every call, which is safe for what edgestack sends: a request runs as one transaction,
+    and each migration request ends with the insert of its file's name into `d1_migrations` (UNIQUE),
+    so a replay of a request that did commit fails and rolls back whole; reads and probes are repeatable.
     """
 
     api: CloudflareApi
@@ -284,6 +335,7 @@ class D1RestClient:
             return sdk.d1.database.with_raw_response.query(self.database_id, **kwargs).http_response.json()
 
         try:
+            # SQL may not be idempotent (a migration file): never re-sent once D1 may have run it.
             envelope = self.api.call(
                 f"querying D1 database {self.database_id}", send, permission=D1_PERMISSION
             )

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pulumi
 
-from infra.d1.migrations import MigrationDirError
+from infra.d1.files import MigrationDirError
 from infra.deploy.components import AiGateway, D1Migrator, IndexProvisioner, Routing, Storage, Worker
 from infra.deploy.components.d1_migrations import apply_d1_migrations
 from infra.deploy.components.vectorize import VectorizeConfigError, provision_index
@@ -145,6 +145,7 @@ def build(
         script_name=worker.script_name,
         queues={queue.name: storage.queues[queue.binding] for queue in the_plan.storage.queues},
         created=worker.created,
+        buckets={bucket.name: storage.buckets[bucket.binding] for bucket in the_plan.storage.r2},
     )
     ai_gateway = None
     if the_plan.ai_gateway is not None:

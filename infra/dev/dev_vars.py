@@ -3,8 +3,10 @@
 Cloudflare binds secrets as `secret_text`; locally their values come, for each secret name the
 stack declares, from (last wins):
 
-1. `.dev.vars` next to the project root (wrangler's dotenv format: `NAME=value`, `#` comments,
-   optional single or double quotes, `export ` prefix allowed);
+1. `.dev.vars` in the project root, in the dotenv syntax wrangler reads
+   (developers.cloudflare.com/workers/local-development/environment-variables/), parsed by
+   python-dotenv: `NAME=value`, `#` comments (inline after a space), single quotes (literal), double
+   quotes (escapes such as `\n`, and values across lines), `export ` prefix; no `${VAR}` expansion;
 2. an environment variable of the same name.
 
 Undeclared names in `.dev.vars` are ignored (and reported), so a typo cannot bind a stray secret.
@@ -12,15 +14,13 @@ Undeclared names in `.dev.vars` are ignored (and reported), so a typo cannot bin
 
 from __future__ import annotations
 
+import io
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DEV_VARS_FILE = ".dev.vars"
-
-_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
 
 class DevVarsError(ValueError):
@@ -36,22 +36,15 @@ class LocalSecrets:
 
 
 def parse_dev_vars(text: str, filename: str = DEV_VARS_FILE) -> dict[str, str]:
+    """`NAME -> value`; a line that is not `NAME=value` (nor blank or a comment) is a DevVarsError."""
+    from dotenv.parser import parse_stream
+
     values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = _LINE.match(raw)
-        if match is None:
-            raise DevVarsError(f"{filename}:{number}: expected NAME=value")
-        name, value = match.groups()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            quote, value = value[0], value[1:-1]
-            if quote == '"':
-                value = value.replace("\\n", "\n").replace('\\"', '"')
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[name] = value
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error or (binding.key is not None and binding.value is None):
+            raise DevVarsError(f"{filename}:{binding.original.line}: expected NAME=value")
+        if binding.key is not None and binding.value is not None:
+            values[binding.key] = binding.value
     return values
 
 

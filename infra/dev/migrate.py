@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from infra.d1.migrations import apply_migrations, load_migrations
+from infra.d1.files import load_migrations
+from infra.d1.migrations import apply_migrations
 from infra.deploy.cloudflare_api import D1RestClient, RetryPolicy, connect
 from infra.plan.model import Plan
 

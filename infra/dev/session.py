@@ -218,8 +218,9 @@ class DevSession:
         """Block until Ctrl-C (0) or the host exits by itself (1); with --watch, reload on changes."""
         watcher = SourceWatcher(self.worker_src) if self.options.watch else None
         while True:
-            time.sleep(0.3)
-            if watcher is not None and watcher.changed():
+            if watcher is None:
+                time.sleep(0.3)
+            elif watcher.changed():  # waits up to 0.3 s for a change
                 self.reload()
             elif self.runtime is not None and not self.runtime.alive():
                 code = self.runtime.process.returncode if self.runtime.process else None

@@ -1,45 +1,27 @@
-"""Polling watcher for `--watch`: notices added, removed or modified `.py` files in worker_src."""
+"""`--watch`: notices added, removed or modified `.py` files in worker_src (watchfiles: OS file
+notifications, one event per burst of edits; `__pycache__`, `.git` and the like are ignored)."""
 
 from __future__ import annotations
 
-import os
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
-Fingerprint = frozenset[tuple[str, int, int]]
-
-
-def fingerprint(root: Path) -> Fingerprint:
-    entries = set()
-    for directory, subdirs, files in os.walk(root):
-        subdirs[:] = [d for d in subdirs if d != "__pycache__" and not d.startswith(".")]
-        for name in files:
-            if name.endswith(".py"):
-                path = os.path.join(directory, name)
-                try:
-                    stat = os.stat(path)
-                except FileNotFoundError:
-                    continue
-                entries.add((path, stat.st_mtime_ns, stat.st_size))
-    return frozenset(entries)
+from watchfiles import Change, PythonFilter, watch
 
 
 class SourceWatcher:
-    def __init__(self, root: Path, settle_s: float = 0.3) -> None:
+    def __init__(self, root: Path, *, timeout_s: float = 0.3, settle_s: float = 0.3) -> None:
+        """`changed()` waits at most about `timeout_s`; edits closer than `settle_s` count as one."""
         self.root = root
-        self.settle_s = settle_s
-        self.last = fingerprint(root)
+        self._events: Iterator[set[tuple[Change, str]]] = watch(
+            root,
+            watch_filter=PythonFilter(),
+            debounce=int(settle_s * 1000),
+            rust_timeout=int(timeout_s * 1000),
+            yield_on_timeout=True,
+            raise_interrupt=False,
+        )
 
     def changed(self) -> bool:
-        """True once per burst of edits (waits until the files stop changing)."""
-        current = fingerprint(self.root)
-        if current == self.last:
-            return False
-        while True:
-            time.sleep(self.settle_s)
-            settled = fingerprint(self.root)
-            if settled == current:
-                break
-            current = settled
-        self.last = current
-        return True
+        """Wait up to about `timeout_s`; True once per burst of edits."""
+        return bool(next(self._events, set()))

@@ -38,6 +38,7 @@ class Token(StrEnum):
     R2_BUCKET = "cloudflare:index/r2Bucket:R2Bucket"
     QUEUE = "cloudflare:index/queue:Queue"
     QUEUE_CONSUMER = "cloudflare:index/queueConsumer:QueueConsumer"
+    R2_EVENT_NOTIFICATION = "cloudflare:index/r2BucketEventNotification:R2BucketEventNotification"
     WORKERS_ROUTE = "cloudflare:index/workersRoute:WorkersRoute"
     CUSTOM_DOMAIN = "cloudflare:index/workersCustomDomain:WorkersCustomDomain"
     CRON_TRIGGER = "cloudflare:index/workersCronTrigger:WorkersCronTrigger"
@@ -205,6 +206,28 @@ class QueueConsumerPlan(PlannedResource):
     queue: str
     batch_size: int
     max_wait_time_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class R2EventNotificationPlan(PlannedResource):
+    """R2 event notifications from a bucket to a queue (`rag.ingest_on_upload`)."""
+
+    kind: ClassVar[Token] = Token.R2_EVENT_NOTIFICATION
+    component: ClassVar[Token] = Token.ROUTING
+    bucket: str  # logical name of the bucket plan
+    queue: str  # logical name of the queue plan
+    actions: tuple[str, ...]
+    description: str
+
+
+# The object writes and deletes RAG indexes (R2 event notification actions).
+RAG_UPLOAD_ACTIONS = (
+    "PutObject",
+    "CopyObject",
+    "CompleteMultipartUpload",
+    "DeleteObject",
+    "LifecycleDeletion",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -388,14 +411,24 @@ class RoutingPlan:
     crons: CronTriggerPlan | None
     subdomain: SubdomainPlan
     queue_consumers: tuple[QueueConsumerPlan, ...]
+    r2_event_notifications: tuple[R2EventNotificationPlan, ...] = ()
 
     def resources(self) -> tuple[PlannedResource, ...]:
         crons = (self.crons,) if self.crons else ()
-        return (*self.routes, *self.custom_domains, *crons, self.subdomain, *self.queue_consumers)
+        return (
+            *self.routes,
+            *self.custom_domains,
+            *crons,
+            self.subdomain,
+            *self.queue_consumers,
+            *self.r2_event_notifications,
+        )
 
     def urls(self) -> list[str]:
         """`https://` URLs of the zone routes and custom domains (the workers.dev URL is the Worker's)."""
-        return [f"https://{r.pattern}" for r in self.routes] + [f"https://{d.hostname}" for d in self.custom_domains]
+        return [f"https://{r.pattern}" for r in self.routes] + [
+            f"https://{d.hostname}" for d in self.custom_domains
+        ]
 
 
 @dataclass(frozen=True, kw_only=True)

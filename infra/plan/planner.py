@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 
 from infra.spec import Stack, slug
-from infra.spec.base import RESOURCE_NAME_RE
 
 from .bundle import Bundle, BundleError
 from .do_migrations import MigrationError, MigrationPlan, live_classes, pending_steps
 from .model import (
+    RAG_UPLOAD_ACTIONS,
     AiBinding,
     AiGatewayPlan,
     CronTriggerPlan,
@@ -37,13 +36,13 @@ from .model import (
     KvNamespacePlan,
     MigrationUploadPlan,
     NamedWorkerPlan,
-    PlainTextBinding,
     Plan,
     QueueBinding,
     QueueConsumerPlan,
     QueuePlan,
     R2Binding,
     R2BucketPlan,
+    R2EventNotificationPlan,
     RateLimitBinding,
     RoutePlan,
     RoutingPlan,
@@ -52,11 +51,11 @@ from .model import (
     SubdomainPlan,
     VectorizeBinding,
     VectorizeIndexPlan,
-    WorkerBinding,
     WorkerCode,
     WorkerPlan,
     WorkerVersionPlan,
 )
+from .naming import Naming, PlanError
 from .rollout import KnownVersion, Rollout, RolloutError, check_rollout
 
 CONFIG_BINDING = "EDGESTACK_CONFIG"
@@ -64,13 +63,7 @@ VERSION_BINDING = "EDGESTACK_BUNDLE_VERSION"
 STACK_BINDING = "EDGESTACK_STACK"
 RUNTIME_CONFIG_SECTIONS = ("gateway", "rag", "agents")
 
-# Cloudflare: environment variables (plain_text bindings) are limited to 5 KB each.
-PLAIN_TEXT_LIMIT = 5 * 1024
 DEPLOYMENT_STRATEGY = "percentage"
-
-
-class PlanError(Exception):
-    """A one-line reason the stack cannot be planned, naming the field path."""
 
 
 # Every error planning can raise for bad input (all one-line, user-facing).
@@ -78,8 +71,6 @@ PLAN_ERRORS: tuple[type[Exception], ...] = (PlanError, MigrationError, BundleErr
 
 
 # --- planning ----------------------------------------------------------------------------------
-
-_RESOURCE_NAME = re.compile(RESOURCE_NAME_RE)
 
 
 def runtime_config_json(stack: Stack) -> str:
@@ -122,58 +113,15 @@ class Release:
     versions: tuple[KnownVersion, ...] = ()
 
 
-class _Planner:
+class _Planner(Naming):
     def __init__(
         self, stack: Stack, bundle: Bundle, stack_name: str, deployed_tag: str | None, release: Release
     ) -> None:
+        super().__init__(stack)
         self.release = release
-        self.stack = stack
         self.bundle = bundle
         self.stack_name = stack_name
         self.deployed_tag = deployed_tag
-        self.bindings: list[WorkerBinding] = []
-        self.binding_sources: dict[str, str] = {}
-        self.logical_names: set[str] = set()
-
-    # naming -----------------------------------------------------------------------------------
-
-    def logical(self, *parts: str, where: str = "") -> str:
-        """`<prefix>-<parts...>`, unique across the plan (`where` names the field for errors)."""
-        name = "-".join((self.stack.name_prefix, *parts))
-        if name in self.logical_names:
-            raise PlanError(
-                f"{where or name}: the derived resource name {name!r} is already taken "
-                "(binding names that differ only in punctuation collide); rename the binding"
-            )
-        self.logical_names.add(name)
-        return name
-
-    def cloudflare_name(self, kind: str, binding: str, explicit: str | None, taken: dict[str, str]) -> str:
-        """`<prefix>-<binding-slug>` (or the explicit name), validated and unique within its kind."""
-        name = self.stack.resource_name(binding, explicit)
-        where = f"bindings.{kind}.{binding}"
-        if explicit is None and not _RESOURCE_NAME.match(name):
-            raise PlanError(
-                f"{where}: derived name {name!r} is not a valid Cloudflare name "
-                "(lowercase letters, digits and dashes, at most 63 characters); set `name:`"
-            )
-        if name in taken:
-            raise PlanError(
-                f"{where}: Cloudflare name {name!r} is already used by bindings.{kind}.{taken[name]}"
-            )
-        taken[name] = binding
-        return name
-
-    def protect(self, explicit: bool | None) -> bool:
-        return self.stack.protect_data if explicit is None else explicit
-
-    def bind(self, binding: WorkerBinding, source: str) -> None:
-        if binding.name in self.binding_sources:
-            raise PlanError(
-                f"{source}: binding name {binding.name!r} is already used by {self.binding_sources[binding.name]}"
-            )
-        self.binding_sources[binding.name] = source
-        self.bindings.append(binding)
 
     # sections ---------------------------------------------------------------------------------
 
@@ -311,20 +259,6 @@ class _Planner:
         self.plain_text(VERSION_BINDING, self.bundle.version, "EDGESTACK_BUNDLE_VERSION")
         self.plain_text(STACK_BINDING, self.stack_name, "EDGESTACK_STACK")
 
-    def plain_text(self, name: str, text: str, source: str) -> None:
-        size = len(text.encode())
-        if size > PLAIN_TEXT_LIMIT:
-            raise PlanError(
-                f"{source}: {name} is {size} bytes, over Cloudflare's {PLAIN_TEXT_LIMIT} byte limit "
-                "for an environment variable"
-            )
-        self.bind(PlainTextBinding(name=name, text=text), source)
-
-    def zone_id(self, zone: str, where: str) -> str:
-        if zone not in self.stack.zones:
-            raise PlanError(f"{where}: zone {zone!r} is not declared under `zones`")
-        return self.stack.zones[zone].id
-
     def worker(self, migration: MigrationPlan, storage: StoragePlan) -> WorkerPlan:
         """The named Worker, the migration-carrying upload (when steps are pending), the version and
         its deployment; every upload waits for the storage it binds."""
@@ -458,6 +392,31 @@ class _Planner:
             crons=crons,
             subdomain=subdomain,
             queue_consumers=tuple(consumers),
+            r2_event_notifications=self.rag_upload_notifications(storage, consumers, after_deploy),
+        )
+
+    def rag_upload_notifications(
+        self, storage: StoragePlan, consumers: list[QueueConsumerPlan], after_deploy: tuple[str, ...]
+    ) -> tuple[R2EventNotificationPlan, ...]:
+        """`rag.ingest_on_upload`: the documents bucket notifies the RAG queue of writes and deletes,
+        once the queue's consumer exists."""
+        rag = self.stack.rag
+        if rag is None or not rag.enabled or not rag.ingest_on_upload or rag.queue_binding is None:
+            return ()
+        bucket = next((b for b in storage.r2 if b.binding == rag.documents_binding), None)
+        queue = next((q for q in storage.queues if q.binding == rag.queue_binding), None)
+        if bucket is None or queue is None:
+            raise PlanError("rag.ingest_on_upload: documents_binding and queue_binding must name declared bindings")
+        consumer = [c.name for c in consumers if c.queue == queue.name]
+        return (
+            R2EventNotificationPlan(
+                name=self.logical("r2-events", slug(bucket.binding), where="rag.ingest_on_upload"),
+                bucket=bucket.name,
+                queue=queue.name,
+                actions=RAG_UPLOAD_ACTIONS,
+                description=f"edgestack RAG: index objects written to {bucket.bucket_name}",
+                depends_on=(bucket.name, queue.name, *consumer, *after_deploy),
+            ),
         )
 
     def ai_gateway(self) -> AiGatewayPlan | None:

@@ -1,14 +1,15 @@
 """Runtime configuration the Worker reads: the AI gateway, RAG and agents.
 
-These sections are shipped to the Worker as JSON (see `RuntimeConfig`), so they hold
-plain data only. Binding fields name bindings declared under `bindings:`.
+These sections are shipped to the Worker as JSON (`EDGESTACK_CONFIG`, built by the planner's
+`runtime_config_json`), so they hold plain data only. Binding fields name bindings declared under
+`bindings:`.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, HttpUrl
+from pydantic import Field, HttpUrl, model_validator
 
 from .base import BindingName, Model, SecretName
 
@@ -85,6 +86,9 @@ class VirtualKeySpec(Model):
     requests_per_day: int | None = Field(default=None, ge=1)
     tokens_per_day: int | None = Field(default=None, ge=1)
     admin: bool = Field(default=False, description="May read every key's usage from /v1/usage")
+    documents: Literal["read", "write"] = Field(
+        default="read", description="RAG documents: `write` may PUT and DELETE /v1/documents"
+    )
 
 
 class GatewaySpec(Model):
@@ -108,11 +112,45 @@ class RagSpec(Model):
     documents_binding: BindingName = Field(description="R2 bucket holding documents")
     index_binding: BindingName = Field(description="Vectorize index")
     faq_cache_binding: BindingName | None = Field(default=None, description="KV namespace")
+    catalog_binding: BindingName | None = Field(
+        default=None, description="D1 database holding the document catalogue (migration 0005)"
+    )
+    keyword_binding: BindingName | None = Field(
+        default=None,
+        description="D1 database holding the FTS5 keyword index; its own database keeps the main one exportable",
+    )
+    queue_binding: BindingName | None = Field(
+        default=None, description="Queue for large documents and ingest-on-upload (consumed by this Worker)"
+    )
     embedding_model: str = "@cf/baai/bge-small-en-v1.5"
     generation_alias: str | None = Field(default=None, description="Gateway alias used to answer")
-    chunk_chars: int = Field(default=1200, ge=100, le=20_000)
+    generation: Literal["llm", "extractive"] = Field(
+        default="llm", description="`extractive` answers with the best source sentences, without an LLM"
+    )
+    mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
+    chunk_chars: int = Field(default=1200, ge=100, le=2000, description="At most 2000: 512 tokens per text")
+    chunk_overlap: int = Field(default=150, ge=0, le=1000)
     top_k: int = Field(default=5, ge=1, le=20)
     faq_ttl_s: int = Field(default=86400, ge=60)
+    filter_keys: tuple[str, ...] = Field(
+        default=(), description="Metadata keys queries may filter on; each needs a Vectorize metadata index"
+    )
+    inline_max_bytes: int = Field(
+        default=262_144, ge=1, description="Larger documents are indexed through queue_binding"
+    )
+    max_document_bytes: int = Field(default=10 * 1_048_576, ge=1, le=100 * 1_048_576)
+    ingest_on_upload: bool = Field(
+        default=False, description="Index objects written straight to the bucket (R2 event notification)"
+    )
+    expose_as_model: str | None = Field(
+        default=None, min_length=1, description="Also serve RAG as this model in /v1/chat/completions"
+    )
+
+    @model_validator(mode="after")
+    def _overlap_below_chunk(self) -> RagSpec:
+        if self.chunk_overlap >= self.chunk_chars // 2:
+            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be below half of chunk_chars")
+        return self
 
 
 class AgentsSpec(Model):

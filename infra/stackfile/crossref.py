@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.d1.migrations import check_migrations_dir
+from infra.d1.files import check_migrations_dir
 from infra.spec import EMBEDDING_DIMENSIONS, Stack
 from infra.spec.vectorize import vectorize_name_problem
 
@@ -30,6 +30,9 @@ BINDING_REFERENCES: tuple[tuple[KeyPath, str], ...] = (
     (("rag", "documents_binding"), "r2"),
     (("rag", "index_binding"), "vectorize"),
     (("rag", "faq_cache_binding"), "kv"),
+    (("rag", "catalog_binding"), "d1"),
+    (("rag", "keyword_binding"), "d1"),
+    (("rag", "queue_binding"), "queues"),
     (("agents", "state_binding"), "durable_objects"),
     (("agents", "history_binding"), "d1"),
     (("agents", "tools_binding"), "kv"),
@@ -52,6 +55,8 @@ KIND_WORDS = {
 def _declared_under(kind: str) -> str:
     return {"var": "worker.vars", "secret": "worker.secrets"}.get(kind, f"bindings.{kind}")
 
+
+RAG_TENANT_KEY = "tenant"  # the Vectorize metadata key every RAG query filters on
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#LW-]+$")
 
@@ -278,6 +283,59 @@ class _Checker:
                 f"{format_key_path(index_path)} is {index.dimensions} ({self.where(index_path)})",
             )
 
+    def rag(self) -> None:
+        rag = self.stack.rag
+        if rag is None:
+            return
+        index = self.stack.bindings.vectorize.get(rag.index_binding)
+        if index is not None:
+            indexes = index.metadata_indexes
+            index_path = ("bindings", "vectorize", rag.index_binding, "metadata_indexes")
+            if indexes.get(RAG_TENANT_KEY) != "string":
+                self.error(
+                    ("rag", "index_binding"),
+                    f"RAG scopes every query to the tenant: {format_key_path(index_path)} needs "
+                    f"{RAG_TENANT_KEY}: string ({self.where(index_path)})",
+                )
+            for i, key in enumerate(rag.filter_keys):
+                if key == RAG_TENANT_KEY:
+                    self.error(("rag", "filter_keys", i), f"{key!r} is reserved: every query is scoped to it")
+                elif key not in indexes:
+                    self.error(
+                        ("rag", "filter_keys", i),
+                        f"filters on {key!r} need a Vectorize metadata index (created before the first "
+                        f"upsert): add {key}: string|number|boolean under {format_key_path(index_path)}",
+                    )
+        if rag.ingest_on_upload and rag.queue_binding is None:
+            self.error(
+                ("rag", "ingest_on_upload"),
+                "ingest_on_upload delivers R2 events through a queue: set rag.queue_binding",
+            )
+        queue = self.stack.bindings.queues.get(rag.queue_binding) if rag.queue_binding else None
+        if queue is not None and not queue.consume:
+            self.error(
+                ("rag", "queue_binding"),
+                f"queue {rag.queue_binding!r} has consume: false; RAG ingestion needs this Worker to consume it",
+            )
+        if self.stack.gateway is None or not self.stack.gateway.enabled:
+            self.error(
+                ("rag",),
+                "RAG is served under the gateway's /v1 routes and keys: declare an enabled gateway section",
+                on_value=False,
+            )
+        if rag.generation == "llm" and rag.generation_alias is None:
+            self.error(
+                ("rag",),
+                "generation: llm needs generation_alias (a gateway route), or set generation: extractive",
+                on_value=False,
+            )
+        routes = self.stack.gateway.routes if self.stack.gateway else {}
+        if rag.expose_as_model is not None and rag.expose_as_model in routes:
+            self.error(
+                ("rag", "expose_as_model"),
+                f"{rag.expose_as_model!r} is already a gateway route alias; pick another model name",
+            )
+
     def gateway(self) -> None:
         gateway = self.stack.gateway
         secrets = set(self.stack.worker.secrets)
@@ -391,6 +449,7 @@ class _Checker:
             self.durable_objects,
             self.binding_references,
             self.embeddings,
+            self.rag,
             self.gateway,
             self.rate_limits,
             self.d1_migrations,

@@ -72,6 +72,8 @@ class Fault:
     errors: list[dict[str, Any]]
     headers: dict[str, str]
     times: int
+    after_running: bool = False  # run the request, then answer with the error (a lost response)
+    body_contains: str = ""  # only requests whose JSON body contains this text
 
 
 @dataclass(frozen=True)
@@ -153,8 +155,12 @@ class FakeCloudflare:
         errors: list[tuple[int, str]] | None = None,
         headers: dict[str, str] | None = None,
         times: int = 1,
+        *,
+        after_running: bool = False,
+        body_contains: str = "",
     ) -> None:
-        """The next `times` requests matching method and path regex get this error response."""
+        """The next `times` requests matching method, path regex (and `body_contains`) get this error
+        response; with `after_running` the request is carried out first, as when a response is lost."""
         self._faults.append(
             Fault(
                 method.upper(),
@@ -163,6 +169,8 @@ class FakeCloudflare:
                 [{"code": c, "message": m} for c, m in (errors or [(10001, "injected fault")])],
                 headers or {},
                 times,
+                after_running,
+                body_contains,
             )
         )
 
@@ -195,8 +203,17 @@ class FakeCloudflare:
 
     def _route(self, method: str, path: str, body: Any, auth: str | None) -> tuple[int, Any, dict[str, str]]:
         for fault in self._faults:
-            if fault.times > 0 and fault.method == method and fault.path.search(path):
+            if (
+                fault.times > 0
+                and fault.method == method
+                and fault.path.search(path)
+                and fault.body_contains in json.dumps(body)
+            ):
                 fault.times -= 1
+                if fault.after_running:
+                    self._faults.remove(fault)
+                    self._route(method, path, body, auth)
+                    self._faults.append(fault)
                 return fault.status, _envelope(None, fault.errors), fault.headers
         if auth != f"Bearer {self.token}":
             return 401, _envelope(None, [{"code": 10000, "message": "Authentication error"}]), {}

@@ -125,10 +125,12 @@ class DevRuntimeTarget:
     name = "dev"
 
     def __init__(self, command: str | None = None) -> None:
-        self.command = command or os.environ.get(
-            "EDGESTACK_DEV_COMMAND",
-            # This interpreter's CLI, so the venv need not be on PATH (CI does not activate it).
-            shlex.quote(sys.executable) + " -m infra.cli dev {stack} --port {port} --state {state}",
+        self.command = (
+            command
+            or os.environ.get(
+                "EDGESTACK_DEV_COMMAND",
+                DEFAULT_DEV_COMMAND,  # this interpreter's CLI: the venv need not be on PATH (CI does not activate it)
+            )
         )
 
     @contextlib.contextmanager
@@ -160,24 +162,39 @@ class DevRuntimeTarget:
             stack_path = folder / "gateway-test.yaml"
             stack_path.write_text(yaml.safe_dump(stack, sort_keys=False))
             (folder / ".dev.vars").write_text("".join(f"{k}={v}\n" for k, v in secrets.items()))
-            port = _free_port()
-            argv = shlex.split(self.command.format(stack=stack_path, port=port, state=folder / "state"))
-            log_path = folder / "edgestack-dev.log"  # a file, not a pipe: a full pipe would stall the runtime
-            log = log_path.open("wb")
-            process = subprocess.Popen(
-                argv, cwd=REPO, env={**os.environ, **secrets}, stdout=log, stderr=subprocess.STDOUT
-            )
-            base_url = f"http://127.0.0.1:{port}"
-            try:
-                _wait_healthy(base_url, process, log_path)
+            with running_dev(self.command, stack_path, folder / "state", {**os.environ, **secrets}) as (
+                base_url,
+                log_path,
+            ):
                 yield ExternalGateway(base_url, log_path=log_path)
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                log.close()
+
+
+DEFAULT_DEV_COMMAND = shlex.quote(sys.executable) + " -m infra.cli dev {stack} --port {port} --state {state}"
+
+
+@contextlib.contextmanager
+def running_dev(
+    command: str, stack_path: Path, state: Path, env: Mapping[str, str]
+) -> Iterator[tuple[str, Path]]:
+    """`edgestack dev` (`command` with {stack}, {port}, {state}) on a free port until the block ends;
+    yields (base URL, log file) once /healthz answers 200."""
+    port = _free_port()
+    argv = shlex.split(command.format(stack=stack_path, port=port, state=state))
+    log_path = (
+        stack_path.parent / "edgestack-dev.log"
+    )  # a file, not a pipe: a full pipe would stall the runtime
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, cwd=REPO, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(base_url, process, log_path)
+            yield base_url, log_path
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def _wait_healthy(

@@ -27,11 +27,36 @@ class D1Database(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class R2ObjectInfo:
+    """An R2 object's metadata (`head()`), without its body."""
+
+    key: str
+    size: int
+    content_type: str = "application/octet-stream"
+    custom_metadata: dict[str, str] = field(default_factory=dict)
+
+
 class R2Bucket(Protocol):
     async def get_bytes(self, key: str) -> bytes | None: ...
     async def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
     async def list_keys(self, prefix: str = "") -> list[str]: ...
     async def delete(self, key: str) -> None: ...
+
+    async def put_object(
+        self, key: str, data: bytes, content_type: str, custom_metadata: Mapping[str, str]
+    ) -> None:
+        """`put()` with `httpMetadata.contentType` and `customMetadata` (string values)."""
+        ...
+
+    async def get_object(self, key: str) -> tuple[bytes, R2ObjectInfo] | None: ...
+    async def head(self, key: str) -> R2ObjectInfo | None: ...
+
+
+class QueueProducer(Protocol):
+    async def send(self, body: Mapping[str, Any]) -> None:
+        """Send one JSON message (`Queue.send(body)`)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from .bindings import (
     D1Database,
     Fetcher,
     KvNamespace,
+    QueueProducer,
     R2Bucket,
     RateLimiter,
     Sleep,
@@ -53,5 +54,6 @@ class Services:
     ai: WorkersAi | None = None
     secrets: Mapping[str, str] = field(default_factory=dict)
     durable_objects: Mapping[str, DurableObjectNamespace] = field(default_factory=dict)
+    queues: Mapping[str, QueueProducer] = field(default_factory=dict)
     # binding kind -> what serves it; set only by the local runtime (`edgestack dev`), empty on Cloudflare
     local_backends: Mapping[str, str] = field(default_factory=dict)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from infra.d1.migrations import load_migrations
+from infra.d1.files import load_migrations
 from infra.deploy.providers.d1_migrations import D1MigrationsResource, migration_props
 from infra.plan.model import D1MigrationsPlan, Token
 from infra.stackfile.project import project_relative

@@ -22,6 +22,7 @@ class Routing(pulumi.ComponentResource):
     crons: cloudflare.WorkersCronTrigger | None
     subdomain: cloudflare.WorkersScriptSubdomain
     queue_consumers: list[cloudflare.QueueConsumer]
+    r2_event_notifications: list[cloudflare.R2BucketEventNotification]
 
     def __init__(
         self,
@@ -31,10 +32,11 @@ class Routing(pulumi.ComponentResource):
         script_name: pulumi.Input[str],
         queues: Mapping[str, cloudflare.Queue],
         created: Mapping[str, pulumi.Resource],
+        buckets: Mapping[str, cloudflare.R2Bucket] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`queues` maps the logical name of each planned queue to its resource; `created` maps
-        logical names to the resources a route may wait for (its plan's `depends_on`)."""
+        """`queues` (and `buckets`) map the logical name of each planned queue (bucket) to its resource;
+        `created` maps logical names to the resources a route may wait for (its plan's `depends_on`)."""
         super().__init__(Token.ROUTING.value, name, None, opts)
         self._plan = args
         account = args.account_id
@@ -44,7 +46,11 @@ class Routing(pulumi.ComponentResource):
 
         self.routes = [
             cloudflare.WorkersRoute(
-                route.name, zone_id=route.zone_id, pattern=route.pattern, script=script_name, opts=child(route)
+                route.name,
+                zone_id=route.zone_id,
+                pattern=route.pattern,
+                script=script_name,
+                opts=child(route),
             )
             for route in args.routes
         ]
@@ -88,6 +94,22 @@ class Routing(pulumi.ComponentResource):
             )
             for consumer in args.queue_consumers
         ]
+        buckets = buckets or {}
+        with_consumers = {
+            **created,
+            **{c.name: r for c, r in zip(args.queue_consumers, self.queue_consumers, strict=True)},
+        }
+        self.r2_event_notifications = [
+            cloudflare.R2BucketEventNotification(
+                notification.name,
+                account_id=account,
+                bucket_name=buckets[notification.bucket].name,
+                queue_id=queues[notification.queue].queue_id,
+                rules=[{"actions": list(notification.actions), "description": notification.description}],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=waits_for(notification, with_consumers)),
+            )
+            for notification in args.r2_event_notifications
+        ]
         self.register_outputs({"urls": args.urls()})
 
     def ids(self) -> dict[str, pulumi.Output[str]]:
@@ -97,6 +119,12 @@ class Routing(pulumi.ComponentResource):
         ids.update({d.name: res.id for d, res in zip(plan.custom_domains, self.custom_domains, strict=True)})
         ids.update(
             {c.name: res.id for c, res in zip(plan.queue_consumers, self.queue_consumers, strict=True)}
+        )
+        ids.update(
+            {
+                n.name: res.id
+                for n, res in zip(plan.r2_event_notifications, self.r2_event_notifications, strict=True)
+            }
         )
         if plan.crons is not None and self.crons is not None:
             ids[plan.crons.name] = self.crons.id

@@ -24,12 +24,11 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 from pulumi.runtime import rpc
 
+from infra.d1.files import MigrationFile, SqlSplitError
 from infra.d1.migrations import (
     D1QueryClient,
     D1QueryError,
-    MigrationFile,
     MigrationReport,
-    SqlSplitError,
     apply_migrations,
     plan_migrations,
     recorded_migrations,

@@ -92,6 +92,12 @@ class Caller(NamedTuple):
         return key.scope if key is not None else PUBLIC_TENANT
 
     @property
+    def may_write_documents(self) -> bool:
+        """RAG writes (PUT/DELETE /v1/documents): keys with `documents: write`; open on public stacks."""
+        key = self.principal.key
+        return key is None or key.documents == "write"
+
+    @property
     def is_admin(self) -> bool:
         key = self.principal.key
         return key is not None and key.admin

@@ -24,6 +24,7 @@ from ..bindings import KvNamespace
 from .config import CachePolicy
 from .errors import Api, GatewayError
 from .log import log_event
+from .translate import dumps
 
 CacheStatus = Literal["HIT", "MISS", "BYPASS"]
 
@@ -153,16 +154,14 @@ async def lookup(kv: KvNamespace, key: str, api: Api) -> CachedResponse | None:
 
 
 async def store(kv: KvNamespace, key: str, ttl_s: int, entry: CachedResponse) -> None:
-    payload = json.dumps(
+    payload = dumps(
         {
             "v": 1,
             "api": entry.api,
             "provider": entry.provider,
             "model": entry.model,
             "response": entry.response,
-        },
-        separators=(",", ":"),
-        ensure_ascii=False,
+        }
     )
     try:
         await kv.put(key, payload, expiration_ttl=max(MIN_TTL_S, ttl_s))

@@ -116,6 +116,7 @@ class VirtualKey(NamedTuple):
     requests_per_day: int | None = None
     tokens_per_day: int | None = None
     admin: bool = False
+    documents: Literal["read", "write"] = "read"  # RAG: `write` may PUT and DELETE /v1/documents
 
     def allows(self, alias: str) -> bool:
         return not self.allowed_models or alias in self.allowed_models
@@ -290,6 +291,7 @@ def _parse_key(
         requests_per_day=reader.optional_integer("requests_per_day", minimum=1),
         tokens_per_day=reader.optional_integer("tokens_per_day", minimum=1),
         admin=reader.boolean("admin", False),
+        documents=reader.string("documents", "read", choices=("read", "write")),  # type: ignore[arg-type]
     )
     if key.has_quota and not usage_binding:
         raise GatewayConfigError(f"{reader.path}: daily quotas need gateway.usage_binding (a D1 database)")

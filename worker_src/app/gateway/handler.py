@@ -6,13 +6,15 @@ Error shape: Anthropic's for `/v1/messages` and for any request carrying `anthro
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import cast
 
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
-from .auth import Principal, authenticate, client_ip_hash
+from .auth import Principal, authenticate, authorize, client_ip_hash
 from .chat import RequestContext, serve_chat
 from .config import GatewayConfig, GatewayConfigError
 from .errors import Api, GatewayError
@@ -65,6 +67,8 @@ async def _route(
     request: HttpRequest, services: Services, config: GatewayConfig, state: IsolateState, api: Api
 ) -> HttpResponse:
     path, method = request.path.rstrip("/") or "/", request.method
+    if path == "/v1/chat/completions" and method == "POST" and _asks_rag_model(request, services):
+        return await _rag(request, services, config, as_chat=True)
     if path in CHAT_PATHS:
         if method != "POST":
             raise GatewayError(
@@ -95,7 +99,9 @@ async def _route(
                 405, "method_not_allowed", f"{path} accepts GET only", headers={"allow": "GET"}
             )
         principal = authenticate(config, request.headers)
-        return _models(config, principal, api, path.removeprefix("/v1/models").strip("/"))
+        return _models(config, principal, api, path.removeprefix("/v1/models").strip("/"), _rag_model(services))
+    if path == "/v1/documents" or path.startswith(("/v1/documents/", "/v1/rag/")):
+        return await _rag(request, services, config)
     if path == "/v1/usage":
         if method not in ("GET", "HEAD"):
             raise GatewayError(
@@ -110,8 +116,51 @@ async def _route(
     raise GatewayError(404, "not_found", f"no route for {method} {request.path}")
 
 
-def _models(config: GatewayConfig, principal: Principal, api: Api, one: str) -> HttpResponse:
+def _rag_model(services: Services) -> str | None:
+    """`rag.expose_as_model`: the model name under which RAG answers chat completions."""
+    rag = services.config.get("rag")
+    if not isinstance(rag, Mapping) or rag.get("enabled") is False:
+        return None
+    name = rag.get("expose_as_model")
+    return name if isinstance(name, str) else None
+
+
+def _asks_rag_model(request: HttpRequest, services: Services) -> bool:
+    name = _rag_model(services)
+    return name is not None and f'"{name}"'.encode() in request.body and _body_model(request) == name
+
+
+def _body_model(request: HttpRequest) -> object:
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        return None
+    return body.get("model") if isinstance(body, dict) else None
+
+
+async def _rag(
+    request: HttpRequest, services: Services, config: GatewayConfig, *, as_chat: bool = False
+) -> HttpResponse:
+    from ..rag.errors import RagError
+    from ..rag.http import handle_rag, handle_rag_chat  # on first use
+
+    caller = await authorize(config, services, request.headers, client_ip_hash(config, services, request.client_ip))
+    try:
+        if as_chat:
+            return await handle_rag_chat(request, services, caller.principal, caller.tenant)
+        return await handle_rag(
+            request, services, caller.principal, caller.tenant, may_write=caller.may_write_documents
+        )
+    except RagError as error:
+        raise GatewayError(error.status, error.kind, error.message, param=error.param) from None
+
+
+def _models(
+    config: GatewayConfig, principal: Principal, api: Api, one: str, rag_model: str | None = None
+) -> HttpResponse:
     aliases = sorted(a for a in config.routes if principal.key is None or principal.key.allows(a))
+    if rag_model is not None:
+        aliases = sorted({*aliases, rag_model})
     if one:
         if one not in aliases:
             raise GatewayError(

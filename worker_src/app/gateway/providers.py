@@ -20,10 +20,11 @@ from ..services import Services
 from .config import DEFAULT_BASE_URLS, Candidate, Provider
 from .errors import Api
 from .sse import DONE, SseDecoder, encode_event
-from .streams import openai_completion_to_chunks
+from .streams import openai_chunk, openai_completion_to_chunks
 from .translate import (
     JsonObject,
     anthropic_request_to_openai,
+    dumps,
     openai_request_to_anthropic,
 )
 
@@ -127,7 +128,7 @@ async def send(
         url = f"{base}/chat/completions"
         if key:
             headers["authorization"] = f"Bearer {key}"
-    body = json.dumps(request.body, separators=(",", ":"), ensure_ascii=False).encode()
+    body = dumps(request.body).encode()
     return await services.fetch(
         url, method="POST", headers=headers, body=body, timeout_ms=provider.timeout_ms
     )
@@ -236,18 +237,7 @@ async def workers_ai_stream_to_openai(
     usage: JsonObject = {}
 
     def chunk(delta: JsonObject, finish: str | None = None) -> bytes:
-        return encode_event(
-            json.dumps(
-                {
-                    "id": completion_id,
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": model,
-                    "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-                },
-                separators=(",", ":"),
-            )
-        )
+        return encode_event(dumps(openai_chunk(completion_id, model, created, delta, finish)))
 
     yield chunk({"role": "assistant", "content": ""})
     async for raw in _iterate_bytes(result):
@@ -313,7 +303,7 @@ async def _run_workers_ai(
     completion = workers_ai_result_to_openai(result, model, completion_id, created)
     if request.stream:
         chunks = openai_completion_to_chunks(completion, include_usage=True)
-        payload = b"".join(encode_event(json.dumps(c, separators=(",", ":"))) for c in chunks) + DONE
+        payload = b"".join(encode_event(dumps(c)) for c in chunks) + DONE
     else:
-        payload = json.dumps(completion, separators=(",", ":")).encode()
+        payload = dumps(completion).encode()
     return UpstreamResponse(200, headers, _iterate_bytes(payload))

@@ -9,13 +9,15 @@ message_delta, message_stop, plus ping/error (https://docs.anthropic.com/en/api/
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from .tokens import TokenUsage
 from .translate import (
     JsonObject,
     anthropic_stop_to_openai,
+    dumps,
     openai_stop_to_anthropic,
     parse_tool_arguments,
 )
@@ -23,8 +25,54 @@ from .translate import (
 AnthropicEvent = tuple[str, JsonObject]  # (event name, data)
 
 
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+def _event(name: str, **fields: Any) -> AnthropicEvent:
+    """An Anthropic stream event: its name, and its data whose `type` repeats the name."""
+    return name, {"type": name, **fields}
+
+
+# ---------------------------------------------------------------- OpenAI deltas
+
+
+@dataclass(frozen=True)
+class _ToolCallDelta:
+    index: int
+    id: str
+    name: str
+    arguments: str | None
+
+
+@dataclass(frozen=True)
+class _ChoiceDelta:
+    """What one chunk adds to the first choice."""
+
+    text: str | None
+    tool_calls: list[_ToolCallDelta]
+    finish_reason: str | None
+
+
+def _first_choice_deltas(chunk: JsonObject) -> Iterator[_ChoiceDelta]:
+    for choice in chunk.get("choices") or []:
+        if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+            continue
+        delta = choice.get("delta") or {}
+        calls = []
+        for call in delta.get("tool_calls") or []:
+            function = call.get("function") or {}
+            arguments = function.get("arguments")
+            calls.append(
+                _ToolCallDelta(
+                    index=int(call.get("index", 0)),
+                    id=str(call.get("id") or ""),
+                    name=str(function.get("name") or ""),
+                    arguments=arguments if isinstance(arguments, str) else None,
+                )
+            )
+        text = delta.get("content")
+        yield _ChoiceDelta(
+            text=text if isinstance(text, str) else None,
+            tool_calls=calls,
+            finish_reason=choice.get("finish_reason") or None,
+        )
 
 
 # ---------------------------------------------------------------- accumulators
@@ -57,21 +105,17 @@ class OpenAIStreamAccumulator:
         self.created = self.created or int(chunk.get("created") or 0)
         if isinstance(chunk.get("usage"), dict):
             self.usage = TokenUsage.from_openai(chunk["usage"])
-        for choice in chunk.get("choices") or []:
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
-            if isinstance(delta.get("content"), str):
-                self.text.append(delta["content"])
-            for call in delta.get("tool_calls") or []:
-                parts = self.tool_calls.setdefault(int(call.get("index", 0)), _ToolCallParts())
-                parts.id = parts.id or str(call.get("id") or "")
-                function = call.get("function") or {}
-                parts.name = parts.name or str(function.get("name") or "")
-                if isinstance(function.get("arguments"), str):
-                    parts.arguments.append(function["arguments"])
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
+        for delta in _first_choice_deltas(chunk):
+            if delta.text is not None:
+                self.text.append(delta.text)
+            for call in delta.tool_calls:
+                parts = self.tool_calls.setdefault(call.index, _ToolCallParts())
+                parts.id = parts.id or call.id
+                parts.name = parts.name or call.name
+                if call.arguments is not None:
+                    parts.arguments.append(call.arguments)
+            if delta.finish_reason:
+                self.finish_reason = delta.finish_reason
 
     @property
     def complete(self) -> bool:
@@ -166,7 +210,7 @@ class AnthropicStreamAccumulator:
 # ---------------------------------------------------------------- translators
 
 
-def _chunk(
+def openai_chunk(
     completion_id: str, model: str, created: int, delta: JsonObject, finish_reason: str | None = None
 ) -> JsonObject:
     return {
@@ -258,7 +302,7 @@ class AnthropicToOpenAIStream:
         return []
 
     def _chunk(self, delta: JsonObject, finish_reason: str | None = None) -> JsonObject:
-        return _chunk(self.id, self.model, self.created, delta, finish_reason)
+        return openai_chunk(self.id, self.model, self.created, delta, finish_reason)
 
 
 class OpenAIToAnthropicStream:
@@ -279,56 +323,33 @@ class OpenAIToAnthropicStream:
         events: list[AnthropicEvent] = []
         if not self.started:
             self.started = True
-            events.append(
-                (
-                    "message_start",
-                    {
-                        "type": "message_start",
-                        "message": {
-                            "id": self.prefix + str(chunk.get("id", "")).removeprefix("chatcmpl-"),
-                            "type": "message",
-                            "role": "assistant",
-                            "model": str(chunk.get("model", "")),
-                            "content": [],
-                            "stop_reason": None,
-                            "stop_sequence": None,
-                            "usage": {"input_tokens": 0, "output_tokens": 0},
-                        },
-                    },
-                )
-            )
+            message = {
+                "id": self.prefix + str(chunk.get("id", "")).removeprefix("chatcmpl-"),
+                "type": "message",
+                "role": "assistant",
+                "model": str(chunk.get("model", "")),
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 0, "output_tokens": 0},
+            }
+            events.append(_event("message_start", message=message))
         if isinstance(chunk.get("usage"), dict):
             self.usage = TokenUsage.from_openai(chunk["usage"])
-        for choice in chunk.get("choices") or []:
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
-            text = delta.get("content")
-            if isinstance(text, str) and text:
+        for delta in _first_choice_deltas(chunk):
+            if delta.text:
                 if self.open_kind != "text":
                     events.extend(self._open({"type": "text", "text": ""}, "text"))
-                events.append(self._delta({"type": "text_delta", "text": text}))
-            for call in delta.get("tool_calls") or []:
-                tool_index = int(call.get("index", 0))
-                function = call.get("function") or {}
-                if self.open_kind != "tool_use" or self.open_tool != tool_index:
-                    events.extend(
-                        self._open(
-                            {
-                                "type": "tool_use",
-                                "id": str(call.get("id") or ""),
-                                "name": str(function.get("name") or ""),
-                                "input": {},
-                            },
-                            "tool_use",
-                        )
-                    )
-                    self.open_tool = tool_index
-                arguments = function.get("arguments")
-                if isinstance(arguments, str) and arguments:
-                    events.append(self._delta({"type": "input_json_delta", "partial_json": arguments}))
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
+                events.append(self._delta({"type": "text_delta", "text": delta.text}))
+            for call in delta.tool_calls:
+                if self.open_kind != "tool_use" or self.open_tool != call.index:
+                    block = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
+                    events.extend(self._open(block, "tool_use"))
+                    self.open_tool = call.index
+                if call.arguments:
+                    events.append(self._delta({"type": "input_json_delta", "partial_json": call.arguments}))
+            if delta.finish_reason:
+                self.finish_reason = delta.finish_reason
         return events
 
     def finish(self) -> list[AnthropicEvent]:
@@ -337,45 +358,26 @@ class OpenAIToAnthropicStream:
         self.finished = True
         events = self._close()
         usage = (self.usage or TokenUsage()).to_anthropic()
-        events.append(
-            (
-                "message_delta",
-                {
-                    "type": "message_delta",
-                    "delta": {
-                        "stop_reason": openai_stop_to_anthropic(self.finish_reason or "stop"),
-                        "stop_sequence": None,
-                    },
-                    "usage": usage,
-                },
-            )
-        )
-        events.append(("message_stop", {"type": "message_stop"}))
+        stop = {"stop_reason": openai_stop_to_anthropic(self.finish_reason or "stop"), "stop_sequence": None}
+        events.append(_event("message_delta", delta=stop, usage=usage))
+        events.append(_event("message_stop"))
         return events
 
     def _open(self, block: JsonObject, kind: str) -> list[AnthropicEvent]:
         events = self._close()
         self.open_block, self.open_kind = self.next_index, kind
         self.next_index += 1
-        events.append(
-            (
-                "content_block_start",
-                {"type": "content_block_start", "index": self.open_block, "content_block": block},
-            )
-        )
+        events.append(_event("content_block_start", index=self.open_block, content_block=block))
         return events
 
     def _close(self) -> list[AnthropicEvent]:
         if self.open_block is None:
             return []
         index, self.open_block, self.open_kind, self.open_tool = self.open_block, None, None, None
-        return [("content_block_stop", {"type": "content_block_stop", "index": index})]
+        return [_event("content_block_stop", index=index)]
 
     def _delta(self, delta: JsonObject) -> AnthropicEvent:
-        return (
-            "content_block_delta",
-            {"type": "content_block_delta", "index": self.open_block, "delta": delta},
-        )
+        return _event("content_block_delta", index=self.open_block, delta=delta)
 
 
 # ---------------------------------------------------------------- replays (cache hits, non-streaming upstreams)
@@ -394,13 +396,13 @@ def openai_completion_to_chunks(completion: JsonObject, include_usage: bool) -> 
     created = int(completion.get("created") or 0)
     choice = (completion.get("choices") or [{}])[0]
     message = choice.get("message") or {}
-    chunks = [_chunk(completion_id, model, created, {"role": "assistant", "content": ""})]
+    chunks = [openai_chunk(completion_id, model, created, {"role": "assistant", "content": ""})]
     for piece in _pieces(message.get("content") or ""):
-        chunks.append(_chunk(completion_id, model, created, {"content": piece}))
+        chunks.append(openai_chunk(completion_id, model, created, {"content": piece}))
     for index, call in enumerate(message.get("tool_calls") or []):
         function = call.get("function") or {}
         chunks.append(
-            _chunk(
+            openai_chunk(
                 completion_id,
                 model,
                 created,
@@ -419,7 +421,7 @@ def openai_completion_to_chunks(completion: JsonObject, include_usage: bool) -> 
                 },
             )
         )
-    chunks.append(_chunk(completion_id, model, created, {}, choice.get("finish_reason") or "stop"))
+    chunks.append(openai_chunk(completion_id, model, created, {}, choice.get("finish_reason") or "stop"))
     if include_usage:
         chunks.append(
             _usage_chunk(completion_id, model, created, TokenUsage.from_openai(completion.get("usage")))
@@ -436,73 +438,27 @@ def anthropic_message_to_events(message: JsonObject) -> list[AnthropicEvent]:
     start.update(
         {"content": [], "stop_reason": None, "stop_sequence": None, "usage": {**usage, "output_tokens": 0}}
     )
-    events: list[AnthropicEvent] = [("message_start", {"type": "message_start", "message": start})]
+    events: list[AnthropicEvent] = [_event("message_start", message=start)]
     for index, block in enumerate(message.get("content") or []):
         kind = block.get("type")
         if kind == "text":
-            events.append(
-                (
-                    "content_block_start",
-                    {
-                        "type": "content_block_start",
-                        "index": index,
-                        "content_block": {"type": "text", "text": ""},
-                    },
-                )
-            )
+            events.append(_event("content_block_start", index=index, content_block={"type": "text", "text": ""}))
             for piece in _pieces(str(block.get("text", ""))):
-                events.append(
-                    (
-                        "content_block_delta",
-                        {
-                            "type": "content_block_delta",
-                            "index": index,
-                            "delta": {"type": "text_delta", "text": piece},
-                        },
-                    )
-                )
+                text_delta = {"type": "text_delta", "text": piece}
+                events.append(_event("content_block_delta", index=index, delta=text_delta))
         elif kind == "tool_use":
-            events.append(
-                (
-                    "content_block_start",
-                    {"type": "content_block_start", "index": index, "content_block": {**block, "input": {}}},
-                )
-            )
-            events.append(
-                (
-                    "content_block_delta",
-                    {
-                        "type": "content_block_delta",
-                        "index": index,
-                        "delta": {
-                            "type": "input_json_delta",
-                            "partial_json": dumps(block.get("input") or {}),
-                        },
-                    },
-                )
-            )
+            events.append(_event("content_block_start", index=index, content_block={**block, "input": {}}))
+            arguments = {"type": "input_json_delta", "partial_json": dumps(block.get("input") or {})}
+            events.append(_event("content_block_delta", index=index, delta=arguments))
         else:
-            events.append(
-                (
-                    "content_block_start",
-                    {"type": "content_block_start", "index": index, "content_block": block},
-                )
-            )
-        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
-    events.append(
-        (
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {
-                    "stop_reason": message.get("stop_reason") or "end_turn",
-                    "stop_sequence": message.get("stop_sequence"),
-                },
-                "usage": usage,
-            },
-        )
-    )
-    events.append(("message_stop", {"type": "message_stop"}))
+            events.append(_event("content_block_start", index=index, content_block=block))
+        events.append(_event("content_block_stop", index=index))
+    stop = {
+        "stop_reason": message.get("stop_reason") or "end_turn",
+        "stop_sequence": message.get("stop_sequence"),
+    }
+    events.append(_event("message_delta", delta=stop, usage=usage))
+    events.append(_event("message_stop"))
     return events
 
 
@@ -514,6 +470,7 @@ __all__ = [
     "OpenAIToAnthropicStream",
     "anthropic_message_to_events",
     "dumps",
+    "openai_chunk",
     "openai_completion_to_chunks",
     "openai_stop_to_anthropic",
 ]

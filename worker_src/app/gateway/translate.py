@@ -15,6 +15,11 @@ from .tokens import TokenUsage
 
 JsonObject = dict[str, Any]
 
+
+def dumps(value: Any) -> str:
+    """Compact JSON as the gateway sends it (UTF-8, no spaces)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
 ANTHROPIC_TO_OPENAI_STOP: dict[str | None, str | None] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -269,7 +274,7 @@ def anthropic_request_to_openai(
                     "type": "function",
                     "function": {
                         "name": str(block.get("name", "")),
-                        "arguments": json.dumps(block.get("input") or {}, separators=(",", ":")),
+                        "arguments": dumps(block.get("input") or {}),
                     },
                 }
                 for block in content
@@ -357,7 +362,7 @@ def anthropic_response_to_openai(message: JsonObject, created: int) -> JsonObjec
                     "type": "function",
                     "function": {
                         "name": str(block.get("name", "")),
-                        "arguments": json.dumps(block.get("input") or {}, separators=(",", ":")),
+                        "arguments": dumps(block.get("input") or {}),
                     },
                 }
             )

@@ -1,0 +1,110 @@
+"""Answers from retrieved chunks: the numbered-sources prompt, and extractive answers (no LLM)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from .keyword import STOPWORDS
+from .retrieval import SearchHit
+
+EXTRACTIVE_MODEL = "extractive"
+MAX_EXTRACTIVE_SENTENCES = 3
+NO_ANSWER = "No indexed document answers this question."
+SYSTEM_PROMPT = (
+    "Answer the question using only the numbered sources below. After each claim, cite the "
+    "source it comes from as [n]. If the sources do not contain the answer, say that you do not know."
+)
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
+_WORD = re.compile(r"\w+")
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+_CODE_FENCE = re.compile(r"```.*?(```|$)", re.DOTALL)
+
+
+class Answer(NamedTuple):
+    text: str
+    citations: tuple[SearchHit, ...]
+    model: str
+
+    def public(self, cache: str) -> dict[str, Any]:
+        return {
+            "answer": self.text,
+            "citations": [
+                {"doc_id": h.doc_id, "chunk": h.chunk, "title": h.title, "score": h.score, "text": h.text}
+                for h in self.citations
+            ],
+            "model": self.model,
+            "cache": cache,
+        }
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def _terms(text: str) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(text.casefold()) if w not in STOPWORDS}
+
+
+def sources_block(hits: Sequence[SearchHit]) -> str:
+    parts = []
+    for number, hit in enumerate(hits, start=1):
+        label = f" ({hit.title})" if hit.title else ""
+        parts.append(f"[{number}] {hit.doc_id}{label}\n{hit.text.strip()}")
+    return "\n\n".join(parts)
+
+
+def prompt_messages(question: str, hits: Sequence[SearchHit]) -> list[dict[str, str]]:
+    """The chat messages for generation: instructions, then the numbered sources and the question."""
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": f"Sources:\n\n{sources_block(hits)}\n\nQuestion: {question}"},
+    ]
+
+
+def cited_numbers(text: str, count: int) -> list[int]:
+    """The source numbers an answer cites as [n], in order of first mention, within 1..count."""
+    seen: list[int] = []
+    for match in _CITATION.finditer(text):
+        number = int(match.group(1))
+        if 1 <= number <= count and number not in seen:
+            seen.append(number)
+    return seen
+
+
+def _sentences(text: str) -> list[str]:
+    """Prose sentences of a chunk: code blocks and heading lines are not answers."""
+    out = []
+    for piece in _SENTENCE_SPLIT.split(_CODE_FENCE.sub("\n\n", text)):
+        lines = [line for line in piece.strip().splitlines() if not line.lstrip().startswith("#")]
+        sentence = " ".join(" ".join(lines).split())
+        if len(_WORD.findall(sentence)) >= 3:
+            out.append(sentence)
+    return out
+
+
+def extractive_answer(question: str, hits: Sequence[SearchHit]) -> Answer:
+    """The sentences of the top chunks that share most terms with the question, each cited [n]."""
+    if not hits:
+        return Answer(NO_ANSWER, (), EXTRACTIVE_MODEL)
+    wanted = _terms(question)
+    scored: list[tuple[float, int, int, str]] = []
+    for number, hit in enumerate(hits, start=1):
+        for position, sentence in enumerate(_sentences(hit.text)):
+            overlap = len(wanted & _terms(sentence)) / max(1, len(wanted))
+            length_penalty = 0.1 if len(sentence) > 400 else 0.0
+            score = overlap + 0.05 / number - length_penalty
+            scored.append((score, number, position, sentence))
+    scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+    picked = [item for item in scored if item[0] > 0.05 / len(hits)][:MAX_EXTRACTIVE_SENTENCES]
+    if not picked and scored:
+        picked = [min(scored, key=lambda item: (item[1], item[2]))]
+    if not picked:
+        return Answer(NO_ANSWER, tuple(hits), EXTRACTIVE_MODEL)
+    picked.sort(key=lambda item: (item[1], item[2]))  # reading order within and across sources
+    text = " ".join(f"{sentence} [{number}]" for _, number, _, sentence in picked)
+    return Answer(text, tuple(hits), EXTRACTIVE_MODEL)

@@ -1,0 +1,56 @@
+"""Document ids, tenants, and the names derived from them (R2 keys, Vectorize ids and namespaces)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from .errors import bad_request
+
+MAX_DOC_ID_CHARS = 256
+_DOC_ID = re.compile(r"^[A-Za-z0-9._/-]{1,256}$")
+MAX_VECTOR_ID_BYTES = 64  # Vectorize's limit
+MAX_NAMESPACE_BYTES = 64  # Vectorize's limit
+
+
+def check_doc_id(doc_id: str) -> str:
+    """`doc_id` if it is 1-256 characters of [A-Za-z0-9._/-] without `..`; else a 400 naming `id`."""
+    if not _DOC_ID.match(doc_id):
+        shown = doc_id if len(doc_id) <= 80 else doc_id[:77] + "..."
+        raise bad_request(
+            f"document id {shown!r} must be 1-{MAX_DOC_ID_CHARS} characters from [A-Za-z0-9._/-]", "id"
+        )
+    if ".." in doc_id:
+        raise bad_request(f"document id {doc_id!r} must not contain '..'", "id")
+    return doc_id
+
+
+def object_key(tenant: str, doc_id: str) -> str:
+    """Where the original lives in R2: `<tenant>/<id>`."""
+    return f"{tenant}/{doc_id}"
+
+
+def split_object_key(key: str) -> tuple[str, str] | None:
+    """(tenant, doc_id) of an R2 key written as `<tenant>/<id>`, or None."""
+    tenant, _, doc_id = key.partition("/")
+    return (tenant, doc_id) if tenant and doc_id else None
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def namespace(tenant: str) -> str:
+    """The tenant's Vectorize namespace: the tenant itself when it fits in 64 bytes, else a hash."""
+    if len(tenant.encode()) <= MAX_NAMESPACE_BYTES:
+        return tenant
+    return "t-" + _digest("namespace", tenant)[:40]
+
+
+def vector_id(tenant: str, doc_id: str, chunk: int) -> str:
+    """`<40 hex of sha256(tenant, id)>:<chunk>`: at most 64 bytes whatever the id's length."""
+    return f"{_digest(tenant, doc_id)[:40]}:{chunk}"
+
+
+def vector_ids(tenant: str, doc_id: str, start: int, stop: int) -> list[str]:
+    return [vector_id(tenant, doc_id, n) for n in range(start, stop)]
