@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -66,12 +67,10 @@ def typed_floor_program(types: list[str]):
     import pulumi_cloudflare as cloudflare
 
     def required(cls_name: str) -> dict[str, str]:
-        signature = inspect.signature(getattr(cloudflare, f"{cls_name}Args").__init__)
-        return {
-            name: "x"
-            for name, parameter in signature.parameters.items()
-            if name != "__self__" and parameter.default is inspect.Parameter.empty
-        }
+        # The properties the resource itself refuses to go without (some Args signatures, such as
+        # QueueConsumerArgs', leave out required ones like account_id and queue_id).
+        source = inspect.getsource(getattr(cloudflare, cls_name)._internal_init)
+        return {name: "x" for name in re.findall(r"Missing required property '(\w+)'", source)}
 
     plans = [(token, token.rsplit(":", 1)[-1]) for token in types]
     arguments = {cls_name: required(cls_name) for token, cls_name in plans if token.startswith("cloudflare:")}
