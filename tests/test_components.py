@@ -18,7 +18,7 @@ from pulumi_mocks import ACCOUNT, ENTRY_SOURCE, ZONE_ID, fake_bundle, make_plan,
 
 from infra.deploy.program import ProgramError, build
 from infra.deploy.synth import SECRET, mock_id, run_program
-from infra.plan.planner import runtime_config_json
+from infra.plan.runtime_config import runtime_config_json
 
 T = {
     "kv": "cloudflare:index/workersKvNamespace:WorkersKvNamespace",

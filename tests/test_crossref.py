@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.stackfile.crossref import config_referenced_names, cross_reference_diagnostics, env_declarations
+from infra.stackfile.crossref import cross_reference_diagnostics
 from infra.stackfile.diagnostics import StackError
+from infra.stackfile.env_names import config_referenced_names, env_declarations
 from infra.stackfile.extends import apply_overlay
 from infra.stackfile.load import load_stack, load_stack_with_sources
 from infra.stackfile.names import resolve_stack_path

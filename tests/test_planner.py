@@ -24,7 +24,8 @@ from infra.plan.model import (
     VectorizeBinding,
     VectorizeIndexPlan,
 )
-from infra.plan.planner import PlanError, plan, runtime_config_json
+from infra.plan.planner import PlanError, plan
+from infra.plan.runtime_config import runtime_config_json
 
 
 def test_logical_and_cloudflare_names_derive_from_prefix_and_binding_slug():

@@ -19,7 +19,8 @@ from infra.plan.model import (
     Token,
     VectorizeBinding,
 )
-from infra.plan.planner import CONFIG_BINDING, STACK_BINDING, VERSION_BINDING, plan
+from infra.plan.planner import plan
+from infra.plan.runtime_config import CONFIG_BINDING, STACK_BINDING, VERSION_BINDING
 from infra.spec import Stack, slug
 
 BUNDLE = fake_bundle()

@@ -14,8 +14,8 @@ from typing import Annotated
 import typer
 
 from infra.spec import Stack
-from infra.stackfile.crossref import config_referenced_names, env_declarations
 from infra.stackfile.diagnostics import Diagnostic, StackError
+from infra.stackfile.env_names import config_referenced_names, env_declarations
 from infra.stackfile.load import load_stack_with_sources
 from infra.stackfile.project import find_project
 from infra.stackfile.source import SourceMap, display_path, format_key_path

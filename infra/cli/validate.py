@@ -25,7 +25,7 @@ def validate(
     paths: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="PATH...",
+            metavar="PATH",
             help="stack file, folder of stack files, or stack name (prod, customer-acme); default: every stack",
             show_default=False,
         ),

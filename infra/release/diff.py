@@ -20,7 +20,7 @@ from typing import Any
 
 from infra.deploy.synth import SECRET, SynthResource, SynthResult
 from infra.plan.model import Token
-from infra.plan.planner import CONFIG_BINDING
+from infra.plan.runtime_config import CONFIG_BINDING
 from infra.stackfile.load import looks_like_secret_var
 
 PREFIX = "{prefix}"

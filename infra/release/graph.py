@@ -15,7 +15,7 @@ from typing import Any
 
 from infra.deploy.synth import SynthResult
 from infra.plan.model import Token
-from infra.plan.planner import CONFIG_BINDING, STACK_BINDING
+from infra.plan.runtime_config import CONFIG_BINDING, STACK_BINDING
 
 VECTORIZE_INDEX_TYPE = "pulumi-python:dynamic/edgestack:VectorizeIndex"
 DATA_TYPES = frozenset(

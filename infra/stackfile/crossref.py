@@ -8,108 +8,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from infra.d1.files import check_migrations_dir
 from infra.spec import EMBEDDING_DIMENSIONS, Stack
 from infra.spec.vectorize import vectorize_name_problem
 
 from .diagnostics import Diagnostic
+from .env_names import (
+    BINDING_REFERENCES,
+    KIND_WORDS,
+    EnvDeclaration,
+    declared_under,
+    env_declarations,
+    stack_value,
+)
 from .messages import did_you_mean
 from .project import ENTRY_MODULE
 from .source import KeyPath, SourceMap, display_path, format_key_path
 from .worker_scan import PLAIN_TEXT_PREFIX, durable_object_classes
 
-# Fields of the runtime sections that name a binding, and the binding kind each must be.
-BINDING_REFERENCES: tuple[tuple[KeyPath, str], ...] = (
-    (("gateway", "cache_binding"), "kv"),
-    (("gateway", "usage_binding"), "d1"),
-    (("gateway", "rate_limit", "binding"), "rate_limits"),
-    (("rag", "documents_binding"), "r2"),
-    (("rag", "index_binding"), "vectorize"),
-    (("rag", "faq_cache_binding"), "kv"),
-    (("rag", "catalog_binding"), "d1"),
-    (("rag", "keyword_binding"), "d1"),
-    (("rag", "queue_binding"), "queues"),
-    (("agents", "state_binding"), "durable_objects"),
-    (("agents", "history_binding"), "d1"),
-    (("agents", "tools_binding"), "kv"),
-)
-
-KIND_WORDS = {
-    "kv": "KV namespace",
-    "d1": "D1 database",
-    "r2": "R2 bucket",
-    "vectorize": "Vectorize index",
-    "durable_objects": "Durable Object namespace",
-    "rate_limits": "rate-limit",
-    "queues": "queue",
-    "ai": "Workers AI",
-    "var": "plain-text var",
-    "secret": "secret",
-}
-
-
-def _declared_under(kind: str) -> str:
-    return {"var": "worker.vars", "secret": "worker.secrets"}.get(kind, f"bindings.{kind}")
-
-
 RAG_TENANT_KEY = "tenant"  # the Vectorize metadata key every RAG query filters on
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#LW-]+$")
-
-
-@dataclass(frozen=True)
-class EnvDeclaration:
-    """A name the Worker sees as `env.NAME`, and where the stack declares it."""
-
-    name: str
-    kind: str  # a Bindings field name, or "var" / "secret"
-    key_path: KeyPath
-
-
-def env_declarations(stack: Stack) -> list[EnvDeclaration]:
-    """Every binding, var and secret, in a stable order."""
-    out = []
-    for kind, name in stack.bindings.names_by_kind():
-        path: KeyPath = ("bindings", "ai") if kind == "ai" else ("bindings", kind, name)
-        out.append(EnvDeclaration(name, kind, path))
-    out.extend(EnvDeclaration(name, "var", ("worker", "vars", name)) for name in stack.worker.vars)
-    out.extend(
-        EnvDeclaration(name, "secret", ("worker", "secrets", i))
-        for i, name in enumerate(stack.worker.secrets)
-    )
-    return out
-
-
-def _get(stack: Stack, path: KeyPath) -> Any:
-    value: Any = stack
-    for part in path:
-        if value is None:
-            return None
-        if isinstance(value, dict):
-            value = value.get(part)
-        elif isinstance(value, tuple) and isinstance(part, int):
-            value = value[part] if part < len(value) else None
-        else:
-            value = getattr(value, str(part), None)
-    return value
-
-
-def config_referenced_names(stack: Stack) -> set[str]:
-    """Env names the Worker reaches through its runtime config (binding fields, provider secrets)."""
-    names = {value for path, _ in BINDING_REFERENCES if isinstance(value := _get(stack, path), str)}
-    if stack.gateway:
-        names.update(p.api_key_secret for p in stack.gateway.providers.values() if p.api_key_secret)
-        if stack.gateway.ip_hash_salt_secret:
-            names.add(stack.gateway.ip_hash_salt_secret)
-        if any(p.kind == "workers-ai" for p in stack.gateway.providers.values()) and stack.bindings.ai:
-            names.add(stack.bindings.ai)
-    if stack.rag and stack.bindings.ai:
-        names.add(stack.bindings.ai)  # embeddings
-    return names
 
 
 class _Checker:
@@ -246,7 +167,7 @@ class _Checker:
                 duplicated.add(declaration.name)  # reported by env_names
             kinds.setdefault(declaration.name, declaration.kind)
         for path, expected in BINDING_REFERENCES:
-            name = _get(self.stack, path)
+            name = stack_value(self.stack, path)
             if not isinstance(name, str) or name in duplicated:
                 continue
             actual = kinds.get(name)
@@ -257,7 +178,7 @@ class _Checker:
             elif actual != expected:
                 self.error(
                     path,
-                    f"{name!r} is declared under {_declared_under(actual)}; expected one from bindings.{expected}",
+                    f"{name!r} is declared under {declared_under(actual)}; expected one from bindings.{expected}",
                 )
 
     def embeddings(self) -> None:
@@ -399,7 +320,7 @@ class _Checker:
                             ("gateway", "keys", key_name, "allowed_models", i), model, aliases
                         )
         for path in (("rag", "generation_alias"), ("agents", "model_alias")):
-            alias = _get(self.stack, path)
+            alias = stack_value(self.stack, path)
             if isinstance(alias, str) and alias not in aliases:
                 self._unknown_alias(path, alias, aliases)
 

@@ -9,7 +9,7 @@ from app.agents.config import agents_config
 from pulumi_mocks import make_stack
 from pydantic import ValidationError
 
-from infra.plan.planner import runtime_config_json
+from infra.plan.runtime_config import runtime_config_json
 from infra.spec import AgentsSpec
 
 
