@@ -18,6 +18,8 @@ COMMANDS = (
     "synth",
     "dev",
     "wrangler_config",
+    "customer",
+    "fleet",
     "build",
     "diff",
     "policy",
