@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -66,12 +67,10 @@ def typed_floor_program(types: list[str]):
     import pulumi_cloudflare as cloudflare
 
     def required(cls_name: str) -> dict[str, str]:
-        signature = inspect.signature(getattr(cloudflare, f"{cls_name}Args").__init__)
-        return {
-            name: "x"
-            for name, parameter in signature.parameters.items()
-            if name != "__self__" and parameter.default is inspect.Parameter.empty
-        }
+        # The properties the resource itself refuses to go without (some Args signatures, such as
+        # QueueConsumerArgs', leave out required ones like account_id and queue_id).
+        source = inspect.getsource(getattr(cloudflare, cls_name)._internal_init)
+        return {name: "x" for name in re.findall(r"Missing required property '(\w+)'", source)}
 
     plans = [(token, token.rsplit(":", 1)[-1]) for token in types]
     arguments = {cls_name: required(cls_name) for token, cls_name in plans if token.startswith("cloudflare:")}
@@ -186,16 +185,25 @@ def run_child(*argv: str) -> dict:
 
 
 def warm(runs: int) -> dict:
+    import datetime as dt
+
+    from infra.cli.policy import check_stack
     from infra.deploy.synth import run_program, synth_plan, synth_stack
     from infra.plan.bundle import load_bundle
     from infra.plan.planner import plan
+    from infra.release.diff import diff_graphs
     from infra.stackfile.load import load_stack
     from infra.stackfile.names import resolve_stack_path, stack_name
 
     types = [r.type for r in synth_stack("prod").resources]  # also warms imports and caches
+    prod_path, today = resolve_stack_path("prod"), dt.date(2026, 12, 1)
     programs = {
         "prod": lambda: synth_stack("prod"),
         "prod_deployed": lambda: synth_stack("prod", deployed_migration_tag="v1"),
+        "staging": lambda: synth_stack("staging"),
+        # `edgestack policy check prod`: synth + the rules; `edgestack diff staging prod`: two synths + diff
+        "policy_prod": lambda: check_stack(prod_path, worker_src=None, today=today),
+        "diff_staging_prod": lambda: diff_graphs(synth_stack("staging"), synth_stack("prod")),
         "floor": lambda: run_program("floor", floor_program(len(types))),
         "typed_floor": lambda: run_program("typed", typed_floor_program(types)),
     }
@@ -275,6 +283,13 @@ def report(results: dict) -> str:
             row("typed floor (same classes, required inputs)", "typed_floor"),
             row("edgestack synth prod (first deploy: migration v1 pending)", "prod"),
             row("edgestack synth prod --deployed-migration-tag v1 (steady state)", "prod_deployed"),
+            row("edgestack policy check prod (synth + 8 rules)", "policy_prod"),
+            row("edgestack diff staging prod (2 synths + normalized diff)", "diff_staging_prod"),
+            "",
+            f"Release gates against plain `synth prod` (min): `policy check prod` "
+            f"{low['policy_prod'] / low['prod']:.2f}x, `diff staging prod` {low['diff_staging_prod'] / low['prod']:.2f}x "
+            f"(two synths: the floor for it is 2x). The rules add {ms(low['policy_prod'] - low['prod'])}; "
+            f"normalizing and diffing add {ms(low['diff_staging_prod'] - low['prod'] - low['staging'])}.",
             "",
             f"Target: prod within 1.3x of the floor. Measured {low['prod'] / low['floor']:.2f}x; against the "
             f"typed floor {low['prod'] / low['typed_floor']:.2f}x (steady state: "

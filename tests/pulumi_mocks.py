@@ -14,7 +14,7 @@ from typing import Any
 from infra.deploy.synth import SynthResult, synth_plan
 from infra.plan.bundle import PYTHON_MODULE, Bundle, Module, VendoredFile, bundle_sha256, vendored_modules
 from infra.plan.model import Plan
-from infra.plan.planner import plan
+from infra.plan.planner import Release, plan
 from infra.spec import Stack
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -103,10 +103,18 @@ def make_stack(overlay: dict[str, Any] | None = None) -> Stack:
 
 
 def make_plan(
-    overlay: dict[str, Any] | None = None, *, deployed_tag: str | None = None, bundle: Bundle | None = None
+    overlay: dict[str, Any] | None = None,
+    *,
+    deployed_tag: str | None = None,
+    bundle: Bundle | None = None,
+    release: Release | None = None,
 ) -> Plan:
     return plan(
-        make_stack(overlay), bundle or fake_bundle(), stack_name="test", deployed_migration_tag=deployed_tag
+        make_stack(overlay),
+        bundle or fake_bundle(),
+        stack_name="test",
+        deployed_migration_tag=deployed_tag,
+        release=release,
     )
 
 

@@ -274,6 +274,11 @@ def test_stack_outputs(graph):
         "bundleVersion": plan.bundle_sha256[:12],
         "migrationTag": "v1",
         "migrationApplied": True,
+        # one version at 100%; stableVersionId is None (not exported) outside a rollout
+        "currentVersionId": mock_id("cloudflare:index/workerVersion:WorkerVersion", "shop-version"),
+        "split": [
+            {"versionId": mock_id("cloudflare:index/workerVersion:WorkerVersion", "shop-version"), "percentage": 100}
+        ],
     }
     cloudflare = {
         r.name: mock_id(r.type, r.name) for r in graph.resources if r.type.startswith("cloudflare:")

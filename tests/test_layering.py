@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "deploy": 3,  # Plan -> Pulumi resources, Cloudflare API
     "dev": 4,  # the local runtime
     "fleet": 4,  # per-customer fleets: isolation checks, fleet synth, Automation API runs
+    "release": 4,  # release pipeline: artifacts' use, diff, policy gates, promote/rollback (Automation API)
     "cli": 5,
     "__main__": 5,  # Pulumi's entry point
 }

@@ -12,7 +12,21 @@ from collections.abc import Sequence
 
 from .app import run
 
-COMMANDS = ("validate", "check", "synth", "dev", "wrangler_config", "customer", "fleet")
+COMMANDS = (
+    "validate",
+    "check",
+    "synth",
+    "dev",
+    "wrangler_config",
+    "customer",
+    "fleet",
+    "build",
+    "diff",
+    "policy",
+    "promote",
+    "rollback",
+    "mark_stable",
+)
 
 for _module in COMMANDS:
     importlib.import_module(f"{__name__}.{_module}")

@@ -44,11 +44,17 @@ def one_line_errors() -> tuple[type[Exception], ...]:
     from infra.dev.node_env import NodeSetupError
     from infra.dev.runtime_process import RuntimeStartError
     from infra.dev.session import DevConfigError
+    from infra.plan.artifact import ArtifactError
     from infra.plan.planner import PLAN_ERRORS
+    from infra.release.automation import AutomationError
+    from infra.release.diff import DiffInputError
 
     return (
         CommandError,
         *PLAN_ERRORS,
+        ArtifactError,
+        AutomationError,
+        DiffInputError,
         D1MigrationError,
         CloudflareApiError,
         MissingTokenError,

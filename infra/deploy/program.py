@@ -6,6 +6,10 @@ plan made elsewhere (offline synth, tests). Configuration it reads (project name
 * `edgestack:<SECRET>` (secret) for every name under `worker.secrets`;
 * `edgestack:deployedMigrationTag`, the Durable Object migration tag the live script is at
   (unset: no migration applied yet). See docs/deploy.md.
+* `edgestack:bundle` (a release artifact, `edgestack build`) deploys that artifact instead of
+  `worker_src/`; `edgestack:bundleSha256` refuses any other bundle digest;
+  `edgestack:rollout` / `edgestack:versions` drive split deployments and rollbacks
+  (infra/plan/rollout.py, docs/ci.md).
 """
 
 from __future__ import annotations
@@ -19,10 +23,22 @@ from infra.d1.files import MigrationDirError
 from infra.deploy.components import AiGateway, D1Migrator, IndexProvisioner, Routing, Storage, Worker
 from infra.deploy.components.d1_migrations import apply_d1_migrations
 from infra.deploy.components.vectorize import VectorizeConfigError, provision_index
-from infra.plan.bundle import load_bundle
+from infra.plan.artifact import ArtifactError, check_against_stack, check_digest, load_artifact
+from infra.plan.bundle import Bundle, load_bundle
 from infra.plan.model import Plan, SecretTextBinding
-from infra.plan.planner import PLAN_ERRORS, plan
+from infra.plan.planner import PLAN_ERRORS, Release, plan
+from infra.plan.rollout import (
+    BUNDLE_KEY,
+    BUNDLE_SHA256_KEY,
+    ROLLOUT_KEY,
+    VERSIONS_KEY,
+    full_key,
+    parse_rollout,
+    parse_versions,
+)
+from infra.spec import Stack
 from infra.stackfile.diagnostics import StackError
+from infra.stackfile.project import find_project
 
 CONFIG_NAMESPACE = "edgestack"
 DEPLOYED_TAG_KEY = "deployedMigrationTag"
@@ -38,6 +54,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ProgramError,
     MigrationDirError,
     VectorizeConfigError,
+    ArtifactError,
     *PLAN_ERRORS,
 )
 
@@ -72,6 +89,34 @@ def secret_values(the_plan: Plan) -> dict[str, pulumi.Output[str]]:
 
 def deployed_migration_tag() -> str | None:
     return pulumi.Config(CONFIG_NAMESPACE).get(DEPLOYED_TAG_KEY) or None
+
+
+def release_config() -> Release:
+    """`edgestack:rollout` and `edgestack:versions` (one-line `RolloutError` when malformed)."""
+    config = pulumi.Config(CONFIG_NAMESPACE)
+    return Release(parse_rollout(config.get(ROLLOUT_KEY)), parse_versions(config.get(VERSIONS_KEY)))
+
+
+def program_bundle(stack: Stack, stack_name: str, worker_src: Path | None) -> Bundle:
+    """The artifact named by `edgestack:bundle` (verified against the stack), else a source build;
+    either must have the digest `edgestack:bundleSha256` when that is set."""
+    config = pulumi.Config(CONFIG_NAMESPACE)
+    artifact_path = config.get(BUNDLE_KEY)
+    expected = config.get(BUNDLE_SHA256_KEY)
+    if not artifact_path:
+        bundle = load_bundle(worker_src)
+        if expected and bundle.sha256 != expected:
+            raise ProgramError(
+                f"{full_key(BUNDLE_SHA256_KEY)} is {expected} but {worker_src or 'worker_src/'} builds {bundle.sha256}; "
+                f"set {full_key(BUNDLE_KEY)} to the artifact with that digest"
+            )
+        return bundle
+    path = Path(artifact_path)
+    artifact = load_artifact(path if path.is_absolute() else find_project().root / path)
+    check_against_stack(artifact, stack, stack_name)
+    if expected:
+        check_digest(artifact, expected, full_key(BUNDLE_SHA256_KEY))
+    return artifact.bundle
 
 
 def build(
@@ -122,8 +167,13 @@ def export_outputs(the_plan: Plan, deployed: Deployed) -> None:
     pulumi.export("workersDevUrl", workers_dev_url)
     pulumi.export("urls", the_plan.routing.urls())
     pulumi.export("resourceIds", dict(sorted(ids.items())))
-    pulumi.export("bundleSha256", the_plan.bundle_sha256)
-    pulumi.export("bundleVersion", the_plan.bundle_version)
+    deployment = the_plan.worker.deployment
+    live_sha256 = deployment.pinned_bundle_sha256 or the_plan.bundle_sha256
+    pulumi.export("bundleSha256", live_sha256)
+    pulumi.export("bundleVersion", live_sha256[:12])
+    pulumi.export("currentVersionId", worker.current_version_id)
+    pulumi.export("stableVersionId", deployment.stable_version_id or deployment.pinned_version_id)
+    pulumi.export("split", worker.split)
     pulumi.export("migrationTag", worker.migration_tag)
     pulumi.export("migrationApplied", the_plan.worker.migration.pending)
 
@@ -136,11 +186,16 @@ def main(worker_src: Path | None = None) -> None:
     stack_name = pulumi.get_stack()
     try:
         stack = load_stack(resolve_stack_path(stack_name), worker_src=worker_src)
+        release = release_config()
+        # A rollback uploads nothing: it needs neither the artifact (often gone by then) nor its digest.
+        pinned = release.rollout is not None and release.rollout.pinned
+        bundle = load_bundle(worker_src) if pinned else program_bundle(stack, stack_name, worker_src)
         the_plan = plan(
             stack,
-            load_bundle(worker_src),
+            bundle,
             stack_name=stack_name,
             deployed_migration_tag=deployed_migration_tag(),
+            release=release,
         )
         build(the_plan)
     except USER_ERRORS as exc:

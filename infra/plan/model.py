@@ -273,8 +273,22 @@ class WorkerVersionPlan(PlannedResource):
     code: WorkerCode
 
 
+@dataclass(frozen=True)
+class VersionShare:
+    """One version of a deployment: this run's upload (`version`, a logical name) or an existing
+    version by id (`version_id`: the stable version of a split, or a rollback's pinned version)."""
+
+    percentage: int
+    version: str | None = None
+    version_id: str | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class DeploymentPlan(PlannedResource):
+    """Percentage strategy. `version`/`percentage`: this run's upload and its share;
+    `stable_version_id` gets the rest of a split; `pinned_version_id` (a rollback) gets 100% and
+    nothing is uploaded."""
+
     kind: ClassVar[Token] = Token.WORKERS_DEPLOYMENT
     component: ClassVar[Token] = Token.WORKER_COMPONENT
     worker: str
@@ -282,6 +296,22 @@ class DeploymentPlan(PlannedResource):
     strategy: str
     percentage: int
     forced_by_migration: bool
+    stable_version_id: str | None = None
+    pinned_version_id: str | None = None
+    pinned_bundle_sha256: str | None = None
+
+    @property
+    def pinned(self) -> bool:
+        return self.pinned_version_id is not None
+
+    @property
+    def shares(self) -> tuple[VersionShare, ...]:
+        if self.pinned_version_id is not None:
+            return (VersionShare(100, version_id=self.pinned_version_id),)
+        new = VersionShare(self.percentage, version=self.version)
+        if self.stable_version_id is None or self.percentage == 100:
+            return (new,)
+        return (new, VersionShare(100 - self.percentage, version_id=self.stable_version_id))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -367,7 +397,8 @@ class WorkerPlan:
 
     def resources(self) -> tuple[PlannedResource, ...]:
         upload = (self.migration_upload,) if self.migration_upload else ()
-        return (self.script, *upload, self.version, self.deployment)
+        version = () if self.deployment.pinned else (self.version,)  # a rollback uploads nothing
+        return (self.script, *upload, *version, self.deployment)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,6 +14,7 @@ deployed to 100%, so no split deployment or rollback crosses the migration.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from infra.spec import Stack, slug
 
@@ -54,13 +55,14 @@ from .model import (
     WorkerVersionPlan,
 )
 from .naming import Naming, PlanError
+from .rollout import KnownVersion, Rollout, RolloutError, check_rollout
 from .runtime_config import CONFIG_BINDING, STACK_BINDING, VERSION_BINDING, runtime_config_json
 
 DEPLOYMENT_STRATEGY = "percentage"
 
 
 # Every error planning can raise for bad input (all one-line, user-facing).
-PLAN_ERRORS: tuple[type[Exception], ...] = (PlanError, MigrationError, BundleError)
+PLAN_ERRORS: tuple[type[Exception], ...] = (PlanError, MigrationError, BundleError, RolloutError)
 
 
 # --- planning ----------------------------------------------------------------------------------
@@ -70,9 +72,20 @@ def _short_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:6]
 
 
+@dataclass(frozen=True)
+class Release:
+    """The stack config `edgestack:rollout` and `edgestack:versions` (see infra/plan/rollout.py)."""
+
+    rollout: Rollout | None = None
+    versions: tuple[KnownVersion, ...] = ()
+
+
 class _Planner(Naming):
-    def __init__(self, stack: Stack, bundle: Bundle, stack_name: str, deployed_tag: str | None) -> None:
+    def __init__(
+        self, stack: Stack, bundle: Bundle, stack_name: str, deployed_tag: str | None, release: Release
+    ) -> None:
         super().__init__(stack)
+        self.release = release
         self.bundle = bundle
         self.stack_name = stack_name
         self.deployed_tag = deployed_tag
@@ -252,15 +265,7 @@ class _Planner(Naming):
                 *((migration_upload.name,) if migration_upload else ()),
             ),
         )
-        deployment = DeploymentPlan(
-            name=self.logical("deployment"),
-            worker=script.name,
-            version=version.name,
-            strategy=DEPLOYMENT_STRATEGY,
-            percentage=100,
-            forced_by_migration=migration.pending,
-            depends_on=(script.name, version.name),
-        )
+        deployment = self.deployment(script, version, migration)
         return WorkerPlan(
             account_id=stack.account_id,
             name_prefix=stack.name_prefix,
@@ -269,6 +274,33 @@ class _Planner(Naming):
             migration_upload=migration_upload,
             version=version,
             deployment=deployment,
+        )
+
+    def deployment(
+        self, script: NamedWorkerPlan, version: WorkerVersionPlan, migration: MigrationPlan
+    ) -> DeploymentPlan:
+        """This run's version at 100%, or the `edgestack:rollout` split or rollback pin (refusals:
+        `check_rollout`)."""
+        rollout = self.release.rollout
+        other = check_rollout(
+            rollout,
+            self.release.versions,
+            script=self.stack.script_name,
+            live_migration_tag=migration.new_tag,
+            migration_pending=migration.pending,
+        )
+        pinned = rollout.pin_version_id if rollout is not None else None
+        return DeploymentPlan(
+            name=self.logical("deployment"),
+            worker=script.name,
+            version=version.name,
+            strategy=DEPLOYMENT_STRATEGY,
+            percentage=0 if pinned else (rollout.percent or 100) if rollout else 100,
+            forced_by_migration=migration.pending,
+            stable_version_id=rollout.stable_version_id if rollout is not None and not pinned else None,
+            pinned_version_id=pinned,
+            pinned_bundle_sha256=other.bundle_sha256 if pinned and other is not None else None,
+            depends_on=(script.name,) if pinned else (script.name, version.name),
         )
 
     def routing(self, storage: StoragePlan, worker: WorkerPlan) -> RoutingPlan:
@@ -394,12 +426,20 @@ class _Planner(Naming):
         )
 
 def plan(
-    stack: Stack, bundle: Bundle, *, stack_name: str | None = None, deployed_migration_tag: str | None = None
+    stack: Stack,
+    bundle: Bundle,
+    *,
+    stack_name: str | None = None,
+    deployed_migration_tag: str | None = None,
+    release: Release | None = None,
 ) -> Plan:
     """Plan every resource of `stack` for `bundle`.
 
     `stack_name` is the Pulumi stack (shipped as `EDGESTACK_STACK`, default `name_prefix`);
-    `deployed_migration_tag` is the Durable Object migration tag the live script is at.
-    Raises one of `PLAN_ERRORS` with a one-line message for input Cloudflare would reject.
+    `deployed_migration_tag` is the Durable Object migration tag the live script is at; `release`
+    the rollout/rollback config. Raises one of `PLAN_ERRORS` with a one-line message for input
+    Cloudflare would reject.
     """
-    return _Planner(stack, bundle, stack_name or stack.name_prefix, deployed_migration_tag).run()
+    return _Planner(
+        stack, bundle, stack_name or stack.name_prefix, deployed_migration_tag, release or Release()
+    ).run()

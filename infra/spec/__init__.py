@@ -13,6 +13,7 @@ from pydantic import Field
 
 from .apps import EMBEDDING_DIMENSIONS, AgentsSpec, GatewaySpec, RagSpec
 from .base import NAME_PREFIX_RE, Model, slug
+from .policy import PolicyRuleId, PolicySpec
 from .resources import (
     PYODIDE_LINES,
     PYTHON_VERSION_FLAGS,
@@ -49,6 +50,7 @@ class Stack(Model):
     gateway: GatewaySpec | None = None
     rag: RagSpec | None = None
     agents: AgentsSpec | None = None
+    policy: PolicySpec = PolicySpec()
 
     @property
     def script_name(self) -> str:
@@ -79,6 +81,8 @@ __all__ = [
     "GatewaySpec",
     "KvNamespaceSpec",
     "Model",
+    "PolicyRuleId",
+    "PolicySpec",
     "Protection",
     "QueueSpec",
     "R2BucketSpec",

@@ -15,6 +15,11 @@ class Zone(Model):
     """A Cloudflare zone the stack routes through, referenced by name from routes and domains."""
 
     id: str = Field(pattern=r"^[0-9a-f]{32}$", description="Zone id (32 hex chars)")
+    domain: str | None = Field(
+        default=None,
+        pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}$",
+        description="The zone's domain (example.com); routes and custom domains must be under it",
+    )
 
 
 class Route(Model):

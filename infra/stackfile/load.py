@@ -168,7 +168,7 @@ _SECRET_VAR_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_PASSWORD", "_PASSWD")
 _SECRET_VALUE_PREFIXES = ("sk-", "sk_live_", "ghp_", "github_pat_", "xoxb-", "AKIA")
 
 
-def _looks_like_secret_var(name: str, value: Any) -> bool:
+def looks_like_secret_var(name: str, value: Any) -> bool:
     upper = name.upper()
     if upper in ("PASSWORD", "SECRET", "TOKEN", "API_KEY", "APIKEY") or upper.endswith(_SECRET_VAR_SUFFIXES):
         return True
@@ -200,7 +200,7 @@ def secret_value_diagnostics(
     variables = worker.get("vars")
     if isinstance(variables, dict):
         for name, value in variables.items():
-            if _looks_like_secret_var(str(name), value):
+            if looks_like_secret_var(str(name), value):
                 report(
                     ("worker", "vars", name),
                     f"looks like a secret: move {name} to worker.secrets and run `pulumi config set --secret {name}`",

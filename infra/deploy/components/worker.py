@@ -2,18 +2,26 @@
 
 Order of creation: `Worker` (identity, observability) -> `DurableObjects` (a child component: the
 migration-carrying script upload, only when migration steps are pending) -> `WorkerVersion` (the
-multi-module Python upload with every binding) -> `WorkersDeployment` (percentage strategy, the
-version at 100%).
+multi-module Python upload with every binding) -> `WorkersDeployment` (percentage strategy: the
+version at 100%, a split with the stable version, or a rollback pinning an earlier version at 100%
+with no upload).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from infra.plan.model import DurableObjectBinding, ResourceBinding, Token, WorkerBinding, WorkerPlan
+from infra.plan.model import (
+    DurableObjectBinding,
+    ResourceBinding,
+    Token,
+    VersionShare,
+    WorkerBinding,
+    WorkerPlan,
+)
 
 from .bindings import BindingFields, static_fields, version_binding_args, waits_for
 from .durable_objects import DurableObjects
@@ -23,7 +31,7 @@ from .storage import Storage
 class Worker(pulumi.ComponentResource):
     worker: cloudflare.Worker
     durable_objects: DurableObjects
-    version: cloudflare.WorkerVersion
+    version: cloudflare.WorkerVersion | None  # None when the deployment pins an earlier version
     deployment: cloudflare.WorkersDeployment
 
     def __init__(
@@ -66,8 +74,50 @@ class Worker(pulumi.ComponentResource):
         )
         if self.durable_objects.migration_script is not None and args.migration_upload is not None:
             created[args.migration_upload.name] = self.durable_objects.migration_script
+        self.version = None
+        if not args.deployment.pinned:
+            self.version = self._upload_version(fields, waits_for(args.version, created))
+            created[args.version.name] = self.version
+        deployment = args.deployment
+        self.deployment = cloudflare.WorkersDeployment(
+            deployment.name,
+            account_id=args.account_id,
+            script_name=self.worker.name,
+            strategy=deployment.strategy,
+            versions=[self._share_args(share) for share in deployment.shares],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=waits_for(deployment, created)),
+        )
+        created[deployment.name] = self.deployment
+        self.split: list[dict[str, pulumi.Input[str] | int]] = [
+            {"versionId": self._share_args(share)["version_id"], "percentage": share.percentage}
+            for share in deployment.shares
+        ]
+        self.current_version_id: pulumi.Output[str] = (
+            self.version.id
+            if self.version is not None
+            else pulumi.Output.from_input(deployment.pinned_version_id or "")
+        )
+        self.created = created
+        self.script_name: pulumi.Output[str] = self.worker.name
+        self.migration_tag = self.durable_objects.migration_tag
+        self.register_outputs(
+            {
+                "script_name": self.script_name,
+                "worker_id": self.worker.id,
+                "version_id": self.current_version_id,
+                "deployment_id": self.deployment.id,
+                "migration_tag": self.migration_tag,
+            }
+        )
+
+    def _upload_version(
+        self, fields: Sequence[BindingFields], depends_on: list[pulumi.Resource]
+    ) -> cloudflare.WorkerVersion:
+        """This run's upload. Retained on delete: a replaced version may still serve a split's
+        stable share or be a rollback target (Cloudflare keeps a script's last 100 versions)."""
+        args = self._plan
         code = args.version.code
-        self.version = cloudflare.WorkerVersion(
+        return cloudflare.WorkerVersion(
             args.version.name,
             account_id=args.account_id,
             worker_id=self.worker.id,
@@ -86,31 +136,14 @@ class Worker(pulumi.ComponentResource):
             bindings=[version_binding_args(f) for f in fields],
             limits={"cpu_ms": code.cpu_ms} if code.cpu_ms else None,
             placement={"mode": code.placement_mode} if code.placement_mode else None,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=waits_for(args.version, created)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on, retain_on_delete=True),
         )
-        created[args.version.name] = self.version
-        deployment = args.deployment
-        self.deployment = cloudflare.WorkersDeployment(
-            deployment.name,
-            account_id=args.account_id,
-            script_name=self.worker.name,
-            strategy=deployment.strategy,
-            versions=[{"version_id": self.version.id, "percentage": deployment.percentage}],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=waits_for(deployment, created)),
-        )
-        created[deployment.name] = self.deployment
-        self.created = created
-        self.script_name: pulumi.Output[str] = self.worker.name
-        self.migration_tag = self.durable_objects.migration_tag
-        self.register_outputs(
-            {
-                "script_name": self.script_name,
-                "worker_id": self.worker.id,
-                "version_id": self.version.id,
-                "deployment_id": self.deployment.id,
-                "migration_tag": self.migration_tag,
-            }
-        )
+
+    def _share_args(self, share: VersionShare) -> cloudflare.WorkersDeploymentVersionArgsDict:
+        if share.version is not None:
+            assert self.version is not None
+            return {"version_id": self.version.id, "percentage": share.percentage}
+        return {"version_id": share.version_id or "", "percentage": share.percentage}
 
     def binding_fields(self, name: str) -> BindingFields:
         if self._storage.has_binding(name):
@@ -123,11 +156,9 @@ class Worker(pulumi.ComponentResource):
     def ids(self) -> dict[str, pulumi.Output[str]]:
         """Resource id by logical name."""
         plan = self._plan
-        ids = {
-            plan.script.name: self.worker.id,
-            plan.version.name: self.version.id,
-            plan.deployment.name: self.deployment.id,
-        }
+        ids = {plan.script.name: self.worker.id, plan.deployment.name: self.deployment.id}
+        if self.version is not None:
+            ids[plan.version.name] = self.version.id
         script = self.durable_objects.migration_script
         if plan.migration_upload is not None and script is not None:
             ids[plan.migration_upload.name] = script.id

@@ -1,0 +1,39 @@
+"""`edgestack mark-stable STACK [--dry-run]`: after `promote --percent 100`, record the new stable version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._release import run_release
+from .app import app
+from .promote import DRY_RUN_HELP, STATE_HELP
+
+
+@app.command(
+    "mark-stable",
+    help=(
+        "The explicit step after `edgestack promote --percent 100`: record the version now at 100% in "
+        "edgestack:versions (a rollback target from now on) and remove edgestack:rollout."
+    ),
+    short_help="record the version at 100% as stable and end the rollout",
+)
+def mark_stable(
+    stack: Annotated[str, typer.Argument(metavar="STACK")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=DRY_RUN_HELP)] = False,
+    state_file: Annotated[
+        Path | None,
+        typer.Option("--state", metavar="FILE.json", help=STATE_HELP),
+    ] = None,
+) -> int:
+    from infra.release.automation import state
+    from infra.release.stacks import load_named_stack
+    from infra.release.steps import ReleaseStep, plan_mark_stable
+
+    def make_step() -> ReleaseStep:
+        named = load_named_stack(stack)
+        return plan_mark_stable(state(named.name, state_file))
+
+    return run_release(make_step, dry_run=dry_run)

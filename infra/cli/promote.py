@@ -1,0 +1,64 @@
+"""`edgestack promote --from staging --to prod --artifact dist/bundle.tar [--percent N] [--dry-run]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._release import run_release
+from .app import app
+
+DRY_RUN_HELP = "print the config changes and pulumi commands only"
+STATE_HELP = (
+    'read the stacks\' outputs and config from FILE.json ({"<stack>": {"outputs": ..., "config": ...}}, '
+    "as `pulumi stack output --json` and `pulumi config --json` print them) instead of through the Pulumi CLI"
+)
+
+
+@app.command(
+    "promote",
+    help=(
+        "Refuses unless the artifact's bundle sha256 is the source stack's bundleSha256 output, then sets "
+        "edgestack:bundle, edgestack:bundleSha256 and edgestack:rollout on the target and runs `pulumi up` "
+        "(Automation API; needs the Pulumi CLI). --percent 100 completes the rollout; then run "
+        "`edgestack mark-stable TARGET`."
+    ),
+    short_help="deploy the artifact a stack runs to another stack, as a gradual rollout",
+)
+def promote(
+    source: Annotated[str, typer.Option("--from", metavar="STACK", help="stack the artifact runs on")],
+    target: Annotated[str, typer.Option("--to", metavar="STACK", help="stack to deploy it to")],
+    artifact: Annotated[Path, typer.Option("--artifact", help="the artifact (edgestack build)")] = Path(
+        "dist/bundle.tar"
+    ),
+    percent: Annotated[str, typer.Option("--percent", help="share of traffic for the new version, 1-100")] = "100",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=DRY_RUN_HELP)] = False,
+    state_file: Annotated[
+        Path | None,
+        typer.Option("--state", metavar="FILE.json", help=STATE_HELP),
+    ] = None,
+) -> int:
+    from infra.plan.artifact import check_against_stack, load_artifact
+    from infra.plan.rollout import parse_percent
+    from infra.release.automation import state
+    from infra.release.stacks import load_named_stack
+    from infra.release.steps import ReleaseStep, plan_promote
+
+    def make_step() -> ReleaseStep:
+        share = parse_percent(percent)
+        to = load_named_stack(target)
+        load_named_stack(source)
+        built = load_artifact(artifact)
+        check_against_stack(built, to.stack, to.name)
+        return plan_promote(
+            state(source, state_file),
+            state(target, state_file),
+            artifact_path=str(built.path.resolve()),
+            artifact_sha256=built.manifest.bundle_sha256,
+            artifact_migration_tag=built.manifest.migration_tag,
+            percent=share,
+        )
+
+    return run_release(make_step, dry_run=dry_run)
