@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
 
 if TYPE_CHECKING:
     from infra.release.steps import ReleaseStep
+
+_STATE_HELP = (
+    'read the stacks\' outputs and config from FILE.json ({"<stack>": {"outputs": ..., "config": ...}}, '
+    "as `pulumi stack output --json` and `pulumi config --json` print them) instead of through the Pulumi CLI"
+)
+# The options every release command takes.
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="print the config changes and pulumi commands only")
+]
+StateFileOption = Annotated[Path | None, typer.Option("--state", metavar="FILE.json", help=_STATE_HELP)]
 
 
 def run_release(make_step: Callable[[], ReleaseStep], *, dry_run: bool) -> int:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ._release import run_release
+from ._release import DryRunOption, StateFileOption, run_release
 from .app import app
-from .promote import DRY_RUN_HELP, STATE_HELP
 
 
 @app.command(
@@ -22,11 +20,8 @@ from .promote import DRY_RUN_HELP, STATE_HELP
 )
 def mark_stable(
     stack: Annotated[str, typer.Argument(metavar="STACK")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help=DRY_RUN_HELP)] = False,
-    state_file: Annotated[
-        Path | None,
-        typer.Option("--state", metavar="FILE.json", help=STATE_HELP),
-    ] = None,
+    dry_run: DryRunOption = False,
+    state_file: StateFileOption = None,
 ) -> int:
     from infra.release.automation import state
     from infra.release.stacks import load_named_stack

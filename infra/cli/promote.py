@@ -7,14 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ._release import run_release
+from ._release import DryRunOption, StateFileOption, run_release
 from .app import app
-
-DRY_RUN_HELP = "print the config changes and pulumi commands only"
-STATE_HELP = (
-    'read the stacks\' outputs and config from FILE.json ({"<stack>": {"outputs": ..., "config": ...}}, '
-    "as `pulumi stack output --json` and `pulumi config --json` print them) instead of through the Pulumi CLI"
-)
 
 
 @app.command(
@@ -34,11 +28,8 @@ def promote(
         "dist/bundle.tar"
     ),
     percent: Annotated[str, typer.Option("--percent", help="share of traffic for the new version, 1-100")] = "100",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help=DRY_RUN_HELP)] = False,
-    state_file: Annotated[
-        Path | None,
-        typer.Option("--state", metavar="FILE.json", help=STATE_HELP),
-    ] = None,
+    dry_run: DryRunOption = False,
+    state_file: StateFileOption = None,
 ) -> int:
     from infra.plan.artifact import check_against_stack, load_artifact
     from infra.plan.rollout import parse_percent
