@@ -11,11 +11,10 @@ on a real in-memory SQLite database. The migrations table is wrangler's
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare, running_fake
+from fakes.cloudflare_api import ACCOUNT_ID, D1_DATABASE_ID, TOKEN, FakeCloudflare
 
 from infra.d1.files import (
     MigrationDirError,
@@ -33,14 +32,7 @@ from infra.d1.migrations import (
 )
 from infra.deploy.cloudflare_api import D1RestClient, RetryPolicy, connect
 
-DB = "6f1a2b3c-0000-4000-8000-000000000001"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeCloudflare]:
-    with running_fake() as server:
-        server.add_database(DB)
-        yield server
+DB = D1_DATABASE_ID  # the database the `fake` fixture (tests/conftest.py) holds
 
 
 @pytest.fixture

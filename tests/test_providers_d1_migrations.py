@@ -6,11 +6,10 @@ a real in-memory SQLite database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare, running_fake
+from fakes.cloudflare_api import ACCOUNT_ID, D1_DATABASE_ID, TOKEN, FakeCloudflare
 from pulumi.runtime import rpc
 
 from infra.d1.files import load_migrations
@@ -18,14 +17,7 @@ from infra.d1.migrations import EditedMigrationError, MigrationFailedError
 from infra.deploy.cloudflare_api import RetryPolicy, connect
 from infra.deploy.providers.d1_migrations import D1MigrationsProvider, migration_props
 
-DB = "6f1a2b3c-0000-4000-8000-000000000001"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeCloudflare]:
-    with running_fake() as server:
-        server.add_database(DB)
-        yield server
+DB = D1_DATABASE_ID  # the database the `fake` fixture (tests/conftest.py) holds
 
 
 @pytest.fixture

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 
 import pytest
-from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare, FakeIndex, running_fake
+from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare, FakeIndex
 from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
 
@@ -25,12 +24,6 @@ from infra.deploy.providers.base import ProviderError
 from infra.deploy.providers.vectorize import VectorizeIndexProvider
 from infra.deploy.providers.vectorize_config import IndexConfig
 from infra.spec.vectorize import vectorize_name_problem
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeCloudflare]:
-    with running_fake() as server:
-        yield server
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ from typing import Any
 
 ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
 TOKEN = "fake-token-5f1c0e3a9b7d"
+D1_DATABASE_ID = "6f1a2b3c-0000-4000-8000-000000000001"  # the database the tests' `fake` fixture holds
 
 _INDEX_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*[a-z0-9]$")
 _FIXED_TIME = "2026-01-01T00:00:00.000000Z"  # no wall clock in fakes
