@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "plan": 2,  # Stack + bundle -> Plan
     "deploy": 3,  # Plan -> Pulumi resources, Cloudflare API
     "dev": 4,  # the local runtime
+    "fleet": 4,  # per-customer fleets: isolation checks, fleet synth, Automation API runs
     "cli": 5,
     "__main__": 5,  # Pulumi's entry point
 }

@@ -62,8 +62,9 @@ def stacks(draw) -> tuple[Stack, str | None]:
             }
             for i, n in enumerate(groups["rate_limits"])
         },
-        "durable_objects": {
-            n: {"class_name": f"Do{n.title().replace('_', '')}"} for n in groups["durable_objects"]
+        "durable_objects": {  # the index keeps class names unique: A_00 and A00 both title-case to A00
+            n: {"class_name": f"Do{i}{n.title().replace('_', '')}"}
+            for i, n in enumerate(groups["durable_objects"])
         },
     }
     if draw(st.booleans()):

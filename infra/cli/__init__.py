@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from .app import run
 
-COMMANDS = ("validate", "check", "synth", "dev", "wrangler_config")
+COMMANDS = ("validate", "check", "synth", "dev", "wrangler_config", "customer", "fleet")
 
 for _module in COMMANDS:
     importlib.import_module(f"{__name__}.{_module}")

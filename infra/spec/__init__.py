@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from .apps import EMBEDDING_DIMENSIONS, AgentsSpec, GatewaySpec, RagSpec
-from .base import Model, slug
+from .base import NAME_PREFIX_RE, Model, slug
 from .resources import (
     PYODIDE_LINES,
     PYTHON_VERSION_FLAGS,
@@ -38,7 +38,7 @@ class Stack(Model):
     """A fully merged stack file."""
 
     account_id: str = Field(pattern=r"^[0-9a-f]{32}$")
-    name_prefix: str = Field(pattern=r"^[a-z][a-z0-9-]{0,39}$", description="Prefix of every resource name")
+    name_prefix: str = Field(pattern=NAME_PREFIX_RE, description="Prefix of every resource name")
     environment: Environment = "dev"
     zones: dict[str, Zone] = Field(default_factory=dict)
     worker: WorkerSpec

@@ -15,6 +15,9 @@ BindingName = Annotated[str, StringConstraints(pattern=BINDING_NAME_RE, max_leng
 RESOURCE_NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 ResourceName = Annotated[str, StringConstraints(pattern=RESOURCE_NAME_RE)]
 
+# `name_prefix` (and so a customer's name): a lowercase slug that starts with a letter.
+NAME_PREFIX_RE = r"^[a-z][a-z0-9-]{0,39}$"
+
 # Environment-variable style secret names.
 SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=128)]
 

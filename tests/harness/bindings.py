@@ -137,12 +137,15 @@ class FakeRateLimiter:
         self.limit_per_period = limit
         self.period = period
         self.clock = clock
+        # Windows count from the limiter's creation, not from wall-clock minutes: a test that makes
+        # its calls within one period never straddles a window edge, however slow the machine.
+        self.origin = clock()
         self.windows: dict[str, tuple[int, int]] = {}  # key -> (window number, count)
         self.calls: list[str] = []
 
     async def limit(self, key: str) -> bool:
         self.calls.append(key)
-        window = int(self.clock() // self.period)
+        window = int((self.clock() - self.origin) // self.period)
         current, count = self.windows.get(key, (window, 0))
         if current != window:
             count = 0
