@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from fakes.cloudflare_api import D1_DATABASE_ID, FakeCloudflare, running_fake
+from fakes.cloudflare_api import D1_DATABASE_ID, TOKEN, FakeCloudflare, running_fake
+
+if TYPE_CHECKING:
+    from infra.deploy.cloudflare_api import CloudflareApi
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACKS_DIR = REPO_ROOT / "stacks"
@@ -28,3 +32,13 @@ def fake() -> Iterator[FakeCloudflare]:
     with running_fake() as server:
         server.add_database(D1_DATABASE_ID)
         yield server
+
+
+def fake_api(
+    fake: FakeCloudflare, max_attempts: int, sleep: Callable[[float], None] = lambda _s: None
+) -> CloudflareApi:
+    """edgestack's Cloudflare client on the fake, with the token it accepts; retries wait by calling
+    `sleep` (by default they do not wait)."""
+    from infra.deploy.cloudflare_api import RetryPolicy, connect
+
+    return connect(TOKEN, base_url=fake.base_url, retry=RetryPolicy(max_attempts=max_attempts), sleep=sleep)

@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes.cloudflare_api import ACCOUNT_ID, D1_DATABASE_ID, TOKEN, FakeCloudflare
+from fakes.cloudflare_api import ACCOUNT_ID, D1_DATABASE_ID, FakeCloudflare
 from pulumi.runtime import rpc
 
 from infra.d1.files import load_migrations
 from infra.d1.migrations import EditedMigrationError, MigrationFailedError
-from infra.deploy.cloudflare_api import RetryPolicy, connect
 from infra.deploy.providers.d1_migrations import D1MigrationsProvider, migration_props
+from tests.conftest import fake_api
 
 DB = D1_DATABASE_ID  # the database the `fake` fixture (tests/conftest.py) holds
 
@@ -23,9 +23,7 @@ DB = D1_DATABASE_ID  # the database the `fake` fixture (tests/conftest.py) holds
 @pytest.fixture
 def provider(fake: FakeCloudflare) -> D1MigrationsProvider:
     p = D1MigrationsProvider()
-    p.use_api(
-        connect(TOKEN, base_url=fake.base_url, retry=RetryPolicy(max_attempts=2), sleep=lambda _s: None)
-    )
+    p.use_api(fake_api(fake, max_attempts=2))
     return p
 
 
