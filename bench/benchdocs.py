@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
@@ -18,3 +19,14 @@ def write_section(heading: str, text: str, docs: Path = DOCS) -> None:
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
         updated = "".join(lines[:start]) + text + ("\n" if end < len(lines) else "") + "".join(lines[end:])
     docs.write_text(updated)
+
+
+def publish(heading: str, text: str, write: bool, docs: Path = DOCS) -> None:
+    """Print a bench's report and, when `write`, put it in docs/benchmarks.md as the `heading` section."""
+    print(text)
+    if write:
+        write_section(heading, text, docs)
+        print(
+            f"wrote the {heading.removeprefix('## ')} section of {docs.parent.name}/{docs.name}",
+            file=sys.stderr,
+        )

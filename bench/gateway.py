@@ -37,9 +37,8 @@ for entry in (ROOT / "worker_src", ROOT / "tests", ROOT):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
-from bench.benchdocs import write_section  # noqa: E402
+from bench.benchdocs import publish  # noqa: E402
 
-DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## gateway"
 UPSTREAM_KEY = "bench-upstream-key"
 CLIENT_KEY = "bench-client-key"
@@ -438,10 +437,7 @@ def main() -> int:
             print(json.dumps(row), file=sys.stderr)
     results["seconds"] = time.perf_counter() - started
     text = render(results)
-    print(text)
-    if not args.no_write:
-        write_section(SECTION, text)
-        print(f"wrote the gateway section of {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    publish(SECTION, text, write=not args.no_write)
     return 0
 
 

@@ -37,7 +37,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.benchdocs import write_section  # noqa: E402
+from bench.benchdocs import publish  # noqa: E402
 from bench.import_profile import (  # noqa: E402
     ModuleTiming,
     median_modules,
@@ -46,7 +46,6 @@ from bench.import_profile import (  # noqa: E402
 )
 from infra.dev.session import DevOptions, DevSession  # noqa: E402
 
-DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## runtime"
 
 HELLO_STACK = """\
@@ -385,10 +384,7 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     text = render(run(args.starts, args.requests, args.concurrency, [v.resolve() for v in args.variant]))
-    print(text)
-    if not args.no_write:
-        write_section(SECTION, text)
-        print(f"wrote the runtime section of {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    publish(SECTION, text, write=not args.no_write)
     return 0
 
 

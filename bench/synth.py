@@ -39,9 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.benchdocs import write_section  # noqa: E402
+from bench.benchdocs import publish  # noqa: E402
 
-DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## synth"
 
 
@@ -364,10 +363,7 @@ def main() -> int:
         "warm": warm(args.runs),
     }
     text = report(results)
-    print(text)
-    if not args.no_write:
-        write_section(SECTION, text)
-        print(f"wrote the synth section of {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    publish(SECTION, text, write=not args.no_write)
     return 0
 
 

@@ -8,10 +8,8 @@ API reference pages named there. Sleeps are injected: no test waits for real.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare, running_fake
+from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare
 
 from infra.d1.migrations import D1QueryError
 from infra.deploy.cloudflare_api import (
@@ -41,12 +39,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeCloudflare]:
-    with running_fake() as server:
-        yield server
 
 
 def _api(fake: FakeCloudflare, clock: FakeClock, policy: RetryPolicy | None = None, token: str = TOKEN):

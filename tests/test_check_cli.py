@@ -74,6 +74,13 @@ def stack(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run from tmp_path, so the CLI names files as `stack.yaml` and `worker_src/...`."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], str]:
     code = main(argv)
     out, err = capsys.readouterr()
@@ -102,13 +109,8 @@ def test_plain_text_bindings_and_classes(worker_src: Path) -> None:
 
 
 def test_check_reports_undeclared_uses_and_unused_declarations(
-    tmp_path: Path,
-    worker_src: Path,
-    stack: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    in_tmp: Path, worker_src: Path, stack: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(tmp_path)
     lines = stack.read_text().splitlines()
     log_level = lines.index("    LOG_LEVEL: info") + 1
     unused_kv = lines.index("    UNUSED_KV: {}") + 1
@@ -129,11 +131,8 @@ def test_check_reports_undeclared_uses_and_unused_declarations(
     assert err == "edgestack check: 3 error(s), 2 warning(s) in 1 stack(s)\n"
 
 
-def test_warnings_alone_exit_zero(
-    tmp_path: Path, stack: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    root = tmp_path / "quiet_src"
+def test_warnings_alone_exit_zero(in_tmp: Path, stack: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = in_tmp / "quiet_src"
     root.mkdir()
     (root / "entry.py").write_text(
         "from workers import DurableObject\n\n\nclass AgentState(DurableObject):\n    pass\n"
@@ -145,13 +144,8 @@ def test_warnings_alone_exit_zero(
 
 
 def test_a_module_that_does_not_parse_is_an_error(
-    tmp_path: Path,
-    worker_src: Path,
-    stack: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    in_tmp: Path, worker_src: Path, stack: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(tmp_path)
     (worker_src / "app" / "broken.py").write_text("def f(:\n")
     code, out, _ = run(["check", "--worker-src", "worker_src", "stack.yaml"], capsys)
     assert code == 1
@@ -159,10 +153,9 @@ def test_a_module_that_does_not_parse_is_an_error(
 
 
 def test_invalid_stack_prints_its_diagnostics(
-    tmp_path: Path, worker_src: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    in_tmp: Path, worker_src: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "bad.yaml").write_text("account_id: 12\n")
+    (in_tmp / "bad.yaml").write_text("account_id: 12\n")
     code, out, _ = run(["check", "--worker-src", "worker_src", "bad.yaml"], capsys)
     assert code == 1
     assert out == [

@@ -11,11 +11,10 @@ on a real in-memory SQLite database. The migrations table is wrangler's
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare, running_fake
+from fakes.cloudflare_api import ACCOUNT_ID, D1_DATABASE_ID, FakeCloudflare
 
 from infra.d1.files import (
     MigrationDirError,
@@ -31,21 +30,15 @@ from infra.d1.migrations import (
     apply_migrations,
     recorded_migrations,
 )
-from infra.deploy.cloudflare_api import D1RestClient, RetryPolicy, connect
+from infra.deploy.cloudflare_api import D1RestClient
+from tests.conftest import fake_api
 
-DB = "6f1a2b3c-0000-4000-8000-000000000001"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeCloudflare]:
-    with running_fake() as server:
-        server.add_database(DB)
-        yield server
+DB = D1_DATABASE_ID  # the database the `fake` fixture (tests/conftest.py) holds
 
 
 @pytest.fixture
 def client(fake: FakeCloudflare) -> D1RestClient:
-    api = connect(TOKEN, base_url=fake.base_url, retry=RetryPolicy(max_attempts=1))
+    api = fake_api(fake, max_attempts=1)
     return D1RestClient(api, ACCOUNT_ID, DB)
 
 
@@ -278,7 +271,7 @@ def test_a_replayed_request_that_was_applied_counts_as_applied(tmp_path, fake) -
                 return self.inner.query("SELECT 1 WHERE 0")
             return self.inner.query(sql, params)
 
-    api = connect(TOKEN, base_url=fake.base_url, retry=RetryPolicy(max_attempts=1))
+    api = fake_api(fake, max_attempts=1)
     report = apply_migrations(LostFirstTable(D1RestClient(api, ACCOUNT_ID, DB)), [migration])
     assert report.newly_applied == ("0001_init.sql",)
     assert report.recorded == ("0001_init.sql",)
@@ -287,7 +280,7 @@ def test_a_replayed_request_that_was_applied_counts_as_applied(tmp_path, fake) -
 def test_5xx_during_apply_is_retried(tmp_path, fake) -> None:
     write(tmp_path, "0001_init.sql", "CREATE TABLE notes (body TEXT);")
     sleeps: list[float] = []
-    api = connect(TOKEN, base_url=fake.base_url, retry=RetryPolicy(max_attempts=3), sleep=sleeps.append)
+    api = fake_api(fake, max_attempts=3, sleep=sleeps.append)
     fake.fail("POST", r"/d1/database/.*/query$", 503, [(7500, "D1 is overloaded")])
     report = apply_migrations(D1RestClient(api, ACCOUNT_ID, DB), load_migrations(tmp_path))
     assert report.newly_applied == ("0001_init.sql",)
@@ -300,7 +293,7 @@ def test_a_request_whose_response_was_lost_is_replayed_without_running_twice(tmp
     same transaction and rolls back whole; the runner then finds the file recorded."""
     write(tmp_path, "0001_seed.sql", "CREATE TABLE notes (body TEXT);\nINSERT INTO notes VALUES ('once');")
     sleeps: list[float] = []
-    api = connect(TOKEN, base_url=fake.base_url, retry=RetryPolicy(max_attempts=3), sleep=sleeps.append)
+    api = fake_api(fake, max_attempts=3, sleep=sleeps.append)
     fake.fail("POST", r"/d1/database/.*/query$", 503, after_running=True, body_contains="INSERT INTO notes")
     report = apply_migrations(D1RestClient(api, ACCOUNT_ID, DB), load_migrations(tmp_path))
     assert report.newly_applied == ("0001_seed.sql",) and report.recorded == ("0001_seed.sql",)

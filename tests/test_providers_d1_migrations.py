@@ -6,34 +6,24 @@ a real in-memory SQLite database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare, running_fake
+from fakes.cloudflare_api import ACCOUNT_ID, D1_DATABASE_ID, FakeCloudflare
 from pulumi.runtime import rpc
 
 from infra.d1.files import load_migrations
 from infra.d1.migrations import EditedMigrationError, MigrationFailedError
-from infra.deploy.cloudflare_api import RetryPolicy, connect
 from infra.deploy.providers.d1_migrations import D1MigrationsProvider, migration_props
+from tests.conftest import fake_api
 
-DB = "6f1a2b3c-0000-4000-8000-000000000001"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeCloudflare]:
-    with running_fake() as server:
-        server.add_database(DB)
-        yield server
+DB = D1_DATABASE_ID  # the database the `fake` fixture (tests/conftest.py) holds
 
 
 @pytest.fixture
 def provider(fake: FakeCloudflare) -> D1MigrationsProvider:
     p = D1MigrationsProvider()
-    p.use_api(
-        connect(TOKEN, base_url=fake.base_url, retry=RetryPolicy(max_attempts=2), sleep=lambda _s: None)
-    )
+    p.use_api(fake_api(fake, max_attempts=2))
     return p
 
 

@@ -13,32 +13,24 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 
 import pytest
-from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare, FakeIndex, running_fake
+from fakes.cloudflare_api import ACCOUNT_ID, TOKEN, FakeCloudflare, FakeIndex
 from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from infra.deploy.cloudflare_api import BASE_URL_ENV, CloudflareAuthError, RetryPolicy, connect
+from infra.deploy.cloudflare_api import BASE_URL_ENV, CloudflareAuthError, connect
 from infra.deploy.providers.base import ProviderError
 from infra.deploy.providers.vectorize import VectorizeIndexProvider
 from infra.deploy.providers.vectorize_config import IndexConfig
 from infra.spec.vectorize import vectorize_name_problem
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeCloudflare]:
-    with running_fake() as server:
-        yield server
+from tests.conftest import fake_api
 
 
 @pytest.fixture
 def provider(fake: FakeCloudflare) -> VectorizeIndexProvider:
     p = VectorizeIndexProvider()
-    p.use_api(
-        connect(TOKEN, base_url=fake.base_url, retry=RetryPolicy(max_attempts=3), sleep=lambda _s: None)
-    )
+    p.use_api(fake_api(fake, max_attempts=3))
     return p
 
 

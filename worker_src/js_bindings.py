@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from typing import Any
 
 import js
-from app.bindings import R2ObjectInfo, UpstreamError, UpstreamResponse, Vector, VectorMatch
+from app.bindings import R2ObjectInfo, UpstreamError, UpstreamResponse, Vector, VectorMatch, VectorQuery
 from app.config import ParsedOnce
 from js import Object
 from pyodide.ffi import JsException, JsProxy, create_proxy, jsnull, to_js
@@ -212,25 +212,17 @@ class VectorizeAdapter:
         await self._index.upsert(js_object(payload))
         return len(payload)
 
-    async def query(
-        self,
-        vector: Sequence[float],
-        top_k: int = 5,
-        return_values: bool = False,
-        return_metadata: str = "none",
-        namespace: str | None = None,
-        filter: Mapping[str, Any] | None = None,
-    ) -> list[VectorMatch]:
-        options: dict[str, Any] = {
-            "topK": top_k,
-            "returnValues": return_values,
-            "returnMetadata": return_metadata,
+    async def query(self, vector: Sequence[float], options: VectorQuery) -> list[VectorMatch]:
+        js_options: dict[str, Any] = {
+            "topK": options.top_k,
+            "returnValues": options.return_values,
+            "returnMetadata": options.return_metadata,
         }
-        if namespace is not None:
-            options["namespace"] = namespace
-        if filter:
-            options["filter"] = dict(filter)
-        result = py(await self._index.query(to_js(list(vector)), js_object(options)))
+        if options.namespace is not None:
+            js_options["namespace"] = options.namespace
+        if options.filter:
+            js_options["filter"] = dict(options.filter)
+        result = py(await self._index.query(to_js(list(vector)), js_object(js_options)))
         return [
             VectorMatch(
                 id=m["id"], score=float(m["score"]), values=m.get("values"), metadata=m.get("metadata")

@@ -39,8 +39,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fakes.loopback import serve_on_loopback, stop_serving
+
 ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
 TOKEN = "fake-token-5f1c0e3a9b7d"
+D1_DATABASE_ID = "6f1a2b3c-0000-4000-8000-000000000001"  # the database the tests' `fake` fixture holds
 
 _INDEX_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*[a-z0-9]$")
 _FIXED_TIME = "2026-01-01T00:00:00.000000Z"  # no wall clock in fakes
@@ -95,7 +98,6 @@ class FakeCloudflare:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -126,17 +128,13 @@ class FakeCloudflare:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
         # a short poll interval keeps shutdown() (once per test) from waiting the default 0.5 s
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
-        self._thread.start()
+        self._server = serve_on_loopback(Handler, "fake-cloudflare", poll_interval_s=0.01)
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            stop_serving(self._server)
         for conn in self.databases.values():
             conn.close()
 

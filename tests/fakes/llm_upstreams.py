@@ -40,6 +40,8 @@ from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from fakes.loopback import serve_on_loopback, stop_serving
+
 Api = Literal["openai", "anthropic"]
 DropMode = Literal["before_headers", "after_headers", "mid_body"]
 
@@ -122,7 +124,6 @@ class FakeLLMUpstream:
         self.lock = threading.Lock()
         self._rng = random.Random(self.settings.seed)
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ control
 
@@ -143,18 +144,12 @@ class FakeLLMUpstream:
         class Handler(_Handler):
             fake = upstream
 
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"fake-{self.name}", daemon=True
-        )
-        self._thread.start()
+        self._server = serve_on_loopback(Handler, f"fake-{self.name}", server_class=_QuietServer)
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            stop_serving(self._server)
             self._server = None
 
     def __enter__(self) -> FakeLLMUpstream:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +20,14 @@ T = TypeVar("T")
 
 UPSTREAM_KEY = "sk-upstream-SECRET-0123456789"  # what the fakes expect; must never reach a client
 SECRETS = {"OA_KEY": UPSTREAM_KEY, "OB_KEY": UPSTREAM_KEY, "AN_KEY": UPSTREAM_KEY}
+WEATHER = {  # an OpenAI function tool; the fake upstreams call it with {"query": <the last user text>}
+    "type": "function",
+    "function": {
+        "name": "weather",
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"query": {"type": "string"}}},
+    },
+}
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -121,3 +129,15 @@ def anthropic_client(base_url: str, api_key: str = "anonymous", **headers: str) 
     return anthropic.Anthropic(
         base_url=base_url, api_key=api_key, max_retries=0, timeout=20, default_headers=headers or None
     )
+
+
+def read_openai_stream(stream: Iterable[Any]) -> tuple[str, Any, str | None]:
+    """An OpenAI SDK chat-completions stream read to its end: (text, usage or None, finish reason)."""
+    text, usage, finish = [], None, None
+    for chunk in stream:
+        if chunk.choices:
+            text.append(chunk.choices[0].delta.content or "")
+            finish = chunk.choices[0].finish_reason or finish
+        if chunk.usage:
+            usage = chunk.usage
+    return "".join(text), usage, finish

@@ -21,7 +21,16 @@ import httpx
 import openai
 import pytest
 from fakes.llm_upstreams import Fault
-from gateway_testing import SECRETS, Upstreams, anthropic_client, openai_client, route, section
+from gateway_testing import (
+    SECRETS,
+    WEATHER,
+    Upstreams,
+    anthropic_client,
+    openai_client,
+    read_openai_stream,
+    route,
+    section,
+)
 from harness.stackconfig import gateway_section, key_sha256
 from harness.target import DevRuntimeTarget, ExternalGateway
 
@@ -80,17 +89,9 @@ def _user(text: str) -> list[dict]:
 
 def test_openai_sdk_to_anthropic_upstream_translates_system_tools_and_usage(gw, fresh_upstreams) -> None:
     fresh_upstreams.an.configure(cached_tokens=5)
-    weather = {
-        "type": "function",
-        "function": {
-            "name": "weather",
-            "description": "Weather for a city",
-            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}},
-        },
-    }
     raw = _openai(gw).chat.completions.with_raw_response.create(
         model="to-anthropic",
-        tools=[weather],
+        tools=[WEATHER],
         messages=[{"role": "system", "content": "You are terse."}, *_user("Paris?")],
     )
     completion = raw.parse()
@@ -112,14 +113,8 @@ def test_openai_sdk_streams_from_anthropic_upstream_with_include_usage(gw) -> No
         stream_options={"include_usage": True},
         messages=_user("one two three"),
     )
-    text, usage, finish = [], None, None
-    for chunk in stream:
-        if chunk.choices:
-            text.append(chunk.choices[0].delta.content or "")
-            finish = chunk.choices[0].finish_reason or finish
-        if chunk.usage:
-            usage = chunk.usage
-    assert "".join(text) == "an: one two three" and finish == "stop"
+    text, usage, finish = read_openai_stream(stream)
+    assert text == "an: one two three" and finish == "stop"
     assert usage is not None and usage.completion_tokens == 4 and usage.prompt_tokens > 0
 
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from gateway_testing import UPSTREAM_KEY, anthropic_client, openai_client, route, section
+from gateway_testing import (
+    UPSTREAM_KEY,
+    WEATHER,
+    anthropic_client,
+    openai_client,
+    read_openai_stream,
+    route,
+    section,
+)
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "weather",
-        "description": "Weather for a city",
-        "parameters": {"type": "object", "properties": {"query": {"type": "string"}}},
-    },
-}
 WEATHER_ANTHROPIC = {
     "name": "weather",
     "description": "Weather for a city",
@@ -94,14 +94,8 @@ def test_openai_client_streams_with_include_usage(gw, model) -> None:
         stream_options={"include_usage": True},
         messages=[{"role": "user", "content": "one two three"}],
     )
-    text, usage, finish = [], None, None
-    for chunk in stream:
-        if chunk.choices:
-            text.append(chunk.choices[0].delta.content or "")
-            finish = chunk.choices[0].finish_reason or finish
-        if chunk.usage:
-            usage = chunk.usage
-    assert "".join(text).endswith(": one two three") and finish == "stop"
+    text, usage, finish = read_openai_stream(stream)
+    assert text.endswith(": one two three") and finish == "stop"
     assert usage is not None and usage.completion_tokens == 4 and usage.prompt_tokens > 0
 
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.bindings import R2ObjectInfo, Vector, VectorMatch
+from app.bindings import R2ObjectInfo, Vector, VectorMatch, VectorQuery
 
 from infra.dev.embeddings import HashingEmbedder
 
@@ -141,31 +141,25 @@ class FakeVectorize:
         self._mutate("upsert", list(vectors))
         return len(vectors)
 
-    async def query(
-        self,
-        vector: Sequence[float],
-        top_k: int = 5,
-        return_values: bool = False,
-        return_metadata: str = "none",
-        namespace: str | None = None,
-        filter: Mapping[str, Any] | None = None,
-    ) -> list[VectorMatch]:
+    async def query(self, vector: Sequence[float], options: VectorQuery) -> list[VectorMatch]:
+        top_k = options.top_k
         self.calls.append(("query", top_k))
-        if top_k > (20 if return_metadata == "all" or return_values else 100):
+        if top_k > (20 if options.return_metadata == "all" or options.return_values else 100):
             raise VectorizeLimitError("topK too large")
-        for key in filter or {}:
+        for key in options.filter or {}:
             assert key in self.metadata_indexes, f"filter on unindexed metadata key {key!r} matches nothing"
         scored = []
         for stored in self.vectors.values():
-            if stored.namespace != namespace:
+            if stored.namespace != options.namespace:
                 continue
-            if filter and not _matches(self._indexed(stored.metadata), filter):
+            if options.filter and not _matches(self._indexed(stored.metadata), options.filter):
                 continue
             score = sum(a * b for a, b in zip(vector, stored.values, strict=True))
             scored.append((score, stored))
         scored.sort(key=lambda pair: -pair[0])
+        with_metadata = options.return_metadata == "all"
         return [
-            VectorMatch(id=s.id, score=score, metadata=dict(s.metadata) if return_metadata == "all" else None)
+            VectorMatch(id=s.id, score=score, metadata=dict(s.metadata) if with_metadata else None)
             for score, s in scored[:top_k]
         ]
 

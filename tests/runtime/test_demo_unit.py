@@ -15,7 +15,7 @@ for entry in (REPO / "worker_src", REPO / "tests"):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
-from app.bindings import Vector, VectorMatch  # noqa: E402
+from app.bindings import Vector, VectorMatch, VectorQuery  # noqa: E402
 from app.config import BuildInfo  # noqa: E402
 from app.demo import demo, demo_vector, handle_object_request  # noqa: E402
 from app.http import HttpRequest  # noqa: E402
@@ -48,12 +48,12 @@ class ExactIndex:
         self.vectors.update({v.id: v for v in vectors})
         return len(vectors)
 
-    async def query(self, vector: list[float], top_k: int = 5, **_: Any) -> list[VectorMatch]:
+    async def query(self, vector: list[float], options: VectorQuery) -> list[VectorMatch]:
         scored = [
             VectorMatch(v.id, sum(a * b for a, b in zip(vector, v.values, strict=True)))
             for v in self.vectors.values()
         ]
-        return sorted(scored, key=lambda m: -m.score)[:top_k]
+        return sorted(scored, key=lambda m: -m.score)[: options.top_k]
 
 
 class SqliteObjectStorage:

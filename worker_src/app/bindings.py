@@ -75,17 +75,20 @@ class Vector:
     namespace: str | None = None
 
 
+@dataclass(frozen=True)
+class VectorQuery:
+    """The options of a Vectorize query (`topK`, `returnValues`, `returnMetadata`, `namespace`, `filter`)."""
+
+    top_k: int = 5
+    return_values: bool = False
+    return_metadata: str = "none"  # "none", "indexed" or "all"
+    namespace: str | None = None
+    filter: Mapping[str, Any] | None = None
+
+
 class VectorizeIndex(Protocol):
     async def upsert(self, vectors: Sequence[Vector]) -> int: ...
-    async def query(
-        self,
-        vector: Sequence[float],
-        top_k: int = 5,
-        return_values: bool = False,
-        return_metadata: str = "none",
-        namespace: str | None = None,
-        filter: Mapping[str, Any] | None = None,
-    ) -> list[VectorMatch]: ...
+    async def query(self, vector: Sequence[float], options: VectorQuery) -> list[VectorMatch]: ...
     async def get_by_ids(self, ids: Sequence[str]) -> list[Vector]: ...
     async def delete_by_ids(self, ids: Sequence[str]) -> int: ...
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from .bindings import Vector
+from .bindings import Vector, VectorQuery
 from .http import HttpRequest, HttpResponse
 from .services import DurableObjectNamespace, Services
 
@@ -106,7 +106,7 @@ async def demo(
         vector_id = f"demo-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
         values = demo_vector(name, dimensions)
         await index.upsert([Vector(id=vector_id, values=values, metadata={"tenant": "demo", "name": name})])
-        matches = await index.query(values, top_k=1, return_metadata="all")
+        matches = await index.query(values, VectorQuery(top_k=1, return_metadata="all"))
         report["vectorize"] = {
             "binding": index_name,
             "upserted": vector_id,

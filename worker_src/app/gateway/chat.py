@@ -396,19 +396,15 @@ def open_relay(
     assert served.success is not None
     relay = StreamRelay(chat.api, served.success.provider.api, chat.include_usage, int(ctx.started))
     ctx.record.ttfb_ms = ctx.elapsed_ms()
-    return relay, _relay(ctx, chat, served.route, served.success, served.decision, relay)
+    return relay, _relay(ctx, chat, served, relay)
 
 
 async def _relay(
-    ctx: RequestContext,
-    chat: ChatRequest,
-    route: Route,
-    success: Success,
-    decision: cache.CacheDecision,
-    relay: StreamRelay,
+    ctx: RequestContext, chat: ChatRequest, served: Served, relay: StreamRelay
 ) -> AsyncIterator[bytes]:
     """Pass the upstream stream through as it arrives; record usage when it ends (however it ends)."""
-    assert success.stream is not None and success.decoder is not None
+    success = served.success
+    assert success is not None and success.stream is not None and success.decoder is not None
     upstream, decoder = success.stream, success.decoder
     status, error_kind = 200, None
     try:
@@ -451,19 +447,19 @@ async def _relay(
         yield relay.error("internal gateway error during the stream")
     finally:
         await close_stream(upstream)
-        _finish_stream(ctx, chat, route, success, decision, relay, status, error_kind)
+        _finish_stream(ctx, chat, served, relay, status, error_kind)
 
 
 def _finish_stream(
     ctx: RequestContext,
     chat: ChatRequest,
-    route: Route,
-    success: Success,
-    decision: cache.CacheDecision,
+    served: Served,
     relay: StreamRelay,
     status: int,
     error_kind: str | None,
 ) -> None:
+    route, success, decision = served.route, served.success, served.decision
+    assert success is not None
     if status == 502:
         ctx.state.breakers.record_failure(
             breaker_key(route.alias, success.candidate), route.breaker, ctx.services.clock()

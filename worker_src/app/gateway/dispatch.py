@@ -249,8 +249,7 @@ class Dispatcher:
         call: CallSpec,
         attempts: int,
     ) -> Success | Failure | GatewayError:
-        clock = self.services.clock
-        started = clock()
+        started = self.services.clock()
         try:
             reply = await send(self.services, provider, request, call.headers, call.request_id)
         except ProviderMisconfigured as error:
@@ -275,18 +274,7 @@ class Dispatcher:
                 raise ValueError("not an object")
         except ValueError:
             return Failure(candidate, "invalid", "upstream returned a body that is not a JSON object")
-        latency_ms = (clock() - started) * 1000
-        self._observe(candidate, latency_ms)
-        return Success(
-            candidate=candidate,
-            provider=provider,
-            attempts=attempts,
-            status=reply.status,
-            headers=reply.headers,
-            latency_ms=latency_ms,
-            body=body,
-            parsed=parsed,
-        )
+        return self._success(candidate, provider, reply, attempts, started)._replace(body=body, parsed=parsed)
 
     async def _http_failure(
         self, candidate: Candidate, provider: Provider, reply: UpstreamResponse, call: CallSpec, attempts: int
@@ -344,19 +332,17 @@ class Dispatcher:
             return Failure(
                 candidate, "http", f"stream opened with an error: {events[0].data[:200]}", status=503
             )
+        return self._success(candidate, provider, reply, attempts, started)._replace(
+            first_events=tuple(events), decoder=decoder, stream=body
+        )
+
+    def _success(
+        self, candidate: Candidate, provider: Provider, reply: UpstreamResponse, attempts: int, started: float
+    ) -> Success:
+        """A good answer, its latency observed; the caller adds the body or the first events."""
         latency_ms = (self.services.clock() - started) * 1000
         self._observe(candidate, latency_ms)
-        return Success(
-            candidate=candidate,
-            provider=provider,
-            attempts=attempts,
-            status=reply.status,
-            headers=reply.headers,
-            latency_ms=latency_ms,
-            first_events=tuple(events),
-            decoder=decoder,
-            stream=body,
-        )
+        return Success(candidate, provider, attempts, reply.status, reply.headers, latency_ms)
 
     def _observe(self, candidate: Candidate, latency_ms: float) -> None:
         now = self.services.clock()

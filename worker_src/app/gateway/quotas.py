@@ -39,25 +39,19 @@ async def check_quota(db: D1Database, key: VirtualKey, now: float) -> None:
     except Exception as error:  # quotas fail open: D1 trouble must not take the gateway down
         log_event("quota_read_failed", key=key.name, error=type(error).__name__)
         return
-    requests = int(rows[0]["requests"]) if rows else 0
-    tokens = int(rows[0]["tokens"]) if rows else 0
-    retry_after = seconds_until_utc_midnight(now)
-    if key.requests_per_day is not None and requests >= key.requests_per_day:
-        raise GatewayError(
-            429,
-            "quota",
-            f"daily request quota of {key.requests_per_day} reached for this key",
-            code="quota_exceeded",
-            retry_after_s=retry_after,
-        )
-    if key.tokens_per_day is not None and tokens >= key.tokens_per_day:
-        raise GatewayError(
-            429,
-            "quota",
-            f"daily token quota of {key.tokens_per_day} reached for this key",
-            code="quota_exceeded",
-            retry_after_s=retry_after,
-        )
+    for what, column, limit in (
+        ("request", "requests", key.requests_per_day),
+        ("token", "tokens", key.tokens_per_day),
+    ):
+        used = int(rows[0][column]) if rows else 0
+        if limit is not None and used >= limit:
+            raise GatewayError(
+                429,
+                "quota",
+                f"daily {what} quota of {limit} reached for this key",
+                code="quota_exceeded",
+                retry_after_s=seconds_until_utc_midnight(now),
+            )
 
 
 def add_usage_statement(

@@ -8,6 +8,7 @@ upstream's; same-API traffic passes through untouched.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from .errors import GatewayError
@@ -131,14 +132,21 @@ def _merge_same_role(messages: list[JsonObject]) -> list[JsonObject]:
 # ---------------------------------------------------------------- requests
 
 
-def openai_request_to_anthropic(body: JsonObject, model: str, default_max_tokens: int) -> JsonObject:
-    """An OpenAI chat-completions request as an Anthropic messages request for `model`."""
-    system_texts: list[str] = []
-    turns: list[JsonObject] = []
+def _request_messages(body: JsonObject) -> Iterator[tuple[int, str, JsonObject]]:
+    """Each message of a request as (index, `messages[index]`, message); one that is not an object is a
+    bad request."""
     for index, message in enumerate(body.get("messages") or []):
         where = f"messages[{index}]"
         if not isinstance(message, dict):
             raise _bad(f"{where} must be an object", where)
+        yield index, where, message
+
+
+def openai_request_to_anthropic(body: JsonObject, model: str, default_max_tokens: int) -> JsonObject:
+    """An OpenAI chat-completions request as an Anthropic messages request for `model`."""
+    system_texts: list[str] = []
+    turns: list[JsonObject] = []
+    for index, where, message in _request_messages(body):
         role = message.get("role")
         content = message.get("content")
         if role in ("system", "developer"):
@@ -253,10 +261,7 @@ def anthropic_request_to_openai(
     system_text = _text_of(system)
     if system_text:
         messages.append({"role": "system", "content": system_text})
-    for index, message in enumerate(body.get("messages") or []):
-        where = f"messages[{index}]"
-        if not isinstance(message, dict):
-            raise _bad(f"{where} must be an object", where)
+    for _, where, message in _request_messages(body):
         role = message.get("role")
         content = message.get("content")
         if role not in ("user", "assistant"):

@@ -26,13 +26,7 @@ class SearchHit(NamedTuple):
     text: str
 
     def public(self) -> dict[str, Any]:
-        return {
-            "doc_id": self.doc_id,
-            "chunk": self.chunk,
-            "score": self.score,
-            "title": self.title,
-            "text": self.text,
-        }
+        return self._asdict()
 
 
 class SearchRequest(NamedTuple):

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from ..bindings import Vector, VectorizeIndex
+from ..bindings import Vector, VectorizeIndex, VectorQuery
 from .chunking import Chunk
 from .filters import TENANT_KEY, Filter
 from .ids import namespace, vector_id, vector_ids
@@ -83,10 +83,12 @@ async def query(
 ) -> list[VectorHit]:
     matches = await index.query(
         vector,
-        top_k=min(top_k, MAX_TOP_K_WITH_METADATA),
-        return_metadata="all",
-        namespace=namespace(tenant),
-        filter=where.to_vectorize(tenant),
+        VectorQuery(
+            top_k=min(top_k, MAX_TOP_K_WITH_METADATA),
+            return_metadata="all",
+            namespace=namespace(tenant),
+            filter=where.to_vectorize(tenant),
+        ),
     )
     hits = []
     for match in matches:
