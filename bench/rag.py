@@ -73,7 +73,7 @@ def check_questions(labelled: dict[str, Any], docs: dict[str, tuple[str, str]]) 
 
 
 def embedder_name() -> tuple[str, Any]:
-    from infra.dev.embeddings import choose_embedder
+    from infra.dev.embedders import choose_embedder
 
     choice = choose_embedder()
     return choice.embedder.name, choice.embedder

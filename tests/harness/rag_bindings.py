@@ -24,7 +24,7 @@ from typing import Any
 
 from app.bindings import R2ObjectInfo, Vector, VectorMatch, VectorQuery
 
-from infra.dev.embeddings import HashingEmbedder
+from infra.dev.embedders import HashingEmbedder
 
 
 class FakeR2:

@@ -11,14 +11,11 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
+from infra.dev.embedders import HASHING_EMBEDDER_NAME, EmbeddingServerError, HashingEmbedder, choose_embedder
 from infra.dev.embeddings import (
-    HASHING_EMBEDDER_NAME,
     MAX_TEXTS,
     EmbeddingRequestError,
-    EmbeddingServerError,
-    HashingEmbedder,
     RunningEmbeddingServer,
-    choose_embedder,
     dimension_mismatch,
     model_mappings,
     parse_embed_request,
@@ -152,7 +149,7 @@ def test_choose_embedder_can_be_forced_to_hashing(monkeypatch: pytest.MonkeyPatc
 
 
 def test_choose_embedder_falls_back_when_the_extra_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    import infra.dev.embeddings as embeddings
+    import infra.dev.embedders as embeddings
 
     def missing() -> object:
         raise ModuleNotFoundError("No module named 'sentence_transformers'", name="sentence_transformers")

@@ -12,14 +12,13 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from infra.dev.embeddings import (
+from infra.dev.embedders import (
     MINILM_DIMENSIONS,
     MINILM_NAME,
-    RunningEmbeddingServer,
     SentenceTransformerEmbedder,
     load_minilm_embedder,
-    start_embedding_server,
 )
+from infra.dev.embeddings import RunningEmbeddingServer, start_embedding_server
 
 _MISSING = [
     name

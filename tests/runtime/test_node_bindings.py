@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.dev.embeddings import HashingEmbedder, start_embedding_server
+from infra.dev.embedders import HashingEmbedder
+from infra.dev.embeddings import start_embedding_server
 
 REPO = Path(__file__).resolve().parents[2]
 AI_MODULE = (REPO / "runtime" / "bindings" / "ai.mjs").as_uri()
