@@ -1,6 +1,7 @@
 """Pure planner: `plan(stack, bundle) -> Plan` (model.py), every resource the stack needs, without Pulumi.
 
-One method per plan slice: `storage()`, `worker()`, `routing()`, `ai_gateway()`. Nothing here talks
+One method per plan slice: `storage()` and `worker()` here, `routing()` and `ai_gateway()` in
+routing_planner.py (the planner's base class). Nothing here talks
 to Pulumi or the network, so planning is deterministic and property-tested; `infra.deploy.components`
 turn the slices into resources.
 
@@ -13,7 +14,6 @@ deployed to 100%, so no split deployment or rollback crosses the migration.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from infra.spec import Stack, slug
@@ -21,11 +21,7 @@ from infra.spec import Stack, slug
 from .bundle import Bundle, BundleError
 from .do_migrations import MigrationError, MigrationPlan, live_classes, pending_steps
 from .model import (
-    RAG_UPLOAD_ACTIONS,
     AiBinding,
-    AiGatewayPlan,
-    CronTriggerPlan,
-    CustomDomainPlan,
     D1Binding,
     D1DatabasePlan,
     D1MigrationsPlan,
@@ -37,25 +33,21 @@ from .model import (
     NamedWorkerPlan,
     Plan,
     QueueBinding,
-    QueueConsumerPlan,
     QueuePlan,
     R2Binding,
     R2BucketPlan,
-    R2EventNotificationPlan,
     RateLimitBinding,
-    RoutePlan,
-    RoutingPlan,
     SecretTextBinding,
     StoragePlan,
-    SubdomainPlan,
     VectorizeBinding,
     VectorizeIndexPlan,
     WorkerCode,
     WorkerPlan,
     WorkerVersionPlan,
 )
-from .naming import Naming, PlanError
+from .naming import PlanError
 from .rollout import KnownVersion, Rollout, RolloutError, check_rollout
+from .routing_planner import RoutingPlanner
 from .runtime_config import CONFIG_BINDING, STACK_BINDING, VERSION_BINDING, runtime_config_json
 
 DEPLOYMENT_STRATEGY = "percentage"
@@ -68,10 +60,6 @@ PLAN_ERRORS: tuple[type[Exception], ...] = (PlanError, MigrationError, BundleErr
 # --- planning ----------------------------------------------------------------------------------
 
 
-def _short_digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:6]
-
-
 @dataclass(frozen=True)
 class Release:
     """The stack config `edgestack:rollout` and `edgestack:versions` (see infra/plan/rollout.py)."""
@@ -80,7 +68,7 @@ class Release:
     versions: tuple[KnownVersion, ...] = ()
 
 
-class _Planner(Naming):
+class _Planner(RoutingPlanner):
     def __init__(
         self, stack: Stack, bundle: Bundle, stack_name: str, deployed_tag: str | None, release: Release
     ) -> None:
@@ -301,107 +289,6 @@ class _Planner(Naming):
             pinned_version_id=pinned,
             pinned_bundle_sha256=other.bundle_sha256 if pinned and other is not None else None,
             depends_on=(script.name,) if pinned else (script.name, version.name),
-        )
-
-    def routing(self, storage: StoragePlan, worker: WorkerPlan) -> RoutingPlan:
-        """Routes, custom domains, crons, workers.dev and queue consumers: all after the deployment."""
-        stack, worker_spec = self.stack, self.stack.worker
-        after_deploy = (worker.script.name, worker.deployment.name)
-        routes = []
-        for index, route in enumerate(worker_spec.routes):
-            routes.append(
-                RoutePlan(
-                    name=self.logical("route", slug(route.pattern)[:40], _short_digest(route.pattern)),
-                    pattern=route.pattern,
-                    zone_id=self.zone_id(route.zone, f"worker.routes[{index}].zone"),
-                    depends_on=after_deploy,
-                )
-            )
-        domains = []
-        for index, domain in enumerate(worker_spec.custom_domains):
-            domains.append(
-                CustomDomainPlan(
-                    name=self.logical("domain", slug(domain.hostname)[:40], _short_digest(domain.hostname)),
-                    hostname=domain.hostname,
-                    zone_id=self.zone_id(domain.zone, f"worker.custom_domains[{index}].zone"),
-                    depends_on=after_deploy,
-                )
-            )
-        crons = None
-        if worker_spec.crons:
-            crons = CronTriggerPlan(
-                name=self.logical("crons"), schedules=worker_spec.crons, depends_on=after_deploy
-            )
-        subdomain = SubdomainPlan(
-            name=self.logical("workers-dev"), enabled=worker_spec.workers_dev, depends_on=after_deploy
-        )
-        consumers = []
-        for queue in storage.queues:
-            queue_spec = stack.bindings.queues[queue.binding]
-            if queue_spec.consume:
-                consumers.append(
-                    QueueConsumerPlan(
-                        name=self.logical(
-                            "queue",
-                            f"{slug(queue.binding)}--consumer",
-                            where=f"bindings.queues.{queue.binding}",
-                        ),
-                        queue=queue.name,
-                        batch_size=queue_spec.max_batch_size,
-                        max_wait_time_ms=queue_spec.max_batch_timeout_s * 1000,
-                        depends_on=(queue.name, *after_deploy),
-                    )
-                )
-        return RoutingPlan(
-            account_id=stack.account_id,
-            routes=tuple(routes),
-            custom_domains=tuple(domains),
-            crons=crons,
-            subdomain=subdomain,
-            queue_consumers=tuple(consumers),
-            r2_event_notifications=self.rag_upload_notifications(storage, consumers, after_deploy),
-        )
-
-    def rag_upload_notifications(
-        self, storage: StoragePlan, consumers: list[QueueConsumerPlan], after_deploy: tuple[str, ...]
-    ) -> tuple[R2EventNotificationPlan, ...]:
-        """`rag.ingest_on_upload`: the documents bucket notifies the RAG queue of writes and deletes,
-        once the queue's consumer exists."""
-        rag = self.stack.rag
-        if rag is None or not rag.enabled or not rag.ingest_on_upload or rag.queue_binding is None:
-            return ()
-        bucket = next((b for b in storage.r2 if b.binding == rag.documents_binding), None)
-        queue = next((q for q in storage.queues if q.binding == rag.queue_binding), None)
-        if bucket is None or queue is None:
-            raise PlanError("rag.ingest_on_upload: documents_binding and queue_binding must name declared bindings")
-        consumer = [c.name for c in consumers if c.queue == queue.name]
-        return (
-            R2EventNotificationPlan(
-                name=self.logical("r2-events", slug(bucket.binding), where="rag.ingest_on_upload"),
-                bucket=bucket.name,
-                queue=queue.name,
-                actions=RAG_UPLOAD_ACTIONS,
-                description=f"edgestack RAG: index objects written to {bucket.bucket_name}",
-                depends_on=(bucket.name, queue.name, *consumer, *after_deploy),
-            ),
-        )
-
-    def ai_gateway(self) -> AiGatewayPlan | None:
-        gateway = self.stack.ai_gateway
-        if gateway is None:
-            return None
-        return AiGatewayPlan(
-            name=self.logical("ai-gateway"),
-            # Prefixed like every other name, so per-customer stacks in one account never collide.
-            gateway_id=f"{self.stack.name_prefix}-{gateway.id}",
-            cache_ttl=gateway.cache_ttl,
-            collect_logs=gateway.collect_logs,
-            rate_limiting_limit=gateway.rate_limiting_limit,
-            rate_limiting_interval=gateway.rate_limiting_interval,
-            rate_limiting_technique=gateway.rate_limiting_technique,
-            cache_invalidate_on_update=gateway.cache_invalidate_on_update,
-            log_management=gateway.log_management,
-            log_management_strategy=gateway.log_management_strategy,
         )
 
     def run(self) -> Plan:
