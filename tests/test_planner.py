@@ -9,10 +9,13 @@ from pulumi_mocks import SHOP_MIGRATIONS, ZONE_ID, fake_bundle, make_plan, make_
 
 from infra.plan.bundle import BundleError, Module
 from infra.plan.do_migrations import MigrationError
-from infra.plan.model import (
+from infra.plan.model import D1MigrationsPlan, VectorizeIndexPlan
+from infra.plan.planned_resource import Token
+from infra.plan.planner import PlanError, plan
+from infra.plan.runtime_config import runtime_config_json
+from infra.plan.worker_model import (
     AiBinding,
     D1Binding,
-    D1MigrationsPlan,
     DurableObjectBinding,
     KvBinding,
     PlainTextBinding,
@@ -20,12 +23,8 @@ from infra.plan.model import (
     R2Binding,
     RateLimitBinding,
     SecretTextBinding,
-    Token,
     VectorizeBinding,
-    VectorizeIndexPlan,
 )
-from infra.plan.planner import PlanError, plan
-from infra.plan.runtime_config import runtime_config_json
 
 
 def test_logical_and_cloudflare_names_derive_from_prefix_and_binding_slug():

@@ -8,7 +8,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pulumi_mocks import ACCOUNT, ZONE_ID, fake_bundle
 
-from infra.plan.model import (
+from infra.plan.planned_resource import Token
+from infra.plan.planner import plan
+from infra.plan.runtime_config import CONFIG_BINDING, STACK_BINDING, VERSION_BINDING
+from infra.plan.worker_model import (
     D1Binding,
     KvBinding,
     PlainTextBinding,
@@ -16,11 +19,8 @@ from infra.plan.model import (
     R2Binding,
     ResourceBinding,
     SecretTextBinding,
-    Token,
     VectorizeBinding,
 )
-from infra.plan.planner import plan
-from infra.plan.runtime_config import CONFIG_BINDING, STACK_BINDING, VERSION_BINDING
 from infra.spec import Stack, slug
 
 BUNDLE = fake_bundle()

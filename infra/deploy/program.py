@@ -25,7 +25,7 @@ from infra.deploy.components.d1_migrations import apply_d1_migrations
 from infra.deploy.components.vectorize import VectorizeConfigError, provision_index
 from infra.plan.artifact import ArtifactError, check_against_stack, check_digest, load_artifact
 from infra.plan.bundle import Bundle, load_bundle
-from infra.plan.model import Plan, SecretTextBinding
+from infra.plan.model import Plan
 from infra.plan.planner import PLAN_ERRORS, Release, plan
 from infra.plan.rollout import (
     BUNDLE_KEY,
@@ -36,6 +36,7 @@ from infra.plan.rollout import (
     parse_rollout,
     parse_versions,
 )
+from infra.plan.worker_model import SecretTextBinding
 from infra.spec import Stack
 from infra.stackfile.diagnostics import StackError
 from infra.stackfile.project import find_project

@@ -26,8 +26,9 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.plan.bundle import load_bundle
-from infra.plan.model import Plan, SecretTextBinding
+from infra.plan.model import Plan
 from infra.plan.planner import plan
+from infra.plan.worker_model import SecretTextBinding
 
 PROJECT = "edgestack"
 SECRET = "[secret]"

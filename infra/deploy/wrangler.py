@@ -13,11 +13,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from infra.plan.model import (
+from infra.plan.model import Plan
+from infra.plan.worker_model import (
     AiBinding,
     DurableObjectBinding,
     PlainTextBinding,
-    Plan,
     RateLimitBinding,
     SecretTextBinding,
 )

@@ -11,12 +11,12 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from infra.plan.model import (
+from infra.plan.model import Plan
+from infra.plan.worker_model import (
     AiBinding,
     DurableObjectBinding,
     KvBinding,
     PlainTextBinding,
-    Plan,
     RateLimitBinding,
     SecretTextBinding,
 )

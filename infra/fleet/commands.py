@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..plan.bundle import load_bundle
-from ..plan.model import Token
+from ..plan.planned_resource import Token
 from ..plan.planner import PLAN_ERRORS
 from ..stackfile.diagnostics import OneLineError, StackError
 from ..stackfile.names import CUSTOMER_PREFIX

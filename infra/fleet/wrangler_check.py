@@ -19,13 +19,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..plan.model import (
+from ..plan.model import Plan
+from ..plan.worker_model import (
     AiBinding,
     D1Binding,
     DurableObjectBinding,
     KvBinding,
     PlainTextBinding,
-    Plan,
     QueueBinding,
     R2Binding,
     RateLimitBinding,

@@ -8,7 +8,7 @@ import re
 from infra.spec import Stack
 from infra.spec.base import RESOURCE_NAME_RE
 
-from .model import PlainTextBinding, WorkerBinding
+from .worker_model import PlainTextBinding, WorkerBinding
 
 # Cloudflare: environment variables (plain_text bindings) are limited to 5 KB each.
 PLAIN_TEXT_LIMIT = 5 * 1024

@@ -21,34 +21,36 @@ from infra.spec import Stack, slug
 from .bundle import Bundle, BundleError
 from .do_migrations import MigrationError, MigrationPlan, live_classes, pending_steps
 from .model import (
-    AiBinding,
-    D1Binding,
     D1DatabasePlan,
     D1MigrationsPlan,
-    DeploymentPlan,
-    DurableObjectBinding,
-    KvBinding,
     KvNamespacePlan,
-    MigrationUploadPlan,
-    NamedWorkerPlan,
     Plan,
-    QueueBinding,
     QueuePlan,
-    R2Binding,
     R2BucketPlan,
-    RateLimitBinding,
-    SecretTextBinding,
     StoragePlan,
-    VectorizeBinding,
     VectorizeIndexPlan,
-    WorkerCode,
-    WorkerPlan,
-    WorkerVersionPlan,
 )
 from .naming import PlanError
 from .rollout import KnownVersion, Rollout, RolloutError, check_rollout
 from .routing_planner import RoutingPlanner
 from .runtime_config import CONFIG_BINDING, STACK_BINDING, VERSION_BINDING, runtime_config_json
+from .worker_model import (
+    AiBinding,
+    D1Binding,
+    DeploymentPlan,
+    DurableObjectBinding,
+    KvBinding,
+    MigrationUploadPlan,
+    NamedWorkerPlan,
+    QueueBinding,
+    R2Binding,
+    RateLimitBinding,
+    SecretTextBinding,
+    VectorizeBinding,
+    WorkerCode,
+    WorkerPlan,
+    WorkerVersionPlan,
+)
 
 DEPLOYMENT_STRATEGY = "percentage"
 

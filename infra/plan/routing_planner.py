@@ -19,9 +19,9 @@ from .model import (
     RoutingPlan,
     StoragePlan,
     SubdomainPlan,
-    WorkerPlan,
 )
 from .naming import Naming, PlanError
+from .worker_model import WorkerPlan
 
 
 def _short_digest(text: str) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.deploy.synth import SECRET, SynthResource, SynthResult
-from infra.plan.model import Token
+from infra.plan.planned_resource import Token
 from infra.plan.runtime_config import CONFIG_BINDING
 from infra.stackfile.load import looks_like_secret_var
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.deploy.synth import SynthResult
-from infra.plan.model import Token
+from infra.plan.planned_resource import Token
 from infra.plan.runtime_config import CONFIG_BINDING, STACK_BINDING
 
 VECTORIZE_INDEX_TYPE = "pulumi-python:dynamic/edgestack:VectorizeIndex"

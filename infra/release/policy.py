@@ -25,7 +25,7 @@ from infra.plan.bundle import (
     Bundle,
     Module,
 )
-from infra.plan.model import Token
+from infra.plan.planned_resource import Token
 from infra.spec import PolicyRuleId, Stack
 from infra.stackfile.load import looks_like_secret_var
 

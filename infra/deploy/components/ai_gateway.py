@@ -5,7 +5,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from infra.plan.model import AiGatewayPlan, Token
+from infra.plan.model import AiGatewayPlan
+from infra.plan.planned_resource import Token
 
 
 class AiGateway(pulumi.ComponentResource):

@@ -15,11 +15,11 @@ from typing import Any, cast
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from infra.plan.model import (
+from infra.plan.planned_resource import PlannedResource
+from infra.plan.worker_model import (
     AiBinding,
     DurableObjectBinding,
     PlainTextBinding,
-    PlannedResource,
     RateLimitBinding,
     SecretTextBinding,
     WorkerBinding,

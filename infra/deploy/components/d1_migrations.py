@@ -22,7 +22,8 @@ import pulumi_cloudflare as cloudflare
 
 from infra.d1.files import load_migrations
 from infra.deploy.providers.d1_migrations import D1MigrationsResource, migration_props
-from infra.plan.model import D1MigrationsPlan, Token
+from infra.plan.model import D1MigrationsPlan
+from infra.plan.planned_resource import Token
 from infra.stackfile.project import project_relative
 
 

@@ -19,7 +19,8 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 
 from infra.plan.do_migrations import MigrationPlan
-from infra.plan.model import Token, WorkerCode, WorkerPlan
+from infra.plan.planned_resource import Token
+from infra.plan.worker_model import WorkerCode, WorkerPlan
 
 from .bindings import BindingFields, script_binding_args, waits_for
 

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from infra.plan.model import PlannedResource, RoutingPlan, Token
+from infra.plan.model import RoutingPlan
+from infra.plan.planned_resource import PlannedResource, Token
 
 from .bindings import waits_for
 

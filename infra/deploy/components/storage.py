@@ -10,18 +10,15 @@ from typing import Protocol
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from infra.plan.model import (
+from infra.plan.model import D1MigrationsPlan, StoragePlan, VectorizeIndexPlan
+from infra.plan.planned_resource import PlannedResource, Token
+from infra.plan.worker_model import (
     D1Binding,
-    D1MigrationsPlan,
     KvBinding,
-    PlannedResource,
     QueueBinding,
     R2Binding,
     ResourceBinding,
-    StoragePlan,
-    Token,
     VectorizeBinding,
-    VectorizeIndexPlan,
     WorkerBinding,
 )
 

@@ -18,7 +18,8 @@ import pulumi
 from infra.deploy.components.storage import ProvisionedIndex
 from infra.deploy.providers.vectorize import VectorizeIndexResource
 from infra.deploy.providers.vectorize_config import IndexConfig
-from infra.plan.model import Token, VectorizeIndexPlan
+from infra.plan.model import VectorizeIndexPlan
+from infra.plan.planned_resource import Token
 from infra.spec import Stack, VectorizeIndexSpec
 
 

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from infra.plan.model import (
+from infra.plan.planned_resource import Token
+from infra.plan.worker_model import (
     DurableObjectBinding,
     ResourceBinding,
-    Token,
     VersionShare,
     WorkerBinding,
     WorkerPlan,
