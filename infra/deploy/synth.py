@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +53,7 @@ class SynthResource:
     depends_on: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "name": self.name,
-            "inputs": self.inputs,
-            "protect": self.protect,
-            "parent": self.parent,
-            "depends_on": list(self.depends_on),
-        }
+        return {**asdict(self), "depends_on": list(self.depends_on)}
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any
 from infra.deploy.synth import SECRET, SynthResource, SynthResult
 from infra.plan.planned_resource import Token
 from infra.plan.runtime_config import CONFIG_BINDING
+from infra.release.json_file import read_json_file
 from infra.stackfile.load import looks_like_secret_var
 
 PREFIX = "{prefix}"
@@ -211,14 +212,7 @@ def render_table(diff: GraphDiff) -> str:
 
 def load_synth_json(path: Path) -> SynthResult:
     """A graph saved with `edgestack synth STACK --format json > FILE.json`."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DiffInputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DiffInputError(f"{path}: cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise DiffInputError(f"{path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+    data = read_json_file(path, DiffInputError)
     if not isinstance(data, dict) or not isinstance(data.get("resources"), list):
         raise DiffInputError(f"{path}: not a synth graph (expected the output of `edgestack synth --format json`)")
     resources = []

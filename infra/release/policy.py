@@ -13,7 +13,7 @@ import base64
 import binascii
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, get_args
 
 from infra.plan.bundle import (
@@ -109,14 +109,7 @@ class Violation:
         return f"{self.stack}: {status}: {self.rule}: {self.message}"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "severity": self.severity,
-            "stack": self.stack,
-            "resource": self.resource,
-            "message": self.message,
-            "exemption": self.exemption,
-        }
+        return asdict(self)
 
 
 # --- the rules ----------------------------------------------------------------------------------

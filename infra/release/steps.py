@@ -7,7 +7,6 @@ The config keys and every refusal are in `infra.plan.rollout`, shared with the P
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from infra.plan.rollout import (
     parse_versions,
     versions_config,
 )
+from infra.release.json_file import read_json_file
 
 
 @dataclass(frozen=True)
@@ -89,14 +89,7 @@ def stack_state(name: str, outputs: Mapping[str, Any], config: Mapping[str, Any]
 def load_state_file(path: Path, name: str) -> StackState:
     """Stack `name` from a saved state file: `{"<stack>": {"outputs": <pulumi stack output --json>,
     "config": <pulumi config --json>}}` (for an offline `--dry-run`)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RolloutError(f"{path}: no such state file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RolloutError(f"{path}: cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise RolloutError(f"{path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+    data = read_json_file(path, RolloutError, "state file")
     entry = data.get(name) if isinstance(data, dict) else None
     if not isinstance(entry, dict) or not isinstance(entry.get("outputs", {}), dict):
         raise RolloutError(f"{path}: no stack {name!r} with an outputs object")

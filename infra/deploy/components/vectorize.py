@@ -4,8 +4,8 @@ The Worker binding uses `index.index_name` (an output of the index) and the Work
 component in `depends_on`, so the index exists before any version binds to it. With the program's
 `Storage` component, pass `provision_index` as its `index_provisioner`; directly:
 
-    index = VectorizeIndex("rag-index", index_args_from_spec(stack, "RAG_INDEX", spec),
-                           pulumi.ResourceOptions(parent=storage, protect=stack.protect_data))
+    index = VectorizeIndex("rag-index", IndexArgs(account_id=..., index_name="rag", dimensions=384),
+                           pulumi.ResourceOptions(parent=storage, protect=True))
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from infra.deploy.providers.vectorize import VectorizeIndexResource
 from infra.deploy.providers.vectorize_config import IndexConfig
 from infra.plan.model import VectorizeIndexPlan
 from infra.plan.planned_resource import Token
-from infra.spec import Stack, VectorizeIndexSpec
 
 
 class VectorizeConfigError(ValueError):
@@ -47,19 +46,6 @@ class IndexArgs:
             metadata_indexes=dict(self.metadata_indexes),
             adopt_existing=self.adopt_existing,
         )
-
-
-def index_args_from_spec(stack: Stack, binding: str, spec: VectorizeIndexSpec) -> IndexArgs:
-    """The index for `bindings.vectorize.<binding>`; the name derives from the stack prefix."""
-    return IndexArgs(
-        account_id=stack.account_id,
-        index_name=stack.resource_name(binding, spec.name),
-        dimensions=spec.dimensions,
-        metric=spec.metric,
-        description=spec.description,
-        metadata_indexes=dict(spec.metadata_indexes),
-        adopt_existing=spec.adopt_existing,
-    )
 
 
 class VectorizeIndex(pulumi.ComponentResource):

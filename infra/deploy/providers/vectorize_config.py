@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from infra.spec.vectorize import (
@@ -59,15 +59,7 @@ class IndexConfig:
         return out
 
     def to_props(self) -> dict[str, Any]:
-        return {
-            "account_id": self.account_id,
-            "index_name": self.index_name,
-            "dimensions": self.dimensions,
-            "metric": self.metric,
-            "description": self.description,
-            "metadata_indexes": dict(sorted(self.metadata_indexes.items())),
-            "adopt_existing": self.adopt_existing,
-        }
+        return {**asdict(self), "metadata_indexes": dict(sorted(self.metadata_indexes.items()))}
 
     @classmethod
     def from_props(cls, props: Mapping[str, Any]) -> IndexConfig:
