@@ -11,7 +11,7 @@ component in `depends_on`, so the index exists before any version binds to it. W
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import pulumi
 
@@ -37,15 +37,7 @@ class IndexArgs:
     adopt_existing: bool = False
 
     def config(self) -> IndexConfig:
-        return IndexConfig(
-            account_id=self.account_id,
-            index_name=self.index_name,
-            dimensions=self.dimensions,
-            metric=self.metric,
-            description=self.description,
-            metadata_indexes=dict(self.metadata_indexes),
-            adopt_existing=self.adopt_existing,
-        )
+        return IndexConfig(**asdict(self))  # the same fields
 
 
 class VectorizeIndex(pulumi.ComponentResource):
