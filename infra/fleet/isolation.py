@@ -93,9 +93,8 @@ def stack_claims(name: str, stack: Stack, sources: SourceMap) -> Iterator[Claim]
             str(limit.namespace_id),
             ("bindings", "rate_limits", binding, "namespace_id"),
         )
-    if stack.ai_gateway is not None:
-        gateway_id = f"{stack.name_prefix}-{stack.ai_gateway.id}"
-        yield claim(ClaimKind.AI_GATEWAY, gateway_id, ("ai_gateway", "id"), derived=True)
+    if stack.ai_gateway_id is not None:
+        yield claim(ClaimKind.AI_GATEWAY, stack.ai_gateway_id, ("ai_gateway", "id"), derived=True)
     for binding, kv in bindings.kv.items():
         path: KeyPath = ("bindings", "kv", binding, "title")
         yield claim(ClaimKind.KV, kv.title or stack.resource_name(binding), path, derived=kv.title is None)

@@ -115,13 +115,12 @@ class RoutingPlanner(Naming):
         )
 
     def ai_gateway(self) -> AiGatewayPlan | None:
-        gateway = self.stack.ai_gateway
-        if gateway is None:
+        gateway, gateway_id = self.stack.ai_gateway, self.stack.ai_gateway_id
+        if gateway is None or gateway_id is None:
             return None
         return AiGatewayPlan(
             name=self.logical("ai-gateway"),
-            # Prefixed like every other name, so per-customer stacks in one account never collide.
-            gateway_id=f"{self.stack.name_prefix}-{gateway.id}",
+            gateway_id=gateway_id,
             cache_ttl=gateway.cache_ttl,
             collect_logs=gateway.collect_logs,
             rate_limiting_limit=gateway.rate_limiting_limit,

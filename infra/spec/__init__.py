@@ -56,6 +56,11 @@ class Stack(Model):
     def script_name(self) -> str:
         return f"{self.name_prefix}-{self.worker.name}"
 
+    @property
+    def ai_gateway_id(self) -> str | None:
+        """The AI Gateway's id, prefixed like every other name so stacks in one account never collide."""
+        return f"{self.name_prefix}-{self.ai_gateway.id}" if self.ai_gateway else None
+
     def resource_name(self, binding: str, explicit: str | None = None) -> str:
         """Cloudflare-side name of a binding's resource: explicit, or `<prefix>-<binding-slug>`."""
         return explicit or f"{self.name_prefix}-{slug(binding)}"
