@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.spec.resources import route_domain, route_host
 from infra.stackfile.diagnostics import StackError
 from infra.stackfile.load import load_layers, load_stack, load_stack_with_sources, merge_stack_files
 from infra.stackfile.names import StackNotFoundError, list_stack_files, resolve_stack_path, stack_name
@@ -273,3 +274,18 @@ def test_diagnostics_never_echo_secret_values(tmp_path: Path) -> None:
         load_stack(path, worker_src=FIXTURE_WORKER_SRC)
     assert "sk-live-123" not in str(caught.value)
     assert [d.key_path for d in caught.value.diagnostics] == ["worker.secrets"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "host", "domain"),
+    [
+        ("api.example.com/v1/*", "api.example.com", "api.example.com"),
+        ("*.API.Example.com/*", "*.api.example.com", "api.example.com"),
+        ("*example.com/*", "*example.com", "example.com"),
+        ("example.com", "example.com", "example.com"),
+    ],
+)
+def test_route_host_and_domain(pattern: str, host: str, domain: str) -> None:
+    """One reading of a route pattern's host serves fleet isolation, policy and the agents' own hosts."""
+    assert route_host(pattern) == host
+    assert route_domain(pattern) == domain

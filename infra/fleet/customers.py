@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..spec import Stack
 from ..spec.base import NAME_PREFIX_RE
+from ..spec.resources import route_host
 from ..stackfile.diagnostics import StackError
 from ..stackfile.load import merge_stack_files
 from ..stackfile.names import CUSTOMER_PREFIX, STACK_SUFFIXES
@@ -126,7 +127,7 @@ def served_hostnames(members: Iterable[Member]) -> dict[str, Member]:
         for domain in member.stack.worker.custom_domains:
             out.setdefault(domain.hostname.lower(), member)
         for route in member.stack.worker.routes:
-            out.setdefault(route.pattern.split("/", 1)[0].lower(), member)
+            out.setdefault(route_host(route.pattern), member)
     return out
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..spec import Stack
+from ..spec.resources import route_host
 from ..stackfile.diagnostics import Diagnostic
 from ..stackfile.source import KeyPath, Position, SourceMap, format_key_path
 from .members import Member
@@ -56,11 +57,6 @@ class Claim:
     @property
     def where(self) -> str:
         return f"{self.stack} ({self.position})"
-
-
-def _host(pattern: str) -> str:
-    """`api.example.com/v1/*` -> `api.example.com` (route patterns may start with `*`)."""
-    return pattern.split("/", 1)[0].lower()
 
 
 def stack_claims(name: str, stack: Stack, sources: SourceMap) -> Iterator[Claim]:
@@ -129,8 +125,8 @@ def _route_hosts(claims: Iterable[Claim]) -> Iterator[Claim]:
     """A route's host as a hostname claim of its own: a custom domain owns its whole hostname, so
     another stack's route on that host collides with it (two routes on one host do not)."""
     for c in claims:
-        if c.kind is ClaimKind.ROUTE and "*" not in _host(c.value):
-            yield Claim(ClaimKind.HOSTNAME, _host(c.value), c.scope, c.stack, c.key_path, c.position)
+        if c.kind is ClaimKind.ROUTE and "*" not in route_host(c.value):
+            yield Claim(ClaimKind.HOSTNAME, route_host(c.value), c.scope, c.stack, c.key_path, c.position)
 
 
 def collisions(claims: Iterable[Claim]) -> list[tuple[Claim, Claim]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from infra.spec import Stack
+from infra.spec.resources import route_domain
 
 CONFIG_BINDING = "EDGESTACK_CONFIG"
 VERSION_BINDING = "EDGESTACK_BUNDLE_VERSION"
@@ -31,7 +32,7 @@ def own_hosts(stack: Stack) -> list[str]:
     zone keys that are domain names. Lower-case, sorted."""
     hosts = {h for h in stack.zones if "." in h}
     named = [d.hostname for d in stack.worker.custom_domains]
-    named += [r.pattern.split("/", 1)[0].removeprefix("*.").removeprefix("*") for r in stack.worker.routes]
+    named += [route_domain(r.pattern) for r in stack.worker.routes]
     for host in named:
         host = host.lower().rstrip(".")
         hosts.add(host)

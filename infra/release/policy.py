@@ -27,6 +27,7 @@ from infra.plan.bundle import (
 )
 from infra.plan.planned_resource import Token
 from infra.spec import PolicyRuleId, Stack
+from infra.spec.resources import route_domain
 from infra.stackfile.load import looks_like_secret_var
 
 from .graph import DATA_TYPES, Graph, GraphResource
@@ -233,15 +234,10 @@ def compatibility_date_age(graph: Graph, ctx: PolicyContext) -> Iterator[Finding
             )
 
 
-def _host(pattern: str) -> str:
-    host = pattern.split("/", 1)[0].lower()
-    return host.removeprefix("*.").removeprefix("*")
-
-
 def routes_on_declared_zones(graph: Graph, ctx: PolicyContext) -> Iterator[Finding]:
     zones = {zone.id: zone for zone in ctx.zones}
     for resource in graph.of_type(Token.WORKERS_ROUTE.value, Token.CUSTOM_DOMAIN.value):
-        host = _host(str(resource.props.get("pattern") or resource.props.get("hostname") or ""))
+        host = route_domain(str(resource.props.get("pattern") or resource.props.get("hostname") or ""))
         zone_id = str(resource.props.get("zoneId"))
         zone = zones.get(zone_id)
         if zone is None:

@@ -22,6 +22,16 @@ class Zone(Model):
     )
 
 
+def route_host(pattern: str) -> str:
+    """A route pattern's host, lower-case: `*.API.example.com/v1/*` -> `*.api.example.com`."""
+    return pattern.split("/", 1)[0].lower()
+
+
+def route_domain(pattern: str) -> str:
+    """The host a route pattern serves, without its wildcard: `*.api.example.com/*` -> `api.example.com`."""
+    return route_host(pattern).removeprefix("*.").removeprefix("*")
+
+
 class Route(Model):
     pattern: str = Field(min_length=1, description="e.g. api.example.com/v1/*")
     zone: str = Field(description="Key into the stack's `zones` map")
