@@ -40,3 +40,11 @@ def test_agents_spec_rejects_out_of_range_fields(field: str, value: int) -> None
     with pytest.raises(ValidationError) as caught:
         AgentsSpec.model_validate({"state_binding": "AGENT", "history_binding": "DB", field: value})
     assert field in str(caught.value)
+
+
+def test_agents_section_is_parsed_once_per_isolate() -> None:
+    section = {"state_binding": "A", "history_binding": "D", "max_turns": 3}
+    first = agents_config({"agents": section})
+    assert agents_config({"agents": dict(section)}) is first  # equal content: no re-parse
+    changed = agents_config({"agents": {**section, "max_turns": 4}})
+    assert changed is not first and changed is not None and changed.max_turns == 4

@@ -15,7 +15,6 @@ from typing import Any
 from app.config import BuildInfo
 from app.gateway.state import ISOLATE
 from app.http import HttpRequest, HttpResponse
-from app.rag.config import CONFIG
 from app.router import handle
 from app.services import Services
 
@@ -96,7 +95,6 @@ LLM_GATEWAY = {
 class RagWorld:
     def __init__(self, public: bool = False, lag: bool = False, llm: bool = False, **rag: Any) -> None:
         ISOLATE.reset()
-        CONFIG.__init__()  # type: ignore[misc]
         self.clock = FakeClock()
         self.background = BackgroundTasks()
         self.r2 = FakeR2()

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from ..config import SectionCache
+
 
 class AgentsConfig(NamedTuple):
     state_binding: str
@@ -30,7 +32,10 @@ class AgentsConfig(NamedTuple):
 
 def agents_config(root: Mapping[str, Any]) -> AgentsConfig | None:
     """The agents section of `EDGESTACK_CONFIG`, or None when the stack has none or disables it."""
-    section = root.get("agents") if isinstance(root, Mapping) else None
+    return _SECTION.get(root)
+
+
+def _parse_section(section: Any) -> AgentsConfig | None:
     if not isinstance(section, Mapping) or section.get("enabled") is False:
         return None
     state, history = section.get("state_binding"), section.get("history_binding")
@@ -48,6 +53,9 @@ def agents_config(root: Mapping[str, Any]) -> AgentsConfig | None:
         elif isinstance(value, str):
             values[name] = value
     return AgentsConfig(**values)
+
+
+_SECTION: SectionCache[AgentsConfig | None] = SectionCache("agents", _parse_section)  # parsed once per isolate
 
 
 def rag_configured(root: Mapping[str, Any]) -> bool:

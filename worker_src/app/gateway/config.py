@@ -11,9 +11,10 @@ references inside the section, and names the key path of anything wrong.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
+
+from ..config import SectionCache
 
 ProviderKind = Literal["openai", "anthropic", "workers-ai", "openai-compatible"]
 Strategy = Literal["cheapest", "fastest", "fallback", "weighted"]
@@ -341,33 +342,8 @@ def parse_gateway_config(section: Any) -> GatewayConfig:
     )
 
 
-class ConfigCache:
-    """Parses the gateway section once per isolate.
-
-    The fast path is identity: the platform keeps one parsed `EDGESTACK_CONFIG` per isolate. If it
-    hands in a fresh (equal) mapping, the canonical JSON text is compared instead of re-parsing.
-    """
+class ConfigCache(SectionCache["GatewayConfig"]):
+    """The gateway section, parsed once per isolate (see `SectionCache`)."""
 
     def __init__(self) -> None:
-        self._source: object = None
-        self._text: str | None = None
-        self._parsed: GatewayConfig | None = None
-        self._error: GatewayConfigError | None = None
-
-    def get(self, root_config: Mapping[str, Any]) -> GatewayConfig | None:
-        """The parsed gateway section, None when the stack has none; raises GatewayConfigError."""
-        section = root_config.get("gateway") if isinstance(root_config, Mapping) else None
-        if section is None:
-            return None
-        if section is not self._source:
-            text = json.dumps(section, sort_keys=True, separators=(",", ":"), default=str)
-            if text != self._text:
-                self._text = text
-                try:
-                    self._parsed, self._error = parse_gateway_config(section), None
-                except GatewayConfigError as error:
-                    self._parsed, self._error = None, error
-            self._source = section
-        if self._error is not None:
-            raise self._error
-        return self._parsed
+        super().__init__("gateway", parse_gateway_config, (GatewayConfigError,))

@@ -6,10 +6,10 @@ on, with the spec's defaults, and names the key path of anything unusable.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
+from ..config import SectionCache
 from .errors import RagError
 
 Mode = Literal["hybrid", "vector", "keyword"]
@@ -66,21 +66,4 @@ def parse_rag_config(section: Any) -> RagConfig:
     return RagConfig(**values)
 
 
-class RagConfigCache:
-    """Parses the rag section once per isolate (re-parsed when its JSON text changes)."""
-
-    def __init__(self) -> None:
-        self._text: str | None = None
-        self._parsed: RagConfig | None = None
-
-    def get(self, root_config: Mapping[str, Any]) -> RagConfig | None:
-        section = root_config.get("rag") if isinstance(root_config, Mapping) else None
-        if section is None:
-            return None
-        text = json.dumps(section, sort_keys=True, default=str)
-        if text != self._text:
-            self._parsed, self._text = parse_rag_config(section), text
-        return self._parsed
-
-
-CONFIG = RagConfigCache()
+CONFIG: SectionCache[RagConfig] = SectionCache("rag", parse_rag_config, (RagError,))
