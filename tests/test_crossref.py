@@ -197,6 +197,25 @@ def test_gateway_problems_are_all_reported(tmp_path: Path) -> None:
     )
 
 
+def test_local_echo_takes_no_url_or_key_and_needs_no_price(tmp_path: Path) -> None:
+    overlay = {
+        "gateway": {
+            "providers": {
+                "echo": {"kind": "local-echo", "base_url": "https://example.com/v1"},
+                "echo2": {"kind": "local-echo", "api_key_secret": "OPENAI_API_KEY"},
+                "plain": {"kind": "local-echo"},
+            },
+            "routes": {
+                "chat": {"strategy": "cheapest", "candidates": [{"provider": "plain", "model": "echo"}]}
+            },
+        },
+    }
+    assert sorted(messages(tmp_path, overlay)) == [
+        "gateway.providers.echo.base_url: local-echo providers answer in-process: remove this field",
+        "gateway.providers.echo2.api_key_secret: local-echo providers answer in-process: remove this field",
+    ]
+
+
 def test_aliases_need_a_gateway(tmp_path: Path) -> None:
     assert sorted(messages(tmp_path, {"gateway": None})) == [
         "agents.model_alias: unknown model alias 'chat' (no gateway routes are declared)",

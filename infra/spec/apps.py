@@ -13,7 +13,8 @@ from pydantic import Field, HttpUrl, model_validator
 
 from .base import BindingName, Model, SecretName
 
-ProviderKind = Literal["openai", "anthropic", "workers-ai", "openai-compatible"]
+# local-echo: the built-in stand-in that answers offline without a model (docs/gateway.md).
+ProviderKind = Literal["openai", "anthropic", "workers-ai", "openai-compatible", "local-echo"]
 
 
 class ModelPrice(Model):

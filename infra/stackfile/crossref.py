@@ -290,6 +290,9 @@ class _Checker:
                     )
                 if provider.kind == "openai-compatible" and provider.base_url is None:
                     self.error(base, "openai-compatible providers need base_url", on_value=False)
+                if provider.kind == "local-echo" and (provider.base_url or provider.api_key_secret):
+                    field = "base_url" if provider.base_url else "api_key_secret"
+                    self.error((*base, field), "local-echo providers answer in-process: remove this field")
                 if provider.kind == "workers-ai" and not self.stack.bindings.ai:
                     self.error(
                         base,
@@ -307,7 +310,11 @@ class _Checker:
                             else " (no providers are declared)"
                         )
                         self.error((*path, "provider"), f"unknown provider {candidate.provider!r}{hint}")
-                    elif route.strategy == "cheapest" and candidate.model not in provider_spec.prices:
+                    elif (
+                        route.strategy == "cheapest"
+                        and provider_spec.kind != "local-echo"  # a stand-in: always tried last
+                        and candidate.model not in provider_spec.prices
+                    ):
                         self.error(
                             (*path, "model"),
                             f"strategy 'cheapest' needs a price for {candidate.model!r} "

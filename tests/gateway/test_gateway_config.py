@@ -88,7 +88,7 @@ def test_the_shipped_base_stack_gateway_section_parses() -> None:
         ),
         (
             lambda s: s["providers"]["p1"].update(kind="cohere"),
-            "gateway.providers.p1.kind: must be one of openai, anthropic, workers-ai, openai-compatible; got 'cohere'",
+            "gateway.providers.p1.kind: must be one of openai, anthropic, workers-ai, openai-compatible, local-echo; got 'cohere'",
         ),
         (
             lambda s: s["routes"]["chat"].update(candidates=[]),

@@ -21,7 +21,14 @@ from .quotas import add_usage_statement, check_quota
 from .relay import StreamRelay
 from .sse import DONE, encode_event
 from .state import IsolateState
-from .strategies import order_cheapest, order_fallback, order_fastest, order_weighted, request_random
+from .strategies import (
+    order_cheapest,
+    order_fallback,
+    order_fastest,
+    order_weighted,
+    request_random,
+    stand_ins_last,
+)
 from .streams import anthropic_message_to_events, dumps, openai_completion_to_chunks
 from .tokens import TokenUsage, cost_usd, estimate_completion_tokens, estimate_prompt_tokens
 from .translate import JsonObject, anthropic_response_to_openai, openai_response_to_anthropic
@@ -169,6 +176,12 @@ def finish_record(
 
 
 def order_candidates(
+    route: Route, config: GatewayConfig, chat: ChatRequest, ctx: RequestContext
+) -> list[Candidate]:
+    return stand_ins_last(_strategy_order(route, config, chat, ctx), config.providers)
+
+
+def _strategy_order(
     route: Route, config: GatewayConfig, chat: ChatRequest, ctx: RequestContext
 ) -> list[Candidate]:
     if route.strategy == "cheapest":

@@ -16,11 +16,11 @@ from typing import Any, Literal, NamedTuple
 
 from ..config import SectionCache
 
-ProviderKind = Literal["openai", "anthropic", "workers-ai", "openai-compatible"]
+ProviderKind = Literal["openai", "anthropic", "workers-ai", "openai-compatible", "local-echo"]
 Strategy = Literal["cheapest", "fastest", "fallback", "weighted"]
 Backoff = Literal["constant", "linear", "exponential"]
 
-PROVIDER_KINDS: tuple[str, ...] = ("openai", "anthropic", "workers-ai", "openai-compatible")
+PROVIDER_KINDS: tuple[str, ...] = ("openai", "anthropic", "workers-ai", "openai-compatible", "local-echo")
 STRATEGIES: tuple[str, ...] = ("cheapest", "fastest", "fallback", "weighted")
 BACKOFFS: tuple[str, ...] = ("constant", "linear", "exponential")
 
@@ -53,8 +53,13 @@ class Provider(NamedTuple):
 
     @property
     def api(self) -> Literal["openai", "anthropic"]:
-        """The wire format this provider speaks (Workers AI is adapted to OpenAI's)."""
+        """The wire format this provider speaks (Workers AI and local-echo are adapted to OpenAI's)."""
         return "anthropic" if self.kind == "anthropic" else "openai"
+
+    @property
+    def stand_in(self) -> bool:
+        """No model (local-echo): tried only after every real candidate, whatever the strategy."""
+        return self.kind == "local-echo"
 
 
 class Candidate(NamedTuple):

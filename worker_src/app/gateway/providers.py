@@ -6,6 +6,7 @@
 - workers-ai: `env.AI.run(model, inputs)` through the AI binding; the reply is adapted to OpenAI's
   wire format (https://developers.cloudflare.com/workers-ai/models/ text-generation schema:
   `{response, tool_calls, usage}`, streaming `data: {"response": ...}` ... `data: [DONE]`).
+- local-echo: answered in-process by `local_echo.py` (no language model, no network).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..bindings import UpstreamError, UpstreamResponse
 from ..services import Services
 from .config import DEFAULT_BASE_URLS, Candidate, Provider
 from .errors import Api
+from .local_echo import local_echo_payload
 from .sse import DONE, SseDecoder, encode_event
 from .streams import openai_chunk, openai_completion_to_chunks
 from .translate import (
@@ -81,6 +83,8 @@ def _secret(provider: Provider, secrets: Mapping[str, str]) -> str | None:
 
 def check_usable(services: Services, provider: Provider) -> None:
     """Raise ProviderMisconfigured when the provider's secret or binding is missing."""
+    if provider.kind == "local-echo":
+        return
     if provider.kind == "workers-ai":
         if services.ai is None:
             raise ProviderMisconfigured(
@@ -109,6 +113,10 @@ async def send(
     """Send one upstream call. Raises UpstreamError (connect/timeout) or ProviderMisconfigured."""
     if provider.kind == "workers-ai":
         return await _run_workers_ai(services, provider, request, request_id)
+    if provider.kind == "local-echo":
+        payload = local_echo_payload(request.body, request.stream, request_id, int(services.clock()))
+        content_type = "text/event-stream" if request.stream else "application/json"
+        return UpstreamResponse(200, {"content-type": content_type}, _iterate_bytes(payload))
     key = _secret(provider, services.secrets)
     headers = {
         "content-type": "application/json",

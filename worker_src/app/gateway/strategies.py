@@ -6,6 +6,8 @@
 - fastest: ascending observed latency; candidates never measured go first (so each gets measured).
 - weighted: weighted sampling without replacement from a random source seeded per request, so the
   first pick follows the weights and the rest are the fallback order. Weight 0 = fallback only.
+
+Under every strategy, stand-ins (local-echo, no model) go after the real candidates (`stand_ins_last`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,16 @@ def request_random(request_id: str) -> RandomSource:
     """A deterministic random source derived from the request id (no global RNG, nothing at import)."""
     seed = int.from_bytes(hashlib.sha256(request_id.encode()).digest()[:8], "big")
     return random.Random(seed).random
+
+
+def stand_ins_last(order: list[Candidate], providers: Mapping[str, Provider]) -> list[Candidate]:
+    """The same order with stand-in candidates (local-echo) moved to the end (stable)."""
+
+    def is_stand_in(candidate: Candidate) -> bool:
+        provider = providers.get(candidate.provider)
+        return provider is not None and provider.stand_in
+
+    return [c for c in order if not is_stand_in(c)] + [c for c in order if is_stand_in(c)]
 
 
 def order_fallback(route: Route) -> list[Candidate]:
