@@ -270,3 +270,86 @@ def test_breaker_and_retry_policies_come_from_the_route() -> None:
     )
     assert route.breaker == BreakerPolicy(failure_threshold=2, cooldown_s=10)
     assert route.candidates[0] == Candidate("one", "m-one", 1)
+
+
+class _UnknownModelAi:
+    """A Workers AI binding that knows no text model (like the local one without a model map)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def run(self, model: str, inputs: object, options: object = None) -> object:
+        self.calls += 1
+        raise RuntimeError(f"AiError: 5007: No such model {model} or task")
+
+
+def _workers_ai_then_echo(threshold: int = 5):
+    section = gateway_section(
+        {
+            "public": True,
+            "providers": {"wai": {"kind": "workers-ai"}, "local": {"kind": "local-echo"}},
+            "routes": {
+                "r": {
+                    "candidates": [{"provider": "wai", "model": "@cf/x/llm"}, {"provider": "local", "model": "echo"}],
+                    "retry": {"max_attempts": 3, "base_delay_ms": 0},
+                    "circuit_breaker": {"failure_threshold": threshold, "cooldown_s": 10},
+                },
+                "only-wai": {"candidates": [{"provider": "wai", "model": "@cf/x/llm"}]},
+            },
+        }
+    )
+    config = parse_gateway_config(section["gateway"])
+    clock = FakeClock()
+    ai = _UnknownModelAi()
+    services = Services(
+        build=BuildInfo("t", "t"),
+        config=section,
+        fetch=ScriptedFetcher(clock),
+        wait_until=lambda work: None,
+        clock=clock,
+        sleep=RecordingSleep(clock=clock),
+        secrets={},
+        ai=ai,
+    )
+    return config, Dispatcher(services, config, CircuitBreakers(), LatencyTracker()), ai
+
+
+def test_no_such_workers_ai_model_is_not_retried_and_the_reply_says_how_to_map_it() -> None:
+    config, dispatcher, ai = _workers_ai_then_echo()
+    only = config.routes["only-wai"]
+    with pytest.raises(GatewayError) as raised:
+        run(dispatcher.run(only, list(only.candidates), _call()))
+    assert ai.calls == 1  # one try, not max_attempts
+    assert raised.value.status == 502 and raised.value.code == "provider_misconfigured"
+    assert "textGenerationModelMap" in raised.value.message
+    assert "EDGESTACK_TEXT_GENERATION_MODELS='@cf/x/llm=LOCAL_MODEL'" in raised.value.message
+    route = config.routes["r"]
+    success = run(dispatcher.run(route, list(route.candidates), _call()))
+    assert success.candidate.provider == "local" and ai.calls == 2
+
+
+def test_a_provider_without_its_key_says_which_secret_and_where_to_put_it() -> None:
+    config, dispatcher, fetcher, _, _, _ = _setup(retry={"max_attempts": 2}, secrets={})
+    with pytest.raises(GatewayError) as raised:
+        _dispatch(config, dispatcher)
+    assert "0 attempt(s)" not in raised.value.message and fetcher.calls == []
+    assert "needs Worker secret K" in raised.value.message and "K=... in .dev.vars" in raised.value.message
+
+
+def test_open_breakers_next_to_a_failure_are_named_in_the_reply() -> None:
+    config, dispatcher, fetcher, _, _, breakers = _setup(
+        retry={"max_attempts": 3, "base_delay_ms": 0}, failure_threshold=1
+    )
+    fetcher.add("one", (503, {}, [b"{}"]))
+    fetcher.add("two", (503, {}, [b"{}"]))
+    with pytest.raises(GatewayError):
+        _dispatch(config, dispatcher)  # both circuits open now (threshold 1)
+    fetcher.calls.clear()
+    route = config.routes["r"]
+    key = f"r|{route.candidates[0].key}"
+    breakers.record_success(key)  # "one" closes; "two" stays open
+    fetcher.add("one", (503, {}, [b"{}"]))
+    with pytest.raises(GatewayError) as raised:
+        _dispatch(config, dispatcher)
+    assert fetcher.calls == ["one"]
+    assert "circuit breaker is open" in raised.value.message and "1 candidate(s) skipped" in raised.value.message

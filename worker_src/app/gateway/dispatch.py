@@ -136,7 +136,7 @@ class Dispatcher:
         attempts = 0
         failures_per_candidate: dict[str, int] = {}
         retry_after: dict[str, float] = {}
-        skipped_open: list[float] = []
+        skipped_open: dict[str, float] = {}  # candidate key -> seconds to half-open
         last: Failure | None = None
         positions = policy.max_attempts * len(order)
         for position in range(positions):
@@ -169,7 +169,8 @@ class Dispatcher:
             request = build_upstream_body(call.api, call.body, provider, candidate, call.stream)
             key = breaker_key(route.alias, candidate)
             if not self.breakers.try_acquire(key, route.breaker, now):
-                skipped_open.append(self.breakers.seconds_until_half_open(key, route.breaker, now))
+                if not failed_before:  # one that failed in this request is reported by its failure
+                    skipped_open[candidate.key] = self.breakers.seconds_until_half_open(key, route.breaker, now)
                 continue
             if delay_ms:
                 await self.services.sleep(delay_ms / 1000)
@@ -182,6 +183,13 @@ class Dispatcher:
                 self.breakers.record_success(key)
                 raise outcome
             last = outcome
+            if outcome.kind == "misconfigured":  # e.g. no such model: retrying cannot help
+                failures_per_candidate[candidate.key] = -1
+                self.breakers.record_success(key)  # the provider answered; the stack is wrong
+                log_event(
+                    "provider_misconfigured", route=route.alias, candidate=candidate.key, error=outcome.message
+                )
+                continue
             log_event(
                 "upstream_attempt_failed",
                 request_id=call.request_id,
@@ -202,9 +210,9 @@ class Dispatcher:
             "x-edgestack-attempts": str(attempts),
         }
 
-    def _exhausted(self, last: Failure | None, attempts: int, skipped_open: list[float]) -> GatewayError:
+    def _exhausted(self, last: Failure | None, attempts: int, skipped_open: dict[str, float]) -> GatewayError:
         if last is None:
-            wait = math.ceil(min(skipped_open)) if skipped_open else 1
+            wait = math.ceil(min(skipped_open.values())) if skipped_open else 1
             return GatewayError(
                 503,
                 "overloaded",
@@ -215,6 +223,14 @@ class Dispatcher:
             )
         headers = self._headers(last.candidate, attempts)
         summary = f"{attempts} attempt(s) failed; last: {last.candidate.key}: {last.message}"
+        if attempts == 0:
+            summary = f"{last.candidate.key}: {last.message}"
+        if skipped_open:
+            wait = max(1, math.ceil(min(skipped_open.values())))
+            summary += (
+                f"; {len(skipped_open)} candidate(s) skipped because their circuit breaker is open "
+                f"after repeated failures (half-open in {wait} s)"
+            )
         if last.kind == "http" and last.status == 429:
             retry = math.ceil(last.retry_after_s) if last.retry_after_s is not None else None
             return GatewayError(

@@ -31,6 +31,7 @@ from .translate import (
 )
 
 ANTHROPIC_VERSION = "2023-06-01"
+NO_SUCH_MODEL = "No such model"  # Workers AI error 5007: "No such model <name> or task"
 FORWARDED_ANTHROPIC_HEADERS = ("anthropic-beta",)
 
 
@@ -76,7 +77,8 @@ def _secret(provider: Provider, secrets: Mapping[str, str]) -> str | None:
     value = secrets.get(provider.api_key_secret)
     if not value:
         raise ProviderMisconfigured(
-            f"provider {provider.name!r} needs Worker secret {provider.api_key_secret} (not set)"
+            f"provider {provider.name!r} needs Worker secret {provider.api_key_secret} (not set; "
+            f"locally put {provider.api_key_secret}=... in .dev.vars, deployed set the Worker secret)"
         )
     return value
 
@@ -302,6 +304,13 @@ async def _run_workers_ai(
     except UpstreamError:
         raise
     except Exception as error:  # the binding raises on capacity and model errors
+        if NO_SUCH_MODEL in str(error):  # error 5007: a wrong or (locally) unmapped model, not retryable
+            raise ProviderMisconfigured(
+                f"Workers AI has no model {model!r} ({error}). Check the model name in the stack's "
+                "gateway.routes; under edgestack dev, map it to a model of an OpenAI-compatible server "
+                "with EDGESTACK_TEXT_GENERATION_URL and EDGESTACK_TEXT_GENERATION_MODELS="
+                f"'{model}=LOCAL_MODEL' (textGenerationModelMap, docs/local-bindings.md)"
+            ) from None
         raise UpstreamError(f"Workers AI error: {error}") from None
     headers = {"content-type": "text/event-stream" if request.stream else "application/json"}
     if request.stream and not isinstance(result, dict):
