@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from infra.plan.runtime_config import runtime_config_json
+from infra.spec.local_admin import LOCAL_ADMIN_KEY_SHA256
 from infra.stackfile.crossref import cross_reference_diagnostics
 from infra.stackfile.diagnostics import StackError
 from infra.stackfile.env_names import config_referenced_names, env_declarations
@@ -247,3 +250,38 @@ def test_env_declarations_and_config_references() -> None:
 def test_shipped_stacks_have_no_cross_reference_problems(name: str) -> None:
     stack, sources = load_stack_with_sources(resolve_stack_path(name), cross_check=False)
     assert cross_reference_diagnostics(stack, sources, Path(__file__).parent.parent / "worker_src") == []
+
+
+LOCAL_ADMIN = {"sha256": LOCAL_ADMIN_KEY_SHA256, "admin": True, "scope": "public"}
+SAMPLE_TOOLS = {"remind_me": {"kind": "schedule", "requires_approval": True}}
+
+
+def test_the_public_local_admin_key_is_refused_outside_local_stacks(tmp_path: Path) -> None:
+    overlay = {"gateway": {"keys": {"local-admin": LOCAL_ADMIN}}}
+    assert messages(tmp_path, overlay) == [
+        "gateway.keys.local-admin.sha256: this is the hash of the local admin key, whose secret is "
+        "public: only an environment: local stack may declare it"
+    ]
+    assert messages(tmp_path, {**overlay, "environment": "local"}) == []
+
+
+def test_local_tools_need_a_local_stack_a_tools_binding_and_the_local_admin_key(tmp_path: Path) -> None:
+    assert sorted(messages(tmp_path, {"agents": {"local_tools": SAMPLE_TOOLS}})) == [
+        "agents.local_tools: edgestack dev seeds tools with the local admin key: declare it under "
+        f"gateway.keys (sha256: {LOCAL_ADMIN_KEY_SHA256}, admin: true, scope: public)",
+        "agents.local_tools: only an environment: local stack seeds tools (edgestack dev)",
+    ]
+    local = {"environment": "local", "gateway": {"keys": {"local-admin": LOCAL_ADMIN}}}
+    assert messages(tmp_path, {**local, "agents": {"local_tools": SAMPLE_TOOLS}}) == [
+        "agents.local_tools: seeding tools needs agents.tools_binding (a KV binding)"
+    ]
+    with_kv = {**local, "agents": {"local_tools": SAMPLE_TOOLS, "tools_binding": "CACHE"}}
+    assert messages(tmp_path, with_kv) == []
+
+
+def test_local_tools_are_not_shipped_to_the_worker() -> None:
+    stack = load_stack(resolve_stack_path("local"))
+    assert stack.agents is not None and set(stack.agents.local_tools) == {"search_docs", "remind_me"}
+    config = json.loads(runtime_config_json(stack))
+    assert "local_tools" not in config["agents"] and config["agents"]["tools_binding"] == "TOOLS"
+    assert any(k["sha256"] == LOCAL_ADMIN_KEY_SHA256 for k in config["gateway"]["keys"].values())

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from infra.terminal import table_lines
 
 from .host_config import HostConfig, binding_rows
+from .local_tools import SeededTools
 from .migrate import MigrationOutcome
 from .runtime_process import ReadyInfo
 
@@ -26,6 +27,8 @@ class BannerFacts:
     missing_secrets: Sequence[str]
     embedding_lines: Sequence[str]
     watching: str | None
+    local_admin_key: str | None = None  # the stack declares the local admin key (its secret is public)
+    seeded_tools: SeededTools | None = None
 
 
 def render_banner(facts: BannerFacts) -> str:
@@ -44,6 +47,14 @@ def render_banner(facts: BannerFacts) -> str:
         newly = f", applied now: {', '.join(outcome.newly_applied)}" if outcome.newly_applied else ""
         lines.append(f"D1 migrations {outcome.binding}: {len(outcome.applied)} applied{newly}")
     lines += facts.embedding_lines
+    if facts.local_admin_key:
+        lines.append(
+            f"Local admin key: {facts.local_admin_key} (local only: PUT /v1/tools, every key's /v1/usage)"
+        )
+    seeded = facts.seeded_tools
+    if seeded and (seeded.added or seeded.kept):
+        names = ", ".join([*(f"{n} (added now)" for n in seeded.added), *seeded.kept])
+        lines.append(f"Sample agent tools (tenant public): {names}")
     if facts.missing_secrets:
         lines.append(
             f"Secrets not set: {', '.join(facts.missing_secrets)} (put them in .dev.vars or the environment)"

@@ -18,6 +18,7 @@ from infra.plan.model import Plan
 from infra.plan.planner import plan as make_plan
 from infra.plan.sdk_pin import WORKERS_RUNTIME_SDK_VERSION
 from infra.spec import Stack
+from infra.spec.local_admin import LOCAL_ADMIN_KEY
 from infra.stackfile.load import load_stack
 from infra.stackfile.names import resolve_stack_path, stack_name
 from infra.stackfile.project import find_project
@@ -27,6 +28,7 @@ from .banner import BannerFacts, render_banner
 from .bundle_dir import write_bundle
 from .dev_vars import LocalSecrets, resolve_secrets
 from .host_config import HostConfig, HostInputs, build_host_config
+from .local_tools import has_local_admin_key, seed_local_tools
 from .migrate import apply_local_migrations, signal_ready
 from .node_env import ensure_runtime_packages, find_node
 from .runtime_process import ReadyInfo, RuntimeProcess, RuntimeStartError
@@ -171,6 +173,7 @@ class DevSession:
         try:
             migrations = apply_local_migrations(the_plan, loaded.url, self.admin_token, self.state_dir)
             ready = replace(loaded, timings={**loaded.timings, **signal_ready(loaded.url, self.admin_token)})
+            seeded = seed_local_tools(self.stack, ready.url)
         except BaseException:
             self.stop()
             raise
@@ -189,6 +192,8 @@ class DevSession:
                         migrations=migrations,
                         missing_secrets=self.secrets.missing,
                         embedding_lines=self.embeddings.lines,
+                        local_admin_key=LOCAL_ADMIN_KEY if has_local_admin_key(self.stack) else None,
+                        seeded_tools=seeded,
                         watching=display_path(self.worker_src.resolve()) if self.options.watch else None,
                     )
                 )

@@ -22,6 +22,7 @@ def runtime_config_json(stack: Stack) -> str:
         if value is not None:
             sections[section] = value.model_dump(mode="json", by_alias=True, exclude_none=True)
     if "agents" in sections:  # the SSRF guard of agent tools refuses the stack's own hosts
+        sections["agents"].pop("local_tools", None)  # seeded by `edgestack dev`, not read by the Worker
         sections["agents"]["own_hosts"] = own_hosts(stack)
     return json.dumps(sections, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import Field, HttpUrl, JsonValue, model_validator
 
 from .base import BindingName, Model, SecretName
 
@@ -176,6 +176,11 @@ class AgentsSpec(Model):
         default=10, ge=0, le=60, description="Per-isolate cache of tool configs read from KV"
     )
     max_schedules: int = Field(default=50, ge=1, le=1000, description="Pending schedules per agent")
+    local_tools: dict[str, dict[str, JsonValue]] = Field(
+        default_factory=dict,
+        description="environment: local only: tool specs `edgestack dev` PUTs for the `public` tenant "
+        "when absent (validated by the Worker, like PUT /v1/tools/{name}); never shipped to the Worker",
+    )
 
 
 # Output dimensions of the Workers AI embedding models the stack can name.

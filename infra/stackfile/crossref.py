@@ -13,6 +13,7 @@ from pathlib import Path
 from infra.d1.files import check_migrations_dir
 from infra.spec import EMBEDDING_DIMENSIONS, Stack
 from infra.spec.vectorize import vectorize_name_problem
+from infra.spec.local_admin import LOCAL_ADMIN_KEY_SHA256
 
 from .diagnostics import Diagnostic
 from .env_names import (
@@ -268,6 +269,13 @@ class _Checker:
                     ("gateway", "ip_hash_salt_secret"), f"secret {salt!r} is not listed in worker.secrets"
                 )
             for kname, key in gateway.keys.items():
+                if key.sha256 == LOCAL_ADMIN_KEY_SHA256 and self.stack.environment != "local":
+                    self.error(
+                        ("gateway", "keys", kname, "sha256"),
+                        "this is the hash of the local admin key, whose secret is public: "
+                        "only an environment: local stack may declare it",
+                    )
+            for kname, key in gateway.keys.items():
                 quota = "requests_per_day" if key.requests_per_day else "tokens_per_day" if key.tokens_per_day else None
                 if quota and gateway.usage_binding is None:
                     self.error(
@@ -370,6 +378,24 @@ class _Checker:
             if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
                 self.error(("worker", "crons", i), f"expected a 5-field cron expression, got {cron!r}")
 
+    def local_tools(self) -> None:
+        agents = self.stack.agents
+        if agents is None or not agents.local_tools:
+            return
+        path: KeyPath = ("agents", "local_tools")
+        if self.stack.environment != "local":
+            self.error(path, "only an environment: local stack seeds tools (edgestack dev)", on_value=False)
+        elif agents.tools_binding is None:
+            self.error(path, "seeding tools needs agents.tools_binding (a KV binding)", on_value=False)
+        keys = self.stack.gateway.keys.values() if self.stack.gateway else ()
+        if not any(k.sha256 == LOCAL_ADMIN_KEY_SHA256 and k.admin and k.scope == "public" for k in keys):
+            self.error(
+                path,
+                "edgestack dev seeds tools with the local admin key: declare it under gateway.keys "
+                f"(sha256: {LOCAL_ADMIN_KEY_SHA256}, admin: true, scope: public)",
+                on_value=False,
+            )
+
     def run(self) -> list[Diagnostic]:
         checks: list[Callable[[], None]] = [
             self.env_names,
@@ -383,6 +409,7 @@ class _Checker:
             self.d1_migrations,
             self.vectorize_names,
             self.crons,
+            self.local_tools,
         ]
         for check in checks:
             check()

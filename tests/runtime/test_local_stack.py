@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from infra.plan.bundle import load_bundle
+from infra.spec.local_admin import LOCAL_ADMIN_KEY
 
 from .harness import REPO
 
@@ -105,6 +106,60 @@ def test_cron_trigger_reaches_default_scheduled(
     ran = httpx.get(f"{dev_cli[0]}/__scheduled", params={"cron": "0 * * * *", "time": "1000"}, timeout=30)
     assert ran.status_code == 200, ran.text
     assert ran.json() == {"outcome": "ok", "cron": "0 * * * *", "scheduledTime": 1000}
+
+
+def test_banner_prints_the_local_admin_key_and_the_seeded_tools(
+    dev_cli: tuple[str, list[str], subprocess.Popen[str]],
+) -> None:
+    banner = "".join(dev_cli[1])
+    assert f"Local admin key: {LOCAL_ADMIN_KEY} " in banner
+    assert "Sample agent tools (tenant public): search_docs (added now), remind_me (added now)" in banner
+    tools = httpx.get(f"{dev_cli[0]}/v1/tools", timeout=30).json()["data"]
+    assert {t["name"]: t["requires_approval"] for t in tools} == {"remind_me": True, "search_docs": False}
+
+
+DOCS_WITH_EXAMPLES = ("README.md", "docs/gateway.md", "docs/agents.md")
+SH_BLOCK = re.compile(r"^( *)```sh\n(.*?)^\1```", re.DOTALL | re.MULTILINE)
+
+
+def offline_examples(doc: str) -> list[str]:
+    """The doc's ```sh blocks that call the local runtime (localhost:8787), dedented."""
+    text = (REPO / doc).read_text(encoding="utf-8")
+    blocks = []
+    for match in SH_BLOCK.finditer(text):
+        indent = len(match.group(1))
+        body = "\n".join(line[indent:] for line in match.group(2).splitlines())
+        if "localhost:8787" in body:
+            blocks.append(body)
+    return blocks
+
+
+def test_every_doc_has_offline_examples_for_chat_stream_agents_and_usage() -> None:
+    joined = {doc: "\n".join(offline_examples(doc)) for doc in DOCS_WITH_EXAMPLES}
+    for doc in ("README.md", "docs/gateway.md"):
+        assert "/v1/chat/completions" in joined[doc] and '"stream": true' in joined[doc], doc
+        assert "/v1/usage" in joined[doc], doc
+    for doc in ("README.md", "docs/agents.md"):
+        assert "/approvals/$CALL_ID" in joined[doc] and "call remind_me" in joined[doc], doc
+
+
+@pytest.mark.parametrize("doc", DOCS_WITH_EXAMPLES)
+def test_the_docs_curl_examples_answer_on_the_stock_local_stack(
+    dev_cli: tuple[str, list[str], subprocess.Popen[str]], doc: str
+) -> None:
+    """Each block runs as written (bash, from the repository root), against this runtime's port;
+    every curl fails on an HTTP error (--fail-with-body), so a 4xx/5xx or a refused connection fails."""
+    host = dev_cli[0].removeprefix("http://")
+    prelude = 'set -eo pipefail\ncurl() { command curl --fail-with-body -sS "$@"; }\n'
+    for block in offline_examples(doc):
+        script = prelude + block.replace("localhost:8787", host)
+        ran = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert ran.returncode == 0, f"{doc}:\n{block}\n--- stdout\n{ran.stdout}\n--- stderr\n{ran.stderr}"
+        assert '"error"' not in ran.stdout, f"{doc}:\n{block}\n{ran.stdout}"
+        if "call remind_me" in block:
+            assert '"status":"completed"' in ran.stdout and "remind_me returned:" in ran.stdout, ran.stdout
+        if '"stream": true' in block:
+            assert "data: [DONE]" in ran.stdout, ran.stdout
 
 
 def test_sigterm_stops_cleanly(dev_cli: tuple[str, list[str], subprocess.Popen[str]]) -> None:
