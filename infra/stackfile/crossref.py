@@ -12,8 +12,8 @@ from pathlib import Path
 
 from infra.d1.files import check_migrations_dir
 from infra.spec import EMBEDDING_DIMENSIONS, Stack
-from infra.spec.vectorize import vectorize_name_problem
 from infra.spec.local_admin import LOCAL_ADMIN_KEY_SHA256
+from infra.spec.vectorize import vectorize_name_problem
 
 from .diagnostics import Diagnostic
 from .env_names import (
