@@ -48,6 +48,29 @@ def dev(
         bool, typer.Option("--no-install", help="do not run `npm ci` in runtime/ when packages are missing")
     ] = False,
     embedder: Annotated[Embedder | None, typer.Option(help="local embedding model")] = None,
+    text_generation_url: Annotated[
+        str | None,
+        typer.Option(
+            help="OpenAI-compatible server for Workers AI text models, e.g. http://127.0.0.1:11434/v1 "
+            "(env EDGESTACK_TEXT_GENERATION_URL)",
+            show_default=False,
+        ),
+    ] = None,
+    text_generation_models: Annotated[
+        str | None,
+        typer.Option(
+            help="MODEL=LOCAL_MODEL pairs, comma-separated: the textGenerationModelMap "
+            "(env EDGESTACK_TEXT_GENERATION_MODELS)",
+            show_default=False,
+        ),
+    ] = None,
+    text_generation_api_key: Annotated[
+        str | None,
+        typer.Option(
+            help="API key sent to that server as a Bearer token (env EDGESTACK_TEXT_GENERATION_API_KEY)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> int:
     from infra.dev.session import DevOptions, DevSession
 
@@ -59,6 +82,9 @@ def dev(
         worker_src=worker_src,
         auto_install=not no_install,
         embedder=embedder.value if embedder else None,
+        text_generation_url=text_generation_url,
+        text_generation_models=text_generation_models,
+        text_generation_api_key=text_generation_api_key,
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     session: DevSession | None = None

@@ -82,6 +82,7 @@ class AiConfig:
     embeddingsUrl: str | None = None  # noqa: N815
     textGenerationUrl: str | None = None  # noqa: N815
     textGenerationModelMap: dict[str, str] = field(default_factory=dict)  # noqa: N815
+    textGenerationApiKey: str | None = None  # noqa: N815 - sent as `Authorization: Bearer`
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ class HostInputs:
     embeddings_url: str | None = None
     text_generation_url: str | None = None
     text_generation_models: dict[str, str] = field(default_factory=dict)
+    text_generation_api_key: str | None = None
     backends: dict[str, str] = field(default_factory=dict)
 
 
@@ -205,6 +207,7 @@ def build_host_config(stack: Stack, plan: Plan, inputs: HostInputs) -> HostConfi
                 inputs.embeddings_url,
                 inputs.text_generation_url,
                 dict(inputs.text_generation_models),
+                inputs.text_generation_api_key,
             )
             if ai
             else None

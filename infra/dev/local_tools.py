@@ -12,9 +12,14 @@ import httpx
 from infra.spec import Stack
 from infra.spec.local_admin import LOCAL_ADMIN_KEY, LOCAL_ADMIN_KEY_SHA256
 
+from .runtime_process import RuntimeStartError
 
-class LocalToolsError(RuntimeError):
+
+class LocalToolsError(RuntimeStartError):
     """The Worker refused a seeded tool spec (one line, naming `agents.local_tools.NAME.field`)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="local_tools")
 
 
 @dataclass(frozen=True)

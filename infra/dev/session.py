@@ -8,7 +8,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
@@ -36,6 +36,7 @@ from .watch import SourceWatcher
 
 TEXT_GENERATION_URL_ENV = "EDGESTACK_TEXT_GENERATION_URL"
 TEXT_GENERATION_MODELS_ENV = "EDGESTACK_TEXT_GENERATION_MODELS"
+TEXT_GENERATION_API_KEY_ENV = "EDGESTACK_TEXT_GENERATION_API_KEY"
 
 
 class DevConfigError(ValueError):
@@ -52,6 +53,49 @@ class DevOptions:
     auto_install: bool = True
     embedder: str | None = None  # "auto" | "hashing"; None: EDGESTACK_EMBEDDER or auto
     log_file: Path | None = None  # the host's output (logs, Worker prints, errors); None: this terminal
+    # An OpenAI-compatible server for Workers AI text models; None: the EDGESTACK_TEXT_GENERATION_* env.
+    text_generation_url: str | None = None
+    text_generation_models: str | None = None  # "@cf/model=local-model,..."
+    text_generation_api_key: str | None = None
+
+
+@dataclass(frozen=True)
+class TextGeneration:
+    """Where Workers AI text models go under `edgestack dev` (flags over environment)."""
+
+    url: str | None
+    models: dict[str, str]
+    api_key: str | None
+
+    @classmethod
+    def resolve(cls, options: DevOptions, environ: Mapping[str, str]) -> TextGeneration:
+        url = options.text_generation_url or environ.get(TEXT_GENERATION_URL_ENV) or None
+        models = parse_model_map(
+            options.text_generation_models
+            if options.text_generation_models is not None
+            else environ.get(TEXT_GENERATION_MODELS_ENV, "")
+        )
+        if models and url is None:
+            raise DevConfigError(
+                f"{TEXT_GENERATION_MODELS_ENV} (--text-generation-models) maps models, but no server is "
+                f"given: set {TEXT_GENERATION_URL_ENV} or --text-generation-url"
+            )
+        api_key = options.text_generation_api_key or environ.get(TEXT_GENERATION_API_KEY_ENV) or None
+        return cls(url, models, api_key)
+
+    def banner_lines(self) -> list[str]:
+        if self.url is None:
+            return [
+                "Text generation: no local server; a Workers AI text model fails as unknown (5007). Map "
+                f"one with {TEXT_GENERATION_URL_ENV}=http://127.0.0.1:11434/v1 "
+                f"{TEXT_GENERATION_MODELS_ENV}='@cf/meta/llama-3.1-8b-instruct=llama3.1:8b'"
+            ]
+        auth = ", with an API key" if self.api_key else ""
+        lines = [f"Text generation: {self.url}{auth}"]
+        lines += [f"  {cf_model} -> {local}" for cf_model, local in self.models.items()]
+        if not self.models:
+            lines.append(f"  no models mapped: set {TEXT_GENERATION_MODELS_ENV}='@cf/...=LOCAL_MODEL'")
+        return lines
 
 
 @dataclass
@@ -89,6 +133,7 @@ class DevSession:
         ensure_runtime_packages(auto_install=options.auto_install)
         self.secrets: LocalSecrets = resolve_secrets(self.stack.worker.secrets, self.project.root)
         self.admin_token = secrets.token_urlsafe(24)
+        self.text_generation = TextGeneration.resolve(options, os.environ)
         self.embeddings = _Embeddings()
         self.runtime: RuntimeProcess | None = None
         self.config_file: Path | None = None
@@ -111,7 +156,7 @@ class DevSession:
         self.embeddings.stop = server.stop
         # The hashing embedder's name already says it is not a language model.
         self.embeddings.backend = f"embeddings: {server.embedder_name}; text generation: " + (
-            os.environ.get(TEXT_GENERATION_URL_ENV) or "not configured (errors like an unavailable model)"
+            self.text_generation.url or "not configured (errors like an unavailable model)"
         )
         self.embeddings.lines = [f"Embeddings: {server.embedder_name}: {server.reason}"] + [
             f"  {m.workers_ai_model} ({m.dimensions}d) -> "
@@ -140,8 +185,9 @@ class DevSession:
                 admin_token=self.admin_token,
                 secrets=self.secrets.values,
                 embeddings_url=self.embeddings.url,
-                text_generation_url=os.environ.get(TEXT_GENERATION_URL_ENV) or None,
-                text_generation_models=parse_model_map(os.environ.get(TEXT_GENERATION_MODELS_ENV, "")),
+                text_generation_url=self.text_generation.url,
+                text_generation_models=self.text_generation.models,
+                text_generation_api_key=self.text_generation.api_key,
                 backends=backends,
             ),
         )
@@ -191,7 +237,8 @@ class DevSession:
                         config=config,
                         migrations=migrations,
                         missing_secrets=self.secrets.missing,
-                        embedding_lines=self.embeddings.lines,
+                        embedding_lines=self.embeddings.lines
+                        + (self.text_generation.banner_lines() if self.stack.bindings.ai else []),
                         local_admin_key=LOCAL_ADMIN_KEY if has_local_admin_key(self.stack) else None,
                         seeded_tools=seeded,
                         watching=display_path(self.worker_src.resolve()) if self.options.watch else None,
