@@ -87,6 +87,8 @@ def dev(
         text_generation_api_key=text_generation_api_key,
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # Ctrl-C stops the session even when started with SIGINT ignored (a background job of a script).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     session: DevSession | None = None
     try:
         session = DevSession(options, out=lambda text: print(text, flush=True))

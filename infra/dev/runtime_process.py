@@ -74,6 +74,9 @@ class RuntimeProcess:
             stderr=self.stderr,  # None: the host's and the Worker's error logs go straight to ours
             text=True,
             bufsize=1,
+            # Its own process group: Ctrl-C reaches only `edgestack dev`, which stops the host
+            # gracefully (SIGTERM) instead of racing it. It still exits when our stdin pipe closes.
+            start_new_session=True,
         )
         assert self.process.stdout is not None
         self._reader = threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True)
@@ -109,6 +112,23 @@ class RuntimeProcess:
                     pass
             self.on_log(line)
         self.events.put({"event": "exited"})
+
+    def describe_exit(self) -> str:
+        """One line naming the host process and how it ended (for a host that died by itself)."""
+        process = self.process
+        if process is None:
+            return "the runtime host was never started"
+        what = f"the runtime host (node {HOST_SCRIPT.name}, pid {process.pid})"
+        code = process.poll()
+        if code is None:
+            return f"{what} is still running"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"{what} was killed by {name}"
+        return f"{what} exited unexpectedly with code {code}"
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

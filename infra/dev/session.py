@@ -274,9 +274,9 @@ class DevSession:
                 time.sleep(0.3)
             elif watcher.changed():  # waits up to 0.3 s for a change
                 self.reload()
-            elif self.runtime is not None and not self.runtime.alive():
-                code = self.runtime.process.returncode if self.runtime.process else None
-                print(f"edgestack dev: the runtime host exited unexpectedly (code {code})", file=sys.stderr)
+                continue
+            if self.runtime is not None and not self.runtime.alive():
+                print(f"edgestack dev: {self.runtime.describe_exit()}; stopping", file=sys.stderr)
                 return 1
 
     def reload(self) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from .harness import free_port, run_cli
+from .harness import REPO, free_port, run_cli
 
 MINIMAL_STACK = """\
 account_id: "00000000000000000000000000000000"
@@ -87,3 +91,73 @@ def test_bad_port_and_unknown_stack() -> None:
     unknown = run_cli("dev", "no-such-stack", "--port", "0")
     assert unknown.returncode == 1 and "unknown stack 'no-such-stack'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def _start_dev(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
+    """`edgestack dev` on the minimal stack, in its own process group (like a terminal's job)."""
+    stack, src = _worker(tmp_path, {"entry.py": ENTRY, "helper.py": "VALUE = 'ok'\n"})
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from infra.cli import main; sys.exit(main(sys.argv[1:]))",
+            "dev",
+            str(stack),
+            "--port",
+            "0",
+            "--state",
+            str(tmp_path / "state"),
+            "--worker-src",
+            str(src),
+            *extra,
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("Ready in"):
+            return process
+    process.kill()
+    raise AssertionError(f"edgestack dev did not start: {process.communicate()[1]}")
+
+
+def _host_pid(parent: int) -> int:
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and "host.mjs" in (stat.parent / "cmdline").read_text(errors="replace"):
+            return int(stat.parent.name)
+    raise AssertionError("no runtime host process found")
+
+
+@pytest.mark.parametrize("watch", [False, True], ids=["plain", "watch"])
+def test_a_host_that_dies_ends_dev_with_one_line_naming_it(tmp_path: Path, watch: bool) -> None:
+    process = _start_dev(tmp_path, *(["--watch"] if watch else []))
+    try:
+        os.kill(_host_pid(process.pid), signal.SIGKILL)
+        _, stderr = process.communicate(timeout=30)  # a bound, not a speed requirement
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, stderr
+    lines = [line for line in stderr.splitlines() if line.startswith("edgestack dev:")]
+    assert len(lines) == 1 and "the runtime host (node host.mjs, pid" in lines[0], stderr
+    assert "was killed by SIGKILL" in lines[0] and "Traceback" not in stderr
+
+
+def test_ctrl_c_with_watch_stops_cleanly_with_exit_0(tmp_path: Path) -> None:
+    process = _start_dev(tmp_path, "--watch")
+    try:
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert "edgestack dev: stopping" in stderr and "unexpectedly" not in stderr, stderr
