@@ -73,7 +73,7 @@ def test_healthz_reports_build_and_only_local_backends_when_present() -> None:
 
 def test_healthz_answers_head_and_rejects_post() -> None:
     assert _get("/healthz", _services(), method="HEAD").status == 200
-    assert _get("/healthz", _services(), method="POST").status == 404
+    assert _get("/healthz", _services(), method="POST").status == 405
 
 
 def test_demo_visits_the_configured_state_binding() -> None:
@@ -138,3 +138,19 @@ def test_scheduled_runs_no_job_and_touches_no_binding() -> None:
     services = _services(kv={"CACHE": kv})
     assert asyncio.run(handle_scheduled("*/5 * * * *", 1_700_000_000_000.0, services)) is None
     assert kv.keys() == []  # and `fetch` / `sleep` would have raised
+
+
+def test_healthz_and_the_index_answer_other_methods_with_405_and_allow() -> None:
+    for path in ("/healthz", "/"):
+        refused = _get(path, _services(), method="POST")
+        assert refused.status == 405 and refused.headers["allow"] == "GET, HEAD"
+        assert "accepts GET and HEAD only" in json.loads(refused.body)["error"]["message"]
+
+
+def test_the_index_lists_what_the_stack_enables() -> None:
+    bare = json.loads(_get("/", _services()).body)
+    assert bare["service"] == "edgestack" and bare["routes"] == ["GET /healthz", "GET /demo"]
+    config = {"gateway": {"providers": {}}, "rag": {"enabled": False}, "agents": {"state_binding": "AGENT"}}
+    full = json.loads(_get("/", _services(config=config)).body)["routes"]
+    assert "POST /v1/chat/completions" in full and "POST /v1/agents/{id}/messages" in full
+    assert not any("/v1/rag/" in route for route in full)  # rag.enabled: false

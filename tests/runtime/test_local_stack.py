@@ -84,6 +84,14 @@ def test_healthz_reports_bundle_version_and_backends(
     assert "hashing-embedder" in health["backends"]["ai"]
 
 
+def test_the_index_and_healthz_methods(dev_cli: tuple[str, list[str], subprocess.Popen[str]]) -> None:
+    index = httpx.get(f"{dev_cli[0]}/", timeout=30)
+    assert index.status_code == 200 and index.json()["stack"] == "local"
+    assert {"POST /v1/chat/completions", "POST /v1/rag/query", "GET /v1/tools"} <= set(index.json()["routes"])
+    refused = httpx.post(f"{dev_cli[0]}/healthz", timeout=30)
+    assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD"
+
+
 def test_demo_touches_every_backend_and_keeps_state(
     dev_cli: tuple[str, list[str], subprocess.Popen[str]],
 ) -> None:

@@ -12,10 +12,22 @@ from .health import healthz
 from .http import HttpRequest, HttpResponse
 from .services import Services
 
+SIMPLE_ROUTES = ("/healthz", "/")
+
 
 async def handle(request: HttpRequest, services: Services) -> HttpResponse:
-    if request.path == "/healthz" and request.method in ("GET", "HEAD"):
-        return healthz(services.build, services.local_backends)
+    if request.path in SIMPLE_ROUTES:
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponse.json(
+                {"error": {"message": f"{request.path} accepts GET and HEAD only"}},
+                status=405,
+                headers={"allow": "GET, HEAD"},
+            )
+        if request.path == "/healthz":
+            return healthz(services.build, services.local_backends)
+        from .index import index
+
+        return index(services)
     if request.path.startswith("/v1/"):
         from .gateway import handle_v1
 
