@@ -179,3 +179,12 @@ def test_the_repository_worker_passes_against_every_shipped_stack(
     code, out, _ = run(["check"], capsys)
     assert code == 0
     assert all(": warning: " in line for line in out)
+
+
+def test_the_shipped_stacks_pass_check_without_a_warning(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO_ROOT)
+    code, out, err = run(["check"], capsys)
+    assert (code, out) == (0, [])
+    assert "0 error(s), 0 warning(s) in" in err, err

@@ -237,7 +237,7 @@ def test_env_declarations_and_config_references() -> None:
     stack = load_stack(resolve_stack_path("prod"))
     names = [(d.kind, d.name) for d in env_declarations(stack)]
     assert names[:3] == [("kv", "CACHE"), ("kv", "FAQ_CACHE"), ("kv", "TOOLS")]
-    assert ("var", "LOG_LEVEL") in names and ("secret", "OPENAI_API_KEY") in names
+    assert ("secret", "OPENAI_API_KEY") in names and not any(kind == "var" for kind, _ in names)
     assert config_referenced_names(stack) == {
         "CACHE", "DB", "RATE_LIMITER", "DOCS", "VECTORS", "FAQ_CACHE", "AGENT", "TOOLS",
         "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AI", "KEYWORDS", "RAG_INGEST",

@@ -114,10 +114,10 @@ def test_stack_name_outside_root(tmp_path: Path) -> None:
 
 def test_sources_point_at_the_file_that_wrote_each_value(at_repo_root: Path) -> None:
     _, sources = load_stack_with_sources("stacks/prod.yaml")
-    assert sources[("worker", "vars", "LOG_LEVEL")] == Position("stacks/prod.yaml", 12, 5)  # overlay wins
+    assert sources[("environment",)] == Position("stacks/prod.yaml", 4, 1)  # overlay wins
     assert sources[("bindings", "kv", "CACHE")].file == "stacks/base.yaml"  # only the base wrote it
     assert sources[("worker",)].file == "stacks/prod.yaml"  # both wrote it: the overlay's key
-    assert sources.nearest(("worker", "vars", "NOT_THERE")) == sources[("worker", "vars")]
+    assert sources.nearest(("worker", "routes", 0, "NOT_THERE")) == sources[("worker", "routes", 0)]
     assert sources.nearest(("nothing", "here")) == Position("stacks/prod.yaml", 1, 1)
     assert ("extends",) not in sources
 

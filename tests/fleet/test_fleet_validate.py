@@ -60,7 +60,7 @@ def test_namespace_id_hostname_and_route_collisions(stacks: Path, cli: CliRun) -
         f"domain of customer-acme ({ACME}:11:17); each must be unique across the fleet",
         "stacks/customers/zeta.yaml:18:21: bindings.rate_limits.RATE_LIMITER.namespace_id: rate-limit namespace_id "
         f"'2001' is also used by customer-acme ({ACME}:17:21); each must be unique across the fleet",
-        "stacks/prod.yaml:14:16: worker.routes[0].pattern: route pattern 'api.example.com/v1/*' is also used by "
+        "stacks/prod.yaml:12:16: worker.routes[0].pattern: route pattern 'api.example.com/v1/*' is also used by "
         "customer-zeta (stacks/customers/zeta.yaml:11:16); each must be unique across the fleet",
     ]
 
@@ -114,7 +114,7 @@ def test_a_template_change_that_breaks_every_customer_names_them(stacks: Path, c
     code, out, _ = cli("fleet", "validate")
     assert code == 1
     assert out == [
-        "stacks/customers/_template.yaml:20:15: bindings.rate_limits.RATE_LIMITER.period: expected 10 or 60, "
+        "stacks/customers/_template.yaml:18:15: bindings.rate_limits.RATE_LIMITER.period: expected 10 or 60, "
         "got 30 (breaks 2 stack(s): customer-acme, customer-globex)"
     ]
     code, out, err = cli("fleet", "synth")
