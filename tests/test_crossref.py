@@ -265,11 +265,9 @@ def test_the_public_local_admin_key_is_refused_outside_local_stacks(tmp_path: Pa
     assert messages(tmp_path, {**overlay, "environment": "local"}) == []
 
 
-def test_local_tools_need_a_local_stack_a_tools_binding_and_the_local_admin_key(tmp_path: Path) -> None:
-    assert sorted(messages(tmp_path, {"agents": {"local_tools": SAMPLE_TOOLS}})) == [
-        "agents.local_tools: edgestack dev seeds tools with the local admin key: declare it under "
-        f"gateway.keys (sha256: {LOCAL_ADMIN_KEY_SHA256}, admin: true, scope: public)",
-        "agents.local_tools: only an environment: local stack seeds tools (edgestack dev)",
+def test_local_tools_need_a_local_stack_and_a_tools_binding(tmp_path: Path) -> None:
+    assert messages(tmp_path, {"agents": {"local_tools": SAMPLE_TOOLS}}) == [
+        "agents.local_tools: only an environment: local stack seeds tools (edgestack dev)"
     ]
     local = {"environment": "local", "gateway": {"keys": {"local-admin": LOCAL_ADMIN}}}
     assert messages(tmp_path, {**local, "agents": {"local_tools": SAMPLE_TOOLS}}) == [

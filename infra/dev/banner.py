@@ -52,6 +52,8 @@ def render_banner(facts: BannerFacts) -> str:
             f"Local admin key: {facts.local_admin_key} (local only: PUT /v1/tools, every key's /v1/usage)"
         )
     seeded = facts.seeded_tools
+    if seeded and seeded.skipped:
+        lines.append(f"agents.local_tools not seeded: {seeded.skipped}")
     if seeded and (seeded.added or seeded.kept):
         names = ", ".join([*(f"{n} (added now)" for n in seeded.added), *seeded.kept])
         lines.append(f"Sample agent tools (tenant public): {names}")

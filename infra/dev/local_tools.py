@@ -28,13 +28,22 @@ class SeededTools:
     kept: tuple[str, ...]  # already there (perhaps edited): left as they are
 
 
-def has_local_admin_key(stack: Stack) -> bool:
+    skipped: str = ""  # why nothing was seeded, for the banner
+
+
+def has_local_admin_key(stack: Stack, *, public_admin: bool = False) -> bool:
+    """The stack declares the local admin key (with `public_admin`: as an admin of tenant public)."""
     keys = stack.gateway.keys.values() if stack.gateway else ()
-    return any(k.sha256 == LOCAL_ADMIN_KEY_SHA256 and k.admin for k in keys)
+    return any(
+        k.sha256 == LOCAL_ADMIN_KEY_SHA256 and k.admin and (k.scope == "public" or not public_admin)
+        for k in keys
+    )
 
 
 def seed_local_tools(stack: Stack, runtime_url: str, timeout_s: float = 30.0) -> SeededTools:
     tools = stack.agents.local_tools if stack.agents else {}
+    if tools and not has_local_admin_key(stack, public_admin=True):
+        return SeededTools((), (), "declare the local admin key under gateway.keys (admin: true, scope: public)")
     added: list[str] = []
     kept: list[str] = []
     headers = {"authorization": f"Bearer {LOCAL_ADMIN_KEY}"}

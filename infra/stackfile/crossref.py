@@ -387,14 +387,6 @@ class _Checker:
             self.error(path, "only an environment: local stack seeds tools (edgestack dev)", on_value=False)
         elif agents.tools_binding is None:
             self.error(path, "seeding tools needs agents.tools_binding (a KV binding)", on_value=False)
-        keys = self.stack.gateway.keys.values() if self.stack.gateway else ()
-        if not any(k.sha256 == LOCAL_ADMIN_KEY_SHA256 and k.admin and k.scope == "public" for k in keys):
-            self.error(
-                path,
-                "edgestack dev seeds tools with the local admin key: declare it under gateway.keys "
-                f"(sha256: {LOCAL_ADMIN_KEY_SHA256}, admin: true, scope: public)",
-                on_value=False,
-            )
 
     def run(self) -> list[Diagnostic]:
         checks: list[Callable[[], None]] = [

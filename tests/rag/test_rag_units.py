@@ -186,3 +186,37 @@ def test_extractive_answers_skip_code_blocks_and_cite_their_source() -> None:
     assert answer.text == "Run the tests with scripts/test. [1]" and answer.model == "extractive"
     assert [h.doc_id for h in answer.citations] == ["a", "b"]
     assert extractive_answer("anything", []).citations == ()
+
+
+def test_extractive_answers_skip_a_code_block_cut_by_the_chunk_edge_and_command_lines() -> None:
+    from app.rag.answer import extractive_answer
+    from app.rag.retrieval import SearchHit
+
+    # The chunk starts inside a fence (its first fence closes it) and ends inside another one.
+    text = (
+        "curl localhost:8787/v1/rag/query -d '{\"question\": \"How do I run the tests?\"}'\n   ```\n\n"
+        "2. Set up and run the tests (lint, type check, unit tests):\n\n   ```sh\n   scripts/test\n   ```\n\n"
+        "$ python -m pytest tests to run the tests one by one\n"
+        "Tests run in CI too.\n\n```sh\nrun the tests quickly here"
+    )
+    hits = [SearchHit("readme", 3, 1.0, "", text)]
+    answer = extractive_answer("How do I run the tests?", hits)
+    assert answer.text == "Set up and run the tests (lint, type check, unit tests): [1] Tests run in CI too. [1]"
+    asked_for_code = extractive_answer("Which command runs the tests?", hits)
+    assert "scripts/test" in asked_for_code.text or "pytest" in asked_for_code.text
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("Intro line\n\n## Setup ##\n\n# Later", "Setup"),
+        ("```\n# not a heading\n```\n# Real title\n", "Real title"),
+        ("#hashtag is no heading\nplain", ""),
+    ],
+)
+def test_markdown_documents_default_their_title_to_the_first_heading(text: str, title: str) -> None:
+    from app.rag.textio import parse_document
+
+    assert parse_document(text.encode(), "text/markdown").title == title
+    assert parse_document(text.encode(), "text/markdown", "Given").title == "Given"
+    assert parse_document(text.encode(), "text/plain").title == ""

@@ -19,7 +19,16 @@ SYSTEM_PROMPT = (
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 _WORD = re.compile(r"\w+")
 _CITATION = re.compile(r"\[(\d{1,2})\]")
-_CODE_FENCE = re.compile(r"```.*?(```|$)", re.DOTALL)
+_FENCE = ("```", "~~~")
+# A line that is a command, not prose: `$ cmd`, or a common command word followed by arguments.
+_SHELL_LINE = re.compile(
+    r"^(?:\$\s+|(?:curl|wget|pip3?|npm|npx|node|python3?|uv|git|cd|export|sudo|apt(?:-get)?|docker"
+    r"|edgestack|pulumi|wrangler|bash|sh|\.venv/bin/\S+|scripts/\S+)(?:\s|$))"
+)
+# A question asking for code keeps code blocks and command lines as answer candidates.
+CODE_QUESTION_TERMS = frozenset(
+    {"code", "command", "commands", "curl", "snippet", "example", "examples", "script", "shell", "syntax"}
+)
 
 
 class Answer(NamedTuple):
@@ -76,12 +85,42 @@ def cited_numbers(text: str, count: int) -> list[int]:
     return seen
 
 
-def _sentences(text: str) -> list[str]:
-    """Prose sentences of a chunk: code blocks and heading lines are not answers."""
+def _starts_inside_fence(fence_lines: list[str]) -> bool:
+    """A chunk can begin inside a code block. Its first fence is then a bare (closing) one, and
+    either it has no partner or the next fence opens a block with an info string (```sh)."""
+    if not fence_lines or fence_lines[0] not in _FENCE:
+        return False
+    return len(fence_lines) % 2 == 1 or fence_lines[1] not in _FENCE
+
+
+def prose_lines(text: str, keep_code: bool = False) -> list[str]:
+    """The chunk's lines without headings and, unless `keep_code`, without code blocks (also one cut
+    by the chunk's edges) and command lines."""
+    lines = text.splitlines()
+    fences = [line.strip() for line in lines if line.strip().startswith(_FENCE)]
+    inside = _starts_inside_fence(fences)
     out = []
-    for piece in _SENTENCE_SPLIT.split(_CODE_FENCE.sub("\n\n", text)):
-        lines = [line for line in piece.strip().splitlines() if not line.lstrip().startswith("#")]
-        sentence = " ".join(" ".join(lines).split())
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith(_FENCE):
+            inside = not inside
+            if not keep_code:
+                out.append("")  # a block boundary ends the sentence before it
+            continue
+        if stripped.startswith("#"):
+            out.append("")
+            continue
+        if not keep_code and (inside or _SHELL_LINE.match(stripped)):
+            continue
+        out.append(line)
+    return out
+
+
+def _sentences(text: str, keep_code: bool = False) -> list[str]:
+    """Prose sentences of a chunk: code blocks, command lines and headings are not answers."""
+    out = []
+    for piece in _SENTENCE_SPLIT.split("\n".join(prose_lines(text, keep_code))):
+        sentence = " ".join(piece.split())
         if len(_WORD.findall(sentence)) >= 3:
             out.append(sentence)
     return out
@@ -92,9 +131,10 @@ def extractive_answer(question: str, hits: Sequence[SearchHit]) -> Answer:
     if not hits:
         return Answer(NO_ANSWER, (), EXTRACTIVE_MODEL)
     wanted = _terms(question)
+    keep_code = bool(CODE_QUESTION_TERMS & set(_WORD.findall(question.casefold())))
     scored: list[tuple[float, int, int, str]] = []
     for number, hit in enumerate(hits, start=1):
-        for position, sentence in enumerate(_sentences(hit.text)):
+        for position, sentence in enumerate(_sentences(hit.text, keep_code)):
             overlap = len(wanted & _terms(sentence)) / max(1, len(wanted))
             length_penalty = 0.1 if len(sentence) > 400 else 0.0
             score = overlap + 0.05 / number - length_penalty

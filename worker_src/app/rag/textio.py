@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
 from typing import Any, NamedTuple
 
@@ -149,7 +150,25 @@ def parse_document(data: bytes, content_type: str, header_title: str = "") -> Do
     if kind == "text/html":
         text, html_title = html_to_text(text)
         title = title or check_title(html_title[:MAX_TITLE_CHARS])
+    elif kind == "text/markdown":
+        title = title or check_title(markdown_title(text)[:MAX_TITLE_CHARS])
     return DocumentBody(_require_text(text, "body"), title, {}, kind)
+
+
+_ATX_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+
+
+def markdown_title(text: str) -> str:
+    """The first ATX heading (`# Title`) outside code blocks, or ""."""
+    inside_code = False
+    for line in text.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            inside_code = not inside_code
+            continue
+        match = None if inside_code else _ATX_HEADING.match(line)
+        if match:
+            return match.group(1).strip()
+    return ""
 
 
 def _require_text(text: str, field: str) -> str:
