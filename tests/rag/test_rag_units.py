@@ -202,6 +202,8 @@ def test_extractive_answers_skip_a_code_block_cut_by_the_chunk_edge_and_command_
     hits = [SearchHit("readme", 3, 1.0, "", text)]
     answer = extractive_answer("How do I run the tests?", hits)
     assert answer.text == "Set up and run the tests (lint, type check, unit tests): [1] Tests run in CI too. [1]"
+    twice = extractive_answer("How do I run the tests?", [hits[0], hits[0]._replace(chunk=4)])
+    assert twice.text == answer.text  # overlapping chunks: each sentence once
     asked_for_code = extractive_answer("Which command runs the tests?", hits)
     assert "scripts/test" in asked_for_code.text or "pytest" in asked_for_code.text
 

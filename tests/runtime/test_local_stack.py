@@ -3,6 +3,7 @@ entry.py and js_bindings.py (KV, D1, R2, a Durable Object and Vectorize behind /
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -168,6 +169,11 @@ def test_the_docs_curl_examples_answer_on_the_stock_local_stack(
             assert '"status":"completed"' in ran.stdout and "remind_me returned:" in ran.stdout, ran.stdout
         if '"stream": true' in block:
             assert "data: [DONE]" in ran.stdout, ran.stdout
+        if "/v1/rag/query" in block:  # the answer is prose from the README, not its code lines
+            answer = json.loads(ran.stdout[ran.stdout.rindex('{"answer"') :])["answer"]
+            assert "curl" not in answer and "```" not in answer and "run the tests" in answer, answer
+            sentences = [part for part in re.split(r" ?\[\d+\] ?", answer) if part]
+            assert len(set(sentences)) == len(sentences), answer  # no sentence twice
 
 
 def test_sigterm_stops_cleanly(dev_cli: tuple[str, list[str], subprocess.Popen[str]]) -> None:

@@ -133,8 +133,12 @@ def extractive_answer(question: str, hits: Sequence[SearchHit]) -> Answer:
     wanted = _terms(question)
     keep_code = bool(CODE_QUESTION_TERMS & set(_WORD.findall(question.casefold())))
     scored: list[tuple[float, int, int, str]] = []
+    seen: set[str] = set()  # overlapping chunks repeat sentences: each is a candidate once
     for number, hit in enumerate(hits, start=1):
         for position, sentence in enumerate(_sentences(hit.text, keep_code)):
+            if sentence in seen:
+                continue
+            seen.add(sentence)
             overlap = len(wanted & _terms(sentence)) / max(1, len(wanted))
             length_penalty = 0.1 if len(sentence) > 400 else 0.0
             score = overlap + 0.05 / number - length_penalty
