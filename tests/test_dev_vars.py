@@ -75,3 +75,12 @@ def test_environment_wins_and_undeclared_names_are_ignored(tmp_path: Path) -> No
     assert secrets.sources == {"OPENAI_API_KEY": ".dev.vars", "ANTHROPIC_API_KEY": "environment"}
     assert secrets.missing == ("MISSING",)
     assert secrets.ignored == ("TYPO_KEY",)
+
+
+def test_an_empty_value_is_not_a_secret(tmp_path: Path) -> None:
+    (tmp_path / ".dev.vars").write_text("OPENAI_API_KEY=from-file\nANTHROPIC_API_KEY=\n")
+    secrets = resolve_secrets(
+        ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"], tmp_path, environ={"OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": ""}
+    )
+    assert secrets.values == {"OPENAI_API_KEY": "from-file"}
+    assert secrets.missing == ("ANTHROPIC_API_KEY",)

@@ -9,6 +9,8 @@ stack declares, from (last wins):
    quotes (escapes such as `\n`, and values across lines), `export ` prefix; no `${VAR}` expansion;
 2. an environment variable of the same name.
 
+An empty value counts as not set (`OPENAI_API_KEY=` in the environment leaves the `.dev.vars` value).
+
 Undeclared names in `.dev.vars` are ignored (and reported), so a typo cannot bind a stray secret.
 """
 
@@ -56,10 +58,10 @@ def resolve_secrets(
     from_file = parse_dev_vars(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else {}
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
-    for name in declared:
-        if name in environ:
+    for name in declared:  # an empty value is no secret (the Worker treats it as unset, so does the banner)
+        if environ.get(name):
             values[name], sources[name] = environ[name], "environment"
-        elif name in from_file:
+        elif from_file.get(name):
             values[name], sources[name] = from_file[name], DEV_VARS_FILE
     missing = tuple(name for name in declared if name not in values)
     ignored = tuple(sorted(set(from_file) - set(declared)))
