@@ -79,8 +79,7 @@ def test_environment_wins_and_undeclared_names_are_ignored(tmp_path: Path) -> No
 
 def test_an_empty_value_is_not_a_secret(tmp_path: Path) -> None:
     (tmp_path / ".dev.vars").write_text("OPENAI_API_KEY=from-file\nANTHROPIC_API_KEY=\n")
-    secrets = resolve_secrets(
-        ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"], tmp_path, environ={"OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": ""}
-    )
-    assert secrets.values == {"OPENAI_API_KEY": "from-file"}
-    assert secrets.missing == ("ANTHROPIC_API_KEY",)
+    from_file = resolve_secrets(["OPENAI_API_KEY", "ANTHROPIC_API_KEY"], tmp_path, environ={})
+    assert from_file.values == {"OPENAI_API_KEY": "from-file"} and from_file.missing == ("ANTHROPIC_API_KEY",)
+    blanked = resolve_secrets(["OPENAI_API_KEY"], tmp_path, environ={"OPENAI_API_KEY": ""})
+    assert blanked.values == {} and blanked.missing == ("OPENAI_API_KEY",)  # the environment hides the file

@@ -9,7 +9,8 @@ stack declares, from (last wins):
    quotes (escapes such as `\n`, and values across lines), `export ` prefix; no `${VAR}` expansion;
 2. an environment variable of the same name.
 
-An empty value counts as not set (`OPENAI_API_KEY=` in the environment leaves the `.dev.vars` value).
+An empty value counts as not set; an empty environment variable also hides the `.dev.vars` value
+(`OPENAI_API_KEY= edgestack dev` runs without the key).
 
 Undeclared names in `.dev.vars` are ignored (and reported), so a typo cannot bind a stray secret.
 """
@@ -59,8 +60,9 @@ def resolve_secrets(
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
     for name in declared:  # an empty value is no secret (the Worker treats it as unset, so does the banner)
-        if environ.get(name):
-            values[name], sources[name] = environ[name], "environment"
+        if name in environ:
+            if environ[name]:
+                values[name], sources[name] = environ[name], "environment"
         elif from_file.get(name):
             values[name], sources[name] = from_file[name], DEV_VARS_FILE
     missing = tuple(name for name in declared if name not in values)
