@@ -167,7 +167,7 @@ def test_invalid_stack_prints_its_diagnostics(
 
 def test_unknown_stack_and_missing_worker_src(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["check", "nope"], capsys)
-    assert code == 1 and out[0].startswith("unknown stack 'nope' (available: base, ")
+    assert code == 1 and out[0].startswith("unknown stack 'nope' (available: customer-acme, ")
     code, out, _ = run(["check", "--worker-src", str(tmp_path / "none"), "prod"], capsys)
     assert (code, out) == (1, [f"{tmp_path / 'none'}: Worker source folder not found"])
 

@@ -90,12 +90,22 @@ def test_resolve_stack_path_names_and_paths(at_repo_root: Path) -> None:
     assert resolve_stack_path("stacks/dev.yaml") == Path("stacks/dev.yaml")
 
 
-@pytest.mark.parametrize("name", ["production", "customer-initech", "customer-_template", "_template", ""])
-def test_resolve_unknown_stack_lists_the_available_ones(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("production", ""),  # not close enough
+        ("prd", " (did you mean 'prod'?)"),
+        ("customer-initech", " (did you mean 'customer-acme'?)"),
+        ("customer-_template", " (did you mean 'customer-acme'?)"),
+        ("_template", ""),
+        ("", ""),
+    ],
+)
+def test_resolve_unknown_stack_suggests_and_lists_the_deployable_ones(name: str, hint: str) -> None:
     with pytest.raises(StackNotFoundError) as caught:
         resolve_stack_path(name)
-    assert str(caught.value) == (
-        f"unknown stack {name!r} (available: base, customer-acme, customer-globex, dev, local, prod, staging)"
+    assert str(caught.value) == (  # base.yaml is extended by others: not listed
+        f"unknown stack {name!r}{hint} (available: customer-acme, customer-globex, dev, local, prod, staging)"
     )
 
 

@@ -237,7 +237,7 @@ def test_policy_check_json_and_rule_list(tmp_path, capsys):
 def test_policy_check_unknown_stack_is_one_line(capsys):
     assert main(["policy", "check", "nope"]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("unknown stack 'nope'") and "\n" not in err
+    assert err.startswith("edgestack policy check: unknown stack 'nope'") and "\n" not in err
 
 
 # --- the CrossGuard pack, on pulumi-policy's own types ---------------------------------------------

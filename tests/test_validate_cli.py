@@ -34,9 +34,19 @@ def test_unknown_stack_name(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["validate", "prod", "prdo"], capsys)
     assert code == 1
     assert out == [
-        "unknown stack 'prdo' (available: base, customer-acme, customer-globex, dev, local, prod, staging)"
+        "edgestack validate: unknown stack 'prdo' (did you mean 'prod'?) "
+        "(available: customer-acme, customer-globex, dev, local, prod, staging)"
     ]
     assert err == "edgestack validate: 1 error(s) in 0 of 1 stack file(s)\n"
+
+
+def test_only_unknown_stacks_print_one_line_each_and_no_count(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["validate", "prd"], capsys)
+    assert code == 1 and err == ""
+    assert out == [
+        "edgestack validate: unknown stack 'prd' (did you mean 'prod'?) "
+        "(available: customer-acme, customer-globex, dev, local, prod, staging)"
+    ]
 
 
 def test_a_broken_base_is_reported_once_for_all_its_overlays(
@@ -67,12 +77,12 @@ def test_a_broken_base_is_reported_once_for_all_its_overlays(
 def test_folder_without_stack_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["validate", str(tmp_path)], capsys)
     assert code == 1
-    assert out == [f"{tmp_path}: no stack files in this folder"]
+    assert out == [f"edgestack validate: {tmp_path}: no stack files in this folder"]
 
 
 def test_missing_file_argument(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["validate", str(tmp_path / "gone.yaml")], capsys)
-    assert (code, out) == (1, [f"{tmp_path / 'gone.yaml'}: no such stack file"])
+    assert (code, out) == (1, [f"edgestack validate: {tmp_path / 'gone.yaml'}: no such stack file"])
 
 
 def test_unreadable_yaml_in_a_named_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -68,7 +68,7 @@ def one_line_errors() -> tuple[type[Exception], ...]:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse `argv`, run the command, map its outcome to an exit code."""
-    from infra.stackfile.diagnostics import StackError
+    from infra.stackfile.diagnostics import OneLineError, StackError
 
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
@@ -84,7 +84,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         print("edgestack: interrupted", file=sys.stderr)
         return 130
     except StackError as exc:
-        print(exc, file=sys.stderr)
+        one_line = isinstance(exc, OneLineError)  # no position in a stack file: the command's own line
+        print(f"edgestack {name}: {exc}" if one_line else exc, file=sys.stderr)
         return 1
     except Exception as exc:
         if not isinstance(exc, one_line_errors()):

@@ -66,7 +66,7 @@ def check(
         return 0
     files, problems = stack_targets(stacks or [])
     for problem in problems:
-        print(problem, file=sys.stderr)
+        print(f"edgestack policy check: {problem}", file=sys.stderr)
     if problems and not files:
         return 1
     today = dt.datetime.now(dt.UTC).date()

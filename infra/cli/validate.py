@@ -36,7 +36,7 @@ def validate(
 ) -> int:
     files, problems = stack_targets(paths or [])
     for problem in problems:
-        print(problem)
+        print(f"edgestack validate: {problem}")  # not a position in a stack file: the command's line
     diagnostics: set[Diagnostic] = set()
     failed = 0
     for path in files:
@@ -47,6 +47,8 @@ def validate(
             diagnostics.update(exc.diagnostics)
     for diagnostic in sorted(diagnostics):
         print(diagnostic)
+    if problems and not files:  # nothing was loaded: the problem lines say it all
+        return 1
     if failed or problems:
         errors = len(diagnostics) + len(problems)
         print(

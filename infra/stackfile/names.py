@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from .diagnostics import OneLineError
@@ -73,8 +74,26 @@ def resolve_stack_path(name_or_path: str, root: Path | None = None) -> Path:
             candidate = folder / f"{stem}{suffix}"
             if candidate.is_file():
                 return candidate
-    available = ", ".join(stack_name(p, root) for p in list_stack_files(root)) if root.is_dir() else ""
+    from .messages import did_you_mean  # the error path only: keeps pydantic off the CLI's start-up
+
+    names = deployable_stack_names(root) if root.is_dir() else []
+    available = ", ".join(names) or f"none in {display_path(root)}"
     raise StackNotFoundError(
         name_or_path,
-        f"unknown stack {name_or_path!r} (available: {available or f'none in {display_path(root)}'})",
+        f"unknown stack {name_or_path!r}{did_you_mean(name_or_path, names)} (available: {available})",
     )
+
+
+_EXTENDS = re.compile(r"^extends:[ \t]*[\"']?([^\"'#\s]+)", re.MULTILINE)
+
+
+def deployable_stack_names(root: Path) -> list[str]:
+    """Names of the stacks under `root` that no other stack extends (a base like `base.yaml` is a
+    part of others, not a stack to name on the command line)."""
+    files = list_stack_files(root)
+    extended = set()
+    for path in files:
+        match = _EXTENDS.search(path.read_text(encoding="utf-8", errors="replace"))
+        if match:
+            extended.add((path.parent / match.group(1)).resolve())
+    return [stack_name(p, root) for p in files if p.resolve() not in extended]
