@@ -82,3 +82,14 @@ def test_commands_outside_a_project_say_so(
         assert code == 1, argv
         assert "not inside an edgestack project" in out + err
         assert "Traceback" not in out + err
+
+
+def test_local_secrets_and_generated_files_are_ignored_by_git() -> None:
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    names = [".dev.vars", "wrangler.jsonc", ".edgestack/state/x", "dist/bundle.tar"]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", *names], cwd=repo, capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert ignored == names

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import pytest
 
@@ -100,6 +100,18 @@ def test_continue_on_error_runs_everything_and_still_fails() -> None:
     assert run.exit_code == 1
 
 
+@pytest.fixture
+def sigint_handled() -> Iterator[None]:
+    """Python's own SIGINT handler, as in a terminal, also when pytest started with SIGINT ignored
+    (`scripts/test &` from a script), which Python then leaves ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("sigint_handled")
 def test_ctrl_c_cancels_unstarted_stacks_and_waits_for_running_ones() -> None:
     """A real SIGINT, raised while two stacks run: both finish, nothing else starts, exit 130."""
     stop = threading.Event()
