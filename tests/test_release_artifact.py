@@ -90,6 +90,16 @@ def test_two_builds_write_identical_files(tmp_path):
     assert one.manifest_path.read_bytes() == two.manifest_path.read_bytes()
 
 
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_follow_the_umask(tmp_path, umask: int, mode: int):
+    previous = os.umask(umask)
+    try:
+        artifact = write_artifact(make_stack(), "test", fake_bundle(), tmp_path / "dist")
+    finally:
+        os.umask(previous)
+    assert (artifact.path.stat().st_mode & 0o777, artifact.manifest_path.stat().st_mode & 0o777) == (mode, mode)
+
+
 # --- refusals: each one line naming the file ----------------------------------------------------
 
 

@@ -133,10 +133,18 @@ def build_manifest(stack: Stack, stack_name: str, bundle: Bundle, tar_bytes: byt
     )
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it: put it back at once
+    os.umask(mask)
+    return mask
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
         handle.write(data)
         temporary = Path(handle.name)
+    # mkstemp creates 0600; a release file is no secret: the mode a plain write would give it.
+    temporary.chmod(0o666 & ~_current_umask())
     os.replace(temporary, path)
 
 
