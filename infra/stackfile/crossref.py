@@ -6,7 +6,6 @@ points into that base file.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from infra.spec import EMBEDDING_DIMENSIONS, Stack
 from infra.spec.local_admin import LOCAL_ADMIN_KEY_SHA256
 from infra.spec.vectorize import vectorize_name_problem
 
+from .cron import cron_problem
 from .diagnostics import Diagnostic
 from .env_names import (
     BINDING_REFERENCES,
@@ -30,8 +30,6 @@ from .source import KeyPath, SourceMap, display_path, format_key_path
 from .worker_scan import PLAIN_TEXT_PREFIX, durable_object_classes
 
 RAG_TENANT_KEY = "tenant"  # the Vectorize metadata key every RAG query filters on
-
-_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#LW-]+$")
 
 
 class _Checker:
@@ -374,9 +372,9 @@ class _Checker:
 
     def crons(self) -> None:
         for i, cron in enumerate(self.stack.worker.crons):
-            fields = cron.split()
-            if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
-                self.error(("worker", "crons", i), f"expected a 5-field cron expression, got {cron!r}")
+            problem = cron_problem(cron)
+            if problem:
+                self.error(("worker", "crons", i), problem)
 
     def local_tools(self) -> None:
         agents = self.stack.agents
