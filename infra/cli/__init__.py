@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from .app import run
 
 COMMANDS = (
+    "init",
     "validate",
     "check",
     "synth",
