@@ -10,7 +10,6 @@ import json
 
 import pytest
 from app.gateway.relay import StreamRelay
-from app.gateway.sse import DONE, SseDecoder, SseEvent, encode_event
 from app.gateway.streams import (
     AnthropicStreamAccumulator,
     AnthropicToOpenAIStream,
@@ -19,6 +18,7 @@ from app.gateway.streams import (
     anthropic_message_to_events,
     openai_completion_to_chunks,
 )
+from app.web.sse import DONE, SseDecoder, SseEvent, encode_event
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -531,7 +531,7 @@ def test_the_agents_rag_search_tool_resolves_to_this_package(world: RagWorld) ->
     import asyncio
 
     from app.agents.runner import resolve_rag_search
-    from app.rag.errors import RagError
+    from app.web.errors import ApiError
 
     world.put("guide.md", GUIDE)
     search = resolve_rag_search(world.services())
@@ -540,5 +540,5 @@ def test_the_agents_rag_search_tool_resolves_to_this_package(world: RagWorld) ->
     assert hits[0].doc_id == "guide.md" and {"doc_id", "chunk", "score", "title", "text"} <= set(
         hits[0]._fields
     )
-    with pytest.raises(RagError, match="1 to 20"):
+    with pytest.raises(ApiError, match="1 to 20"):
         asyncio.run(search(world.services(), "acme", "x", top_k=50))

@@ -1,6 +1,6 @@
 """Top-level request routing for the Default entrypoint.
 
-The gateway and the demo are imported on their first request, not at start-up: under Pyodide
+The `/v1` front door (and behind it the gateway) and the demo are imported on their first request, not at start-up: under Pyodide
 their import is mostly compiling source (the bundle carries no .pyc), and an isolate that never
 serves them (a Durable Object, a stack with the gateway off) should not pay for it. Measured in
 bench/runtime.py; see docs/benchmarks.md.
@@ -17,7 +17,7 @@ async def handle(request: HttpRequest, services: Services) -> HttpResponse:
     if request.path == "/healthz" and request.method in ("GET", "HEAD"):
         return healthz(services.build, services.local_backends)
     if request.path.startswith("/v1/"):
-        from .gateway import handle_v1
+        from .v1 import handle_v1
 
         return await handle_v1(request, services)
     if request.path == "/demo":

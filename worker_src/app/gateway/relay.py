@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import Api, error_payload
-from .sse import DONE, SseEvent, encode_event
+from ..web.errors import Api, error_payload
+from ..web.sse import DONE, SseEvent, encode_event
 from .streams import (
     AnthropicStreamAccumulator,
     AnthropicToOpenAIStream,
