@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -384,11 +384,15 @@ async def _once(payload: bytes) -> AsyncIterator[bytes]:
 
 
 def open_relay(
-    ctx: RequestContext, chat: ChatRequest, served: Served
+    ctx: RequestContext,
+    chat: ChatRequest,
+    served: Served,
+    on_chunk: Callable[[JsonObject], None] | None = None,
 ) -> tuple[StreamRelay, AsyncIterator[bytes]]:
-    """A streaming success: the relay and the client's SSE bytes; records usage when the stream ends."""
+    """A streaming success: the relay and the client's SSE bytes; records usage when the stream ends.
+    `on_chunk` gets each client chunk as it is relayed (see `StreamRelay`)."""
     assert served.success is not None
-    relay = StreamRelay(chat.api, served.success.provider.api, chat.include_usage, int(ctx.started))
+    relay = StreamRelay(chat.api, served.success.provider.api, chat.include_usage, int(ctx.started), on_chunk)
     ctx.record.ttfb_ms = ctx.elapsed_ms()
     return relay, _relay(ctx, chat, served, relay)
 

@@ -12,7 +12,6 @@ Failures raise `ApiError` (e.g. 404 unknown alias, 403 alias not allowed for the
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -20,7 +19,7 @@ from typing import NamedTuple
 from ..services import Services
 from ..web.auth import Principal, principal_for_key_name
 from ..web.errors import ApiError
-from ..web.sse import DONE, SseDecoder, encode_event
+from ..web.sse import DONE, encode_event
 from .chat import (
     ChatRequest,
     RequestContext,
@@ -236,19 +235,17 @@ async def stream_chat(
                 yield item
         yield _result(ctx, served.cached.response)
         return
-    relay, chunks = open_relay(ctx, chat_request, served)
-    decoder = SseDecoder()
+    pending: list[TextDelta | ToolCallDelta] = []
+    relay, chunks = open_relay(ctx, chat_request, served, lambda chunk: pending.extend(_deltas(chunk)))
     try:
-        async for raw in chunks:
-            for event in decoder.feed(raw):
-                if event.data.strip() == "[DONE]":
-                    continue
-                chunk = json.loads(event.data)
-                if "error" in chunk:
-                    message = (chunk.get("error") or {}).get("message") or "upstream error"
-                    raise ApiError(502, "upstream", str(message))
-                for item in _deltas(chunk):
-                    yield item
+        async for _ in chunks:  # the SSE bytes are for HTTP clients; the deltas come through `pending`
+            for item in pending:
+                yield item
+            pending.clear()
+            if relay.errored:
+                raise ApiError(502, "upstream", relay.error_message or "upstream error")
+        for item in pending:  # a chunk relayed without bytes of its own
+            yield item
     finally:
         closer = getattr(chunks, "aclose", None)
         if closer is not None:
