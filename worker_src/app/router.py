@@ -30,5 +30,8 @@ async def handle(request: HttpRequest, services: Services) -> HttpResponse:
 
 
 async def handle_scheduled(cron: str, scheduled_time_ms: float, services: Services) -> None:
-    """A Cron Trigger fired (`worker.crons`). No app module defines scheduled jobs yet, so this runs
-    nothing; the entrypoint is wired so that jobs can be added here without touching entry.py."""
+    """A Cron Trigger fired (`worker.crons`). No feature defines a scheduled job yet, so the run is
+    logged (Workers Logs) and nothing else happens; a job is added here, not in entry.py."""
+    from .web.log import log_event  # on first use
+
+    log_event("cron", "triggered", cron_expression=cron, scheduled_time_ms=int(scheduled_time_ms), stack=services.build.stack)

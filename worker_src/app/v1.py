@@ -117,10 +117,12 @@ def find_route(path: str, routes: tuple[V1Route, ...] = ROUTES) -> V1Route | Non
     return next((route for route in routes if route.matches(path)), None)
 
 
-async def handle_v1(request: HttpRequest, services: Services) -> HttpResponse:
+async def handle_v1(
+    request: HttpRequest, services: Services, routes: tuple[V1Route, ...] = ROUTES
+) -> HttpResponse:
     api = error_api(request)
     try:
-        return await _dispatch(request, services)
+        return await _dispatch(request, services, routes)
     except ApiError as error:
         return error.to_response(api)
     except Exception as error:  # a bug: answer in the API's shape, log without bodies
@@ -130,12 +132,12 @@ async def handle_v1(request: HttpRequest, services: Services) -> HttpResponse:
         return ApiError(500, "internal", "internal gateway error").to_response(api)
 
 
-async def _dispatch(request: HttpRequest, services: Services) -> HttpResponse:
+async def _dispatch(request: HttpRequest, services: Services, routes: tuple[V1Route, ...]) -> HttpResponse:
     access = gateway_config(services)  # keys, public flag and rate limits live in the gateway section
     if access is None or not access.enabled:
         raise ApiError(404, "not_found", "the AI gateway is not enabled on this stack")
     path = request.path.rstrip("/") or "/"
-    route = find_route(path)
+    route = find_route(path, routes)
     if route is None:
         raise ApiError(404, "not_found", f"no route for {request.method} {request.path}")
     if route.methods and request.method not in route.methods:
