@@ -1,4 +1,5 @@
-"""Virtual API keys: clients present a key; only its sha256 is in the stack file."""
+"""Virtual API keys and the caller: clients present a key (only its sha256 is in the stack file);
+the front door turns it into a `Caller` (principal, tenant, rights)."""
 
 from __future__ import annotations
 
