@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from .sse import DONE, encode_event
+from ..web.sse import DONE, encode_event
 from .streams import openai_chunk, openai_completion_to_chunks
 from .tokens import CHARS_PER_TOKEN, estimate_prompt_tokens
 from .translate import JsonObject, dumps
