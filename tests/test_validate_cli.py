@@ -91,3 +91,15 @@ def test_unreadable_yaml_in_a_named_file(tmp_path: Path, capsys: pytest.CaptureF
     code, out, _ = run(["validate", str(path)], capsys)
     assert code == 1
     assert out == [f"{path}:1:5: <root>: invalid YAML: unacceptable character #x0000"]
+
+
+@pytest.mark.parametrize("command", [["validate"], ["check"], ["synth", "--format", "json"]], ids=lambda c: c[0])
+def test_an_absolute_stack_path_from_outside_the_project_finds_its_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no Pulumi.yaml here or above
+    prod = Path(__file__).resolve().parents[1] / "stacks" / "prod.yaml"
+    code = main([*command, str(prod)])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "not inside an edgestack project" not in out + err

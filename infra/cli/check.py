@@ -17,7 +17,7 @@ from infra.spec import Stack
 from infra.stackfile.diagnostics import Diagnostic, StackError
 from infra.stackfile.env_names import config_referenced_names, env_declarations
 from infra.stackfile.load import load_stack_with_sources
-from infra.stackfile.project import find_project
+from infra.stackfile.project import find_project, project_of
 from infra.stackfile.source import SourceMap, display_path, format_key_path
 from infra.stackfile.worker_scan import EnvUsage, plain_text_binding_names, scan_env_usages
 
@@ -70,8 +70,8 @@ def check(
         Path | None, typer.Option("--worker-src", help="Worker source folder (default: worker_src/)")
     ] = None,
 ) -> int:
-    worker_src = worker_src or find_project().worker_src
     files, problems = stack_targets([stack] if stack else [])
+    worker_src = worker_src or (project_of(files[0]) if files else find_project()).worker_src
     for problem in problems:
         print(problem)
     if not worker_src.is_dir():

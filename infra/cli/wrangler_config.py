@@ -11,7 +11,7 @@ from infra.plan.bundle import load_bundle
 from infra.plan.planner import plan
 from infra.stackfile.load import load_stack
 from infra.stackfile.names import resolve_stack_path, stack_name
-from infra.stackfile.project import find_project
+from infra.stackfile.project import project_of
 
 from .app import CommandError, app
 
@@ -30,8 +30,8 @@ def wrangler_config_command(
 ) -> int:
     from infra.deploy.wrangler import render_jsonc, secret_names, wrangler_config
 
-    worker_src = worker_src or find_project().worker_src
     path = resolve_stack_path(stack)
+    worker_src = worker_src or project_of(path).worker_src
     the_stack = load_stack(path, worker_src=worker_src)
     the_plan = plan(the_stack, load_bundle(worker_src), stack_name=stack_name(path))
     if output.is_dir():

@@ -285,8 +285,10 @@ def synth_stack(
     """
     from infra.stackfile.load import load_stack
     from infra.stackfile.names import resolve_stack_path, stack_name
+    from infra.stackfile.project import project_of
 
     path = resolve_stack_path(stack_or_path)
+    worker_src = worker_src or project_of(path).worker_src  # a path from outside: its own project's
     stack = load_stack(path, worker_src=worker_src)
     the_plan = plan(
         stack,

@@ -23,7 +23,7 @@ from infra.spec import Stack
 from .diagnostics import Diagnostic, StackError
 from .extends import merge_layers, merge_sources
 from .messages import SECRET_HINT, validation_diagnostics
-from .project import find_project
+from .project import project_of
 from .source import (
     KeyPath,
     Position,
@@ -239,7 +239,7 @@ def load_stack_with_sources(
     if cross_check:
         from .crossref import cross_reference_diagnostics
 
-        problems = cross_reference_diagnostics(stack, sources, worker_src or find_project().worker_src)
+        problems = cross_reference_diagnostics(stack, sources, worker_src or project_of(path).worker_src)
         errors = [d for d in problems if d.severity == "error"]
         if errors:
             raise StackError(errors)

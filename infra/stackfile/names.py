@@ -44,7 +44,7 @@ def stack_name(path: Path, root: Path | None = None) -> str:
     the stacks folder (or outside any project) is named by its stem."""
     if root is None:
         try:
-            root = find_project().stacks_dir
+            root = find_project(Path(path).resolve().parent).stacks_dir  # the file's own project
         except ProjectNotFoundError:
             return Path(path).stem
     try:

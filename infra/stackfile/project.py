@@ -66,3 +66,12 @@ def project_relative(path: Path) -> str:
         return path.resolve().relative_to(find_project().root).as_posix()
     except (ValueError, ProjectNotFoundError):
         return os.fspath(path)
+
+
+def project_of(stack_file: str | os.PathLike[str]) -> Project:
+    """The project a stack file belongs to: found from the file's folder, so a path given from
+    outside the project works; a file in no project belongs to the working directory's."""
+    try:
+        return find_project(Path(stack_file).resolve().parent)
+    except ProjectNotFoundError:
+        return find_project()
