@@ -239,8 +239,6 @@ def artifact_path(tmp_path):
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["promote", "--from", "staging", "--to", "prod", "--percent", "0"], "edgestack promote: --percent 0 is outside 1-100"),
-        (["promote", "--from", "staging", "--to", "prod", "--percent", "ten"], "edgestack promote: --percent 'ten' is not a whole number from 1 to 100"),
         (["promote", "--from", "staging", "--to", "nope"], "unknown stack 'nope'"),
         (["promote", "--from", "staging", "--to", "prod", "--artifact", "/no/bundle.tar"], "edgestack promote: /no/bundle.tar: artifact not found"),
         (["promote", "--from", "staging", "--to", "prod", "--artifact", "{artifact}"], "the code expects Durable Object migration tag v1"),
@@ -376,3 +374,34 @@ def test_bad_state_file_is_one_line(tmp_path, capsys, text, expected):
     assert main(["rollback", "prod", "--dry-run", "--state", str(path)]) == 1
     err = capsys.readouterr().err
     assert expected in err and err.count("\n") == 1
+
+
+def test_pulumi_cli_missing_has_one_wording_and_release_commands_name_state(monkeypatch, capsys, tmp_path):
+    from infra.deploy.pulumi_cli import PULUMI_CLI_MISSING
+    from infra.fleet.automation import PulumiCliMissingError
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pulumi here
+    assert main(["build", "prod", "-o", str(tmp_path)]) == 0
+    capsys.readouterr()
+    argv = ["promote", "--from", "staging", "--to", "prod", "--artifact", str(tmp_path / "bundle.tar"), "--dry-run"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"edgestack promote: {PULUMI_CLI_MISSING}; or pass --state FILE.json") and err.count("\n") == 1
+    assert str(PulumiCliMissingError()) == PULUMI_CLI_MISSING  # the fleet says the same
+    assert "curl -fsSL https://get.pulumi.com | sh" in PULUMI_CLI_MISSING
+
+
+@pytest.mark.parametrize("percent", ["0", "101", "ten"])
+def test_percent_is_an_integer_from_1_to_100(percent, capsys):
+    argv = ["promote", "--from", "staging", "--to", "prod", "--percent", percent, "--dry-run"]
+    assert main(argv) == 2
+    assert "Invalid value for '--percent'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command", ["check", "dev", "wrangler-config", "init", "promote", "rollback", "mark-stable", "policy"]
+)
+def test_help_starts_with_what_the_command_does(command, capsys):
+    assert main([command, "--help"]) == 0
+    first = capsys.readouterr().out.split("\n\n", 2)[1].strip()
+    assert first[0].isupper() and not first.startswith(("`", "The ", "Sets ", "Refuses ")), first

@@ -58,7 +58,7 @@ def binding_diagnostics(
 
 @app.command(
     "check",
-    help=__doc__.splitlines()[0] if __doc__ else None,
+    help="Compare the Worker's `env.NAME` uses with what the stack declares (bindings, vars, secrets).",
     short_help="check the Worker's env.NAME uses against a stack's bindings",
 )
 def check(

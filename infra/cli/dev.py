@@ -31,7 +31,8 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 @app.command(
     "dev",
-    help=__doc__,
+    help="Run a stack locally on Pyodide, Cloudflare's workers SDK and Miniflare, with no Cloudflare "
+    "account; Ctrl-C stops it.",
     short_help="run a stack locally on Pyodide + workers-runtime-sdk + Miniflare (no Cloudflare account)",
 )
 def dev(

@@ -87,7 +87,8 @@ def scaffold(folder: Path, *, force: bool = False, compatibility_date: str | Non
 
 @app.command(
     "init",
-    help=__doc__,
+    help="Scaffold a new project: Pulumi.yaml, pyproject.toml, base/local/prod stacks with the AI "
+    "gateway, worker_src/, .gitignore and a README. Refuses a folder that is not empty unless --force.",
     short_help="scaffold a new project (stacks, worker_src, Pulumi.yaml) that validate, synth and dev work in",
 )
 def init(

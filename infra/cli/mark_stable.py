@@ -13,8 +13,8 @@ from .app import app
 @app.command(
     "mark-stable",
     help=(
-        "The explicit step after `edgestack promote --percent 100`: record the version now at 100% in "
-        "edgestack:versions (a rollback target from now on) and remove edgestack:rollout."
+        "Record the version now at 100% as the stable one, after `edgestack promote --percent 100`: "
+        "adds it to edgestack:versions (a rollback target from now on) and removes edgestack:rollout."
     ),
     short_help="record the version at 100% as stable and end the rollout",
 )

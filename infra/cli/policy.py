@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from infra.release.policy import Violation
 
 policy = typer.Typer(help="Release policy gates.", no_args_is_help=True)
-app.add_typer(policy, name="policy", help="release policy gates (the rules of the CrossGuard pack in policy/)")
+app.add_typer(policy, name="policy", help="Check release policy gates (the rules of the CrossGuard pack in policy/).")
 
 
 class PolicyFormat(StrEnum):

@@ -14,6 +14,7 @@ from .app import app
 @app.command(
     "promote",
     help=(
+        "Deploy the artifact a stack runs to another stack, as a gradual rollout. "
         "Refuses unless the artifact's bundle sha256 is the source stack's bundleSha256 output, then sets "
         "edgestack:bundle, edgestack:bundleSha256 and edgestack:rollout on the target and runs `pulumi up` "
         "(Automation API; needs the Pulumi CLI). --percent 100 completes the rollout; then run "
@@ -27,18 +28,18 @@ def promote(
     artifact: Annotated[Path, typer.Option("--artifact", help="the artifact (edgestack build)")] = Path(
         "dist/bundle.tar"
     ),
-    percent: Annotated[str, typer.Option("--percent", help="share of traffic for the new version, 1-100")] = "100",
+    percent: Annotated[
+        int, typer.Option("--percent", min=1, max=100, help="share of traffic for the new version, 1-100")
+    ] = 100,
     dry_run: DryRunOption = False,
     state_file: StateFileOption = None,
 ) -> int:
     from infra.plan.artifact import check_against_stack, load_artifact
-    from infra.plan.rollout import parse_percent
     from infra.release.automation import state
     from infra.release.stacks import load_named_stack
     from infra.release.steps import ReleaseStep, plan_promote
 
     def make_step() -> ReleaseStep:
-        share = parse_percent(percent)
         to = load_named_stack(target)
         load_named_stack(source)
         built = load_artifact(artifact)
@@ -49,7 +50,7 @@ def promote(
             artifact_path=str(built.path.resolve()),
             artifact_sha256=built.manifest.bundle_sha256,
             artifact_migration_tag=built.manifest.migration_tag,
-            percent=share,
+            percent=percent,
         )
 
     return run_release(make_step, dry_run=dry_run)

@@ -13,6 +13,7 @@ from .app import app
 @app.command(
     "rollback",
     help=(
+        "Send all of a stack's traffic to its stable (or a given) version. "
         'Sets edgestack:rollout to {"pinVersionId": ...} and runs `pulumi up` (Automation API; needs the '
         "Pulumi CLI). The version must be in edgestack:versions and at the script's migration tag; nothing "
         "is uploaded or rebuilt."

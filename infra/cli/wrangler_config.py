@@ -18,7 +18,7 @@ from .app import CommandError, app
 
 @app.command(
     "wrangler-config",
-    help=__doc__,
+    help="Write the stack as a wrangler config (wrangler.jsonc), to run `wrangler dev` on real workerd.",
     short_help="write the equivalent wrangler.jsonc (for `wrangler dev` on workerd)",
 )
 def wrangler_config_command(

@@ -11,20 +11,14 @@ gracefully (it finishes the resource operations in flight), which is how "the ru
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ..deploy.pulumi_cli import PULUMI_CLI_MISSING, pulumi_cli
 from ..stackfile.project import find_project
 from .scheduler import ProgressFn, Runner
-
-INSTALL_HINT = (
-    "the Pulumi CLI is not installed (or not on PATH): install it with "
-    "`curl -fsSL https://get.pulumi.com | sh` (see https://www.pulumi.com/docs/iac/download-install/), "
-    "then run this again"
-)
 
 
 class Operation(StrEnum):
@@ -36,11 +30,11 @@ class Operation(StrEnum):
 
 class PulumiCliMissingError(Exception):
     def __init__(self) -> None:
-        super().__init__(INSTALL_HINT)
+        super().__init__(PULUMI_CLI_MISSING)
 
 
 def require_cli() -> None:
-    if shutil.which("pulumi") is None:
+    if pulumi_cli() is None:
         raise PulumiCliMissingError()
 
 

@@ -80,17 +80,6 @@ def check_percent(percent: int) -> int:
     return percent
 
 
-def parse_percent(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise RolloutError(f"--percent {text!r} is not a whole number from 1 to 100") from None
-    try:
-        return check_percent(value)
-    except RolloutError:
-        raise RolloutError(f"--percent {value} is outside 1-100") from None
-
-
 def _json(text: str, key: str) -> Any:
     try:
         return json.loads(text)

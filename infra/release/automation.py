@@ -8,11 +8,11 @@ back when `up` fails, so a refused deploy leaves the stack as it was.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from infra.deploy.pulumi_cli import PULUMI_CLI_MISSING, pulumi_cli
 from infra.plan.rollout import (
     full_key,
 )
@@ -20,19 +20,15 @@ from infra.stackfile.project import find_project
 
 from .steps import ReleaseStep, StackState, load_state_file, stack_state
 
+# Release commands read the stacks' state through the CLI unless given --state FILE.
 INSTALL_HINT = (
-    "the Pulumi CLI is not installed or not on PATH; install it "
-    "(https://www.pulumi.com/docs/iac/download-install/, e.g. `curl -fsSL https://get.pulumi.com | sh`), "
-    "then `pulumi login`"
+    f"{PULUMI_CLI_MISSING}; or pass --state FILE.json (the stacks' outputs and config) to plan "
+    "without it (with --dry-run)"
 )
 
 
 class AutomationError(Exception):
     """A one-line reason the Pulumi CLI could not do what was asked."""
-
-
-def pulumi_cli() -> str | None:
-    return shutil.which("pulumi")
 
 
 def require_pulumi_cli() -> None:
