@@ -1,9 +1,10 @@
 """Terminal output with rich: styled on a terminal, plain text when the stream is not a TTY (pipes,
-CI logs, tests), so scripts read the same columns either way."""
+CI logs, tests) or `NO_COLOR` is set (no-color.org), so scripts read the same columns either way."""
 
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +19,9 @@ _PLAIN_WIDTH = 100_000  # plain text never wraps: one row per line
 
 
 def is_tty(stream: TextIO) -> bool:
+    """Styled output for `stream`: a terminal, and `NO_COLOR` unset or empty."""
+    if os.environ.get("NO_COLOR"):
+        return False
     return bool(getattr(stream, "isatty", None) and stream.isatty())
 
 

@@ -83,3 +83,40 @@ def test_every_listed_command_is_registered(capsys: pytest.CaptureFixture[str]) 
     listed = capsys.readouterr().out
     for module in COMMANDS:
         assert f"  {module.replace('_', '-')} " in listed
+
+
+def test_version_and_completion_options(capsys) -> None:
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"edgestack {version('edgestack')}\n"
+    assert main(["--help"]) == 0
+    assert "--install-completion" in capsys.readouterr().out
+
+
+def test_help_imports_no_command_module_dependencies() -> None:
+    """`edgestack --help` / `--version` stay fast: the stack loader, pydantic, rich, the planner and
+    Pulumi are imported by the commands that use them, not by the CLI's start-up."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from infra.cli import main; main(['--help']); "
+        "print('MODULES:' + ','.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pydantic', 'rich', 'pulumi', 'yaml', 'httpx') or m.startswith(('infra.stackfile.load', 'infra.plan', 'infra.spec', 'infra.deploy')))))"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip().splitlines()[-1] == "MODULES:"
+
+
+def test_no_color_gives_plain_tables_on_a_terminal(monkeypatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    styled_off = FakeTerminal()
+    print_table(("NAME", "TYPE"), [("a", "b")], styled_off)
+    assert styled_off.getvalue().splitlines() == ["NAME  TYPE", "a     b"]
+    assert "\x1b[" not in styled_off.getvalue()
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("TERM", "xterm-256color")
+    styled = FakeTerminal()
+    print_table(("NAME", "TYPE"), [("a", "b")], styled)
+    assert styled.getvalue() != styled_off.getvalue()  # boxed and bold on a terminal otherwise

@@ -24,11 +24,28 @@ import typer
 app = typer.Typer(
     name="edgestack",
     help="AI applications on Cloudflare's edge, from a stack file.",
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain click help: the same text on a terminal and in a log
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version  # only for --version: importlib.metadata is slow to import
+
+        print(f"edgestack {version('edgestack')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
+    """AI applications on Cloudflare's edge, from a stack file."""
 
 
 class CommandError(Exception):

@@ -9,25 +9,26 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from infra.spec import Stack
-from infra.stackfile.diagnostics import Diagnostic, StackError
-from infra.stackfile.env_names import config_referenced_names, env_declarations
-from infra.stackfile.load import load_stack_with_sources
-from infra.stackfile.project import find_project, project_of
-from infra.stackfile.source import SourceMap, display_path, format_key_path
-from infra.stackfile.worker_scan import EnvUsage, plain_text_binding_names, scan_env_usages
-
-from ._targets import stack_targets
 from .app import app
+
+if TYPE_CHECKING:  # imported when the command runs: `edgestack --help` stays fast
+    from infra.spec import Stack
+    from infra.stackfile.diagnostics import Diagnostic
+    from infra.stackfile.source import SourceMap
+    from infra.stackfile.worker_scan import EnvUsage
 
 
 def binding_diagnostics(
     stack: Stack, sources: SourceMap, stack_file: str, usages: list[EnvUsage], plain_text: set[str]
 ) -> list[Diagnostic]:
+    from infra.stackfile.diagnostics import Diagnostic
+    from infra.stackfile.env_names import config_referenced_names, env_declarations
+    from infra.stackfile.source import display_path, format_key_path
+
     declarations = env_declarations(stack)
     declared = {d.name for d in declarations} | plain_text
     out = [
@@ -70,6 +71,14 @@ def check(
         Path | None, typer.Option("--worker-src", help="Worker source folder (default: worker_src/)")
     ] = None,
 ) -> int:
+    from infra.stackfile.diagnostics import StackError
+    from infra.stackfile.load import load_stack_with_sources
+    from infra.stackfile.project import find_project, project_of
+    from infra.stackfile.source import display_path
+    from infra.stackfile.worker_scan import plain_text_binding_names, scan_env_usages
+
+    from ._targets import stack_targets
+
     files, problems = stack_targets([stack] if stack else [])
     worker_src = worker_src or (project_of(files[0]) if files else find_project()).worker_src
     for problem in problems:

@@ -11,9 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from infra.stackfile.diagnostics import StackError
-
-from ._targets import stack_targets
 from .app import app
 
 if TYPE_CHECKING:
@@ -58,7 +55,10 @@ def check(
 ) -> int:
     from infra.plan.planner import PLAN_ERRORS
     from infra.release.policy import RULES
+    from infra.stackfile.diagnostics import StackError
     from infra.stackfile.names import stack_name
+
+    from ._targets import stack_targets
 
     if list_rules:
         for rule in RULES:

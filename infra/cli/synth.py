@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from infra.terminal import print_table
-
 from .app import app
 
 if TYPE_CHECKING:
@@ -92,6 +90,8 @@ def print_resource_table(result: SynthResult) -> None:
 
     visit(None, 0)
     print(f"stack {result.stack}: {len(result.resources)} resources\n")
+    from infra.terminal import print_table  # rich: only when a table is printed
+
     print_table(("NAME", "TYPE", "PROTECT", "DEPENDS ON"), rows)
     print("\noutputs:")
     for key, value in sorted(result.outputs.items()):

@@ -8,10 +8,6 @@ from typing import Annotated
 
 import typer
 
-from infra.stackfile.diagnostics import Diagnostic, StackError
-from infra.stackfile.load import load_stack
-
-from ._targets import stack_targets
 from .app import app
 
 
@@ -34,6 +30,11 @@ def validate(
         Path | None, typer.Option("--worker-src", help="Worker source folder (default: worker_src/)")
     ] = None,
 ) -> int:
+    from infra.stackfile.diagnostics import Diagnostic, StackError
+    from infra.stackfile.load import load_stack
+
+    from ._targets import stack_targets
+
     files, problems = stack_targets(paths or [])
     for problem in problems:
         print(f"edgestack validate: {problem}")  # not a position in a stack file: the command's line

@@ -7,12 +7,6 @@ from typing import Annotated
 
 import typer
 
-from infra.plan.bundle import load_bundle
-from infra.plan.planner import plan
-from infra.stackfile.load import load_stack
-from infra.stackfile.names import resolve_stack_path, stack_name
-from infra.stackfile.project import project_of
-
 from .app import CommandError, app
 
 
@@ -29,6 +23,11 @@ def wrangler_config_command(
     worker_src: Annotated[Path | None, typer.Option("--worker-src", hidden=True)] = None,
 ) -> int:
     from infra.deploy.wrangler import render_jsonc, secret_names, wrangler_config
+    from infra.plan.bundle import load_bundle
+    from infra.plan.planner import plan
+    from infra.stackfile.load import load_stack
+    from infra.stackfile.names import resolve_stack_path, stack_name
+    from infra.stackfile.project import project_of
 
     path = resolve_stack_path(stack)
     worker_src = worker_src or project_of(path).worker_src
