@@ -224,3 +224,19 @@ def test_backoff_is_jittered_by_default_but_retry_after_is_exact(fake: FakeCloud
     assert api.retry.jitter_s == 0.5
     assert _list_indexes(api) == []
     assert clock.sleeps == [0.5 + 0.25, 1.0 + 0.25, 2.0]
+
+
+def test_a_failed_statement_is_explained_by_the_envelope_errors() -> None:
+    """The documented per-statement result has only meta, results and success; the reason is in errors[]."""
+    from infra.deploy.cloudflare_api import parse_d1_envelope
+
+    envelope = {
+        "success": True,
+        "errors": [{"code": 7500, "message": "no such table: missing"}],
+        "messages": [],
+        "result": [{"meta": {}, "results": [], "success": False, "error": "not a documented field"}],
+    }
+    with pytest.raises(D1QueryError, match=r"^no such table: missing$"):
+        parse_d1_envelope(envelope)
+    with pytest.raises(D1QueryError, match=r"^a statement failed \(no error given\)$"):
+        parse_d1_envelope({**envelope, "errors": []})

@@ -252,3 +252,18 @@ def test_token_from_environment_when_config_has_none(fake, monkeypatch) -> None:
 def test_config_round_trip() -> None:
     config = IndexConfig.from_props(props())
     assert config.to_props() == props()
+
+
+def test_the_fake_answers_as_documented_create_200_and_uuid_mutation_ids(fake: FakeCloudflare) -> None:
+    import uuid
+
+    import httpx
+
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    base = f"{fake.base_url}/accounts/{ACCOUNT_ID}/vectorize/v2/indexes"
+    created = httpx.post(base, json={"name": "idx", "config": {"dimensions": 8, "metric": "cosine"}}, headers=headers)
+    assert created.status_code == 200 and created.json()["success"] is True
+    mutation = httpx.post(
+        f"{base}/idx/metadata_index/create", json={"propertyName": "tenant", "indexType": "string"}, headers=headers
+    ).json()["result"]["mutationId"]
+    assert len(mutation) == 36 and str(uuid.UUID(mutation)) == mutation

@@ -357,8 +357,9 @@ def parse_d1_envelope(envelope: object) -> list[StatementResult]:
     for item in envelope.get("result") or []:
         if not isinstance(item, dict):
             continue
-        if item.get("success") is False:
-            raise D1QueryError(str(item.get("error") or "a statement failed"), None)
+        if item.get("success") is False:  # the schema's statement result is {meta, results, success}:
+            errors = _details(envelope)  # its reason comes in the envelope's errors[]
+            raise D1QueryError("; ".join(d.message for d in errors) or "a statement failed (no error given)", None)
         rows = [row for row in item.get("results") or [] if isinstance(row, dict)]
         raw_meta = item.get("meta")
         meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}

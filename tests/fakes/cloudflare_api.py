@@ -4,8 +4,8 @@ It follows the documented shapes; the official `cloudflare` SDK is pointed at it
 
 - Envelope `{"success", "errors": [{"code", "message"}], "messages", "result"}`:
   https://developers.cloudflare.com/fundamentals/api/how-to/make-api-calls/
-- Vectorize v2 indexes (create 201 / get / list / delete) and metadata indexes
-  (`/metadata_index/create|list|delete`, camelCase `propertyName`/`indexType`, `mutationId`):
+- Vectorize v2 indexes (create 200 / get / list / delete) and metadata indexes
+  (`/metadata_index/create|list|delete`, camelCase `propertyName`/`indexType`, `mutationId` a UUID):
   https://developers.cloudflare.com/api/resources/vectorize/subresources/indexes/methods/create/
   https://developers.cloudflare.com/api/resources/vectorize/subresources/indexes/subresources/metadata_index/methods/create/
   Limits (dimensions <= 1536, 10 metadata indexes, name <= 64 bytes):
@@ -33,6 +33,7 @@ import json
 import re
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -261,13 +262,13 @@ class FakeCloudflare:
             if prop not in index.metadata and len(index.metadata) >= 10:
                 return 400, _envelope(None, [{"code": 1002, "message": "at most 10 metadata indexes"}]), {}
             index.metadata[prop] = kind
-            return 200, _envelope({"mutationId": f"m-{name}-{prop}"}), {}
+            return 200, _envelope({"mutationId": str(uuid.uuid4())}), {}
         elif action == "delete" and method == "POST":
             prop = (body or {}).get("propertyName")
             if prop not in index.metadata:
                 return 400, _envelope(None, [{"code": 1002, "message": f"no metadata index {prop}"}]), {}
             del index.metadata[prop]
-            return 200, _envelope({"mutationId": f"m-{name}-{prop}-del"}), {}
+            return 200, _envelope({"mutationId": str(uuid.uuid4())}), {}
         return 405, _envelope(None, [{"code": 1002, "message": "method not allowed"}]), {}
 
     def _create_index(self, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
@@ -285,7 +286,7 @@ class FakeCloudflare:
         if name in self.indexes:
             return 409, _envelope(None, [_duplicate(name)]), {}
         self.indexes[name] = FakeIndex(name, dims, metric, str(body.get("description") or ""))
-        return 201, _envelope(self.indexes[name].body()), {}
+        return 200, _envelope(self.indexes[name].body()), {}
 
     # -- D1 ----------------------------------------------------------------------------------------
 
