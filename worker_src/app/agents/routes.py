@@ -10,6 +10,7 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
+from ..config import ConfigError
 from ..gateway.auth import Caller, authorize, client_ip_hash, require_admin
 from ..gateway.config import GatewayConfig
 from ..gateway.errors import GatewayError
@@ -52,7 +53,10 @@ def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
 async def handle_agents_route(
     request: HttpRequest, services: Services, gateway: GatewayConfig
 ) -> HttpResponse:
-    config = agents_config(services.config)
+    try:
+        config = agents_config(services.config)
+    except ConfigError as error:
+        raise GatewayError(503, "misconfigured", f"agents misconfigured: {error}") from None
     if config is None:
         raise GatewayError(404, "not_found", "agents are not enabled on this stack")
     caller = await authorize(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import cast
 
@@ -118,11 +117,9 @@ async def _route(
 
 def _rag_model(services: Services) -> str | None:
     """`rag.expose_as_model`: the model name under which RAG answers chat completions."""
-    rag = services.config.get("rag")
-    if not isinstance(rag, Mapping) or rag.get("enabled") is False:
-        return None
-    name = rag.get("expose_as_model")
-    return name if isinstance(name, str) else None
+    from ..rag.config import rag_model
+
+    return rag_model(services.config)
 
 
 def _asks_rag_model(request: HttpRequest, services: Services) -> bool:
