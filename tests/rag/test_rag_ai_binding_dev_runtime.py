@@ -22,12 +22,14 @@ WRITER = "sk-brain-writer"  # its sha256 is in the fixture
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[httpx.Client]:
-    with (
-        tempfile.TemporaryDirectory(prefix="edgestack-brain-") as tmp,
-        running_dev(DEFAULT_DEV_COMMAND, STACK, Path(tmp) / "state", os.environ) as (base_url, _log),
-        httpx.Client(base_url=base_url, headers={"authorization": f"Bearer {WRITER}"}, timeout=30) as http,
-    ):
-        yield http
+    with tempfile.TemporaryDirectory(prefix="edgestack-brain-") as tmp:
+        stack = Path(tmp) / "brain.yaml"  # the runtime writes its log next to the stack file
+        stack.write_text(f"extends: {STACK}\n")
+        with (
+            running_dev(DEFAULT_DEV_COMMAND, stack, Path(tmp) / "state", os.environ) as (base_url, _log),
+            httpx.Client(base_url=base_url, headers={"authorization": f"Bearer {WRITER}"}, timeout=30) as http,
+        ):
+            yield http
 
 
 def test_upload_and_query_through_an_ai_binding_named_brain(client: httpx.Client) -> None:

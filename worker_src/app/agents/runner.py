@@ -49,12 +49,12 @@ def error_result(message: str) -> str:
 
 
 def resolve_rag_search(services: Services) -> RagSearch | None:
-    """`app.rag.search` when the stack configures `rag` (imported on first use)."""
+    """`app.rag.search` when the stack configures `rag`."""
     from ..rag.config import rag_enabled
 
     if not rag_enabled(services.config):
         return None
-    from ..rag import search
+    from ..rag import search  # on first use: RAG is imported only by agents that search
 
     return search
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal, NamedTuple
 
 from ..config import ConfigError, Reader, RuntimeConfig, SectionCache
-from .errors import RagError
+from ..web.errors import ApiError
 
 Mode = Literal["hybrid", "vector", "keyword"]
 MODES: tuple[Mode, ...] = ("hybrid", "vector", "keyword")
@@ -71,13 +71,13 @@ CONFIG: SectionCache[RagConfig] = SectionCache("rag", parse_rag_config)
 
 
 def rag_config(config: RuntimeConfig) -> RagConfig:
-    """The stack's enabled rag section; RagError 404 when it has none, 503 when it is unusable."""
+    """The stack's enabled rag section; ApiError 404 when it has none, 503 when it is unusable."""
     try:
         rag = CONFIG.get(config)
     except ConfigError as error:
-        raise RagError(503, "misconfigured", f"rag misconfigured: {error}") from None
+        raise ApiError(503, "misconfigured", f"rag misconfigured: {error}") from None
     if rag is None or not rag.enabled:
-        raise RagError(404, "not_found", "RAG is not enabled on this stack (no rag section)")
+        raise ApiError(404, "not_found", "RAG is not enabled on this stack (no rag section)")
     return rag
 
 

@@ -16,8 +16,8 @@ from ..bindings import (
     WorkersAi,
 )
 from ..services import Services
+from ..web.errors import ApiError
 from .config import RagConfig, rag_config
-from .errors import RagError
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,11 @@ class Corpus:
 
 def _binding(kind: str, table: object, name: str | None, field: str) -> object:
     if not name:
-        raise RagError(503, "misconfigured", f"rag misconfigured: rag.{field} is not set")
+        raise ApiError(503, "misconfigured", f"rag misconfigured: rag.{field} is not set")
     try:
         return table[name]  # type: ignore[index]
     except KeyError:
-        raise RagError(
+        raise ApiError(
             503,
             "misconfigured",
             f"rag misconfigured: rag.{field} names {name!r}, which is not a bound {kind}",
