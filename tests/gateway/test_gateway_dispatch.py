@@ -18,7 +18,7 @@ from app.services import Services
 from app.web.errors import ApiError
 from gateway_testing import run
 from harness.bindings import FakeClock, RecordingSleep
-from harness.stackconfig import gateway_section
+from harness.planned import planned_config, runtime_config
 
 OK_BODY = {
     "id": "chatcmpl-1",
@@ -76,8 +76,8 @@ def _setup(
     secrets: dict | None = None,
     failure_threshold: int = 2,
 ):
-    section = gateway_section(
-        {
+    section = planned_config(
+        {"gateway": {
             "public": True,
             "providers": {
                 h: {"kind": "openai-compatible", "base_url": f"http://{h}.test/v1", "api_key_secret": "K"}
@@ -91,7 +91,8 @@ def _setup(
                     "circuit_breaker": {"failure_threshold": failure_threshold, "cooldown_s": 10},
                 }
             },
-        }
+        }},
+        secrets=("K",),
     )
     config = parse_gateway_config(section["gateway"])
     clock = FakeClock()
@@ -99,7 +100,7 @@ def _setup(
     sleep = RecordingSleep(clock=clock)
     services = Services(
         build=BuildInfo("t", "t"),
-        config=section,
+        config=runtime_config(section),
         fetch=fetcher,
         wait_until=lambda work: None,
         clock=clock,
@@ -284,18 +285,23 @@ class _UnknownModelAi:
 
 
 def _workers_ai_then_echo(threshold: int = 5):
-    section = gateway_section(
+    section = planned_config(
         {
-            "public": True,
-            "providers": {"wai": {"kind": "workers-ai"}, "local": {"kind": "local-echo"}},
-            "routes": {
-                "r": {
-                    "candidates": [{"provider": "wai", "model": "@cf/x/llm"}, {"provider": "local", "model": "echo"}],
-                    "retry": {"max_attempts": 3, "base_delay_ms": 0},
-                    "circuit_breaker": {"failure_threshold": threshold, "cooldown_s": 10},
+            "gateway": {
+                "public": True,
+                "providers": {"wai": {"kind": "workers-ai"}, "local": {"kind": "local-echo"}},
+                "routes": {
+                    "r": {
+                        "candidates": [
+                            {"provider": "wai", "model": "@cf/x/llm"},
+                            {"provider": "local", "model": "echo"},
+                        ],
+                        "retry": {"max_attempts": 3, "base_delay_ms": 0},
+                        "circuit_breaker": {"failure_threshold": threshold, "cooldown_s": 10},
+                    },
+                    "only-wai": {"candidates": [{"provider": "wai", "model": "@cf/x/llm"}]},
                 },
-                "only-wai": {"candidates": [{"provider": "wai", "model": "@cf/x/llm"}]},
-            },
+            }
         }
     )
     config = parse_gateway_config(section["gateway"])
@@ -303,7 +309,7 @@ def _workers_ai_then_echo(threshold: int = 5):
     ai = _UnknownModelAi()
     services = Services(
         build=BuildInfo("t", "t"),
-        config=section,
+        config=runtime_config(section),
         fetch=ScriptedFetcher(clock),
         wait_until=lambda work: None,
         clock=clock,

@@ -17,19 +17,19 @@ RAG_ROUTES = ("PUT /v1/documents/{id}", "GET /v1/documents", "POST /v1/rag/searc
 AGENT_ROUTES = ("POST /v1/agents/{id}/messages", "POST /v1/agents/{id}/approvals/{call_id}", "GET /v1/tools")
 
 
-def _enabled(config: Mapping[str, object], section: str) -> bool:
-    value = config.get(section)
+def _enabled(sections: Mapping[str, object], section: str) -> bool:
+    value = sections.get(section)
     return isinstance(value, Mapping) and value.get("enabled", True) is not False
 
 
 def index(services: Services) -> HttpResponse:
-    routes = ["GET /healthz", "GET /demo"]
-    gateway = _enabled(services.config, "gateway")
-    if gateway:
+    config = services.config
+    routes = ["GET /healthz"] + (["GET /demo"] if config.worker.demo_route else [])
+    if config.error is None and _enabled(config.sections, "gateway"):
         routes += GATEWAY_ROUTES
-        if _enabled(services.config, "rag"):
+        if _enabled(config.sections, "rag"):
             routes += RAG_ROUTES
-        if _enabled(services.config, "agents"):
+        if _enabled(config.sections, "agents"):
             routes += AGENT_ROUTES
     return HttpResponse.json(
         {

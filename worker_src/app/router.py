@@ -28,11 +28,16 @@ async def handle(request: HttpRequest, services: Services) -> HttpResponse:
         from .index import index
 
         return index(services)
+    if services.config.error is not None:  # e.g. a config version this Worker does not read
+        return HttpResponse.json(
+            {"error": {"message": f"misconfigured: {services.config.error}", "type": "misconfigured"}},
+            status=503,
+        )
     if request.path.startswith("/v1/"):
         from .v1 import handle_v1
 
         return await handle_v1(request, services)
-    if request.path == "/demo":
+    if request.path == "/demo" and services.config.worker.demo_route:  # worker.demo_route: local stacks
         from .demo import demo, demo_objects
 
         return await demo(request, services, demo_objects(services))
