@@ -280,6 +280,6 @@ def test_local_tools_need_a_local_stack_and_a_tools_binding(tmp_path: Path) -> N
 def test_local_tools_are_not_shipped_to_the_worker() -> None:
     stack = load_stack(resolve_stack_path("local"))
     assert stack.agents is not None and set(stack.agents.local_tools) == {"search_docs", "remind_me"}
-    config = json.loads(runtime_config_json(stack))
+    config = json.loads(runtime_config_json(stack, {}))
     assert "local_tools" not in config["agents"] and config["agents"]["tools_binding"] == "TOOLS"
     assert any(k["sha256"] == LOCAL_ADMIN_KEY_SHA256 for k in config["gateway"]["keys"].values())

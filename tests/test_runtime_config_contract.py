@@ -40,7 +40,7 @@ from harness.planned import key_sha256, planned_config  # noqa: E402
 from infra.plan import worker_model  # noqa: E402
 from infra.plan.bundle import Bundle  # noqa: E402
 from infra.plan.planner import plan  # noqa: E402
-from infra.plan.runtime_config import CONFIG_BINDING, WORKER_RUNTIME_FIELDS  # noqa: E402
+from infra.plan.runtime_config import CONFIG_BINDING, DEV_ONLY_FIELDS, WORKER_RUNTIME_FIELDS  # noqa: E402
 from infra.plan.runtime_config import CONFIG_VERSION as PLANNER_VERSION  # noqa: E402
 from infra.spec import AgentsSpec, GatewaySpec, RagSpec, WorkerSpec  # noqa: E402
 from infra.spec import apps as spec_apps  # noqa: E402
@@ -113,7 +113,8 @@ def test_each_parser_reads_its_models_fields_name_for_name(parser_keys, model) -
 
 
 def test_the_agents_parser_reads_agents_spec_plus_the_planners_own_hosts() -> None:
-    assert sorted(AgentsConfig._fields) == sorted((*fields(AgentsSpec), "own_hosts"))
+    shipped = [name for name in fields(AgentsSpec) if name not in DEV_ONLY_FIELDS["agents"]]
+    assert sorted(AgentsConfig._fields) == sorted((*shipped, "own_hosts"))
 
 
 def test_the_worker_section_is_the_worker_spec_fields_the_planner_ships() -> None:
@@ -141,7 +142,7 @@ def test_rag_and_agents_parse_to_the_models_defaults(shipped) -> None:
             expected = default(RagSpec, name)
             assert getattr(rag, name) == (frozenset(expected) if name == "filter_keys" else expected), name
     for name in AgentsSpec.model_fields:
-        if name not in SECTIONS["agents"]:
+        if name not in SECTIONS["agents"] and name not in DEV_ONLY_FIELDS["agents"]:
             assert getattr(agents, name) == default(AgentsSpec, name), name
 
 

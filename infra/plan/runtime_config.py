@@ -31,6 +31,8 @@ STACK_BINDING = "EDGESTACK_STACK"
 CONFIG_VERSION = 1
 RUNTIME_CONFIG_SECTIONS = ("gateway", "rag", "agents")
 WORKER_RUNTIME_FIELDS = ("demo_route",)
+# Section fields for `edgestack dev` only, never shipped: agents.local_tools (the tools it seeds).
+DEV_ONLY_FIELDS: dict[str, frozenset[str]] = {"agents": frozenset({"local_tools"})}
 
 
 def runtime_config_json(stack: Stack, binding_kinds: Mapping[str, str]) -> str:
@@ -43,10 +45,10 @@ def runtime_config_json(stack: Stack, binding_kinds: Mapping[str, str]) -> str:
     }
     for section in RUNTIME_CONFIG_SECTIONS:
         value = getattr(stack, section)
-        config[section] = None if value is None else value.model_dump(mode="json", by_alias=True)
+        exclude = set(DEV_ONLY_FIELDS.get(section, ()))
+        config[section] = None if value is None else value.model_dump(mode="json", by_alias=True, exclude=exclude)
     agents = config["agents"]
     if isinstance(agents, dict):  # the SSRF guard of agent tools refuses the stack's own hosts
-        agents.pop("local_tools", None)  # seeded by `edgestack dev`, never read by the Worker
         agents["own_hosts"] = own_hosts(stack)
     return json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
