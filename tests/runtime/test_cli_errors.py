@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -125,22 +126,42 @@ def _start_dev(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
     raise AssertionError(f"edgestack dev did not start: {process.communicate()[1]}")
 
 
-def _host_pid(parent: int) -> int:
+def _children(parent: int) -> list[tuple[int, str]]:
+    """(pid, command line) of each child process of `parent`."""
+    found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_text(errors="replace")
         except OSError:
             continue
-        if int(fields[1]) == parent and "host.mjs" in (stat.parent / "cmdline").read_text(errors="replace"):
-            return int(stat.parent.name)
+        if int(fields[1]) == parent:
+            found.append((int(stat.parent.name), cmdline))
+    return found
+
+
+def _host_pid(parent: int) -> int:
+    for pid, cmdline in _children(parent):
+        if "host.mjs" in cmdline:
+            return pid
     raise AssertionError("no runtime host process found")
+
+
+def _kill_host(dev_pid: int) -> None:
+    """SIGKILL the host as a crash would; its workerd children, orphaned then, are ended too."""
+    host = _host_pid(dev_pid)
+    orphans = [pid for pid, _ in _children(host)]
+    os.kill(host, signal.SIGKILL)
+    for pid in orphans:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("watch", [False, True], ids=["plain", "watch"])
 def test_a_host_that_dies_ends_dev_with_one_line_naming_it(tmp_path: Path, watch: bool) -> None:
     process = _start_dev(tmp_path, *(["--watch"] if watch else []))
     try:
-        os.kill(_host_pid(process.pid), signal.SIGKILL)
+        _kill_host(process.pid)
         _, stderr = process.communicate(timeout=30)  # a bound, not a speed requirement
     finally:
         if process.poll() is None:
