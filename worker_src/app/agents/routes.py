@@ -14,6 +14,7 @@ from ..gateway.auth import Caller, authorize, client_ip_hash, require_admin
 from ..gateway.config import GatewayConfig
 from ..gateway.errors import GatewayError
 from ..http import HttpRequest, HttpResponse
+from ..jsonbody import JsonBodyError, read_json
 from ..services import DurableObjectNamespace, Services
 from .config import AgentsConfig, agents_config
 from .protocol import AGENT_ID, OBJECT_PATH, AgentCall, object_name
@@ -35,9 +36,9 @@ def _method_not_allowed(path: str, allowed: str) -> GatewayError:
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
     try:
-        body = json.loads(request.body or b"{}")
-    except ValueError as error:
-        raise _bad(f"request body is not valid JSON: {error}", "body", code="invalid_json") from None
+        body = read_json(request.body or b"{}")
+    except JsonBodyError as error:
+        raise _bad(error.message, error.field, code="invalid_json") from None
     if not isinstance(body, dict):
         raise _bad("request body must be a JSON object", "body", code="invalid_json")
     return body

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from ..bindings import Fetcher, KvNamespace, UpstreamError
+from ..jsonbody import JsonBodyError, read_json
 from ..services import Services
 from .config import AgentsConfig, rag_configured
 from .ssrf import BlockedUrl, FetchPolicy, guarded_get
@@ -65,9 +66,9 @@ async def run_tool(spec: ToolSpec | None, name: str, arguments: str, ctx: ToolCo
     if spec is None:
         return error_result(f"unknown tool {name!r}")
     try:
-        args = json.loads(arguments) if arguments.strip() else {}
-    except ValueError as error:
-        return error_result(f"arguments are not valid JSON: {error}")
+        args = read_json(arguments, what="arguments") if arguments.strip() else {}
+    except JsonBodyError as error:
+        return error_result(error.message)
     if not isinstance(args, dict):
         return error_result("arguments must be a JSON object")
     timeout_s = (spec.timeout_ms or ctx.config.tool_timeout_ms) / 1000

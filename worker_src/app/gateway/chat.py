@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..bindings import D1Database, KvNamespace, UpstreamError
 from ..http import HttpRequest, HttpResponse
+from ..jsonbody import JsonBodyError, read_json
 from ..services import Services
 from . import cache
 from .auth import Principal, authorize, require_model
@@ -86,9 +86,9 @@ def parse_chat_request(api: Api, request: HttpRequest, max_body_bytes: int) -> C
             code="unsupported_content_type",
         )
     try:
-        body = json.loads(request.body)
-    except ValueError as error:  # includes UnicodeDecodeError
-        raise _bad(f"request body is not valid JSON: {error}", code="invalid_json") from None
+        body = read_json(request.body)
+    except JsonBodyError as error:
+        raise _bad(error.message, error.field, code="invalid_json") from None
     if not isinstance(body, dict):
         raise _bad("request body must be a JSON object", code="invalid_json")
     return validate_chat_body(api, body)

@@ -16,12 +16,12 @@ circuit is open the answer is 503 with `retry-after` = time to the first half-op
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from collections.abc import AsyncIterator, Mapping
 from typing import Literal, NamedTuple
 
 from ..bindings import UpstreamError, UpstreamResponse
+from ..jsonbody import read_json
 from ..services import Services
 from .breaker import CircuitBreakers
 from .config import Candidate, GatewayConfig, Provider, Route
@@ -269,7 +269,7 @@ class Dispatcher:
         except UpstreamError as error:
             return Failure(candidate, "dropped", f"connection lost while reading the response: {error}")
         try:
-            parsed = json.loads(body)
+            parsed = read_json(body, what="upstream response")
             if not isinstance(parsed, dict):
                 raise ValueError("not an object")
         except ValueError:

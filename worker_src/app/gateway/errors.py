@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Literal
 
 from ..http import HttpResponse
+from ..jsonbody import read_json
 
 Api = Literal["openai", "anthropic"]
 
@@ -100,7 +100,7 @@ def scrub_secrets(text: str, secrets: tuple[str, ...]) -> str:
 def upstream_error_message(body: bytes) -> str:
     """The `message` of an OpenAI- or Anthropic-shaped error body (or a short excerpt)."""
     try:
-        payload = json.loads(body)
+        payload = read_json(body, what="upstream error")
     except ValueError:
         return body[:300].decode("utf-8", "replace").strip() or "upstream error"
     if isinstance(payload, dict):

@@ -6,13 +6,13 @@ Error shape: Anthropic's for `/v1/messages` and for any request carrying `anthro
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import cast
 
 from ..http import HttpRequest, HttpResponse
+from ..jsonbody import JsonBodyError, read_json
 from ..services import Services
 from .auth import Principal, authenticate, authorize, client_ip_hash
 from .chat import RequestContext, serve_chat
@@ -67,7 +67,7 @@ async def _route(
     request: HttpRequest, services: Services, config: GatewayConfig, state: IsolateState, api: Api
 ) -> HttpResponse:
     path, method = request.path.rstrip("/") or "/", request.method
-    if path == "/v1/chat/completions" and method == "POST" and _asks_rag_model(request, services):
+    if path == "/v1/chat/completions" and method == "POST" and _asks_rag_model(request, config, services):
         return await _rag(request, services, config, as_chat=True)
     if path in CHAT_PATHS:
         if method != "POST":
@@ -125,17 +125,19 @@ def _rag_model(services: Services) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _asks_rag_model(request: HttpRequest, services: Services) -> bool:
+def _asks_rag_model(request: HttpRequest, config: GatewayConfig, services: Services) -> bool:
+    """Whether a chat completion names the `rag.expose_as_model` model. The body is parsed only for
+    an authenticated caller (or anyone on a public gateway): others go on to the chat path, which
+    refuses them before reading the body."""
     name = _rag_model(services)
-    return name is not None and f'"{name}"'.encode() in request.body and _body_model(request) == name
-
-
-def _body_model(request: HttpRequest) -> object:
+    if name is None or f'"{name}"'.encode() not in request.body:
+        return False
     try:
-        body = json.loads(request.body)
-    except ValueError:
-        return None
-    return body.get("model") if isinstance(body, dict) else None
+        authenticate(config, request.headers)
+        body = read_json(request.body)
+    except (GatewayError, JsonBodyError):
+        return False  # the chat path answers with the 401 or the 400
+    return isinstance(body, dict) and body.get("model") == name
 
 
 async def _rag(

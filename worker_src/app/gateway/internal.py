@@ -12,11 +12,11 @@ Failures raise `GatewayError` (e.g. 404 unknown alias, 403 alias not allowed for
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ..jsonbody import read_json
 from ..services import Services
 from .auth import Principal
 from .chat import (
@@ -230,7 +230,7 @@ async def stream_chat(
             for event in decoder.feed(raw):
                 if event.data.strip() == "[DONE]":
                     continue
-                chunk = json.loads(event.data)
+                chunk = read_json(event.data, what="upstream event")
                 if "error" in chunk:
                     message = (chunk.get("error") or {}).get("message") or "upstream error"
                     raise GatewayError(502, "upstream", str(message))

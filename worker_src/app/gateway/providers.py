@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, NamedTuple
 
 from ..bindings import UpstreamError, UpstreamResponse
+from ..jsonbody import read_json
 from ..services import Services
 from .config import DEFAULT_BASE_URLS, Candidate, Provider
 from .errors import Api
@@ -246,7 +247,7 @@ async def workers_ai_stream_to_openai(
             if event.data == "[DONE]":
                 continue
             try:
-                data = json.loads(event.data)
+                data = read_json(event.data, what="upstream event")
             except ValueError:
                 continue
             if isinstance(data.get("usage"), dict):

@@ -8,9 +8,9 @@ Different APIs: `streams.AnthropicToOpenAIStream` / `streams.OpenAIToAnthropicSt
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from ..jsonbody import read_json
 from .errors import Api, error_payload
 from .sse import DONE, SseEvent, encode_event
 from .streams import (
@@ -163,7 +163,7 @@ class StreamRelay:
 
 def _json(text: str) -> JsonObject | None:
     try:
-        value = json.loads(text)
+        value = read_json(text, what="upstream event")
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from ..jsonbody import read_json
 from .errors import GatewayError
 from .tokens import TokenUsage
 
@@ -161,7 +162,7 @@ def openai_request_to_anthropic(body: JsonObject, model: str, default_max_tokens
                     raise _bad(f"{where}.tool_calls[{call_index}].function is required", where)
                 arguments = function.get("arguments") or "{}"
                 try:
-                    tool_input = json.loads(arguments) if isinstance(arguments, str) else arguments
+                    tool_input = read_json(arguments, what="arguments") if isinstance(arguments, str) else arguments
                 except ValueError as error:
                     raise _bad(
                         f"{where}.tool_calls[{call_index}].function.arguments is not JSON: {error}", where
@@ -434,7 +435,7 @@ def parse_tool_arguments(arguments: Any) -> JsonObject:
     if not isinstance(arguments, str) or not arguments.strip():
         return {}
     try:
-        value = json.loads(arguments)
+        value = read_json(arguments, what="arguments")
     except ValueError:
         return {"_unparsed_arguments": arguments}
     return value if isinstance(value, dict) else {"value": value}

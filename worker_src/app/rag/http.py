@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..http import HttpRequest, HttpResponse
+from ..jsonbody import JsonBodyError, read_json
 from ..services import Services
 from . import catalog
 from .corpus import Corpus, corpus_for
@@ -33,9 +34,9 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
             415, "unsupported_media_type", f"content-type must be application/json (got {kind or 'none'})"
         )
     try:
-        body = json.loads(request.body)
-    except ValueError as error:
-        raise bad_request(f"request body is not valid JSON: {error}", "body") from None
+        body = read_json(request.body)
+    except JsonBodyError as error:
+        raise bad_request(error.message, error.field) from None
     if not isinstance(body, dict):
         raise bad_request("request body must be a JSON object", "body")
     return body
