@@ -175,6 +175,10 @@ class AgentsSpec(Model):
         default=10, ge=0, le=60, description="Per-isolate cache of tool configs read from KV"
     )
     max_schedules: int = Field(default=50, ge=1, le=1000, description="Pending schedules per agent")
+    tool_secrets: tuple[SecretName, ...] = Field(
+        default=(),
+        description="Worker secrets an http_get tool may send (secret_headers); each is in worker.secrets",
+    )
 
 
 # Output dimensions of the Workers AI embedding models the stack can name.

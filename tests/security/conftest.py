@@ -25,3 +25,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def running_upstreams() -> Iterator[Upstreams]:
     with Upstreams.running() as fakes:
         yield fakes
+
+
+@pytest.fixture
+def upstreams(running_upstreams: Upstreams) -> Upstreams:
+    """The fakes with no queued faults or scripted replies."""
+    return running_upstreams.fresh()

@@ -89,12 +89,12 @@ def read_json(data: bytes | str, *, what: str = "request body") -> Any:
     except JsonBodyError:
         raise
     except _Unsafe:
-        _check_values(json.loads(raw))  # raises, naming the field
+        check_values(json.loads(raw))  # raises, naming the field
         raise JsonBodyError(f"{what} holds a number out of range") from None
     except ValueError as error:  # includes UnicodeDecodeError and over-long integer literals
         raise JsonBodyError(f"{what} is not valid JSON: {error}") from None
     if _SURROGATE_ESCAPE.search(raw) or _RAW_SURROGATE.search(raw):
-        _check_values(value)
+        check_values(value)
     return value
 
 
@@ -106,7 +106,7 @@ def _field(path: tuple[str | int, ...]) -> str:
     return out.encode("utf-8", "backslashreplace").decode("utf-8") if out else "body"
 
 
-def _check_values(value: Any) -> None:
+def check_values(value: Any) -> None:
     """Walk the parsed value (depth is bounded by MAX_DEPTH) and refuse the first unsafe leaf."""
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:

@@ -28,6 +28,7 @@ class AgentsConfig(NamedTuple):
     tool_cache_ttl_s: int = 10
     max_schedules: int = 50
     own_hosts: tuple[str, ...] = ()  # the stack's zones/domains/route hosts (added by the planner)
+    tool_secrets: tuple[str, ...] = ()  # the only Worker secrets a tool's secret_headers may name
 
 
 def agents_config(root: Mapping[str, Any]) -> AgentsConfig | None:
@@ -48,6 +49,8 @@ def _parse_section(section: Any) -> AgentsConfig | None:
             continue
         if name == "own_hosts":
             values[name] = tuple(str(h).lower() for h in value)
+        elif name == "tool_secrets":
+            values[name] = tuple(str(s) for s in value)
         elif isinstance(default, int) and not isinstance(value, bool) and isinstance(value, int | float):
             values[name] = int(value)
         elif isinstance(value, str):

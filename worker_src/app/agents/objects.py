@@ -197,7 +197,7 @@ class AgentObject:
     ) -> Turn:
         kv = services.kv.get(config.tools_binding) if config.tools_binding else None
         tools = (
-            await ToolRegistry(kv, config.tool_cache_ttl_s, self.clock).all(self.store.tenant) if kv else {}
+            await ToolRegistry(kv, config.tool_cache_ttl_s, self.clock, config.tool_secrets).all(self.store.tenant) if kv else {}
         )
         context = ToolContext(
             services=services,

@@ -265,7 +265,7 @@ def _registry(services: Services, config: AgentsConfig) -> ToolRegistry:
     kv = services.kv.get(config.tools_binding) if config.tools_binding else None
     if kv is None:
         raise GatewayError(404, "not_found", "agent tools are not configured (agents.tools_binding)")
-    return ToolRegistry(kv, config.tool_cache_ttl_s, services.clock)
+    return ToolRegistry(kv, config.tool_cache_ttl_s, services.clock, config.tool_secrets)
 
 
 async def _tools(
@@ -290,7 +290,7 @@ async def _tools(
         if len(request.body) > MAX_TOOL_SPEC_BYTES:
             raise _bad(f"a tool spec is at most {MAX_TOOL_SPEC_BYTES} bytes", "body", status=413)
         try:
-            spec = parse_tool_spec(name, _json_body(request), config.own_hosts)
+            spec = parse_tool_spec(name, _json_body(request), config.own_hosts, config.tool_secrets)
             await registry.put(caller.tenant, spec)
         except ToolSpecError as error:
             raise _bad(str(error), error.field, code="invalid_tool_spec") from None

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from ..bindings import KvNamespace
+from ..jsonbody import JsonBodyError, check_values
 from .ssrf import BlockedUrl, check_host
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -188,7 +189,9 @@ def _header_map(spec: Mapping[str, Any], key: str) -> dict[str, str] | None:
     return {k.lower(): v for k, v in value.items()}
 
 
-def _http_options(spec: Mapping[str, Any], own_hosts: Sequence[str]) -> dict[str, Any]:
+def _http_options(
+    spec: Mapping[str, Any], own_hosts: Sequence[str], tool_secrets: Sequence[str]
+) -> dict[str, Any]:
     hosts = _strings(spec, "allow_hosts")
     if not hosts:
         raise ToolSpecError("allow_hosts", "an http_get tool needs a non-empty list of hosts")
@@ -209,13 +212,23 @@ def _http_options(spec: Mapping[str, Any], own_hosts: Sequence[str]) -> dict[str
     if headers:
         options["headers"] = headers
     secrets = _header_map(spec, "secret_headers")
+    for header, secret in (secrets or {}).items():
+        if secret not in tool_secrets:
+            listed = ", ".join(tool_secrets) or "none"
+            raise ToolSpecError(
+                f"secret_headers.{header}",
+                f"{secret!r} is not a tool secret of this stack (agents.tool_secrets: {listed})",
+            )
     if secrets:
         options["secret_headers"] = secrets
     return options
 
 
-def parse_tool_spec(name: str, spec: Any, own_hosts: Sequence[str] = ()) -> ToolSpec:
-    """A validated spec, or ToolSpecError naming the field."""
+def parse_tool_spec(
+    name: str, spec: Any, own_hosts: Sequence[str] = (), tool_secrets: Sequence[str] = ()
+) -> ToolSpec:
+    """A validated spec, or ToolSpecError naming the field. `secret_headers` may name only
+    `tool_secrets` (agents.tool_secrets): never a provider key, a salt or EDGESTACK_CONFIG."""
     if not TOOL_NAME.match(name):
         raise ToolSpecError("name", "tool names are 1-64 characters from A-Z a-z 0-9 _ -")
     if not isinstance(spec, dict):
@@ -237,7 +250,7 @@ def parse_tool_spec(name: str, spec: Any, own_hosts: Sequence[str] = ()) -> Tool
         raise ToolSpecError("requires_approval", "must be true or false")
     options: dict[str, Any] = {}
     if kind == "http_get":
-        options = _http_options(spec, own_hosts)
+        options = _http_options(spec, own_hosts, tool_secrets)
     elif kind == "kv_lookup":
         prefix = spec.get("prefix", "")
         if not isinstance(prefix, str) or not LOOKUP_KEY_PREFIX.match(prefix):
@@ -275,12 +288,18 @@ def lookup_key(tenant: str, prefix: str, key: str) -> str:
 
 
 class ToolRegistry:
-    """A tenant's tool specs in KV, with a short per-isolate cache (`ttl_s`, 0 = none)."""
+    """A tenant's tool specs in KV, with a short per-isolate cache (`ttl_s`, 0 = none).
 
-    def __init__(self, kv: KvNamespace, ttl_s: float, clock: Callable[[], float]) -> None:
+    Stored specs are validated again when read, against today's `tool_secrets`: a spec stored under
+    other rules (or naming a secret no longer listed) is skipped, never sent to the model or run."""
+
+    def __init__(
+        self, kv: KvNamespace, ttl_s: float, clock: Callable[[], float], tool_secrets: Sequence[str] = ()
+    ) -> None:
         self.kv = kv
         self.ttl_s = ttl_s
         self.clock = clock
+        self.tool_secrets = tuple(tool_secrets)
 
     async def _raw(self, tenant: str) -> dict[str, Any]:
         text = await self.kv.get(tools_key(tenant))
@@ -297,8 +316,9 @@ class ToolRegistry:
         specs: dict[str, ToolSpec] = {}
         for name, spec in sorted((await self._raw(tenant)).items()):
             try:
-                specs[name] = parse_tool_spec(name, spec)
-            except ToolSpecError:
+                check_values(spec)  # e.g. a lone surrogate stored before the JSON reader refused it
+                specs[name] = parse_tool_spec(name, spec, tool_secrets=self.tool_secrets)
+            except (ToolSpecError, JsonBodyError):
                 continue  # written by an older version with other rules: skip, never crash a turn
         if self.ttl_s > 0:
             _CACHE[cache_key] = (now + self.ttl_s, specs)
