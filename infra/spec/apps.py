@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, HttpUrl, model_validator
 
-from .base import BindingName, Model, SecretName
+from .base import TENANT_SCOPE_RE, BindingName, Model, SecretName
 
 ProviderKind = Literal["openai", "anthropic", "workers-ai", "openai-compatible"]
 
@@ -81,7 +81,11 @@ class VirtualKeySpec(Model):
     """A client key; only its sha256 is stored."""
 
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    scope: str = Field(default="default", min_length=1, description="Tenant scope for the cache")
+    scope: str = Field(
+        default="default",
+        pattern=TENANT_SCOPE_RE,
+        description="The key's tenant: prefixes its storage keys, so it never contains '/'",
+    )
     allowed_models: tuple[str, ...] = Field(default=(), description="Empty means every alias")
     requests_per_day: int | None = Field(default=None, ge=1)
     tokens_per_day: int | None = Field(default=None, ge=1)

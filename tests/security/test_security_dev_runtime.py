@@ -8,7 +8,6 @@ One runtime serves the module: stacks/local.yaml with virtual keys (two tenants)
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
@@ -20,9 +19,10 @@ import httpx
 import pytest
 import yaml
 from harness.stackconfig import key_sha256
-from harness.target import DEFAULT_DEV_COMMAND, running_dev
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.runtime.harness import RunningRuntime, start_runtime
 
 pytestmark = pytest.mark.dev_runtime
 
@@ -50,13 +50,33 @@ def security_stack(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="edgestack-sec-") as tmp, contextlib.ExitStack() as stack:
+def runtime() -> Iterator[RunningRuntime]:
+    with tempfile.TemporaryDirectory(prefix="edgestack-sec-") as tmp:
         folder = Path(tmp)
-        url, _log = stack.enter_context(
-            running_dev(DEFAULT_DEV_COMMAND, security_stack(folder), folder / "state", os.environ)
-        )
-        yield url
+        running = start_runtime(security_stack(folder), REPO / "worker_src", folder / "state")
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+@pytest.fixture(scope="module")
+def base_url(runtime: RunningRuntime) -> str:
+    return runtime.url
+
+
+def d1(runtime: RunningRuntime, binding: str, sql: str, *params: Any) -> list[dict[str, Any]]:
+    """A query through the runtime's local D1 REST endpoint (Cloudflare's shape)."""
+    config = json.loads(runtime.session.config_file.read_text())
+    database = next(d["databaseId"] for d in config["d1"] if d["binding"] == binding)
+    response = httpx.post(
+        f"{runtime.url}/__edgestack/client/v4/accounts/{'0' * 32}/d1/database/{database}/query",
+        headers={"authorization": f"Bearer {runtime.admin_token}"},
+        json={"sql": sql, "params": list(params)},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json()["result"][0]["results"])
 
 
 def send(base_url: str, method: str, path: str, body: bytes, key: str | None = "writer") -> httpx.Response:
@@ -163,6 +183,21 @@ def test_fuzzed_hostile_bodies_get_400_and_the_runtime_lives(
     method, path = route
     response = send(base_url, method, path, _poisoned(base, field, poison))
     assert response.status_code == 400, (route, field, repr(poison)[:80], response.text[:300])
+
+
+def test_content_and_delete_need_the_callers_catalogue_entry(runtime: RunningRuntime) -> None:
+    url = runtime.url
+    put = send(url, "PUT", "/v1/documents/t3/plan.json", b'{"text":"the plan"}')
+    assert put.status_code == 200, put.text
+    assert send(url, "GET", "/v1/documents/t3/plan.json/content", b"").status_code == 200
+    assert send(url, "GET", "/v1/documents/t3/plan.json/content", b"", key="other").status_code == 404
+    assert send(url, "DELETE", "/v1/documents/t3/plan.json", b"", key="other").status_code == 404
+    # the original stays in R2 while its catalogue entry is gone (an upload not yet indexed, or
+    # another scope's object under this prefix): neither served nor deleted
+    d1(runtime, "DB", "DELETE FROM rag_documents WHERE tenant = ?1 AND doc_id = ?2", "acme", "t3/plan.json")
+    assert send(url, "GET", "/v1/documents/t3/plan.json/content", b"").status_code == 404
+    assert send(url, "DELETE", "/v1/documents/t3/plan.json", b"").status_code == 404
+    assert healthy(url)
 
 
 def test_the_runtime_answers_healthz_after_the_fuzzing(base_url: str) -> None:

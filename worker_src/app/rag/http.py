@@ -16,7 +16,7 @@ from ..services import Services
 from . import catalog
 from .corpus import Corpus, corpus_for
 from .errors import RagError, bad_request
-from .ids import check_doc_id, object_key, vector_id
+from .ids import check_doc_id, check_tenant, object_key, vector_id
 from .ingest import delete_document, put_document
 from .query import answer_question, stream_answer
 from .retrieval import check_search, search
@@ -57,6 +57,7 @@ async def handle_rag(
     request: HttpRequest, services: Services, principal: Any, tenant: str, may_write: bool
 ) -> HttpResponse:
     """Serve one RAG route; raises RagError for anything but success."""
+    check_tenant(tenant)
     corpus = corpus_for(services)
     path, method = request.path.rstrip("/"), request.method
     if path == "/v1/rag/search":
@@ -140,6 +141,9 @@ async def _list(request: HttpRequest, corpus: Corpus, tenant: str) -> HttpRespon
 
 
 async def _content(corpus: Corpus, tenant: str, doc_id: str) -> HttpResponse:
+    # The catalogue first: R2 keys are only as separate as the tenants' prefixes are.
+    if await catalog.get(corpus.catalog, tenant, doc_id) is None:
+        raise RagError(404, "not_found", f"no document {doc_id!r}", param="id")
     stored = await corpus.bucket.get_object(object_key(tenant, doc_id))
     if stored is None:
         raise RagError(404, "not_found", f"no document {doc_id!r}", param="id")
