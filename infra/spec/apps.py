@@ -89,7 +89,12 @@ class VirtualKeySpec(Model):
     allowed_models: tuple[str, ...] = Field(default=(), description="Empty means every alias")
     requests_per_day: int | None = Field(default=None, ge=1)
     tokens_per_day: int | None = Field(default=None, ge=1)
-    admin: bool = Field(default=False, description="May read every key's usage from /v1/usage")
+    admin: bool = Field(
+        default=False, description="Tenant admin: manages its scope's tools and reads its scope's usage"
+    )
+    operator: bool = Field(
+        default=False, description="Platform operator: reads every tenant's usage from /v1/usage"
+    )
     documents: Literal["read", "write"] = Field(
         default="read", description="RAG documents: `write` may PUT and DELETE /v1/documents"
     )

@@ -22,7 +22,7 @@ from harness.stackconfig import key_sha256
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.runtime.harness import RunningRuntime, start_runtime
+from tests.runtime.harness import RunningRuntime, start_runtime, wait_for
 
 pytestmark = pytest.mark.dev_runtime
 
@@ -32,6 +32,7 @@ KEYS = {  # name -> (key, tenant, extra key fields)
     "writer": ("sk-sec-writer", "acme", {"documents": "write"}),
     "admin": ("sk-sec-admin", "acme", {"admin": True, "documents": "write"}),
     "other": ("sk-sec-other", "globex", {"documents": "write"}),
+    "operator": ("sk-sec-operator", "platform", {"operator": True}),
 }
 DEEP = 10_000
 
@@ -198,6 +199,27 @@ def test_content_and_delete_need_the_callers_catalogue_entry(runtime: RunningRun
     assert send(url, "GET", "/v1/documents/t3/plan.json/content", b"").status_code == 404
     assert send(url, "DELETE", "/v1/documents/t3/plan.json", b"").status_code == 404
     assert healthy(url)
+
+
+def test_a_tenant_admin_sees_its_tenants_usage_and_the_operator_sees_all(runtime: RunningRuntime) -> None:
+    for key in ("writer", "other"):  # refused by the provider (no key locally): still a usage row
+        send(runtime.url, "POST", "/v1/chat/completions", b'{"model":"chat-fast","messages":[{"role":"user","content":"hi"}]}', key)
+    wait_for(lambda: httpx.get(runtime.url + "/__edgestack/status", timeout=10).json()["background"]["pending"] == 0)
+
+    def usage(key: str) -> tuple[str, set[str]]:
+        response = httpx.get(
+            runtime.url + "/v1/usage",
+            params={"group_by": "key"},
+            headers={"authorization": f"Bearer {KEYS[key][0]}"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["scope"], {row["key"] for row in response.json()["data"]}
+
+    scope, keys = usage("admin")
+    assert scope == "tenant" and "writer" in keys and keys <= {"writer", "admin"}  # never globex's "other"
+    scope, keys = usage("operator")
+    assert scope == "all" and {"writer", "other"} <= keys
 
 
 def test_the_runtime_answers_healthz_after_the_fuzzing(base_url: str) -> None:

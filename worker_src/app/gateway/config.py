@@ -116,7 +116,8 @@ class VirtualKey(NamedTuple):
     allowed_models: frozenset[str] = frozenset()
     requests_per_day: int | None = None
     tokens_per_day: int | None = None
-    admin: bool = False
+    admin: bool = False  # tenant admin: its scope's tools and usage
+    operator: bool = False  # platform operator: every tenant's usage
     documents: Literal["read", "write"] = "read"  # RAG: `write` may PUT and DELETE /v1/documents
 
     def allows(self, alias: str) -> bool:
@@ -292,6 +293,7 @@ def _parse_key(
         requests_per_day=reader.optional_integer("requests_per_day", minimum=1),
         tokens_per_day=reader.optional_integer("tokens_per_day", minimum=1),
         admin=reader.boolean("admin", False),
+        operator=reader.boolean("operator", False),
         documents=reader.string("documents", "read", choices=("read", "write")),  # type: ignore[arg-type]
     )
     if key.has_quota and not usage_binding:
