@@ -43,6 +43,10 @@ RETRYABLE_4XX = frozenset({408, 429})
 PROVIDER_FAULT_4XX = frozenset({401, 403, 404})
 
 FailureKind = Literal["unreachable", "timeout", "http", "dropped", "invalid", "misconfigured"]
+# Failures of the provider itself, which open the circuit breaker. A 4xx (429 and 408 included) is an
+# answer to a request or to one caller's traffic; counting it would let one tenant open a route's
+# circuit for every tenant (breakers are shared by the isolate). It still falls back and retries.
+_PROVIDER_SIDE_KINDS = frozenset({"unreachable", "timeout", "dropped", "invalid"})
 
 
 class Failure(NamedTuple):
@@ -76,6 +80,13 @@ class CallSpec(NamedTuple):
     alias: str
     headers: Mapping[str, str]
     request_id: str
+
+
+def counts_against_breaker(failure: Failure) -> bool:
+    """5xx (529 included), timeouts, connection errors and broken bodies; never a 4xx."""
+    if failure.kind == "http":
+        return failure.status is not None and failure.status >= 500
+    return failure.kind in _PROVIDER_SIDE_KINDS
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
@@ -190,7 +201,10 @@ class Dispatcher:
                 kind=outcome.kind,
                 status=outcome.status,
             )
-            self.breakers.record_failure(key, route.breaker, clock())
+            if counts_against_breaker(outcome):
+                self.breakers.record_failure(key, route.breaker, clock())
+            else:  # no verdict on the provider's health: free a half-open probe, count nothing
+                self.breakers.release(key)
             failures_per_candidate[candidate.key] = failed_before + 1
             retry_after[candidate.key] = outcome.retry_after_s or 0.0  # applies to the next retry only
         raise self._exhausted(last, attempts, skipped_open)
