@@ -95,6 +95,9 @@ class VirtualKeySpec(Model):
     operator: bool = Field(
         default=False, description="Platform operator: reads every tenant's usage from /v1/usage"
     )
+    approve: bool = Field(
+        default=False, description="May approve its tenant's pending agent tool calls, not only its own"
+    )
     documents: Literal["read", "write"] = Field(
         default="read", description="RAG documents: `write` may PUT and DELETE /v1/documents"
     )

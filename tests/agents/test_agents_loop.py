@@ -158,9 +158,12 @@ def test_approval_pauses_the_turn_and_resumes_it(upstreams: Upstreams, approve: 
     assert [m["role"] for m in resumed["messages"]] == ["tool", "assistant"]
     result = json.loads(resumed["messages"][0]["content"])
     if approve:
-        assert result["value"] == "classified"
+        assert result["value"] == "classified" and result["approved_by"] == "alice"
     else:
-        assert result == {"error": "the user refused this tool call: not today; do not retry it"}
+        assert result == {
+            "refused_by": "alice",
+            "error": "the user refused this tool call: not today; do not retry it",
+        }
     assert after["pending_approvals"] == [] and after["messages"] == 5
     # the model got the refusal or the value as the tool's result
     last_prompt = upstreams.oa.requests[-1].body["messages"]

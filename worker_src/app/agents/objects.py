@@ -24,7 +24,18 @@ from ..gateway.streams import dumps
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
 from .config import AgentsConfig, agents_config
-from .loop import ModelCall, StepDelta, ToolCallEvent, ToolResultEvent, Turn, TurnEvent, TurnOutcome, collect
+from .loop import (
+    ModelCall,
+    PausedTurn,
+    StepDelta,
+    ToolCallEvent,
+    ToolResultEvent,
+    Turn,
+    TurnEvent,
+    TurnOutcome,
+    collect,
+    paused_turn,
+)
 from .outbox import flush_outbox, outbox_state
 from .protocol import AgentCall
 from .runner import ToolContext, resolve_rag_search
@@ -58,6 +69,24 @@ def gateway_model(services: Services, key_name: str | None) -> ModelCall:
             yield await chat(services, principal, request)
 
     return call
+
+
+def _check_approver(services: Services, approver: str | None, paused: PausedTurn) -> None:
+    """Only the key that started the turn, or a key of the tenant with `approve: true`, may approve."""
+    if paused.known and approver == paused.started_by:
+        return
+    gateway = ISOLATE.config.get(services.config)
+    key = principal_for_key_name(gateway, approver).key if gateway is not None else None
+    if key is not None and key.approve:
+        return
+    starter = repr(paused.started_by) if paused.known and paused.started_by else "the key that started the turn"
+    raise GatewayError(
+        403,
+        "permission",
+        f"only {starter} or a key with approve: true may approve this tool call",
+        param="call_id",
+        code="approval_not_allowed",
+    )
 
 
 class AgentObject:
@@ -189,8 +218,11 @@ class AgentObject:
                 param="call_id",
                 code="unknown_call_id",
             )
-        turn = await self._new_turn(config, services, call.key, call.stream)
-        return turn.resume(call.call_id or "", bool(call.approve), call.reason)
+        paused = paused_turn(self.store)
+        _check_approver(services, call.key, paused)
+        # The resumed turn runs as the key that started it: its model permissions and its quota.
+        turn = await self._new_turn(config, services, paused.started_by if paused.known else call.key, call.stream)
+        return turn.resume(call.call_id or "", bool(call.approve), call.reason, approver=call.key)
 
     async def _new_turn(
         self, config: AgentsConfig, services: Services, key_name: str | None, stream: bool

@@ -118,6 +118,7 @@ class VirtualKey(NamedTuple):
     tokens_per_day: int | None = None
     admin: bool = False  # tenant admin: its scope's tools and usage
     operator: bool = False  # platform operator: every tenant's usage
+    approve: bool = False  # may approve any pending tool call of its tenant, not only its own turns
     documents: Literal["read", "write"] = "read"  # RAG: `write` may PUT and DELETE /v1/documents
 
     def allows(self, alias: str) -> bool:
@@ -294,6 +295,7 @@ def _parse_key(
         tokens_per_day=reader.optional_integer("tokens_per_day", minimum=1),
         admin=reader.boolean("admin", False),
         operator=reader.boolean("operator", False),
+        approve=reader.boolean("approve", False),
         documents=reader.string("documents", "read", choices=("read", "write")),  # type: ignore[arg-type]
     )
     if key.has_quota and not usage_binding:
