@@ -257,7 +257,7 @@ def test_bad_tool_specs_name_the_field(spec: dict[str, Any], field: str, message
 
 
 def test_a_good_spec_round_trips_with_the_kind_defaults() -> None:
-    spec = parse_tool_spec("weather", {"kind": "http_get", "allow_hosts": ["API.weather.test"]}, OWN)
-    assert spec.parameters["required"] == ["url"] and spec.options == {"allow_hosts": ["api.weather.test"]}
+    spec = parse_tool_spec("weather", {"kind": "http_get", "allow_hosts": ["API.weather.example.com"]}, OWN)
+    assert spec.parameters["required"] == ["url"] and spec.options == {"allow_hosts": ["api.weather.example.com"]}
     assert parse_tool_spec("weather", spec.to_json(), OWN) == spec
     assert spec.openai()["function"]["name"] == "weather"

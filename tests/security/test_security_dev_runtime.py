@@ -222,5 +222,13 @@ def test_a_tenant_admin_sees_its_tenants_usage_and_the_operator_sees_all(runtime
     assert scope == "all" and {"writer", "other"} <= keys
 
 
+@pytest.mark.parametrize("pattern", ["intranet", "vm", "*.co.uk", "printer.lan"])
+def test_single_label_and_suffix_wide_allow_hosts_are_refused(base_url: str, pattern: str) -> None:
+    body = json.dumps({"kind": "http_get", "allow_hosts": [pattern]}).encode()
+    response = send(base_url, "PUT", "/v1/tools/web", body, key="admin")
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "allow_hosts[0]"
+
+
 def test_the_runtime_answers_healthz_after_the_fuzzing(base_url: str) -> None:
     assert healthy(base_url)

@@ -14,7 +14,7 @@ from fakes.llm_upstreams import ScriptedReply
 from gateway_testing import SECRETS, Upstreams
 
 TOOL_SECRET = "WEATHER_API_KEY"
-WEATHER = {"https://api.weather.test/today": (200, {"content-type": "text/plain"}, b"sunny")}
+WEATHER = {"https://api.weather.example.com/today": (200, {"content-type": "text/plain"}, b"sunny")}
 
 
 def with_secret(env: AgentEnv) -> None:
@@ -23,7 +23,7 @@ def with_secret(env: AgentEnv) -> None:
 
 
 def http_tool(**secret_headers: str) -> dict[str, Any]:
-    return {"kind": "http_get", "allow_hosts": ["api.weather.test"], "secret_headers": secret_headers}
+    return {"kind": "http_get", "allow_hosts": ["api.weather.example.com"], "secret_headers": secret_headers}
 
 
 @pytest.mark.parametrize("secret", ["OA_KEY", "EDGESTACK_CONFIG", "IP_SALT", "PATH"])
@@ -40,7 +40,7 @@ def test_a_tool_may_not_name_a_secret_outside_tool_secrets(upstreams: Upstreams,
 def test_a_listed_tool_secret_is_sent_to_the_tools_host(upstreams: Upstreams) -> None:
     web = ScriptedWeb(WEATHER)
     upstreams.oa.push_script(
-        ScriptedReply(tool_calls=[tool_call("weather", url="https://api.weather.test/today")]),
+        ScriptedReply(tool_calls=[tool_call("weather", url="https://api.weather.example.com/today")]),
         ScriptedReply(text="sunny"),
     )
 
@@ -54,7 +54,7 @@ def test_a_listed_tool_secret_is_sent_to_the_tools_host(upstreams: Upstreams) ->
 
     turn = run_env(stack_config(upstreams, tool_secrets=[TOOL_SECRET]), body, fetch=web)
     assert turn["output"] == "sunny"
-    assert web.requests == [("https://api.weather.test/today", {"x-key": "w-123"})]
+    assert web.requests == [("https://api.weather.example.com/today", {"x-key": "w-123"})]
 
 
 def _stored_tools(**specs: dict[str, Any]) -> str:

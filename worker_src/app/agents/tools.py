@@ -22,7 +22,8 @@ from urllib.parse import quote
 
 from ..bindings import KvNamespace
 from ..jsonbody import JsonBodyError, check_values
-from .ssrf import BlockedUrl, check_host
+from .public_suffix import allow_pattern_problem
+from .ssrf import BlockedUrl, check_host, ip_literal
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 KINDS = ("http_get", "kv_lookup", "schedule", "rag_search")
@@ -198,9 +199,12 @@ def _http_options(
     for index, pattern in enumerate(hosts):
         probe = "sub." + pattern[2:] if pattern.startswith("*.") else pattern  # a host the pattern matches
         try:
-            check_host(probe, own_hosts)
+            host = check_host(probe, own_hosts)
         except BlockedUrl as error:
             raise ToolSpecError(f"allow_hosts[{index}]", str(error)) from None
+        problem = None if ip_literal(host) else allow_pattern_problem(pattern.lower().rstrip("."))
+        if problem:
+            raise ToolSpecError(f"allow_hosts[{index}]", problem)
     options: dict[str, Any] = {"allow_hosts": [h.lower().rstrip(".") for h in hosts]}
     size = _int(spec, "max_response_bytes", 1, 4_194_304)
     if size is not None:
