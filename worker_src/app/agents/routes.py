@@ -276,7 +276,8 @@ async def _tools(
         if method not in ("GET", "HEAD"):
             raise _method_not_allowed(path, "GET")
         specs = await registry.all(caller.tenant, fresh=True)
-        return HttpResponse.json({"data": [{"name": n, **s.to_json()} for n, s in specs.items()]})
+        shown = [{"name": n, **s.public(caller.is_admin)} for n, s in specs.items()]
+        return HttpResponse.json({"data": shown})
     if len(parts) != 1:
         raise GatewayError(404, "not_found", f"no route for {method} {path}")
     name = parts[0]
@@ -284,7 +285,7 @@ async def _tools(
         specs = await registry.all(caller.tenant, fresh=True)
         if name not in specs:
             raise GatewayError(404, "not_found", f"no tool named {name!r}", param="name")
-        return HttpResponse.json({"name": name, **specs[name].to_json()})
+        return HttpResponse.json({"name": name, **specs[name].public(caller.is_admin)})
     if method == "PUT":
         require_admin(caller, f"PUT {path}")
         if len(request.body) > MAX_TOOL_SPEC_BYTES:

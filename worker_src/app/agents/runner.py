@@ -123,7 +123,6 @@ async def _http_get(spec: ToolSpec, args: dict[str, Any], ctx: ToolContext, time
         content_types=tuple(options.get("content_types") or DEFAULT_CONTENT_TYPES),
         headers=headers,
         timeout_ms=max(1, int(timeout_s * 1000)),
-        secret_headers=frozenset(secret_headers),
     )
     result = await guarded_get(ctx.fetch, url, policy)
     return result_text(

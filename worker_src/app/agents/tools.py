@@ -35,6 +35,7 @@ HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 FORBIDDEN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "te", "upgrade"})
 DEFAULT_CONTENT_TYPES = ("text/*", "application/json", "application/xml", "application/xhtml+xml")
 MAX_TOOLS_PER_TENANT = 64
+MASKED = "********"
 
 _COMMON = ("kind", "description", "parameters", "requires_approval", "timeout_ms")
 _KIND_FIELDS: dict[str, tuple[str, ...]] = {
@@ -106,6 +107,14 @@ class ToolSpec(NamedTuple):
         if self.timeout_ms is not None:
             out["timeout_ms"] = self.timeout_ms
         out.update(self.options)
+        return out
+
+    def public(self, admin: bool) -> dict[str, Any]:
+        """The spec as `GET /v1/tools` shows it: static header values only to the tenant's admins
+        (they may hold credentials); secret_headers name secrets, never their values."""
+        out = self.to_json()
+        if not admin and "headers" in out:
+            out["headers"] = {name: MASKED for name in out["headers"]}
         return out
 
     def openai(self) -> dict[str, Any]:
