@@ -89,6 +89,27 @@ class AdminConfig:
     token: str
 
 
+CLOUDFLARE_MAX_BODY_BYTES = 100 * 1_048_576  # the Free and Pro plans' request body limit (413 above)
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """How long a client may take to send its headers and its whole request, and the largest body
+    read. A body announced larger (`content-length`) gets a 413 before any of it is read."""
+
+    maxBodyBytes: int = CLOUDFLARE_MAX_BODY_BYTES  # noqa: N815
+    headersTimeoutMs: int = 10_000  # noqa: N815
+    requestTimeoutMs: int = 60_000  # noqa: N815
+
+
+def stack_body_limit(stack: Stack) -> int:
+    """The largest body a route of the stack accepts (the gateway's `max_body_bytes`, RAG's
+    `max_document_bytes`), or Cloudflare's own limit when the stack sets neither."""
+    limits = [s.max_body_bytes for s in (stack.gateway,) if s is not None and s.enabled]
+    limits += [s.max_document_bytes for s in (stack.rag,) if s is not None and s.enabled]
+    return max(limits, default=CLOUDFLARE_MAX_BODY_BYTES)
+
+
 @dataclass(frozen=True)
 class HostConfig:
     host: str
@@ -114,6 +135,7 @@ class HostConfig:
     rateLimits: list[RateLimitConfig] = field(default_factory=list)  # noqa: N815
     queues: list[QueueConfig] = field(default_factory=list)
     ai: AiConfig | None = None
+    limits: HttpLimits = field(default_factory=HttpLimits)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -138,6 +160,7 @@ class HostInputs:
     text_generation_url: str | None = None
     text_generation_models: dict[str, str] = field(default_factory=dict)
     backends: dict[str, str] = field(default_factory=dict)
+    limits: HttpLimits | None = None  # None: the defaults, with the stack's body limit
 
 
 def build_host_config(stack: Stack, plan: Plan, inputs: HostInputs) -> HostConfig:
@@ -209,6 +232,7 @@ def build_host_config(stack: Stack, plan: Plan, inputs: HostInputs) -> HostConfi
             if ai
             else None
         ),
+        limits=inputs.limits or HttpLimits(maxBodyBytes=stack_body_limit(stack)),
     )
 
 

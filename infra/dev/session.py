@@ -26,7 +26,7 @@ from infra.stackfile.source import display_path
 from .banner import BannerFacts, render_banner
 from .bundle_dir import write_bundle
 from .dev_vars import LocalSecrets, resolve_secrets
-from .host_config import HostConfig, HostInputs, build_host_config
+from .host_config import HostConfig, HostInputs, HttpLimits, build_host_config
 from .migrate import apply_local_migrations, signal_ready
 from .node_env import ensure_runtime_packages, find_node
 from .runtime_process import ReadyInfo, RuntimeProcess, RuntimeStartError
@@ -50,6 +50,7 @@ class DevOptions:
     auto_install: bool = True
     embedder: str | None = None  # "auto" | "hashing"; None: EDGESTACK_EMBEDDER or auto
     log_file: Path | None = None  # the host's output (logs, Worker prints, errors); None: this terminal
+    http_limits: HttpLimits | None = None  # None: the host's defaults and the stack's body limit
 
 
 @dataclass
@@ -141,6 +142,7 @@ class DevSession:
                 text_generation_url=os.environ.get(TEXT_GENERATION_URL_ENV) or None,
                 text_generation_models=parse_model_map(os.environ.get(TEXT_GENERATION_MODELS_ENV, "")),
                 backends=backends,
+                limits=self.options.http_limits,
             ),
         )
 
