@@ -13,7 +13,7 @@ from infra.spec.apps import VirtualKeySpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worker_src"))
 
-from app.gateway.auth import hash_key  # noqa: E402
+from app.web.auth import hash_key  # noqa: E402
 
 
 def run_key_new(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[str, dict[str, dict[str, object]]]:

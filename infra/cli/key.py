@@ -33,7 +33,7 @@ def generate_key() -> str:
 
 
 def key_sha256(value: str) -> str:
-    """What the stack file stores and the Worker compares (`app.gateway.auth.hash_key`)."""
+    """What the stack file stores and the Worker compares (`app.web.auth.hash_key`)."""
     return hashlib.sha256(value.encode()).hexdigest()
 
 

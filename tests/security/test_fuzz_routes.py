@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from agents_testing import AgentEnv, stack_config
-from app.jsonbody import MAX_DEPTH
+from app.web.jsonbody import MAX_DEPTH
 from gateway_testing import Upstreams
 from harness.rag_world import WRITER, RagWorld
 from hypothesis import HealthCheck, given, settings

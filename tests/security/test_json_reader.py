@@ -1,4 +1,4 @@
-"""The one JSON reader of the Worker (app/jsonbody.py): nesting refused before the parser recurses,
+"""The one JSON reader of the Worker (app/web/jsonbody.py): nesting refused before the parser recurses,
 lone surrogates, integers beyond +-2^53 and non-finite numbers refused naming the field."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from app.jsonbody import MAX_DEPTH, JsonBodyError, nesting_depth, read_json
+from app.web.jsonbody import MAX_DEPTH, JsonBodyError, nesting_depth, read_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -101,7 +101,7 @@ def test_invalid_json_says_so() -> None:
 
 
 def test_the_rag_model_is_not_read_from_the_body_of_an_unauthenticated_caller(monkeypatch: pytest.MonkeyPatch) -> None:
-    import app.gateway.handler as handler
+    import app.v1 as handler
     from harness.rag_world import RagWorld
 
     world = RagWorld(expose_as_model="docs-rag")

@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any, Literal, NamedTuple
 
-from ..jsonbody import read_json
+from ..web.jsonbody import read_json
 
 AGENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 OBJECT_PATH = "/agents/call"

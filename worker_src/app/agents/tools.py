@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from ..bindings import KvNamespace
-from ..jsonbody import JsonBodyError, check_values
+from ..web.jsonbody import JsonBodyError, check_values
 from .public_suffix import allow_pattern_problem
 from .ssrf import BlockedUrl, check_host, ip_literal
 

@@ -7,20 +7,15 @@ upstream's; same-API traffic passes through untouched.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
-from ..jsonbody import read_json
-from .errors import GatewayError
+from ..web.errors import ApiError
+from ..web.jsonbody import read_json
+from ..web.sse import dumps
 from .tokens import TokenUsage
 
 JsonObject = dict[str, Any]
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON as the gateway sends it (UTF-8, no spaces)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 ANTHROPIC_TO_OPENAI_STOP: dict[str | None, str | None] = {
     "end_turn": "stop",
@@ -50,8 +45,8 @@ def openai_stop_to_anthropic(reason: str | None) -> str | None:
     return OPENAI_TO_ANTHROPIC_STOP.get(reason, "end_turn")
 
 
-def _bad(message: str, param: str | None = None) -> GatewayError:
-    return GatewayError(400, "invalid_request", message, param=param)
+def _bad(message: str, param: str | None = None) -> ApiError:
+    return ApiError(400, "invalid_request", message, param=param)
 
 
 # ---------------------------------------------------------------- content helpers

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .errors import RagError, bad_request
+from ..web.errors import ApiError, bad_request
 
 MAX_DOC_ID_CHARS = 256
 _DOC_ID = re.compile(r"^[A-Za-z0-9._/-]{1,256}$")
@@ -31,7 +31,7 @@ def check_doc_id(doc_id: str) -> str:
 def check_tenant(tenant: str) -> str:
     """`tenant` if it is a valid scope; else a 403 (a stack shipped before validate refused '/')."""
     if not TENANT_SCOPE.match(tenant):
-        raise RagError(
+        raise ApiError(
             403,
             "permission",
             f"this key's scope {tenant[:80]!r} cannot hold documents: a scope is 1-64 of [A-Za-z0-9._-]",
