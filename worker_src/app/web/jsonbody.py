@@ -93,7 +93,7 @@ def read_json(data: bytes | str, *, what: str = "request body") -> Any:
         raise JsonBodyError(f"{what} holds a number out of range") from None
     except ValueError as error:  # includes UnicodeDecodeError and over-long integer literals
         raise JsonBodyError(f"{what} is not valid JSON: {error}") from None
-    if _SURROGATE_ESCAPE.search(raw) or _RAW_SURROGATE.search(raw):
+    if (b"\\u" in raw and _SURROGATE_ESCAPE.search(raw)) or (b"\xed" in raw and _RAW_SURROGATE.search(raw)):
         check_values(value)
     return value
 
