@@ -10,18 +10,15 @@ from typing import Any
 from agents_testing import AgentEnv, run_env, stack_config, tool_call
 from fakes.llm_upstreams import ScriptedReply
 from gateway_testing import Upstreams
-from harness.stackconfig import key_sha256
-
-from infra.spec.apps import VirtualKeySpec
+from harness.planned import key_sha256
 
 GUARDED = {"kind": "kv_lookup", "prefix": "faq/", "requires_approval": True}
 
 
 def config_with_approver(upstreams: Upstreams) -> dict[str, Any]:
     config = stack_config(upstreams)
-    config["gateway"]["keys"]["approver"] = VirtualKeySpec.model_validate(
-        {"sha256": key_sha256("k-approver"), "scope": "acme", "approve": True}
-    ).model_dump(mode="json", by_alias=True, exclude_none=True)
+    keys = config["gateway"]["keys"]
+    keys["approver"] = {**keys["alice"], "sha256": key_sha256("k-approver"), "approve": True}
     return config
 
 

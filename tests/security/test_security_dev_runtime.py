@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from harness.stackconfig import key_sha256
+from harness.planned import key_sha256
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

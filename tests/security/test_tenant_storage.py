@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 from app.rag.ids import split_object_key
-from harness.rag_world import RagWorld, rag_section
-from harness.stackconfig import key_sha256
+from harness.planned import key_sha256
+from harness.rag_world import RagWorld
 
 from infra.stackfile.diagnostics import StackError
 from infra.stackfile.load import load_stack
@@ -21,19 +21,14 @@ PARENT, CHILD = "sk-parent", "sk-child"
 
 
 def nested_scope_world() -> RagWorld:
-    """A Worker config with scopes `tenant-a` and `tenant-a/sub`, as a stack could hold before
-    validate refused '/' in a scope (shipped as-is, past the model)."""
+    """A Worker config with scopes `tenant-a` and `tenant-a/sub`, as a stack could ship before
+    validate refused '/' in a scope (the planned config, one key's scope changed afterwards)."""
     world = RagWorld()
-    world.config = {
-        "gateway": {
-            **world.config["gateway"],
-            "keys": {
-                "parent": {"sha256": key_sha256(PARENT), "scope": "tenant-a", "documents": "write"},
-                "child": {"sha256": key_sha256(CHILD), "scope": "tenant-a/sub", "documents": "write"},
-            },
-        },
-        "rag": rag_section(),
-    }
+    keys = world.config["gateway"]["keys"]
+    template = keys["writer"]
+    keys.clear()
+    keys["parent"] = {**template, "sha256": key_sha256(PARENT), "scope": "tenant-a"}
+    keys["child"] = {**template, "sha256": key_sha256(CHILD), "scope": "tenant-a/sub"}
     return world
 
 
