@@ -16,8 +16,9 @@ from pulumi_mocks import fake_bundle, make_stack
 
 from infra.d1.files import MigrationDirError
 from infra.deploy.components.d1_migrations import apply_d1_migrations
-from infra.deploy.components.vectorize import IndexArgs, VectorizeConfigError, VectorizeIndex, provision_index
+from infra.deploy.components.vectorize import VectorizeConfigError, VectorizeIndex, provision_index
 from infra.deploy.program import build
+from infra.deploy.providers.vectorize_config import IndexConfig
 from infra.deploy.synth import SynthResult, run_program, synth_config
 from infra.plan.planner import plan
 
@@ -110,7 +111,7 @@ def test_a_bad_migration_file_stops_the_program_with_one_line(tmp_path: Path) ->
 
 
 def test_invalid_index_arguments_are_one_line() -> None:
-    args = IndexArgs(account_id="0123456789abcdef0123456789abcdef", index_name="9bad", dimensions=384)
+    args = IndexConfig(account_id="0123456789abcdef0123456789abcdef", index_name="9bad", dimensions=384)
     with pytest.raises(
         VectorizeConfigError, match=r"^Vectorize index rag: index_name: .*must start with a lowercase"
     ):

@@ -69,7 +69,8 @@ class Deployed:
 
 
 def secret_values(the_plan: Plan) -> dict[str, pulumi.Output[str]]:
-    """The value of every secret binding, from Pulumi secret config; all missing ones in one error."""
+    """The value of every secret binding by binding name, from Pulumi secret config; all missing
+    ones in one error."""
     config = pulumi.Config(CONFIG_NAMESPACE)
     values: dict[str, pulumi.Output[str]] = {}
     missing: list[str] = []
@@ -79,7 +80,7 @@ def secret_values(the_plan: Plan) -> dict[str, pulumi.Output[str]]:
             if value is None:
                 missing.append(binding.config_key)
             else:
-                values[binding.config_key] = value
+                values[binding.name] = value
     if missing:
         commands = "; ".join(f"pulumi config set --secret {name} <value>" for name in missing)
         raise ProgramError(
@@ -135,7 +136,6 @@ def build(
     storage = Storage(
         f"{prefix}-storage",
         the_plan.storage,
-        bindings=the_plan.bindings,
         index_provisioner=index_provisioner,
         d1_migrator=d1_migrator,
     )

@@ -185,6 +185,7 @@ class DevSession:
                         module_count=len(bundle.modules),
                         state_dir=display_path(self.state_dir),
                         ready=ready,
+                        plan=the_plan,
                         config=config,
                         migrations=migrations,
                         missing_secrets=self.secrets.missing,

@@ -222,4 +222,6 @@ class Plan:
 
     @property
     def bindings(self) -> tuple[WorkerBinding, ...]:
+        """The Worker's bindings, sorted by name (the upload, wrangler.jsonc and the local host list
+        them in this order)."""
         return self.worker.bindings

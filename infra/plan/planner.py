@@ -100,7 +100,7 @@ class _Planner(RoutingPlanner):
                 protect=self.protect(kv_spec.protect),
             )
             kv.append(plan)
-            self.bind(KvBinding(name=binding, resource=plan.name), f"bindings.kv.{binding}")
+            self.bind(KvBinding(name=binding, resource=plan.name, title=title), f"bindings.kv.{binding}")
 
         d1: list[D1DatabasePlan] = []
         d1_migrations: list[D1MigrationsPlan] = []
@@ -113,7 +113,15 @@ class _Planner(RoutingPlanner):
                 protect=self.protect(d1_spec.protect),
             )
             d1.append(database)
-            self.bind(D1Binding(name=binding, resource=database.name), f"bindings.d1.{binding}")
+            self.bind(
+                D1Binding(
+                    name=binding,
+                    resource=database.name,
+                    database_name=database.database_name,
+                    migrations_dir=d1_spec.migrations,
+                ),
+                f"bindings.d1.{binding}",
+            )
             if d1_spec.migrations is not None:
                 d1_migrations.append(
                     D1MigrationsPlan(
@@ -159,7 +167,14 @@ class _Planner(RoutingPlanner):
             )
             vectorize.append(index)
             self.bind(
-                VectorizeBinding(name=binding, resource=index.name, index_name=index.index_name),
+                VectorizeBinding(
+                    name=binding,
+                    resource=index.name,
+                    index_name=index.index_name,
+                    dimensions=index.dimensions,
+                    metric=index.metric,
+                    metadata_indexes=index.metadata_indexes,
+                ),
                 f"bindings.vectorize.{binding}",
             )
 
@@ -173,7 +188,14 @@ class _Planner(RoutingPlanner):
             )
             queues.append(queue)
             self.bind(
-                QueueBinding(name=binding, resource=queue.name, queue_name=queue.queue_name),
+                QueueBinding(
+                    name=binding,
+                    resource=queue.name,
+                    queue_name=queue.queue_name,
+                    consume=queue_spec.consume,
+                    max_batch_size=queue_spec.max_batch_size,
+                    max_batch_timeout_s=queue_spec.max_batch_timeout_s,
+                ),
                 f"bindings.queues.{binding}",
             )
         return StoragePlan(
