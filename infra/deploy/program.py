@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pulumi
 
-from infra.d1.files import MigrationDirError
 from infra.deploy.components import AiGateway, D1Migrator, IndexProvisioner, Routing, Storage, Worker
 from infra.deploy.components.d1_migrations import apply_d1_migrations
-from infra.deploy.components.vectorize import VectorizeConfigError, provision_index
-from infra.plan.artifact import ArtifactError, check_against_stack, check_digest, load_artifact
+from infra.deploy.components.vectorize import provision_index
+from infra.errors import EdgestackError
+from infra.plan.artifact import check_against_stack, check_digest, load_artifact
 from infra.plan.bundle import Bundle, load_bundle
 from infra.plan.model import Plan
-from infra.plan.planner import PLAN_ERRORS, Release, plan
+from infra.plan.planner import Release, plan
 from infra.plan.rollout import (
     BUNDLE_KEY,
     BUNDLE_SHA256_KEY,
@@ -38,26 +38,16 @@ from infra.plan.rollout import (
 )
 from infra.plan.worker_model import SecretTextBinding
 from infra.spec import Stack
-from infra.stackfile.diagnostics import StackError
 from infra.stackfile.project import find_project
 
 CONFIG_NAMESPACE = "edgestack"
 DEPLOYED_TAG_KEY = "deployedMigrationTag"
 
 
-class ProgramError(Exception):
+class ProgramError(EdgestackError):
     """A one-line reason the program cannot run (missing configuration)."""
 
 
-# Bad input anywhere before resources are declared: reported as one line, never a traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (
-    StackError,
-    ProgramError,
-    MigrationDirError,
-    VectorizeConfigError,
-    ArtifactError,
-    *PLAN_ERRORS,
-)
 
 
 @dataclass(frozen=True)
@@ -199,5 +189,5 @@ def main(worker_src: Path | None = None) -> None:
             release=release,
         )
         build(the_plan)
-    except USER_ERRORS as exc:
+    except EdgestackError as exc:  # bad input, before any resource is declared: one line
         raise pulumi.RunError(str(exc)) from None

@@ -281,7 +281,7 @@ def synth_stack(
 ) -> SynthResult:
     """Load, bundle, plan and synth one stack (a name like `prod` / `customer-acme`, or a path).
 
-    Raises `StackError` or one of `PLAN_ERRORS` (one-line messages) before Pulumi runs.
+    Raises an `EdgestackError` (a `StackError`, or a one-line planning error) before Pulumi runs.
     """
     from infra.stackfile.load import load_stack
     from infra.stackfile.names import resolve_stack_path, stack_name

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from infra.errors import EdgestackError
 from infra.spec import Stack
 from infra.spec.base import RESOURCE_NAME_RE
 
@@ -14,7 +15,7 @@ from .worker_model import PlainTextBinding, WorkerBinding
 PLAIN_TEXT_LIMIT = 5 * 1024
 
 
-class PlanError(Exception):
+class PlanError(EdgestackError):
     """A one-line reason the stack cannot be planned, naming the field path."""
 
 

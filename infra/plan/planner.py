@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from infra.spec import Stack, slug
 
-from .bundle import Bundle, BundleError
-from .do_migrations import MigrationError, MigrationPlan, live_classes, pending_steps
+from .bundle import Bundle
+from .do_migrations import MigrationPlan, live_classes, pending_steps
 from .model import (
     D1DatabasePlan,
     D1MigrationsPlan,
@@ -31,7 +31,7 @@ from .model import (
     VectorizeIndexPlan,
 )
 from .naming import PlanError
-from .rollout import KnownVersion, Rollout, RolloutError, check_rollout
+from .rollout import KnownVersion, Rollout, check_rollout
 from .routing_planner import RoutingPlanner
 from .runtime_config import CONFIG_BINDING, STACK_BINDING, VERSION_BINDING, runtime_config_json
 from .worker_model import (
@@ -53,10 +53,6 @@ from .worker_model import (
 )
 
 DEPLOYMENT_STRATEGY = "percentage"
-
-
-# Every error planning can raise for bad input (all one-line, user-facing).
-PLAN_ERRORS: tuple[type[Exception], ...] = (PlanError, MigrationError, BundleError, RolloutError)
 
 
 # --- planning ----------------------------------------------------------------------------------
@@ -348,8 +344,8 @@ def plan(
 
     `stack_name` is the Pulumi stack (shipped as `EDGESTACK_STACK`, default `name_prefix`);
     `deployed_migration_tag` is the Durable Object migration tag the live script is at; `release`
-    the rollout/rollback config. Raises one of `PLAN_ERRORS` with a one-line message for input
-    Cloudflare would reject.
+    the rollout/rollback config. Raises an `EdgestackError` (`PlanError`, `MigrationError`, `BundleError`,
+    `RolloutError`) with a one-line message for input Cloudflare would reject.
     """
     return _Planner(
         stack, bundle, stack_name or stack.name_prefix, deployed_migration_tag, release or Release()

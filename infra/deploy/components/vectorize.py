@@ -16,11 +16,12 @@ import pulumi
 from infra.deploy.components.storage import ProvisionedIndex
 from infra.deploy.providers.vectorize import VectorizeIndexResource
 from infra.deploy.providers.vectorize_config import IndexConfig
+from infra.errors import EdgestackError
 from infra.plan.model import VectorizeIndexPlan
 from infra.plan.planned_resource import Token
 
 
-class VectorizeConfigError(ValueError):
+class VectorizeConfigError(EdgestackError, ValueError):
     """Invalid index arguments; the message is one line naming the binding and field."""
 
 
