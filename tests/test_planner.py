@@ -25,6 +25,7 @@ from infra.plan.worker_model import (
     SecretTextBinding,
     VectorizeBinding,
 )
+from infra.stackfile.diagnostics import StackError
 
 
 def test_logical_and_cloudflare_names_derive_from_prefix_and_binding_slug():
@@ -188,7 +189,7 @@ def test_runtime_config_is_the_three_sections_with_sorted_keys():
 
 
 def test_absent_runtime_sections_are_left_out():
-    assert json.loads(runtime_config_json(make_stack({"rag": None, "agents": None}))) == {}
+    assert json.loads(runtime_config_json(make_stack({"gateway": None, "rag": None, "agents": None}))) == {}
 
 
 def test_bundle_version_and_sha_come_from_the_bundle():
@@ -239,28 +240,12 @@ def test_planning_is_deterministic():
             "bindings.r2.A__B: the derived resource name 'shop-r2-a-b' is already taken",
         ),
         (
-            {"bindings": {"r2": {"DOCS": None, "D" * 60: {}}}},
+            {"bindings": {"r2": {"DOCS": None, "D" * 60: {}}}, "rag": None},
             f"bindings.r2.{'D' * 60}: derived name 'shop-{'d' * 60}' is not a valid Cloudflare name",
         ),
         (
             {"bindings": {"kv": {"CACHE": {"title": "same"}, "SCRATCH": {"title": "same"}}}},
             "bindings.kv.SCRATCH: title 'same' is already used by bindings.kv.CACHE",
-        ),
-        (
-            {"worker": {"vars": {"CACHE": "x"}}},
-            "worker.vars.CACHE: binding name 'CACHE' is already used by bindings.kv.CACHE",
-        ),
-        (
-            {"worker": {"vars": {"EDGESTACK_STACK": "x"}}},
-            "EDGESTACK_STACK: binding name 'EDGESTACK_STACK' is already used by worker.vars.EDGESTACK_STACK",
-        ),
-        (
-            {"bindings": {"durable_objects": {"AGENT": {"class_name": "Missing"}}}},
-            "bindings.durable_objects.AGENT.class_name: class 'Missing' has no Durable Object namespace",
-        ),
-        (
-            {"worker": {"routes": [{"pattern": "x.example/*", "zone": "other"}]}},
-            "worker.routes[0].zone: zone 'other' is not declared under `zones`",
         ),
         (
             {"worker": {"vars": {"BIG": "x" * 6000}}},
@@ -273,6 +258,40 @@ def test_bad_input_is_a_one_line_plan_error(overlay, message):
         make_plan(overlay)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("overlay", "message"),
+    [
+        (
+            {"worker": {"vars": {"CACHE": "x"}}},
+            "worker.vars.CACHE: 'CACHE' is already declared as bindings.kv.CACHE",
+        ),
+        (
+            {"worker": {"vars": {"EDGESTACK_STACK": "x"}}},
+            "worker.vars.EDGESTACK_STACK: names starting with EDGESTACK_ are reserved for edgestack",
+        ),
+        (
+            {"bindings": {"durable_objects": {"AGENT": {"class_name": "Other"}}}},
+            "bindings.durable_objects.AGENT.class_name: class 'Other' is not created by any "
+            "durable_object_migrations step",
+        ),
+        (
+            {"worker": {"routes": [{"pattern": "x.example/*", "zone": "other"}]}},
+            "worker.routes[0].zone: unknown zone 'other' (declared zones: main)",
+        ),
+        (
+            {"bindings": {"queues": {"JOBS": None}}, "rag": {"queue_binding": None, "ingest_on_upload": True}},
+            "rag.ingest_on_upload: ingest_on_upload delivers R2 events through a queue",
+        ),
+    ],
+)
+def test_facts_known_before_planning_are_refused_by_the_stack_check(overlay, message):
+    """Only a checked `Stack` reaches the planner: these are `load_stack`'s refusals (the fixtures go
+    through the same check), and the planner keeps no copy of them."""
+    with pytest.raises(StackError) as caught:
+        make_stack(overlay)
+    assert message in str(caught.value)
 
 
 def test_unknown_deployed_tag_is_reported():

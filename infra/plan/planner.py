@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from infra.spec import Stack, slug
 
 from .bundle import Bundle
-from .do_migrations import MigrationPlan, live_classes, pending_steps
+from .do_migrations import MigrationPlan, pending_steps
 from .model import (
     D1DatabasePlan,
     D1MigrationsPlan,
@@ -96,7 +96,7 @@ class _Planner(RoutingPlanner):
                 protect=self.protect(kv_spec.protect),
             )
             kv.append(plan)
-            self.bind(KvBinding(name=binding, resource=plan.name, title=title), f"bindings.kv.{binding}")
+            self.bind(KvBinding(name=binding, resource=plan.name, title=title))
 
         d1: list[D1DatabasePlan] = []
         d1_migrations: list[D1MigrationsPlan] = []
@@ -115,8 +115,7 @@ class _Planner(RoutingPlanner):
                     resource=database.name,
                     database_name=database.database_name,
                     migrations_dir=d1_spec.migrations,
-                ),
-                f"bindings.d1.{binding}",
+                )
             )
             if d1_spec.migrations is not None:
                 d1_migrations.append(
@@ -142,10 +141,7 @@ class _Planner(RoutingPlanner):
                 protect=self.protect(r2_spec.protect),
             )
             r2.append(bucket)
-            self.bind(
-                R2Binding(name=binding, resource=bucket.name, bucket_name=bucket.bucket_name),
-                f"bindings.r2.{binding}",
-            )
+            self.bind(R2Binding(name=binding, resource=bucket.name, bucket_name=bucket.bucket_name))
 
         vectorize: list[VectorizeIndexPlan] = []
         taken = {}
@@ -170,8 +166,7 @@ class _Planner(RoutingPlanner):
                     dimensions=index.dimensions,
                     metric=index.metric,
                     metadata_indexes=index.metadata_indexes,
-                ),
-                f"bindings.vectorize.{binding}",
+                )
             )
 
         queues: list[QueuePlan] = []
@@ -191,8 +186,7 @@ class _Planner(RoutingPlanner):
                     consume=queue_spec.consume,
                     max_batch_size=queue_spec.max_batch_size,
                     max_batch_timeout_s=queue_spec.max_batch_timeout_s,
-                ),
-                f"bindings.queues.{binding}",
+                )
             )
         return StoragePlan(
             account_id=self.stack.account_id,
@@ -204,32 +198,24 @@ class _Planner(RoutingPlanner):
             queues=tuple(queues),
         )
 
-    def runtime_bindings(self, migration_classes: frozenset[str]) -> None:
+    def runtime_bindings(self) -> None:
+        """Bindings to no planned resource. A Durable Object class is one the migrations create
+        (checked by `load_stack`)."""
         stack, spec = self.stack, self.stack.bindings
         for binding, do_spec in spec.durable_objects.items():
-            if do_spec.class_name not in migration_classes:
-                raise PlanError(
-                    f"bindings.durable_objects.{binding}.class_name: class {do_spec.class_name!r} has no "
-                    "Durable Object namespace after durable_object_migrations; append a migration with "
-                    f"new_sqlite_classes: [{do_spec.class_name}]"
-                )
-            self.bind(
-                DurableObjectBinding(name=binding, class_name=do_spec.class_name),
-                f"bindings.durable_objects.{binding}",
-            )
+            self.bind(DurableObjectBinding(name=binding, class_name=do_spec.class_name))
         if spec.ai:
-            self.bind(AiBinding(name=spec.ai), "bindings.ai")
+            self.bind(AiBinding(name=spec.ai))
         for binding, limit in spec.rate_limits.items():
             self.bind(
                 RateLimitBinding(
                     name=binding, namespace_id=str(limit.namespace_id), limit=limit.limit, period=limit.period
-                ),
-                f"bindings.rate_limits.{binding}",
+                )
             )
         for name, value in stack.worker.vars.items():
             self.plain_text(name, value, f"worker.vars.{name}")
         for name in stack.worker.secrets:
-            self.bind(SecretTextBinding(name=name, config_key=name), f"worker.secrets.{name}")
+            self.bind(SecretTextBinding(name=name, config_key=name))
         self.plain_text(CONFIG_BINDING, runtime_config_json(stack), "gateway/rag/agents (EDGESTACK_CONFIG)")
         self.plain_text(VERSION_BINDING, self.bundle.version, "EDGESTACK_BUNDLE_VERSION")
         self.plain_text(STACK_BINDING, self.stack_name, "EDGESTACK_STACK")
@@ -316,7 +302,7 @@ class _Planner(RoutingPlanner):
         self.bundle.check_limits(paid_plan=stack.worker.paid_plan)
         migration = pending_steps(stack.durable_object_migrations, self.deployed_tag)
         storage = self.storage()
-        self.runtime_bindings(live_classes(stack.durable_object_migrations))
+        self.runtime_bindings()
         worker = self.worker(migration, storage)
         routing = self.routing(storage, worker)
         return Plan(
@@ -331,6 +317,7 @@ class _Planner(RoutingPlanner):
             routing=routing,
             ai_gateway=self.ai_gateway(),
         )
+
 
 def plan(
     stack: Stack,
