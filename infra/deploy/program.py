@@ -36,7 +36,6 @@ from infra.plan.rollout import (
     parse_rollout,
     parse_versions,
 )
-from infra.plan.worker_model import SecretTextBinding
 from infra.spec import Stack
 from infra.stackfile.project import find_project
 
@@ -64,13 +63,12 @@ def secret_values(the_plan: Plan) -> dict[str, pulumi.Output[str]]:
     config = pulumi.Config(CONFIG_NAMESPACE)
     values: dict[str, pulumi.Output[str]] = {}
     missing: list[str] = []
-    for binding in the_plan.bindings:
-        if isinstance(binding, SecretTextBinding):
-            value = config.get_secret(binding.config_key)
-            if value is None:
-                missing.append(binding.config_key)
-            else:
-                values[binding.name] = value
+    for binding in the_plan.secret_bindings:
+        value = config.get_secret(binding.config_key)
+        if value is None:
+            missing.append(binding.config_key)
+        else:
+            values[binding.name] = value
     if missing:
         commands = "; ".join(f"pulumi config set --secret {name} <value>" for name in missing)
         raise ProgramError(

@@ -28,7 +28,6 @@ from pulumi.runtime.sync_await import _sync_await
 from infra.plan.bundle import load_bundle
 from infra.plan.model import Plan
 from infra.plan.planner import plan
-from infra.plan.worker_model import SecretTextBinding
 
 PROJECT = "edgestack"
 SECRET = "[secret]"
@@ -253,11 +252,10 @@ def synth_config(the_plan: Plan, deployed_migration_tag: str | None) -> tuple[di
 
     config: dict[str, str] = {}
     secret_keys: list[str] = []
-    for binding in the_plan.bindings:
-        if isinstance(binding, SecretTextBinding):
-            key = f"{CONFIG_NAMESPACE}:{binding.config_key}"
-            config[key] = SECRET_PLACEHOLDER
-            secret_keys.append(key)
+    for binding in the_plan.secret_bindings:
+        key = f"{CONFIG_NAMESPACE}:{binding.config_key}"
+        config[key] = SECRET_PLACEHOLDER
+        secret_keys.append(key)
     if deployed_migration_tag is not None:
         config[f"{CONFIG_NAMESPACE}:{DEPLOYED_TAG_KEY}"] = deployed_migration_tag
     return config, secret_keys

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from infra.plan.model import Plan
-from infra.plan.worker_model import SecretTextBinding
 from infra.spec import Stack
 
 
@@ -112,4 +111,4 @@ def render_jsonc(config: dict[str, Any], *, source: str, secrets: list[str]) -> 
 
 
 def secret_names(plan: Plan) -> list[str]:
-    return [b.name for b in plan.bindings if isinstance(b, SecretTextBinding)]
+    return [b.name for b in plan.secret_bindings]

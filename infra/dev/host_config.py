@@ -91,7 +91,7 @@ def build_host_config(stack: Stack, plan: Plan, inputs: HostInputs) -> HostConfi
         if entry is not None:
             sections[entry.section].append(entry.fields)
     plain = {b.name: b.text for b in plan.bindings if isinstance(b, PlainTextBinding)}
-    secret_names = [b.name for b in plan.bindings if isinstance(b, SecretTextBinding)]
+    secret_names = [b.name for b in plan.secret_bindings]
     ai = next((b for b in plan.bindings if isinstance(b, AiBinding)), None)
     return HostConfig(
         host=LOOPBACK,
