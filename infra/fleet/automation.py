@@ -17,8 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from infra.errors import EdgestackError
-
+from ..errors import EdgestackError
 from ..stackfile.project import find_project
 from .scheduler import ProgressFn, Runner
 

@@ -14,8 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from infra.errors import EdgestackError
-
+from ..errors import EdgestackError
 from ..plan.bundle import load_bundle
 from ..plan.planned_resource import Token
 from ..stackfile.diagnostics import OneLineError, StackError

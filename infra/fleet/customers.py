@@ -17,8 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.errors import EdgestackError
-
+from ..errors import EdgestackError
 from ..spec import Stack
 from ..spec.base import NAME_PREFIX_RE
 from ..spec.resources import route_host
