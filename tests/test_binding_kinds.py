@@ -1,4 +1,4 @@
-"""Each planned binding type names its stack-file kind and owns its wrangler.jsonc fragment, local
+"""Each planned binding type names its kind (the Worker's word, `EDGESTACK_CONFIG.bindings`) and owns its wrangler.jsonc fragment, local
 host entry, banner row and wrangler's printed row; the planner binds every kind."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from infra.deploy.wrangler import wrangler_config
 from infra.dev.host_config import HOST_SECTIONS, HostInputs, binding_rows, build_host_config
 from infra.fleet.wrangler_check import PrintedBinding, expected_bindings
 from infra.plan import worker_model
-from infra.stackfile.env_names import KIND_WORDS
 from tests.pulumi_mocks import SHOP_MIGRATIONS, make_plan, make_stack
 
 
@@ -26,21 +25,20 @@ def test_every_binding_type_is_registered() -> None:
     assert set(worker_model.BINDING_TYPES) == set(_binding_types())
 
 
-def test_every_binding_type_has_its_stack_file_kind() -> None:
+def test_every_binding_type_has_its_kind() -> None:
     kinds = {cls.__name__: cls.kind for cls in _binding_types()}
     assert kinds == {
         "KvBinding": "kv",
         "D1Binding": "d1",
         "R2Binding": "r2",
         "VectorizeBinding": "vectorize",
-        "QueueBinding": "queues",
-        "DurableObjectBinding": "durable_objects",
+        "QueueBinding": "queue",
+        "DurableObjectBinding": "durable_object",
         "AiBinding": "ai",
-        "RateLimitBinding": "rate_limits",
-        "PlainTextBinding": "var",
+        "RateLimitBinding": "rate_limit",
+        "PlainTextBinding": "plain_text",
         "SecretTextBinding": "secret",
     }
-    assert set(kinds.values()) == set(KIND_WORDS)
 
 
 def test_planned_bindings_carry_the_kind_they_were_declared_under() -> None:
@@ -49,11 +47,11 @@ def test_planned_bindings_carry_the_kind_they_were_declared_under() -> None:
     assert by_name["DB"] == "d1"
     assert by_name["DOCS"] == "r2"
     assert by_name["VECTORS"] == "vectorize"
-    assert by_name["JOBS"] == "queues"
-    assert by_name["AGENT"] == "durable_objects"
+    assert by_name["JOBS"] == "queue"
+    assert by_name["AGENT"] == "durable_object"
     assert by_name["AI"] == "ai"
-    assert by_name["LIMITER"] == "rate_limits"
-    assert by_name["LOG_LEVEL"] == "var"
+    assert by_name["LIMITER"] == "rate_limit"
+    assert by_name["LOG_LEVEL"] == "plain_text"
     assert by_name["OPENAI_API_KEY"] == "secret"
 
 

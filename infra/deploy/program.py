@@ -30,6 +30,8 @@ from infra.plan.planner import Release, plan
 from infra.plan.rollout import (
     BUNDLE_KEY,
     BUNDLE_SHA256_KEY,
+    CONFIG_NAMESPACE,
+    DEPLOYED_TAG_KEY,
     ROLLOUT_KEY,
     VERSIONS_KEY,
     full_key,
@@ -38,9 +40,6 @@ from infra.plan.rollout import (
 )
 from infra.spec import Stack
 from infra.stackfile.project import find_project
-
-CONFIG_NAMESPACE = "edgestack"
-DEPLOYED_TAG_KEY = "deployedMigrationTag"
 
 
 class ProgramError(EdgestackError):

@@ -32,11 +32,8 @@ class HostEntry:
 
 @dataclass(frozen=True, kw_only=True)
 class WorkerBinding:
-    """`type` is Cloudflare's binding type; `kind` the stack file's word for it (a `bindings` field
-    name, or "var" / "secret"), which the Worker's name -> kind map carries."""
-
-    type: ClassVar[str]
-    kind: ClassVar[str]
+    type: ClassVar[str]  # Cloudflare's binding type (the WorkerVersion wire field)
+    kind: ClassVar[str]  # the Worker's name for the kind, shipped in `EDGESTACK_CONFIG.bindings`
     # The wire field whose value only the deployment has (a created resource's id or name, a
     # secret's value); `None` when every field is known at plan time.
     deployed_field: ClassVar[str | None] = None
@@ -198,7 +195,7 @@ class QueueBinding(ResourceBinding):
     """A queue producer binding; `consume` and the batch settings are this Worker's consumer."""
 
     type: ClassVar[str] = "queue"
-    kind: ClassVar[str] = "queues"
+    kind: ClassVar[str] = "queue"
     deployed_field: ClassVar[str | None] = "queue_name"
     wrangler_label: ClassVar[str | None] = "Queue"
     banner_label: ClassVar[str] = "queue"
@@ -242,7 +239,7 @@ class QueueBinding(ResourceBinding):
 @dataclass(frozen=True, kw_only=True)
 class DurableObjectBinding(WorkerBinding):
     type: ClassVar[str] = "durable_object_namespace"
-    kind: ClassVar[str] = "durable_objects"
+    kind: ClassVar[str] = "durable_object"
     wrangler_label: ClassVar[str | None] = "Durable Object"
     banner_label: ClassVar[str] = "Durable Object"
     class_name: str
@@ -280,7 +277,7 @@ class AiBinding(WorkerBinding):
 @dataclass(frozen=True, kw_only=True)
 class RateLimitBinding(WorkerBinding):
     type: ClassVar[str] = "ratelimit"
-    kind: ClassVar[str] = "rate_limits"
+    kind: ClassVar[str] = "rate_limit"
     wrangler_label: ClassVar[str | None] = "Rate Limit"
     banner_label: ClassVar[str] = "rate limiter"
     namespace_id: str
@@ -309,7 +306,7 @@ class RateLimitBinding(WorkerBinding):
 @dataclass(frozen=True, kw_only=True)
 class PlainTextBinding(WorkerBinding):
     type: ClassVar[str] = "plain_text"
-    kind: ClassVar[str] = "var"
+    kind: ClassVar[str] = "plain_text"
     wrangler_label: ClassVar[str | None] = "Environment Variable"
     banner_label: ClassVar[str] = "var"
     text: str
