@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..config import Reader, RuntimeConfig, SectionCache
+from ..config import RuntimeConfig
+from ..sections import Reader, SectionCache
 
 
 class AgentsConfig(NamedTuple):

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
-from ..config import ConfigError, Reader, SectionCache
+from ..config import ConfigError
+from ..sections import Reader, SectionCache
 from ..web.auth import VirtualKey
 from ..web.ratelimit import RateLimitPolicy
 
