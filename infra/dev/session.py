@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
+from infra.errors import EdgestackError
 from infra.plan.bundle import load_bundle
 from infra.plan.model import Plan
 from infra.plan.planner import plan as make_plan
@@ -36,7 +37,7 @@ TEXT_GENERATION_URL_ENV = "EDGESTACK_TEXT_GENERATION_URL"
 TEXT_GENERATION_MODELS_ENV = "EDGESTACK_TEXT_GENERATION_MODELS"
 
 
-class DevConfigError(ValueError):
+class DevConfigError(EdgestackError, ValueError):
     """A bad `edgestack dev` setting (one line)."""
 
 
@@ -185,6 +186,7 @@ class DevSession:
                         module_count=len(bundle.modules),
                         state_dir=display_path(self.state_dir),
                         ready=ready,
+                        plan=the_plan,
                         config=config,
                         migrations=migrations,
                         missing_secrets=self.secrets.missing,
