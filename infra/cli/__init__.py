@@ -22,6 +22,7 @@ COMMANDS = (
     "fleet",
     "build",
     "diff",
+    "cost",
     "policy",
     "promote",
     "rollback",
