@@ -21,6 +21,15 @@ def runtime_config_json(stack: Stack) -> str:
         value = getattr(stack, section)
         if value is not None:
             sections[section] = value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if stack.gateway is not None:  # budgets complete: the keys' shorthands become budgets
+        gateway = sections["gateway"]
+        gateway["budgets"] = {
+            name: budget.model_dump(mode="json", exclude_none=True)
+            for name, budget in stack.gateway.all_budgets().items()
+        }
+        for key in gateway.get("keys", {}).values():
+            key.pop("budget_usd_per_day", None)
+            key.pop("budget_usd_per_month", None)
     if "agents" in sections:  # the SSRF guard of agent tools refuses the stack's own hosts
         sections["agents"]["own_hosts"] = own_hosts(stack)
     return json.dumps(sections, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -228,11 +228,16 @@ def merge_stack_files(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Sou
 
 
 def load_stack_with_sources(
-    path: str | os.PathLike[str], *, worker_src: Path | None = None, cross_check: bool = True
+    path: str | os.PathLike[str],
+    *,
+    worker_src: Path | None = None,
+    cross_check: bool = True,
+    warnings: list[Diagnostic] | None = None,
 ) -> tuple[Stack, SourceMap]:
     """The merged, validated stack and where each of its key paths was written. Raises `StackError`.
 
-    `worker_src` is where Durable Object classes are looked up (default: the project's `worker_src/`).
+    `worker_src` is where Durable Object classes are looked up (default: the project's `worker_src/`);
+    cross-check warnings are appended to `warnings` when given.
     """
     doc, sources = merge_stack_files(path)
     stack = _validate(doc, sources)
@@ -243,6 +248,8 @@ def load_stack_with_sources(
         errors = [d for d in problems if d.severity == "error"]
         if errors:
             raise StackError(errors)
+        if warnings is not None:
+            warnings.extend(d for d in problems if d.severity == "warning")
     return stack, sources
 
 

@@ -118,6 +118,7 @@ class VirtualKey(NamedTuple):
     tokens_per_day: int | None = None
     admin: bool = False
     documents: Literal["read", "write"] = "read"  # RAG: `write` may PUT and DELETE /v1/documents
+    operator: bool = False  # platform operator: sees every tenant
 
     def allows(self, alias: str) -> bool:
         return not self.allowed_models or alias in self.allowed_models
@@ -125,6 +126,20 @@ class VirtualKey(NamedTuple):
     @property
     def has_quota(self) -> bool:
         return self.requests_per_day is not None or self.tokens_per_day is not None
+
+
+class Budget(NamedTuple):
+    """A spend limit in USD per UTC day or month (`gateway.budgets`, shorthands already expanded)."""
+
+    name: str
+    scope: Literal["key", "tenant", "stack"]
+    match: str | None
+    limit_usd: float
+    window: Literal["day", "month"]
+    hard: bool
+    alert_at: tuple[float, ...] = ()
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: str | None = None
 
 
 class GatewayConfig(NamedTuple):
@@ -139,6 +154,8 @@ class GatewayConfig(NamedTuple):
     log_bodies: bool = False
     max_body_bytes: int = 1_048_576
     ip_hash_salt_secret: str | None = None
+    budgets: tuple[Budget, ...] = ()
+    budget_binding: str | None = None
 
 
 class _Reader:
@@ -293,10 +310,37 @@ def _parse_key(
         tokens_per_day=reader.optional_integer("tokens_per_day", minimum=1),
         admin=reader.boolean("admin", False),
         documents=reader.string("documents", "read", choices=("read", "write")),  # type: ignore[arg-type]
+        operator=reader.boolean("operator", False),
     )
     if key.has_quota and not usage_binding:
         raise GatewayConfigError(f"{reader.path}: daily quotas need gateway.usage_binding (a D1 database)")
     return key
+
+
+def _parse_budget(name: str, reader: _Reader, keys: Mapping[str, VirtualKey]) -> Budget:
+    scope = reader.string("scope", choices=("key", "tenant", "stack"))
+    match = reader.optional_string("match")
+    if scope == "key" and match is not None and not any(k.name == match for k in keys.values()):
+        raise GatewayConfigError(f"{reader.at('match')}: no key named {match!r}")
+    limit = reader.number("limit_usd")
+    if limit <= 0:
+        raise GatewayConfigError(f"{reader.at('limit_usd')}: must be > 0")
+    raw_alerts = reader.value.get("alert_at", ())
+    if not isinstance(raw_alerts, list | tuple) or not all(
+        isinstance(a, int | float) and not isinstance(a, bool) and 0 < a < 1 for a in raw_alerts
+    ):
+        raise GatewayConfigError(f"{reader.at('alert_at')}: expected fractions strictly between 0 and 1")
+    return Budget(
+        name=name,
+        scope=scope,  # type: ignore[arg-type]
+        match=match,
+        limit_usd=limit,
+        window=reader.string("window", choices=("day", "month")),  # type: ignore[arg-type]
+        hard=reader.string("mode", "hard", choices=("hard", "soft")) == "hard",
+        alert_at=tuple(sorted(float(a) for a in raw_alerts)),
+        alert_webhook_url=reader.optional_string("alert_webhook_url"),
+        alert_webhook_secret=reader.optional_string("alert_webhook_secret"),
+    )
 
 
 def parse_gateway_config(section: Any) -> GatewayConfig:
@@ -319,6 +363,13 @@ def parse_gateway_config(section: Any) -> GatewayConfig:
                 f"gateway.keys.{name}.sha256: same hash as key {keys_by_hash[key.sha256].name!r}"
             )
         keys_by_hash[key.sha256] = key
+    budgets = tuple(
+        _parse_budget(name, _Reader(raw, f"gateway.budgets.{name}"), keys_by_hash)
+        for name, raw in reader.items("budgets")
+    )
+    budget_binding = reader.optional_string("budget_binding")
+    if budgets and budget_binding is None:
+        raise GatewayConfigError("gateway.budget_binding: budgets need a Durable Object binding (BudgetCounter)")
     rate_limit = None
     if reader.value.get("rate_limit") is not None:
         limit = reader.child("rate_limit")
@@ -339,6 +390,8 @@ def parse_gateway_config(section: Any) -> GatewayConfig:
         log_bodies=reader.boolean("log_bodies", False),
         max_body_bytes=reader.integer("max_body_bytes", 1_048_576, minimum=1),
         ip_hash_salt_secret=reader.optional_string("ip_hash_salt_secret"),
+        budgets=budgets,
+        budget_binding=budget_binding,
     )
 
 

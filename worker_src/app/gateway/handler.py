@@ -109,6 +109,13 @@ async def _route(
             )
         principal = authenticate(config, request.headers)
         return await _usage(request, services, config, principal)
+    if path == "/v1/budgets":
+        from .budgets import handle_budgets  # on first use
+
+        if method not in ("GET", "HEAD"):
+            raise GatewayError(405, "method_not_allowed", f"{path} accepts GET only", headers={"allow": "GET"})
+        principal = authenticate(config, request.headers)
+        return await handle_budgets(request, services, config, principal, bool(principal.key and principal.key.operator))
     if path.startswith(("/v1/agents/", "/v1/tools")) and path.split("/")[2] in ("agents", "tools"):
         from ..agents.routes import handle_agents_route  # on first use, like the gateway itself
 
