@@ -27,8 +27,8 @@ HOLD_TTL_MS = 15 * 60 * 1000  # longer than any request may run (Workers: 5 min 
 EPSILON_USD = 1e-9
 
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS budget_window ("
-    "id INTEGER PRIMARY KEY CHECK (id = 1), start_ms INTEGER NOT NULL, spent REAL NOT NULL, alerts TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS budget_window (id INTEGER PRIMARY KEY CHECK (id = 1), "
+    "start_ms INTEGER NOT NULL, spent REAL NOT NULL, held REAL NOT NULL, alerts TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS budget_holds (id TEXT PRIMARY KEY, amount REAL NOT NULL, created_ms INTEGER NOT NULL)",
 )
 
@@ -62,55 +62,63 @@ class BudgetCounterObject:
 
     # --- inside one transaction each ---
 
-    def _open(self, window: int, now: int) -> dict[str, Any]:
+    def _open(self, window: int) -> dict[str, Any]:
+        """The window's row (`spent`, `held`, `alerts`), rolled over when `window` is newer."""
         if not self._ready:
             for statement in _SCHEMA:
                 self.storage.sql(statement)
             self._ready = True
-        rows = self.storage.sql("SELECT start_ms, spent, alerts FROM budget_window WHERE id = 1")
-        if not rows or int(rows[0]["start_ms"]) < window:
-            self.storage.sql(
-                "INSERT INTO budget_window (id, start_ms, spent, alerts) VALUES (1, ?, 0, '') "
-                "ON CONFLICT (id) DO UPDATE SET start_ms = excluded.start_ms, spent = 0, alerts = ''",
-                window,
-            )
-            row: dict[str, Any] = {"start_ms": window, "spent": 0.0, "alerts": ""}
-        else:
-            row = dict(rows[0])
-        self.storage.sql("DELETE FROM budget_holds WHERE created_ms < ?", now - HOLD_TTL_MS)
-        held = self.storage.sql("SELECT COALESCE(SUM(amount), 0) AS held FROM budget_holds")
-        row["held"] = float(held[0]["held"])
-        return row
+        rows = self.storage.sql("SELECT start_ms, spent, held, alerts FROM budget_window WHERE id = 1")
+        if rows and int(rows[0]["start_ms"]) >= window:
+            return dict(rows[0])
+        held = float(rows[0]["held"]) if rows else 0.0  # holds in flight carry over
+        self.storage.sql(
+            "INSERT INTO budget_window (id, start_ms, spent, held, alerts) VALUES (1, ?, 0, ?, '') "
+            "ON CONFLICT (id) DO UPDATE SET start_ms = excluded.start_ms, spent = 0, alerts = ''",
+            window,
+            held,
+        )
+        return {"start_ms": window, "spent": 0.0, "held": held, "alerts": ""}
+
+    def _expire(self, now: int, held: float) -> float:
+        """Drop holds older than `HOLD_TTL_MS`; the held amount that is left. Only run when a hold
+        matters (a refusal, a state read): admitting never needs it."""
+        gone = self.storage.sql(
+            "DELETE FROM budget_holds WHERE created_ms < ? RETURNING amount", now - HOLD_TTL_MS
+        )
+        if not gone:
+            return held
+        held = max(0.0, held - sum(float(r["amount"]) for r in gone))
+        self.storage.sql("UPDATE budget_window SET held = ? WHERE id = 1", held)
+        return held
 
     def _reserve(self, body: dict[str, Any], window: int, now: int) -> dict[str, Any]:
         hold_id, amount, limit = str(body["id"]), float(body["amount"]), float(body["limit"])
         hard = bool(body["hard"])
-        row = self._open(window, now)
-        spent, held = float(row["spent"]), row["held"]
+        row = self._open(window)
+        spent, held = float(row["spent"]), float(row["held"])
         if hard and spent + held + amount > limit + EPSILON_USD:
-            return {
-                "ok": False,
-                "spent": spent,
-                "reserved": held,
-                "remaining": max(0.0, limit - spent - held),
-            }
+            held = self._expire(now, held)
+            if spent + held + amount > limit + EPSILON_USD:
+                return {
+                    "ok": False,
+                    "spent": spent,
+                    "reserved": held,
+                    "remaining": max(0.0, limit - spent - held),
+                }
         self.storage.sql(
-            "INSERT INTO budget_holds (id, amount, created_ms) VALUES (?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET amount = excluded.amount",
-            hold_id,
-            amount,
-            now,
+            "INSERT INTO budget_holds (id, amount, created_ms) VALUES (?, ?, ?)", hold_id, amount, now
         )
         held += amount
+        self.storage.sql("UPDATE budget_window SET held = ? WHERE id = 1", held)
         return {"ok": True, "spent": spent, "reserved": held, "remaining": max(0.0, limit - spent - held)}
 
     def _settle(self, body: dict[str, Any], window: int, now: int) -> dict[str, Any]:
         hold_id, actual, limit = str(body["id"]), float(body["actual"]), float(body["limit"])
         alert_at = body.get("alert_at") or []
-        row = self._open(window, now)
-        released = self.storage.sql("SELECT amount FROM budget_holds WHERE id = ?", hold_id)
-        self.storage.sql("DELETE FROM budget_holds WHERE id = ?", hold_id)
-        held = row["held"] - (float(released[0]["amount"]) if released else 0.0)
+        row = self._open(window)
+        released = self.storage.sql("DELETE FROM budget_holds WHERE id = ? RETURNING amount", hold_id)
+        held = max(0.0, float(row["held"]) - (float(released[0]["amount"]) if released else 0.0))
         spent = float(row["spent"]) + max(0.0, actual)
         fired = {a for a in str(row["alerts"]).split(",") if a}
         due = [
@@ -120,10 +128,13 @@ class BudgetCounterObject:
         ]
         fired.update(repr(a) for a in due)
         self.storage.sql(
-            "UPDATE budget_window SET spent = ?, alerts = ? WHERE id = 1", spent, ",".join(sorted(fired))
+            "UPDATE budget_window SET spent = ?, held = ?, alerts = ? WHERE id = 1",
+            spent,
+            held,
+            ",".join(sorted(fired)),
         )
         return {"spent": spent, "reserved": held, "remaining": max(0.0, limit - spent - held), "alerts": due}
 
     def _state(self, body: dict[str, Any], window: int, now: int) -> dict[str, Any]:
-        row = self._open(window, now)
-        return {"spent": float(row["spent"]), "reserved": row["held"]}
+        row = self._open(window)
+        return {"spent": float(row["spent"]), "reserved": self._expire(now, float(row["held"]))}

@@ -1,0 +1,72 @@
+"""Budgets on the REAL local runtime (`edgestack dev`: the Worker and the BudgetCounter Durable
+Objects on Pyodide in workerd, with per-object SQLite): 50 parallel requests against a budget with
+room for 10, and `GET /v1/budgets`. One runtime for the module; each test its own budget and key.
+Prices and the one-request cost are those of test_gateway_budgets.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from gateway_testing import SECRETS, Upstreams, route
+from harness.stackconfig import gateway_section
+from harness.target import DevRuntimeTarget, ExternalGateway
+from test_gateway_budgets import PER_REQUEST, budget_section, budgets_of, chat
+
+pytestmark = pytest.mark.dev_runtime
+
+BUDGETS = {
+    "burst": {"scope": "key", "match": "gina", "limit_usd": 10 * PER_REQUEST, "window": "day"},
+    "alice-day": {"scope": "key", "match": "alice", "limit_usd": 3 * PER_REQUEST, "window": "day"},
+}
+
+
+@pytest.fixture(scope="module")
+def dev_gw(upstreams: Upstreams) -> Iterator[ExternalGateway]:
+    upstreams.fresh()
+    config = budget_section(upstreams, BUDGETS, cached=route(("oa", "gpt-a"), cache={"enabled": True}))
+    with DevRuntimeTarget().start(gateway_section(config), SECRETS) as running:
+        assert isinstance(running, ExternalGateway)
+        yield running
+
+
+def test_fifty_parallel_requests_against_room_for_ten(
+    dev_gw: ExternalGateway, fresh_upstreams: Upstreams
+) -> None:
+    fresh_upstreams.oa.configure(latency_ms=50.0)
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=120) as client:
+            body = {"model": "cheap", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+            headers = {"authorization": "Bearer sk-gina"}
+            return await asyncio.gather(
+                *(
+                    client.post(f"{dev_gw.base_url}/v1/chat/completions", json=body, headers=headers)
+                    for _ in range(50)
+                )
+            )
+
+    replies = asyncio.run(burst())
+    dev_gw.drain()
+    codes = sorted(r.status_code for r in replies)
+    assert codes == [200] * 10 + [429] * 40
+    assert {r.json()["error"]["code"] for r in replies if r.status_code == 429} == {"budget_exceeded"}
+    row = budgets_of(dev_gw.base_url, "sk-op")[("burst", "key:gina")]
+    assert row["spent_usd"] == pytest.approx(10 * PER_REQUEST) and row["reserved_usd"] == 0
+
+
+def test_cache_hits_are_free_and_keys_see_their_own_budget(dev_gw: ExternalGateway) -> None:
+    first = chat(dev_gw.base_url, "sk-alice", model="cached", text="devruntimebudget")
+    assert first.status_code == 200 and float(first.headers["x-edgestack-budget-remaining"]) == pytest.approx(
+        2 * PER_REQUEST
+    )
+    dev_gw.drain()
+    hit = chat(dev_gw.base_url, "sk-alice", model="cached", text="devruntimebudget")
+    assert hit.headers["x-edgestack-cache"] == "HIT"
+    dev_gw.drain()
+    mine = budgets_of(dev_gw.base_url, "sk-alice")
+    assert set(mine) == {("alice-day", "key:alice")}
+    assert mine[("alice-day", "key:alice")]["spent_usd"] == pytest.approx(PER_REQUEST)
