@@ -20,6 +20,10 @@ async def handle(request: HttpRequest, services: Services) -> HttpResponse:
         from .gateway import handle_v1
 
         return await handle_v1(request, services)
+    if request.path == "/dashboard":
+        from .dashboard import dashboard
+
+        return dashboard(request)
     if request.path == "/demo":
         from .demo import demo, demo_objects
 

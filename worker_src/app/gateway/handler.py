@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import cast
 
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
@@ -20,10 +18,9 @@ from .config import GatewayConfig, GatewayConfigError
 from .errors import Api, GatewayError
 from .log import log_event
 from .state import ISOLATE, IsolateState
-from .usage import GROUP_COLUMNS, GroupBy, KeyFilter, UsageQuery, UsageRecord, aggregate, parse_time_bounded
+from .usage import UsageRecord
 
 CHAT_PATHS: dict[str, Api] = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
-DEFAULT_USAGE_WINDOW_S = 86_400
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -99,7 +96,9 @@ async def _route(
                 405, "method_not_allowed", f"{path} accepts GET only", headers={"allow": "GET"}
             )
         principal = authenticate(config, request.headers)
-        return _models(config, principal, api, path.removeprefix("/v1/models").strip("/"), _rag_model(services))
+        return _models(
+            config, principal, api, path.removeprefix("/v1/models").strip("/"), _rag_model(services)
+        )
     if path == "/v1/documents" or path.startswith(("/v1/documents/", "/v1/rag/")):
         return await _rag(request, services, config)
     if path == "/v1/usage":
@@ -113,9 +112,13 @@ async def _route(
         from .budgets import handle_budgets  # on first use
 
         if method not in ("GET", "HEAD"):
-            raise GatewayError(405, "method_not_allowed", f"{path} accepts GET only", headers={"allow": "GET"})
+            raise GatewayError(
+                405, "method_not_allowed", f"{path} accepts GET only", headers={"allow": "GET"}
+            )
         principal = authenticate(config, request.headers)
-        return await handle_budgets(request, services, config, principal, bool(principal.key and principal.key.operator))
+        return await handle_budgets(
+            request, services, config, principal, bool(principal.key and principal.key.operator)
+        )
     if path.startswith(("/v1/agents/", "/v1/tools")) and path.split("/")[2] in ("agents", "tools"):
         from ..agents.routes import handle_agents_route  # on first use, like the gateway itself
 
@@ -151,7 +154,9 @@ async def _rag(
     from ..rag.errors import RagError
     from ..rag.http import handle_rag, handle_rag_chat  # on first use
 
-    caller = await authorize(config, services, request.headers, client_ip_hash(config, services, request.client_ip))
+    caller = await authorize(
+        config, services, request.headers, client_ip_hash(config, services, request.client_ip)
+    )
     try:
         if as_chat:
             return await handle_rag_chat(request, services, caller.principal, caller.tenant)
@@ -197,58 +202,9 @@ def _models(
     return HttpResponse.json({"object": "list", "data": models})
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
-
-
 async def _usage(
     request: HttpRequest, services: Services, config: GatewayConfig, principal: Principal
 ) -> HttpResponse:
-    db = services.d1.get(config.usage_binding) if config.usage_binding else None
-    if db is None:
-        raise GatewayError(404, "not_found", "usage logging is not configured (gateway.usage_binding)")
-    query = request.query
-    now_ms = int(services.clock() * 1000)
-    until_ms = parse_time_bounded(query["until"], "until") if query.get("until") else now_ms
-    since_ms = (
-        parse_time_bounded(query["since"], "since")
-        if query.get("since")
-        else until_ms - DEFAULT_USAGE_WINDOW_S * 1000
-    )
-    if since_ms >= until_ms:
-        raise GatewayError(
-            400, "invalid_request", "query parameter since must be earlier than until", param="since"
-        )
-    group_by = query.get("group_by", "model")
-    if group_by not in GROUP_COLUMNS:
-        raise GatewayError(
-            400,
-            "invalid_request",
-            f"query parameter group_by must be one of {', '.join(GROUP_COLUMNS)}; got {group_by!r}",
-            param="group_by",
-        )
-    scope: KeyFilter
-    if principal.key is None:
-        scope, key_id = "anonymous", None
-    elif principal.key.admin:
-        scope, key_id = "all", None
-    else:
-        scope, key_id = "own", principal.key.name
-    query_spec = UsageQuery(
-        since_ms=since_ms,
-        until_ms=until_ms,
-        group_by=cast(GroupBy, group_by),
-        key_filter=scope,
-        key_id=key_id,
-    )
-    rows = await aggregate(db, query_spec)
-    return HttpResponse.json(
-        {
-            "object": "usage",
-            "since": _iso(since_ms),
-            "until": _iso(until_ms),
-            "group_by": group_by,
-            "scope": scope,
-            "data": rows,
-        }
-    )
+    from .usage_report import usage_response  # on first use
+
+    return await usage_response(request, services, config, principal)

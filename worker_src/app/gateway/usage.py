@@ -16,9 +16,17 @@ from .errors import GatewayError
 
 MAX_LOGGED_BODY_CHARS = 100_000
 
-GroupBy = Literal["model", "provider", "key", "alias"]
-KeyFilter = Literal["all", "own", "anonymous"]  # admin keys / other keys / anonymous callers
-GROUP_COLUMNS: dict[str, str] = {"model": "model", "provider": "provider", "key": "key_id", "alias": "alias"}
+GroupBy = Literal["model", "provider", "key", "alias", "tenant", "total"]
+# operator keys / admin keys (their tenant's keys) / other keys / anonymous callers
+KeyFilter = Literal["all", "tenant", "own", "anonymous"]
+GROUP_COLUMNS: dict[str, str] = {
+    "model": "model",
+    "provider": "provider",
+    "key": "key_id",
+    "alias": "alias",
+    "tenant": "key_id",  # mapped to the key's tenant (`UsageQuery.tenant_of`)
+    "total": "'total'",  # one row: the whole window, with its latency percentiles
+}
 
 
 @dataclass
@@ -69,6 +77,29 @@ class UsageQuery(NamedTuple):
     group_by: GroupBy
     key_filter: KeyFilter
     key_id: str | None = None
+    key_ids: tuple[str, ...] = ()  # key_filter "tenant": the tenant's keys
+    tenant_of: tuple[tuple[str, str], ...] = ()  # (key name, tenant) for group_by "tenant"
+
+
+def _where(query: UsageQuery) -> tuple[str, list[Any]]:
+    where = "ts_ms >= ? AND ts_ms < ?"
+    params: list[Any] = [query.since_ms, query.until_ms]
+    if query.key_filter == "own":
+        where += " AND key_id = ?"
+        params.append(query.key_id)
+    elif query.key_filter == "tenant":
+        where += f" AND key_id IN ({', '.join('?' for _ in query.key_ids) or 'NULL'})"
+        params.extend(query.key_ids)
+    elif query.key_filter == "anonymous":
+        where += " AND key_id IS NULL"
+    return where, params
+
+
+def _group_column(query: UsageQuery) -> tuple[str, list[Any]]:
+    if query.group_by != "tenant" or not query.tenant_of:
+        return GROUP_COLUMNS[query.group_by], []
+    cases = " ".join("WHEN ? THEN ?" for _ in query.tenant_of)
+    return f"CASE key_id {cases} ELSE NULL END", [v for pair in query.tenant_of for v in pair]
 
 
 def parse_time(value: str, name: str) -> int:
@@ -107,14 +138,9 @@ def parse_time_bounded(value: str, name: str) -> int:
 
 def aggregate_sql(query: UsageQuery) -> tuple[str, tuple[Any, ...]]:
     """One statement: sums per group plus nearest-rank p50/p95 latency of successful requests."""
-    column = GROUP_COLUMNS[query.group_by]
-    where = "ts_ms >= ? AND ts_ms < ?"
-    params: list[Any] = [query.since_ms, query.until_ms]
-    if query.key_filter == "own":
-        where += " AND key_id = ?"
-        params.append(query.key_id)
-    elif query.key_filter == "anonymous":
-        where += " AND key_id IS NULL"
+    column, column_params = _group_column(query)
+    where, where_params = _where(query)
+    params = [*column_params, *where_params]
     sql = f"""
 WITH picked AS (
   SELECT {column} AS grp, status, input_tokens, output_tokens, cached_tokens, cost_usd, latency_ms, cache_status
@@ -171,3 +197,38 @@ async def aggregate(db: D1Database, query: UsageQuery) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+SERIES_COLUMNS = ("requests", "errors", "input_tokens", "output_tokens", "cost_usd", "cache_hits")
+
+
+def series_sql(query: UsageQuery, bucket_ms: int) -> tuple[str, tuple[Any, ...]]:
+    """Totals per time bucket (`bucket_ms` wide, aligned to the epoch: UTC hours or days)."""
+    where, params = _where(query)
+    sql = f"""
+SELECT (ts_ms / {int(bucket_ms)}) * {int(bucket_ms)} AS bucket_ms,
+       COUNT(*) AS requests,
+       SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
+       SUM(input_tokens) AS input_tokens,
+       SUM(output_tokens) AS output_tokens,
+       SUM(cost_usd) AS cost_usd,
+       SUM(CASE WHEN cache_status = 'HIT' THEN 1 ELSE 0 END) AS cache_hits
+FROM gateway_usage WHERE {where}
+GROUP BY bucket_ms ORDER BY bucket_ms
+"""
+    return sql.strip(), tuple(params)
+
+
+RECENT_COLUMNS = (
+    "request_id", "ts_ms", "api", "status", "key_id", "alias", "provider", "model", "stream", "error_type",
+    "input_tokens", "output_tokens", "cost_usd", "latency_ms", "cache_status", "attempts",
+)  # fmt: skip
+
+
+def recent_sql(query: UsageQuery, limit: int, with_bodies: bool) -> tuple[str, tuple[Any, ...]]:
+    where, params = _where(query)
+    columns = [*RECENT_COLUMNS, *(("request_body", "response_body") if with_bodies else ())]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM gateway_usage WHERE {where} ORDER BY ts_ms DESC LIMIT {int(limit)}"
+    )
+    return sql, tuple(params)
