@@ -138,7 +138,7 @@ function filled(usage) {
 
 function render(usage, budgets) {
   const t = usage.totals;
-  const overall = usage.breakdowns.total[0] || {};
+  const overall = usage.data[0] || {};
   const tiles = [
     ["requests", fmtInt(t.requests)], ["errors", fmtInt(t.errors)],
     ["tokens", fmtInt(t.input_tokens + t.output_tokens)], ["cost", fmtUsd(t.cost_usd)],
@@ -173,7 +173,7 @@ async function load() {
   const hours = Number($("range").value);
   const since = Math.floor(Date.now() / 1000) - hours * 3600;
   const interval = hours > 72 ? "day" : "hour";
-  const query = `/v1/usage?scope=tenant&since=${since}&interval=${interval}&breakdowns=total,alias,provider,model,key,tenant&recent=100&include=rag,agents`;
+  const query = `/v1/usage?scope=tenant&since=${since}&interval=${interval}&group_by=total&breakdowns=alias,provider,model,key,tenant&recent=100&include=rag,agents`;
   try {
     const [usage, budgets] = await Promise.all([api(query), api("/v1/budgets")]);
     render(usage, budgets);

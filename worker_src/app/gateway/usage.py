@@ -142,9 +142,20 @@ def aggregate_sql(query: UsageQuery) -> tuple[str, tuple[Any, ...]]:
     where, where_params = _where(query)
     params = [*column_params, *where_params]
     sql = f"""
-WITH picked AS (
+WITH picked AS MATERIALIZED (
   SELECT {column} AS grp, status, input_tokens, output_tokens, cached_tokens, cost_usd, latency_ms, cache_status
   FROM gateway_usage WHERE {where}
+),
+sums AS (
+  SELECT grp,
+         COUNT(*) AS requests,
+         SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
+         SUM(input_tokens) AS input_tokens,
+         SUM(output_tokens) AS output_tokens,
+         SUM(cached_tokens) AS cached_tokens,
+         SUM(cost_usd) AS cost_usd,
+         SUM(CASE WHEN cache_status = 'HIT' THEN 1 ELSE 0 END) AS cache_hits
+  FROM picked GROUP BY grp
 ),
 ranked AS (
   SELECT grp, latency_ms,
@@ -156,21 +167,12 @@ pct AS (
   SELECT grp,
          MAX(CASE WHEN rn = (cnt + 1) / 2 THEN latency_ms END) AS p50,
          MAX(CASE WHEN rn = (95 * cnt + 99) / 100 THEN latency_ms END) AS p95
-  FROM ranked GROUP BY grp
+  FROM ranked WHERE rn = (cnt + 1) / 2 OR rn = (95 * cnt + 99) / 100 GROUP BY grp
 )
-SELECT picked.grp AS grp,
-       COUNT(*) AS requests,
-       SUM(CASE WHEN picked.status >= 400 THEN 1 ELSE 0 END) AS errors,
-       SUM(picked.input_tokens) AS input_tokens,
-       SUM(picked.output_tokens) AS output_tokens,
-       SUM(picked.cached_tokens) AS cached_tokens,
-       SUM(picked.cost_usd) AS cost_usd,
-       SUM(CASE WHEN picked.cache_status = 'HIT' THEN 1 ELSE 0 END) AS cache_hits,
-       pct.p50 AS latency_ms_p50,
-       pct.p95 AS latency_ms_p95
-FROM picked LEFT JOIN pct ON pct.grp IS picked.grp
-GROUP BY picked.grp
-ORDER BY requests DESC, grp
+SELECT sums.grp AS grp, requests, errors, input_tokens, output_tokens, cached_tokens, cost_usd, cache_hits,
+       pct.p50 AS latency_ms_p50, pct.p95 AS latency_ms_p95
+FROM sums LEFT JOIN pct ON pct.grp IS sums.grp
+ORDER BY requests DESC, sums.grp
 """
     return sql.strip(), tuple(params)
 
