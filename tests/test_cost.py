@@ -213,3 +213,23 @@ def test_diff_cost_shows_the_monthly_delta(tmp_path: Path, capsys: pytest.Captur
     assert cost["delta_usd"] == pytest.approx(210 - 4500)
     assert main(["diff", "prod", "--against", str(profile), "--cost", str(profile)]) == 1
     assert "--cost compares two stacks" in capsys.readouterr().err
+
+
+def test_budgets_add_their_counter_requests() -> None:
+    budgeted = stack(
+        {
+            "bindings": {"durable_objects": {"BUDGETS": {"class_name": "BudgetCounter"}}},
+            "gateway": {
+                "budget_binding": "BUDGETS",
+                "budgets": {"cap": {"scope": "stack", "limit_usd": 100, "window": "month"}},
+            },
+        }
+    )
+    profile = TrafficProfile.model_validate(
+        {"chat": {"chat": {"requests": 1_000_000, "input_tokens": 0, "output_tokens": 0}}, "cpu_ms": {"chat": 0}}
+    )
+    result = estimate(budgeted, profile)
+    # 1,000,000 calls x (reserve + settle) = 2,000,000 object requests; (2,000,000 - 1,000,000) x $0.15 / M
+    assert costs(result) == {"durable_objects_requests": 0.15}
+    rows = next(line for line in result.meters if line.meter == "durable_objects_rows_written")
+    assert rows.usage == 4_000_000 and rows.cost_usd == 0

@@ -23,6 +23,7 @@ COMMANDS = (
     "build",
     "diff",
     "cost",
+    "usage",
     "policy",
     "promote",
     "rollback",

@@ -11,6 +11,9 @@ What each kind of traffic consumes (the model; every figure per request):
 - RAG upload: 1 Worker request, 1 R2 class A write, the document's embedding (4 bytes per token),
   1 catalog row and 1 keyword row per chunk, 3 queue operations when larger than `inline_max_bytes`.
   Stored: the corpus in R2 and in the keyword index (D1), one vector per chunk.
+- budgets (`gateway.budgets`): per model call, each budget takes a reservation and a settlement, 2
+  BudgetCounter requests and 4 SQLite rows written (counted as if every budget covered every call:
+  an upper bound; the objects' duration, a few ms per call, is not counted).
 - agent turn: 1 Worker request, 1 Durable Object request, `seconds_per_step` of object duration
   per step at 128 MB, 2 messages per step (each a SQLite message row and an outbox row) plus the
   alarm, the same messages flushed to D1, and one model call per step.
@@ -142,6 +145,9 @@ class _Tally:
         route = routes(self.stack).get(alias)
         if route is None or calls == 0:
             return
+        budgets = len(self.stack.gateway.all_budgets()) if self.stack.gateway else 0
+        self.add("durable_objects_requests", calls * 2 * budgets)
+        self.add("durable_objects_rows_written", calls * 4 * budgets)
         for provider, model, share in _route_mix(self.stack, route):
             entry = self.tokens.setdefault((alias, provider, model), [0.0, 0.0])
             entry[0] += calls * share * input_tokens

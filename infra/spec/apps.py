@@ -151,9 +151,12 @@ class GatewaySpec(Model):
         """`budgets` plus the keys' `budget_usd_per_day/month` shorthands (named `key:<name>:<window>`)."""
         out = dict(self.budgets)
         for name, key in self.keys.items():
-            for window, limit in (("day", key.budget_usd_per_day), ("month", key.budget_usd_per_month)):
-                if limit is not None:
-                    out[f"key:{name}:{window}"] = BudgetSpec(scope="key", match=name, limit_usd=limit, window=window)
+            if key.budget_usd_per_day is not None:
+                out[f"key:{name}:day"] = BudgetSpec(scope="key", match=name, limit_usd=key.budget_usd_per_day, window="day")
+            if key.budget_usd_per_month is not None:
+                out[f"key:{name}:month"] = BudgetSpec(
+                    scope="key", match=name, limit_usd=key.budget_usd_per_month, window="month"
+                )
         return out
 
 
