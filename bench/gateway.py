@@ -447,7 +447,8 @@ def render(results: dict[str, Any]) -> str:
             f"{b['cpu_ms_budgeted']:.2f} ms with them ({b['added_ms']:+.2f} ms), of which "
             f"{b['cpu_ms_objects']:.2f} ms inside the BudgetCounter objects (here in the same process; on "
             f"Cloudflare their own isolates). The Worker's own share: {b['added_worker_ms']:+.2f} ms per "
-            "request (target: under +1 ms); each reservation and settlement is also a round trip to an object.",
+            "request (target: under +1 ms; a difference of measured totals, read at the kernel's 10 ms CPU ticks, "
+            "so it carries their noise); each reservation and settlement is also a round trip to an object.",
         ]
     lines += [
         "",
