@@ -70,3 +70,30 @@ def test_cache_hits_are_free_and_keys_see_their_own_budget(dev_gw: ExternalGatew
     mine = budgets_of(dev_gw.base_url, "sk-alice")
     assert set(mine) == {("alice-day", "key:alice")}
     assert mine[("alice-day", "key:alice")]["spent_usd"] == pytest.approx(PER_REQUEST)
+
+
+def test_dashboard_and_its_usage_queries_on_the_runtime(dev_gw: ExternalGateway) -> None:
+    page = httpx.get(f"{dev_gw.base_url}/dashboard", timeout=30)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["content-security-policy"].startswith("default-src 'none'; script-src 'sha256-")
+    assert chat(dev_gw.base_url, "sk-bob", text="dashboardquery").status_code == 200
+    dev_gw.drain()
+    usage = httpx.get(
+        f"{dev_gw.base_url}/v1/usage",
+        params={
+            "scope": "tenant",
+            "interval": "hour",
+            "group_by": "total",
+            "breakdowns": "alias,provider,model,key,tenant",
+            "recent": "100",
+            "include": "rag,agents",
+        },
+        headers={"authorization": "Bearer sk-admin"},
+        timeout=30,
+    )
+    assert usage.status_code == 200, usage.text
+    body = usage.json()
+    assert body["scope"] == "tenant" and body["totals"]["requests"] == body["data"][0]["requests"] >= 1
+    assert sum(point["requests"] for point in body["series"]) == body["totals"]["requests"]
+    assert {row["tenant"] for row in body["breakdowns"]["tenant"]} == {"acme"}  # globex's gina is not acme's
+    assert {r["key_id"] for r in body["recent"]} <= {"alice", "bob", "admin"}
