@@ -58,6 +58,19 @@ def chat(base_url: str, key: str, model: str = "cheap", text: str = "hi", **extr
     )
 
 
+def burst(base_url: str, key: str, count: int) -> list[httpx.Response]:
+    """`count` requests at once (each $0.002)."""
+
+    async def send() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=120) as client:
+            body = {"model": "cheap", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+            headers = {"authorization": f"Bearer {key}"}
+            url = f"{base_url}/v1/chat/completions"
+            return await asyncio.gather(*(client.post(url, json=body, headers=headers) for _ in range(count)))
+
+    return asyncio.run(send())
+
+
 def budgets_of(base_url: str, key: str) -> dict[tuple[str, str], dict[str, Any]]:
     reply = httpx.get(f"{base_url}/v1/budgets", headers={"authorization": f"Bearer {key}"}, timeout=30)
     assert reply.status_code == 200, reply.text
@@ -74,18 +87,7 @@ def test_fifty_parallel_requests_against_room_for_ten(gateway, fresh_upstreams) 
         )
     )
 
-    async def burst() -> list[httpx.Response]:
-        async with httpx.AsyncClient(timeout=60) as client:
-            body = {"model": "cheap", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
-            headers = {"authorization": "Bearer sk-alice"}
-            return await asyncio.gather(
-                *(
-                    client.post(f"{gw.base_url}/v1/chat/completions", json=body, headers=headers)
-                    for _ in range(50)
-                )
-            )
-
-    replies = asyncio.run(burst())
+    replies = burst(gw.base_url, "sk-alice", 50)
     gw.drain()
     served = [r for r in replies if r.status_code == 200]
     refused = [r for r in replies if r.status_code == 429]

@@ -6,7 +6,6 @@ Prices and the one-request cost are those of test_gateway_budgets.py.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import httpx
@@ -14,7 +13,7 @@ import pytest
 from gateway_testing import SECRETS, Upstreams, route
 from harness.stackconfig import gateway_section
 from harness.target import DevRuntimeTarget, ExternalGateway
-from test_gateway_budgets import PER_REQUEST, budget_section, budgets_of, chat
+from test_gateway_budgets import PER_REQUEST, budget_section, budgets_of, burst, chat
 
 pytestmark = pytest.mark.dev_runtime
 
@@ -38,18 +37,7 @@ def test_fifty_parallel_requests_against_room_for_ten(
 ) -> None:
     fresh_upstreams.oa.configure(latency_ms=50.0)
 
-    async def burst() -> list[httpx.Response]:
-        async with httpx.AsyncClient(timeout=120) as client:
-            body = {"model": "cheap", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
-            headers = {"authorization": "Bearer sk-gina"}
-            return await asyncio.gather(
-                *(
-                    client.post(f"{dev_gw.base_url}/v1/chat/completions", json=body, headers=headers)
-                    for _ in range(50)
-                )
-            )
-
-    replies = asyncio.run(burst())
+    replies = burst(dev_gw.base_url, "sk-gina", 50)
     dev_gw.drain()
     codes = sorted(r.status_code for r in replies)
     assert codes == [200] * 10 + [429] * 40

@@ -18,9 +18,11 @@ callers (public gateway) the anonymous records.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from ..bindings import D1Database
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
 from .auth import Principal
@@ -168,6 +170,13 @@ def _number(value: Any, name: str) -> int | float:
     return int(value or 0)
 
 
+def _section_d1(services: Services, section: str, field: str) -> D1Database | None:
+    """The D1 database another section's `field` names (RAG's catalogue, the agents' history), if bound."""
+    value = services.config.get(section)
+    binding = value.get(field) if isinstance(value, Mapping) else None
+    return services.d1.get(binding) if isinstance(binding, str) else None
+
+
 def _tenant(principal: Principal) -> str | None:
     return principal.key.scope if principal.key else "public"
 
@@ -175,9 +184,7 @@ def _tenant(principal: Principal) -> str | None:
 async def _rag_counts(
     services: Services, principal: Principal, key_filter: KeyFilter
 ) -> dict[str, Any] | None:
-    rag = services.config.get("rag")
-    binding = rag.get("catalog_binding") if isinstance(rag, dict) else None
-    db = services.d1.get(binding) if isinstance(binding, str) else None
+    db = _section_d1(services, "rag", "catalog_binding")
     if db is None:
         return None
     where, params = ("", ()) if key_filter == "all" else (" WHERE tenant = ?", (_tenant(principal),))
@@ -190,9 +197,7 @@ async def _rag_counts(
 async def _agent_counts(
     services: Services, principal: Principal, key_filter: KeyFilter, since_ms: int, until_ms: int
 ) -> dict[str, Any] | None:
-    agents = services.config.get("agents")
-    binding = agents.get("history_binding") if isinstance(agents, dict) else None
-    db = services.d1.get(binding) if isinstance(binding, str) else None
+    db = _section_d1(services, "agents", "history_binding")
     if db is None:
         return None
     where, params = "created_at >= ? AND created_at < ?", [_iso(since_ms), _iso(until_ms)]
