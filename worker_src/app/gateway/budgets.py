@@ -273,7 +273,8 @@ async def send_alert(
             log_event(
                 "budget_alert_failed", budget=budget.name, attempt=attempt + 1, error=type(error).__name__
             )
-        await services.sleep(0.5 * 2**attempt)
+        if attempt < 2:
+            await services.sleep(0.5 * 2**attempt)
 
 
 def _iso(seconds: float) -> str:
