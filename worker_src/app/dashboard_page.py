@@ -120,8 +120,6 @@ const GROUP_COLUMNS = (name) => [
   ["tokens", (r) => fmtInt(r.input_tokens + r.output_tokens), true],
   ["cost", (r) => fmtUsd(r.cost_usd), true],
   ["cache hits", (r) => fmtInt(r.cache_hits), true],
-  ["p50", (r) => fmtMs(r.latency_ms_p50), true],
-  ["p95", (r) => fmtMs(r.latency_ms_p95), true],
 ];
 
 function filled(usage) {

@@ -181,24 +181,60 @@ def _as_int(value: Any) -> int:
     return int(value) if value is not None else 0
 
 
+def _usage_row(group_by: str, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        group_by: row.get("grp"),
+        "requests": _as_int(row.get("requests")),
+        "errors": _as_int(row.get("errors")),
+        "input_tokens": _as_int(row.get("input_tokens")),
+        "output_tokens": _as_int(row.get("output_tokens")),
+        "cached_tokens": _as_int(row.get("cached_tokens")),
+        "cost_usd": round(float(row.get("cost_usd") or 0.0), 8),
+        "cache_hits": _as_int(row.get("cache_hits")),
+        "latency_ms_p50": row.get("latency_ms_p50"),
+        "latency_ms_p95": row.get("latency_ms_p95"),
+    }
+
+
+def breakdowns_sql(query: UsageQuery, groups: list[GroupBy]) -> tuple[str, tuple[Any, ...]]:
+    """The sums of several groupings in one scan of the window (no latency percentiles: each needs its
+    own sort, which `aggregate_sql` pays for one grouping)."""
+    where, where_params = _where(query)
+    columns, params = [], []
+    for group in groups:
+        column, column_params = _group_column(query._replace(group_by=group))
+        columns.append(f"{column} AS g_{group}")
+        params.extend(column_params)
+    selects = [
+        f"SELECT '{group}' AS breakdown, g_{group} AS grp, COUNT(*) AS requests, "
+        "SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors, SUM(input_tokens) AS input_tokens, "
+        "SUM(output_tokens) AS output_tokens, SUM(cached_tokens) AS cached_tokens, SUM(cost_usd) AS cost_usd, "
+        f"SUM(CASE WHEN cache_status = 'HIT' THEN 1 ELSE 0 END) AS cache_hits FROM picked GROUP BY g_{group}"
+        for group in groups
+    ]
+    sql = (
+        f"WITH picked AS MATERIALIZED (SELECT {', '.join(columns)}, status, input_tokens, output_tokens, "
+        f"cached_tokens, cost_usd, cache_status FROM gateway_usage WHERE {where}) "
+        + " UNION ALL ".join(selects)
+    )
+    return sql, (*params, *where_params)
+
+
+async def breakdowns(
+    db: D1Database, query: UsageQuery, groups: list[GroupBy]
+) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {group: [] for group in groups}
+    for row in await db.execute(*breakdowns_sql(query, groups)):
+        out[row["breakdown"]].append(_usage_row(row["breakdown"], row))
+    for group, rows in out.items():  # as `aggregate_sql` orders: most requests first, then by name
+        rows.sort(key=lambda row, name=group: (-row["requests"], str(row[name])))
+    return out
+
+
 async def aggregate(db: D1Database, query: UsageQuery) -> list[dict[str, Any]]:
     sql, params = aggregate_sql(query)
     rows = await db.execute(sql, params)
-    return [
-        {
-            query.group_by: row.get("grp"),
-            "requests": _as_int(row.get("requests")),
-            "errors": _as_int(row.get("errors")),
-            "input_tokens": _as_int(row.get("input_tokens")),
-            "output_tokens": _as_int(row.get("output_tokens")),
-            "cached_tokens": _as_int(row.get("cached_tokens")),
-            "cost_usd": round(float(row.get("cost_usd") or 0.0), 8),
-            "cache_hits": _as_int(row.get("cache_hits")),
-            "latency_ms_p50": row.get("latency_ms_p50"),
-            "latency_ms_p95": row.get("latency_ms_p95"),
-        }
-        for row in rows
-    ]
+    return [_usage_row(query.group_by, row) for row in rows]
 
 
 SERIES_COLUMNS = ("requests", "errors", "input_tokens", "output_tokens", "cost_usd", "cache_hits")

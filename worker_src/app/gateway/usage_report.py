@@ -5,7 +5,8 @@ Query parameters:
 - `since`, `until` (unix seconds or ISO 8601; default: the last 24 hours), `group_by`
   (model, provider, key, alias, tenant): `data` is one row per group.
 - `interval=hour|day`: `series`, totals per UTC hour or day, and `totals` for the whole window.
-- `breakdowns=alias,provider,...`: `breakdowns`, the rows of each grouping.
+- `breakdowns=alias,provider,...`: `breakdowns`, the rows of each grouping, all from one scan of the
+  window (their latency percentiles are null: ask `group_by` for one grouping's).
 - `recent=N` (at most 100): `recent`, the last N requests (bodies only with `log_bodies`).
 - `include=rag,agents`: `rag` (documents and chunks in the catalogue) and `agents` (messages and
   agents in the history), in the caller's scope.
@@ -36,6 +37,7 @@ from .usage import (
     KeyFilter,
     UsageQuery,
     aggregate,
+    breakdowns,
     parse_time_bounded,
     recent_sql,
     series_sql,
@@ -130,10 +132,8 @@ async def usage_response(
             name: _number(sum(point[name] for point in body["series"]), name) for name in SERIES_COLUMNS
         }
     if query.get("breakdowns"):
-        body["breakdowns"] = {
-            name: await aggregate(db, spec._replace(group_by=_group(name, "breakdowns")))
-            for name in dict.fromkeys(query["breakdowns"].split(","))
-        }
+        groups = [_group(name, "breakdowns") for name in dict.fromkeys(query["breakdowns"].split(","))]
+        body["breakdowns"] = await breakdowns(db, spec, groups)
     if query.get("recent"):
         try:
             limit = int(query["recent"])
