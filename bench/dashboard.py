@@ -242,7 +242,7 @@ def main() -> int:
             f"Target: under 1 s with {ROWS:,} rows. {ROWS:,} rows add "
             f"{statistics.median(full) - statistics.median(empty):.0f} ms at the median in the harness and "
             f"{statistics.median(runtime_full) - statistics.median(runtime_empty):.0f} ms on the local runtime: the "
-            "aggregation queries over the window (one per breakdown, each with its latency percentiles). D1 on "
+            "queries over the window (the total with its latency percentiles, every breakdown in one scan, the hourly series, the last 100). D1 on "
             "Cloudflare was not measured.",
             "",
         ]
