@@ -7,11 +7,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from app.gateway.auth import Principal
 from app.gateway.budget_counter import HOLD_TTL_MS, BudgetCounterObject
 from app.gateway.budgets import subject_of, window_of
-from app.gateway.config import Budget, VirtualKey
+from app.gateway.config import Budget
 from app.http import HttpRequest
+from app.web.auth import Principal, VirtualKey
 from gateway_testing import run
 from harness.bindings import FakeObjectStorage
 

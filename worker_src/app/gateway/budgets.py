@@ -24,10 +24,10 @@ from typing import Any, NamedTuple
 
 from ..http import HttpRequest, HttpResponse
 from ..services import DurableObjectNamespace, Services
-from .auth import Principal
+from ..web.auth import Principal
+from ..web.errors import ApiError
+from ..web.log import log_event
 from .config import Budget, Candidate, GatewayConfig
-from .errors import GatewayError
-from .log import log_event
 from .tokens import estimate_prompt_tokens
 from .translate import JsonObject
 
@@ -107,7 +107,7 @@ def max_cost(
 def _namespace(config: GatewayConfig, services: Services) -> DurableObjectNamespace:
     namespace = services.durable_objects.get(config.budget_binding or "")
     if namespace is None:
-        raise GatewayError(
+        raise ApiError(
             503, "misconfigured", "budgets are configured but their Durable Object binding is missing"
         )
     return namespace
@@ -116,7 +116,7 @@ def _namespace(config: GatewayConfig, services: Services) -> DurableObjectNamesp
 async def _call(namespace: DurableObjectNamespace, name: str, payload: dict[str, Any]) -> dict[str, Any]:
     status, body = await namespace.fetch(name, COUNTER_PATH, "POST", json.dumps(payload).encode())
     if status != 200:
-        raise GatewayError(
+        raise ApiError(
             503, "overloaded", f"budget counter unavailable (HTTP {status})", code="budget_unavailable"
         )
     result = json.loads(body)
@@ -141,7 +141,7 @@ async def reserve(
     body: JsonObject,
     request_id: str,
 ) -> tuple[Hold, ...]:
-    """Hold the request's maximum cost in every budget that covers it. Raises `GatewayError` (400/429)."""
+    """Hold the request's maximum cost in every budget that covers it. Raises `ApiError` (400/429)."""
     covering = applicable(config, principal)
     if not covering:
         return ()
@@ -149,7 +149,7 @@ async def reserve(
     if unpriced is not None:
         hard = next((b for b, _ in covering if b.hard), None)
         if hard is not None:
-            raise GatewayError(
+            raise ApiError(
                 400,
                 "invalid_request",
                 f"model {unpriced.key} has no price, so it cannot spend against hard budget {hard.name!r}",
@@ -172,12 +172,12 @@ async def reserve(
         }
         try:
             result = await _call(namespace, object_name(budget, subject), payload)
-        except GatewayError:
+        except ApiError:
             await release(services, config, holds)
             raise
         if not result.get("ok"):
             await release(services, config, holds)
-            raise GatewayError(
+            raise ApiError(
                 429,
                 "rate_limit",
                 f"budget {budget.name!r} ({subject}) is spent: ${result.get('spent', 0):.4f} of "
@@ -208,6 +208,7 @@ async def settle(services: Services, config: GatewayConfig, holds: tuple[Hold, .
             await _settle_one(services, config, hold, cost)
         except Exception as error:  # a lost settle is released by the hold's expiry, never a failed response
             log_event(
+                "gateway",
                 "budget_settle_failed",
                 budget=hold.budget.name,
                 error=type(error).__name__,
@@ -271,7 +272,11 @@ async def send_alert(
                 return
         except Exception as error:  # an unreachable webhook must not fail the settle
             log_event(
-                "budget_alert_failed", budget=budget.name, attempt=attempt + 1, error=type(error).__name__
+                "gateway",
+                "budget_alert_failed",
+                budget=budget.name,
+                attempt=attempt + 1,
+                error=type(error).__name__,
             )
         if attempt < 2:
             await services.sleep(0.5 * 2**attempt)

@@ -26,9 +26,9 @@ from typing import Any, cast
 from ..bindings import D1Database
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
-from .auth import Principal
+from ..web.auth import Principal
+from ..web.errors import ApiError
 from .config import GatewayConfig
-from .errors import GatewayError
 from .usage import (
     GROUP_COLUMNS,
     RECENT_COLUMNS,
@@ -53,8 +53,8 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
-def _bad(message: str, param: str) -> GatewayError:
-    return GatewayError(400, "invalid_request", message, param=param)
+def _bad(message: str, param: str) -> ApiError:
+    return ApiError(400, "invalid_request", message, param=param)
 
 
 def _group(value: str, param: str) -> GroupBy:
@@ -83,12 +83,12 @@ async def usage_response(
 ) -> HttpResponse:
     db = services.d1.get(config.usage_binding) if config.usage_binding else None
     if db is None:
-        raise GatewayError(404, "not_found", "usage logging is not configured (gateway.usage_binding)")
+        raise ApiError(404, "not_found", "usage logging is not configured (gateway.usage_binding)")
     query = request.query
     if query.get("scope") == "tenant" and not (
         principal.key and (principal.key.admin or principal.key.operator)
     ):
-        raise GatewayError(
+        raise ApiError(
             403, "permission", "the tenant view needs a virtual key with admin: true", code="admin_required"
         )
     now_ms = int(services.clock() * 1000)
