@@ -36,8 +36,7 @@ LOADS = 7
 
 
 def _section() -> dict[str, Any]:
-    from harness.stackconfig import gateway_section
-
+    """The gateway section (stack-file form): 6 keys over 3 tenants and an operator admin key."""
     keys = {
         f"k{i}": {"sha256": hashlib.sha256(f"key-{i}".encode()).hexdigest(), "scope": f"t{i % 3}"}
         for i in range(6)
@@ -48,20 +47,15 @@ def _section() -> dict[str, Any]:
         "operator": True,
         "admin": True,
     }
-    return gateway_section(
-        {
-            "public": False,
-            "usage_binding": "DB",
-            "keys": keys,
-            "providers": {
-                "up": {"kind": "openai-compatible", "base_url": "http://127.0.0.1:9/v1", "prices": {}}
-            },
-            "routes": {
-                alias: {"candidates": [{"provider": "up", "model": "m"}]}
-                for alias in ("fast", "smart", "rag")
-            },
-        }
-    )
+    return {
+        "public": False,
+        "usage_binding": "DB",
+        "keys": keys,
+        "providers": {"up": {"kind": "openai-compatible", "base_url": "http://127.0.0.1:9/v1", "prices": {}}},
+        "routes": {
+            alias: {"candidates": [{"provider": "up", "model": "m"}]} for alias in ("fast", "smart", "rag")
+        },
+    }
 
 
 def seed(db: Any, now_ms: int, rows: int) -> None:
@@ -145,7 +139,7 @@ def measure_runtime(rows: int) -> list[float]:
     with tempfile.TemporaryDirectory(prefix="edgestack-dash-") as tmp:
         folder = Path(tmp)
         stack = yaml.safe_load((ROOT / "stacks" / "local.yaml").read_text())
-        stack["gateway"] = _section()["gateway"]
+        stack["gateway"] = _section()
         stack.pop("rag", None)
         stack.pop("agents", None)
         (folder / "migrations").symlink_to(ROOT / "stacks" / "migrations")
@@ -207,12 +201,13 @@ def main() -> int:
     import time
 
     from harness import GatewayHarness, default_bindings
+    from harness.planned import planned_config
 
     results = {}
     for rows in (0, ROWS):
         bindings = default_bindings()
         seed(bindings.d1["DB"], int(time.time() * 1000), rows)
-        with GatewayHarness(_section(), {}, bindings) as harness:
+        with GatewayHarness(planned_config({"gateway": _section()}), {}, bindings) as harness:
             results[rows] = measure(harness.base_url)
     empty, full = results[0], results[ROWS]
     runtime_empty, runtime_full = measure_runtime(0), measure_runtime(ROWS)

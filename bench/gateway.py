@@ -104,26 +104,28 @@ class Child:
 
 
 def gateway_config(routes: dict[str, Any], upstreams: dict[str, str], **extra: Any) -> dict[str, Any]:
-    from harness.stackconfig import gateway_section
+    from harness.planned import planned_config
 
-    return gateway_section(
+    return planned_config(
         {
-            **extra,
-            "public": False,
-            "cache_binding": "CACHE",
-            "usage_binding": "DB",
-            "rate_limit": {"binding": "RATE_LIMITER", "key": "api_key"},
-            "keys": {"bench": {"sha256": hashlib.sha256(CLIENT_KEY.encode()).hexdigest()}},
-            "providers": {
-                name: {
-                    "kind": "openai-compatible",
-                    "base_url": url,
-                    "api_key_secret": "UP_KEY",
-                    "prices": {"m": {"input": 1.0, "output": 2.0}},
-                }
-                for name, url in upstreams.items()
-            },
-            "routes": routes,
+            "gateway": {
+                **extra,
+                "public": False,
+                "cache_binding": "CACHE",
+                "usage_binding": "DB",
+                "rate_limit": {"binding": "RATE_LIMITER", "key": "api_key"},
+                "keys": {"bench": {"sha256": hashlib.sha256(CLIENT_KEY.encode()).hexdigest()}},
+                "providers": {
+                    name: {
+                        "kind": "openai-compatible",
+                        "base_url": url,
+                        "api_key_secret": "UP_KEY",
+                        "prices": {"m": {"input": 1.0, "output": 2.0}},
+                    }
+                    for name, url in upstreams.items()
+                },
+                "routes": routes,
+            }
         }
     )
 

@@ -11,7 +11,10 @@ import pytest
 import yaml
 
 from infra.cli import main
-from infra.plan.runtime_config import runtime_config_json
+from infra.plan.bundle import Bundle
+from infra.plan.planner import plan
+from infra.plan.runtime_config import CONFIG_BINDING
+from infra.plan.worker_model import PlainTextBinding
 from infra.stackfile.diagnostics import Diagnostic, StackError
 from infra.stackfile.extends import apply_overlay
 from infra.stackfile.load import load_stack, load_stack_with_sources
@@ -123,32 +126,19 @@ def test_an_unpriced_model_under_a_hard_budget_is_a_validate_warning(
     assert "candidates[0].model: warning: openai/gpt-unpriced has no price" in out
 
 
-def test_the_worker_gets_every_budget_with_the_shorthands_expanded(tmp_path: Path) -> None:
+def test_the_worker_reads_every_budget_with_the_shorthands_expanded(tmp_path: Path) -> None:
     stack = load_stack(
         stack_file(tmp_path, budget(alert_at=[0.8], alert_webhook_url="https://h.example.com/")),
         worker_src=WORKER_SRC,
     )
-    gateway = json.loads(runtime_config_json(stack))["gateway"]
-    assert gateway["budgets"] == {
-        "team": {
-            "scope": "tenant",
-            "limit_usd": 10.0,
-            "window": "day",
-            "mode": "hard",
-            "alert_at": [0.8],
-            "alert_webhook_url": "https://h.example.com/",
-        },
-        "key:bob:day": {
-            "scope": "key",
-            "match": "bob",
-            "limit_usd": 3.0,
-            "window": "day",
-            "mode": "hard",
-            "alert_at": [],
-        },
-    }
-    assert "budget_usd_per_day" not in gateway["keys"]["bob"] and gateway["budget_binding"] == "BUDGETS"
-    # and the Worker's parser reads exactly that
+    planned = plan(stack, Bundle("entry.py", (), "0" * 64))
+    text = next(
+        b.text
+        for b in planned.worker.bindings
+        if isinstance(b, PlainTextBinding) and b.name == CONFIG_BINDING
+    )
+    gateway = json.loads(text)["gateway"]
+    assert gateway["budget_binding"] == "BUDGETS" and gateway["keys"]["bob"]["budget_usd_per_day"] == 3
     import sys
 
     sys.path.insert(0, str(WORKER_SRC))
@@ -158,6 +148,7 @@ def test_the_worker_gets_every_budget_with_the_shorthands_expanded(tmp_path: Pat
     assert [
         (b.name, b.scope, b.match, b.limit_usd, b.window, b.hard, b.alert_at) for b in parsed.budgets
     ] == [
-        ("key:bob:day", "key", "bob", 3.0, "day", True, ()),  # EDGESTACK_CONFIG is key-sorted
         ("team", "tenant", None, 10.0, "day", True, (0.8,)),
+        ("key:bob:day", "key", "bob", 3.0, "day", True, ()),  # the shorthand, named as all_budgets names it
     ]
+    assert sorted(stack.gateway.all_budgets()) == sorted(b.name for b in parsed.budgets)  # type: ignore[union-attr]

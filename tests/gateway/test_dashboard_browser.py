@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from gateway_testing import route, section
-from harness.stackconfig import key_sha256
+from harness.planned import key_sha256
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts" / "dashboard"

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from gateway_testing import SECRETS, route, section
 from harness.bindings import FakeClock
-from harness.stackconfig import key_sha256
+from harness.planned import key_sha256
 
 PER_REQUEST = 0.002
 KEYS = {

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from gateway_testing import SECRETS, Upstreams, route
-from harness.stackconfig import gateway_section
 from harness.target import DevRuntimeTarget, ExternalGateway
 from test_gateway_budgets import PER_REQUEST, budget_section, budgets_of, burst, chat
 
@@ -27,7 +26,7 @@ BUDGETS = {
 def dev_gw(upstreams: Upstreams) -> Iterator[ExternalGateway]:
     upstreams.fresh()
     config = budget_section(upstreams, BUDGETS, cached=route(("oa", "gpt-a"), cache={"enabled": True}))
-    with DevRuntimeTarget().start(gateway_section(config), SECRETS) as running:
+    with DevRuntimeTarget().start({"gateway": config}, SECRETS) as running:
         assert isinstance(running, ExternalGateway)
         yield running
 

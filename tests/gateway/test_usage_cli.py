@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 from gateway_testing import route, section
-from harness.stackconfig import key_sha256
+from harness.planned import key_sha256
 
 from infra.cli import main
 from infra.cli.usage import gateway_url

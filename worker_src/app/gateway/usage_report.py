@@ -172,7 +172,7 @@ def _number(value: Any, name: str) -> int | float:
 
 def _section_d1(services: Services, section: str, field: str) -> D1Database | None:
     """The D1 database another section's `field` names (RAG's catalogue, the agents' history), if bound."""
-    value = services.config.get(section)
+    value = services.config.sections.get(section)
     binding = value.get(field) if isinstance(value, Mapping) else None
     return services.d1.get(binding) if isinstance(binding, str) else None
 
