@@ -28,6 +28,7 @@ COMMANDS = (
     "promote",
     "rollback",
     "mark_stable",
+    "key",
 )
 
 for _module in COMMANDS:

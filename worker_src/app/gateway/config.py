@@ -145,8 +145,9 @@ KEY_KEYS = (
     "requests_per_day",
     "tokens_per_day",
     "admin",
-    "documents",
     "operator",
+    "approve",
+    "documents",
     "budget_usd_per_day",
     "budget_usd_per_month",
 )
@@ -259,8 +260,9 @@ def _parse_key(
         requests_per_day=reader.optional_integer("requests_per_day", minimum=1),
         tokens_per_day=reader.optional_integer("tokens_per_day", minimum=1),
         admin=reader.boolean("admin"),
-        documents=reader.string("documents", choices=("read", "write")),  # type: ignore[arg-type]
         operator=reader.boolean("operator"),
+        approve=reader.boolean("approve"),
+        documents=reader.string("documents", choices=("read", "write")),  # type: ignore[arg-type]
     )
     if key.has_quota and not usage_binding:
         raise GatewayConfigError(f"{reader.path}: daily quotas need gateway.usage_binding (a D1 database)")

@@ -10,11 +10,11 @@ Query parameters:
 - `recent=N` (at most 100): `recent`, the last N requests (bodies only with `log_bodies`).
 - `include=rag,agents`: `rag` (documents and chunks in the catalogue) and `agents` (messages and
   agents in the history), in the caller's scope.
-- `scope=tenant`: the tenant view, for admin keys only (403 `admin_required` otherwise); the
-  dashboard asks for it. An `operator` key sees every record in it, an admin key its tenant's keys'.
+- `scope=tenant`: refuse the request unless the key is an admin (403 `admin_required`); the
+  dashboard asks for it so other keys are turned away.
 
-Without `scope=tenant`: admin and operator keys read every record, any other key its own, anonymous
-callers (public gateway) the anonymous records.
+Who sees what: an `operator` key every record, an admin key its tenant's keys' records, any other
+key its own, anonymous callers (public gateway) the anonymous records.
 """
 
 from __future__ import annotations
@@ -64,13 +64,13 @@ def _group(value: str, param: str) -> GroupBy:
 
 
 def caller_scope(
-    config: GatewayConfig, principal: Principal, tenant_view: bool
+    config: GatewayConfig, principal: Principal
 ) -> tuple[KeyFilter, str | None, tuple[str, ...]]:
     """(key filter, own key name, the tenant's key names) for what `principal` may read."""
     key = principal.key
     if key is None:
         return "anonymous", None, ()
-    if key.operator or (key.admin and not tenant_view):
+    if key.operator:
         return "all", None, ()
     if key.admin:
         tenant_keys = tuple(sorted(k.name for k in config.keys_by_hash.values() if k.scope == key.scope))
@@ -101,7 +101,7 @@ async def usage_response(
     if since_ms >= until_ms:
         raise _bad("query parameter since must be earlier than until", "since")
     group_by = _group(query.get("group_by", "model"), "group_by")
-    key_filter, key_id, key_ids = caller_scope(config, principal, query.get("scope") == "tenant")
+    key_filter, key_id, key_ids = caller_scope(config, principal)
     tenant_of = tuple(sorted((k.name, k.scope) for k in config.keys_by_hash.values()))
     spec = UsageQuery(since_ms, until_ms, group_by, key_filter, key_id, key_ids, tenant_of)
     body: dict[str, Any] = {
