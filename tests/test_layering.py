@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "d1": 0,  # the D1 migration folder format and runner, over a client protocol
     "stackfile": 1,  # stack files -> Stack
     "plan": 2,  # Stack + bundle -> Plan
+    "cost": 2,  # Stack + traffic profile -> monthly cost (prices.yaml)
     "deploy": 3,  # Plan -> Pulumi resources, Cloudflare API
     "dev": 4,  # the local runtime
     "fleet": 4,  # per-customer fleets: isolation checks, fleet synth, Automation API runs

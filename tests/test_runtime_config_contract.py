@@ -62,7 +62,7 @@ SECTIONS: dict[str, Any] = {
     "agents": {"state_binding": "AGENT", "history_binding": "DB"},
 }
 # Objects in the config whose keys are names the stack file chooses (deleting one is no error).
-NAMED_ENTRIES = ("bindings", "providers", "routes", "keys", "prices")
+NAMED_ENTRIES = ("bindings", "providers", "routes", "keys", "prices", "budgets")
 
 
 def fields(model: type[BaseModel]) -> tuple[str, ...]:
@@ -106,6 +106,7 @@ def shipped() -> dict[str, Any]:
         (gateway_config.CachePolicy._fields, spec_apps.CachePolicy),
         (gateway_config.RATE_LIMIT_KEYS, spec_apps.RateLimitPolicy),
         (gateway_config.KEY_KEYS, spec_apps.VirtualKeySpec),
+        (gateway_config.BUDGET_KEYS, spec_apps.BudgetSpec),
         (RagConfig._fields, RagSpec),
     ],
     ids=lambda v: v.__name__ if isinstance(v, type) else "",

@@ -24,6 +24,8 @@ LAYERS: dict[str, int] = {
     "app.agents": 5,
     "app.v1": 6,  # the /v1 front door
     "app.demo": 6,
+    "app.dashboard": 6,  # GET /dashboard (reads its figures from /v1 over HTTP, imports no feature)
+    "app.dashboard_page": 5,  # the page's markup, style and script (data only)
     "app.health": 6,
     "app.router": 7,
     "js_bindings": 7,  # the JS adapter of app.bindings (Pyodide)

@@ -103,3 +103,16 @@ class AgentState(DurableObject):
     async def alarm(self, alarm_info=None):
         """workerd calls `alarm` (the JS handler name) on Python Durable Object classes too."""
         await self._agent_object().alarm(_services(self.env, self.ctx))
+
+
+class BudgetCounter(DurableObject):
+    """One budget's counter for one key, tenant or the stack: `app.gateway.budget_counter`."""
+
+    _counter = None
+
+    async def fetch(self, request):
+        if self._counter is None:
+            from app.gateway.budget_counter import BudgetCounterObject  # on first use
+
+            self._counter = BudgetCounterObject(edge.ObjectStorage(self.ctx.storage))
+        return _response(await self._counter.handle(await _http_request(request)))

@@ -22,6 +22,8 @@ COMMANDS = (
     "fleet",
     "build",
     "diff",
+    "cost",
+    "usage",
     "policy",
     "promote",
     "rollback",

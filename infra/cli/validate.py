@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from infra.stackfile.diagnostics import Diagnostic, StackError
-from infra.stackfile.load import load_stack
+from infra.stackfile.load import load_stack_with_sources
 
 from ._targets import stack_targets
 from .app import app
@@ -39,13 +39,14 @@ def validate(
         print(problem)
     diagnostics: set[Diagnostic] = set()
     failed = 0
+    warnings: list[Diagnostic] = []
     for path in files:
         try:
-            load_stack(path, worker_src=worker_src)
+            load_stack_with_sources(path, worker_src=worker_src, warnings=warnings)
         except StackError as exc:
             failed += 1
             diagnostics.update(exc.diagnostics)
-    for diagnostic in sorted(diagnostics):
+    for diagnostic in sorted(diagnostics | set(warnings)):
         print(diagnostic)
     if failed or problems:
         errors = len(diagnostics) + len(problems)

@@ -93,7 +93,7 @@ class VirtualKeySpec(Model):
         default=False, description="Tenant admin: manages its scope's tools and reads its scope's usage"
     )
     operator: bool = Field(
-        default=False, description="Platform operator: reads every tenant's usage from /v1/usage"
+        default=False, description="Platform operator: reads every tenant's usage and budgets (/v1/usage, /v1/budgets)"
     )
     approve: bool = Field(
         default=False, description="May approve its tenant's pending agent tool calls, not only its own"
@@ -101,6 +101,40 @@ class VirtualKeySpec(Model):
     documents: Literal["read", "write"] = Field(
         default="read", description="RAG documents: `write` may PUT and DELETE /v1/documents"
     )
+    budget_usd_per_day: float | None = Field(
+        default=None, gt=0, description="Shorthand: a hard daily budget in USD for this key"
+    )
+    budget_usd_per_month: float | None = Field(
+        default=None, gt=0, description="Shorthand: a hard monthly budget in USD for this key"
+    )
+
+
+class BudgetSpec(Model):
+    """A spend limit in USD over a UTC day or month, for one key, one tenant, or the whole stack."""
+
+    scope: Literal["key", "tenant", "stack"]
+    match: str | None = Field(
+        default=None, min_length=1, description="Key name or tenant; unset: every key (or tenant) gets its own"
+    )
+    limit_usd: float = Field(gt=0)
+    window: Literal["day", "month"]
+    mode: Literal["hard", "soft"] = Field(default="hard", description="hard refuses (429); soft only records")
+    alert_at: tuple[float, ...] = Field(default=(), description="Fractions of the limit that fire the webhook")
+    alert_webhook_url: HttpUrl | None = Field(default=None, description="POSTed JSON when an alert_at is crossed")
+    alert_webhook_secret: SecretName | None = Field(
+        default=None, description="Worker secret signing the webhook (HMAC-SHA256, x-edgestack-signature)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BudgetSpec:
+        if self.scope == "stack" and self.match is not None:
+            raise ValueError("a stack budget covers the whole stack: remove match")
+        for value in self.alert_at:
+            if not 0 < value < 1:
+                raise ValueError(f"alert_at values are fractions of the limit, strictly between 0 and 1; got {value}")
+        if self.alert_at and self.alert_webhook_url is None:
+            raise ValueError("alert_at needs alert_webhook_url")
+        return self
 
 
 class GatewaySpec(Model):
@@ -117,6 +151,22 @@ class GatewaySpec(Model):
         default=None, description="Worker secret salting the client-IP hash in usage records"
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=100 * 1_048_576)
+    budgets: dict[str, BudgetSpec] = Field(default_factory=dict, description="budget name -> budget")
+    budget_binding: BindingName | None = Field(
+        default=None, description="Durable Object namespace (class BudgetCounter) holding budget counters"
+    )
+
+    def all_budgets(self) -> dict[str, BudgetSpec]:
+        """`budgets` plus the keys' `budget_usd_per_day/month` shorthands (named `key:<name>:<window>`)."""
+        out = dict(self.budgets)
+        for name, key in self.keys.items():
+            if key.budget_usd_per_day is not None:
+                out[f"key:{name}:day"] = BudgetSpec(scope="key", match=name, limit_usd=key.budget_usd_per_day, window="day")
+            if key.budget_usd_per_month is not None:
+                out[f"key:{name}:month"] = BudgetSpec(
+                    scope="key", match=name, limit_usd=key.budget_usd_per_month, window="month"
+                )
+        return out
 
 
 class RagSpec(Model):

@@ -28,6 +28,7 @@ from .project import ENTRY_MODULE
 from .source import KeyPath, SourceMap, display_path, format_key_path
 from .worker_scan import PLAIN_TEXT_PREFIX, durable_object_classes
 
+BUDGET_CLASS = "BudgetCounter"  # the Durable Object class that holds budget counters (worker_src/entry.py)
 RAG_TENANT_KEY = "tenant"  # the Vectorize metadata key every RAG query filters on
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#LW-]+$")
@@ -43,6 +44,10 @@ class _Checker:
     def error(self, path: KeyPath, message: str, *, on_value: bool = True) -> None:
         position = self.sources.value_position(path) if on_value else self.sources.nearest(path)
         self.out.append(Diagnostic(*position, format_key_path(path), message))
+
+    def warning(self, path: KeyPath, message: str) -> None:
+        position = self.sources.nearest(path)
+        self.out.append(Diagnostic(*position, format_key_path(path), message, severity="warning"))
 
     def where(self, path: KeyPath) -> str:
         return str(self.sources.nearest(path))
@@ -319,10 +324,54 @@ class _Checker:
                         self._unknown_alias(
                             ("gateway", "keys", key_name, "allowed_models", i), model, aliases
                         )
+        self.budgets()
         for path in (("rag", "generation_alias"), ("agents", "model_alias")):
             alias = stack_value(self.stack, path)
             if isinstance(alias, str) and alias not in aliases:
                 self._unknown_alias(path, alias, aliases)
+
+    def budgets(self) -> None:
+        gateway = self.stack.gateway
+        if gateway is None:
+            return
+        budgets = gateway.all_budgets()
+        if budgets and gateway.budget_binding is None:
+            self.error(
+                ("gateway", "budgets") if gateway.budgets else ("gateway", "keys"),
+                "budgets are counted in a Durable Object: set gateway.budget_binding "
+                f"(a durable_objects binding of class {BUDGET_CLASS})",
+                on_value=False,
+            )
+        counter = self.stack.bindings.durable_objects.get(gateway.budget_binding or "")
+        if counter is not None and counter.class_name != BUDGET_CLASS:
+            self.error(
+                ("gateway", "budget_binding"),
+                f"binding {gateway.budget_binding!r} has class {counter.class_name!r}; budgets need {BUDGET_CLASS}",
+            )
+        keys = sorted(gateway.keys)
+        tenants = sorted({key.scope for key in gateway.keys.values()})
+        secrets = set(self.stack.worker.secrets)
+        for name, budget in gateway.budgets.items():
+            path: KeyPath = ("gateway", "budgets", name)
+            known = keys if budget.scope == "key" else tenants
+            if budget.match is not None and budget.scope != "stack" and budget.match not in known:
+                word = "key" if budget.scope == "key" else "tenant (a key's scope)"
+                hint = did_you_mean(budget.match, known) or f" (known: {', '.join(known) or 'none'})"
+                self.error((*path, "match"), f"no {word} named {budget.match!r}{hint}")
+            secret = budget.alert_webhook_secret
+            if secret and secret not in secrets:
+                self.error((*path, "alert_webhook_secret"), f"secret {secret!r} is not listed in worker.secrets")
+        if not any(b.mode == "hard" for b in budgets.values()):
+            return
+        for alias, route in gateway.routes.items():
+            for i, candidate in enumerate(route.candidates):
+                provider = gateway.providers.get(candidate.provider)
+                if provider is not None and candidate.model not in provider.prices:
+                    self.warning(
+                        ("gateway", "routes", alias, "candidates", i, "model"),
+                        f"{candidate.provider}/{candidate.model} has no price: "
+                        "requests that a hard budget covers are refused (400) while it is a candidate",
+                    )
 
     def tool_secrets(self) -> None:
         """`agents.tool_secrets` are Worker secrets, and none of them is a provider key or the salt."""

@@ -229,22 +229,34 @@ def merge_stack_files(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Sou
 
 
 def load_stack_with_sources(
-    path: str | os.PathLike[str], *, worker_src: Path | None = None, cross_check: bool = True
+    path: str | os.PathLike[str],
+    *,
+    worker_src: Path | None = None,
+    cross_check: bool = True,
+    warnings: list[Diagnostic] | None = None,
 ) -> tuple[Stack, SourceMap]:
     """The merged, validated stack and where each of its key paths was written. Raises `StackError`.
 
-    `worker_src` is where Durable Object classes are looked up (default: the project's `worker_src/`).
+    `worker_src` is where Durable Object classes are looked up (default: the project's `worker_src/`);
+    cross-check warnings are appended to `warnings` when given.
     """
     doc, sources = merge_stack_files(path)
     stack = _validate(doc, sources)
     if cross_check:
-        check_stack(stack, sources, worker_src=worker_src)
+        check_stack(stack, sources, worker_src=worker_src, warnings=warnings)
     return stack, sources
 
 
-def check_stack(stack: Stack, sources: SourceMap | None = None, *, worker_src: Path | None = None) -> Stack:
+def check_stack(
+    stack: Stack,
+    sources: SourceMap | None = None,
+    *,
+    worker_src: Path | None = None,
+    warnings: list[Diagnostic] | None = None,
+) -> Stack:
     """The cross-reference pass `load_stack` runs, on a validated `Stack`; returns it unchanged or
-    raises `StackError`. Without `sources` (a stack built in code) errors point at `<stack>:1:1`."""
+    raises `StackError`; its warnings are appended to `warnings` when given. Without `sources` (a
+    stack built in code) errors point at `<stack>:1:1`."""
     from .crossref import cross_reference_diagnostics
 
     problems = cross_reference_diagnostics(
@@ -253,6 +265,8 @@ def check_stack(stack: Stack, sources: SourceMap | None = None, *, worker_src: P
     errors = [d for d in problems if d.severity == "error"]
     if errors:
         raise StackError(errors)
+    if warnings is not None:
+        warnings.extend(d for d in problems if d.severity == "warning")
     return stack
 
 

@@ -77,7 +77,11 @@ class Upstreams:
         for fake in self.all():
             fake.reset()
             fake.configure(
-                latency_ms=0.0, chunk_delay_ms=0.0, failure_rate=0.0, cached_tokens=0, hold_after_first_event=None
+                latency_ms=0.0,
+                chunk_delay_ms=0.0,
+                failure_rate=0.0,
+                cached_tokens=0,
+                hold_after_first_event=None,
             )
         return self
 

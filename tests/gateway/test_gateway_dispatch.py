@@ -77,21 +77,23 @@ def _setup(
     failure_threshold: int = 2,
 ):
     section = planned_config(
-        {"gateway": {
-            "public": True,
-            "providers": {
-                h: {"kind": "openai-compatible", "base_url": f"http://{h}.test/v1", "api_key_secret": "K"}
-                for h in hosts
-            },
-            "routes": {
-                "r": {
-                    "strategy": strategy,
-                    "candidates": [{"provider": h, "model": f"m-{h}"} for h in hosts],
-                    "retry": retry or {},
-                    "circuit_breaker": {"failure_threshold": failure_threshold, "cooldown_s": 10},
-                }
-            },
-        }},
+        {
+            "gateway": {
+                "public": True,
+                "providers": {
+                    h: {"kind": "openai-compatible", "base_url": f"http://{h}.test/v1", "api_key_secret": "K"}
+                    for h in hosts
+                },
+                "routes": {
+                    "r": {
+                        "strategy": strategy,
+                        "candidates": [{"provider": h, "model": f"m-{h}"} for h in hosts],
+                        "retry": retry or {},
+                        "circuit_breaker": {"failure_threshold": failure_threshold, "cooldown_s": 10},
+                    }
+                },
+            }
+        },
         secrets=("K",),
     )
     config = parse_gateway_config(section["gateway"])

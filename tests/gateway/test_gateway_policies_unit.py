@@ -123,23 +123,25 @@ def test_cache_store_and_lookup_respect_ttl_and_api() -> None:
 
 CONFIG = parse_gateway_config(
     planned_config(
-        {"gateway": {
-            "usage_binding": "DB",
-            "providers": {"p": {"kind": "openai", "api_key_secret": "K"}},
-            "routes": {
-                "chat": {"candidates": [{"provider": "p", "model": "m"}]},
-                "other": {"candidates": [{"provider": "p", "model": "n"}]},
-            },
-            "keys": {
-                "acme": {
-                    "sha256": key_sha256("sk-acme"),
-                    "scope": "acme",
-                    "allowed_models": ["chat"],
-                    "requests_per_day": 2,
-                    "tokens_per_day": 100,
-                }
-            },
-        }}
+        {
+            "gateway": {
+                "usage_binding": "DB",
+                "providers": {"p": {"kind": "openai", "api_key_secret": "K"}},
+                "routes": {
+                    "chat": {"candidates": [{"provider": "p", "model": "m"}]},
+                    "other": {"candidates": [{"provider": "p", "model": "n"}]},
+                },
+                "keys": {
+                    "acme": {
+                        "sha256": key_sha256("sk-acme"),
+                        "scope": "acme",
+                        "allowed_models": ["chat"],
+                        "requests_per_day": 2,
+                        "tokens_per_day": 100,
+                    }
+                },
+            }
+        }
     )["gateway"]
 )
 

@@ -25,6 +25,10 @@ async def handle(request: HttpRequest, services: Services) -> HttpResponse:
         from .v1 import handle_v1
 
         return await handle_v1(request, services)
+    if request.path == "/dashboard":
+        from .dashboard import dashboard
+
+        return dashboard(request)
     if request.path == "/demo" and services.config.worker.demo_route:  # worker.demo_route: local stacks
         from .demo import demo, demo_objects
 

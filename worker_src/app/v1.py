@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
-from .gateway.http import chat_route, gateway_config, models_route, refuse_chat, usage_route
+from .gateway.http import budgets_route, chat_route, gateway_config, models_route, refuse_chat, usage_route
 from .http import HttpRequest, HttpResponse
 from .services import Services
 from .web.auth import Caller, authorize, client_ip_hash
@@ -105,6 +105,7 @@ ROUTES: tuple[V1Route, ...] = (
     V1Route("/v1/models", GET, _models),
     V1Route("/v1/models/", GET, _models),
     V1Route("/v1/usage", GET, usage_route),
+    V1Route("/v1/budgets", GET, budgets_route),
     V1Route("/v1/documents", ANY, _rag),
     V1Route("/v1/documents/", ANY, _rag),
     V1Route("/v1/rag/", ANY, _rag),

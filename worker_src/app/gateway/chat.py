@@ -15,7 +15,7 @@ from ..web.errors import Api, ApiError
 from ..web.log import log_event
 from ..web.request import json_body
 from ..web.sse import DONE, SSE_HEADERS, encode_event
-from . import cache
+from . import budgets, cache
 from .config import Candidate, GatewayConfig, Price, Route
 from .dispatch import CallSpec, Dispatcher, Success, breaker_key
 from .quotas import add_usage_statement, check_quota
@@ -23,7 +23,7 @@ from .relay import StreamRelay
 from .state import IsolateState
 from .strategies import order_cheapest, order_fallback, order_fastest, order_weighted, request_random
 from .streams import anthropic_message_to_events, dumps, openai_completion_to_chunks
-from .tokens import TokenUsage, cost_usd, estimate_completion_tokens, estimate_prompt_tokens
+from .tokens import TokenUsage, cost_usd, estimate_completion_tokens, estimate_prompt_tokens, produced_usage
 from .translate import JsonObject, anthropic_response_to_openai, openai_response_to_anthropic
 from .usage import UsageRecord, clip_body, insert_statement
 
@@ -47,6 +47,7 @@ class RequestContext:
     record: UsageRecord
     principal: Principal | None = None
     headers: dict[str, str] = field(default_factory=dict)  # x-edgestack-* for the response
+    budget_holds: tuple[budgets.Hold, ...] = ()  # settled by finish_record
 
     @property
     def usage_db(self) -> D1Database | None:
@@ -140,6 +141,9 @@ def finish_record(
         record.output_tokens = usage.completion_tokens
         record.cached_tokens = usage.cached_tokens
         record.cost_usd = cost
+    if ctx.budget_holds:
+        holds, ctx.budget_holds = ctx.budget_holds, ()
+        ctx.services.wait_until(budgets.settle(ctx.services, ctx.config, holds, record.cost_usd or 0.0))
     db = ctx.usage_db
     if db is None:
         return
@@ -262,6 +266,8 @@ async def run_pipeline(
             ctx.cache_kv, [c.key for c in route.candidates], services.clock()
         )
     order = order_candidates(route, config, chat, ctx)
+    ctx.budget_holds = await budgets.reserve(services, config, principal, order, chat.body, ctx.request_id)
+    ctx.headers.update(budgets.remaining_header(ctx.budget_holds))
     dispatcher = Dispatcher(services, config, ctx.state.breakers, ctx.state.latency)
     call = CallSpec(
         api=chat.api,
@@ -469,6 +475,8 @@ def _finish_stream(
         )
     usage = relay.usage
     complete = relay.complete and status == 200
+    if not complete:  # a stream cut short still costs what the provider produced
+        usage = produced_usage(usage, chat.body, relay.result())
     if complete and decision.status == "MISS" and decision.key is not None and ctx.cache_kv is not None:
         entry = cache.CachedResponse(
             chat.api, success.candidate.provider, success.candidate.model, relay.result()

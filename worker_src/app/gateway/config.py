@@ -102,6 +102,20 @@ class Route(NamedTuple):
     cache: CachePolicy
 
 
+class Budget(NamedTuple):
+    """A spend limit in USD per UTC day or month (`gateway.budgets`, shorthands already expanded)."""
+
+    name: str
+    scope: Literal["key", "tenant", "stack"]
+    match: str | None
+    limit_usd: float
+    window: Literal["day", "month"]
+    hard: bool
+    alert_at: tuple[float, ...] = ()
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: str | None = None
+
+
 class GatewayConfig(NamedTuple):
     enabled: bool
     public: bool
@@ -114,6 +128,8 @@ class GatewayConfig(NamedTuple):
     log_bodies: bool
     max_body_bytes: int
     ip_hash_salt_secret: str | None
+    budgets: tuple[Budget, ...]
+    budget_binding: str | None
 
 
 PROVIDER_KEYS = ("kind", "base_url", "api_key_secret", "timeout_ms", "prices", "default_max_tokens")
@@ -121,8 +137,28 @@ PRICE_KEYS = ("input", "output", "cached_input")
 ROUTE_KEYS = ("strategy", "candidates", "retry", "circuit_breaker", "cache")
 CANDIDATE_KEYS = ("provider", "model", "weight")
 KEY_KEYS = (
-    "sha256", "scope", "allowed_models", "requests_per_day", "tokens_per_day", "admin", "operator", "approve", "documents",
-)  # fmt: skip
+    "sha256",
+    "scope",
+    "allowed_models",
+    "requests_per_day",
+    "tokens_per_day",
+    "admin",
+    "operator",
+    "approve",
+    "documents",
+    "budget_usd_per_day",
+    "budget_usd_per_month",
+)
+BUDGET_KEYS = (
+    "scope",
+    "match",
+    "limit_usd",
+    "window",
+    "mode",
+    "alert_at",
+    "alert_webhook_url",
+    "alert_webhook_secret",
+)
 RATE_LIMIT_KEYS = ("binding", "key", "retry_after_s")
 GATEWAY_KEYS = (
     "enabled",
@@ -136,6 +172,8 @@ GATEWAY_KEYS = (
     "log_bodies",
     "ip_hash_salt_secret",
     "max_body_bytes",
+    "budgets",
+    "budget_binding",
 )
 
 
@@ -200,7 +238,9 @@ def _parse_route(alias: str, reader: Reader, providers: Mapping[str, Provider]) 
     )
 
 
-def _parse_key(name: str, reader: Reader, routes: Mapping[str, Route], usage_binding: str | None) -> VirtualKey:
+def _parse_key(
+    name: str, reader: Reader, routes: Mapping[str, Route], usage_binding: str | None
+) -> VirtualKey:
     digest = reader.string("sha256").lower()
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise ConfigError(f"{reader.at('sha256')}: expected 64 hex digits")
@@ -225,6 +265,50 @@ def _parse_key(name: str, reader: Reader, routes: Mapping[str, Route], usage_bin
     return key
 
 
+def _positive(reader: Reader, key: str) -> float | None:
+    value = reader.optional_number(key)
+    if value is not None and value <= 0:
+        raise ConfigError(f"{reader.at(key)}: must be > 0")
+    return value
+
+
+def _parse_budget(name: str, reader: Reader, keys: Mapping[str, VirtualKey]) -> Budget:
+    scope = reader.string("scope", choices=("key", "tenant", "stack"))
+    match = reader.optional_string("match")
+    if scope == "key" and match is not None and not any(k.name == match for k in keys.values()):
+        raise ConfigError(f"{reader.at('match')}: no key named {match!r}")
+    limit = _positive(reader, "limit_usd")
+    if limit is None:
+        raise ConfigError(f"{reader.at('limit_usd')}: expected a number > 0")
+    raw_alerts = reader.value["alert_at"]
+    if not isinstance(raw_alerts, list | tuple) or not all(
+        isinstance(a, int | float) and not isinstance(a, bool) and 0 < a < 1 for a in raw_alerts
+    ):
+        raise ConfigError(f"{reader.at('alert_at')}: expected fractions strictly between 0 and 1")
+    return Budget(
+        name=name,
+        scope=scope,  # type: ignore[arg-type]
+        match=match,
+        limit_usd=limit,
+        window=reader.string("window", choices=("day", "month")),  # type: ignore[arg-type]
+        hard=reader.string("mode", choices=("hard", "soft")) == "hard",
+        alert_at=tuple(sorted(float(a) for a in raw_alerts)),
+        alert_webhook_url=reader.optional_string("alert_webhook_url"),
+        alert_webhook_secret=reader.optional_string("alert_webhook_secret"),
+    )
+
+
+def _key_budgets(name: str, reader: Reader) -> list[Budget]:
+    """A key's `budget_usd_per_day/month` shorthands: hard budgets named as `GatewaySpec.all_budgets`
+    names them (`key:<name>:<window>`)."""
+    out = []
+    for window in ("day", "month"):
+        limit = _positive(reader, f"budget_usd_per_{window}")
+        if limit is not None:
+            out.append(Budget(f"key:{name}:{window}", "key", name, limit, window, True))  # type: ignore[arg-type]
+    return out
+
+
 def parse_gateway_config(section: Any) -> GatewayConfig:
     """Parse the `gateway` section; raise `ConfigError` naming the key path."""
     reader = Reader(section, "gateway", GATEWAY_KEYS)
@@ -238,13 +322,25 @@ def parse_gateway_config(section: Any) -> GatewayConfig:
     }
     usage_binding = reader.optional_string("usage_binding")
     keys_by_hash: dict[str, VirtualKey] = {}
+    key_budgets: list[Budget] = []
     for name, raw in reader.items("keys"):
-        key = _parse_key(name, Reader(raw, f"gateway.keys.{name}", KEY_KEYS), routes, usage_binding)
+        key_reader = Reader(raw, f"gateway.keys.{name}", KEY_KEYS)
+        key = _parse_key(name, key_reader, routes, usage_binding)
+        key_budgets.extend(_key_budgets(name, key_reader))
         if key.sha256 in keys_by_hash:
             raise ConfigError(
                 f"gateway.keys.{name}.sha256: same hash as key {keys_by_hash[key.sha256].name!r}"
             )
         keys_by_hash[key.sha256] = key
+    budgets = tuple(
+        _parse_budget(name, Reader(raw, f"gateway.budgets.{name}", BUDGET_KEYS), keys_by_hash)
+        for name, raw in reader.items("budgets")
+    ) + tuple(key_budgets)
+    budget_binding = reader.optional_string("budget_binding")
+    if budgets and budget_binding is None:
+        raise ConfigError(
+            "gateway.budget_binding: budgets need a Durable Object binding (BudgetCounter)"
+        )
     rate_limit = None
     if not reader.is_null("rate_limit"):
         limit = reader.child("rate_limit", RATE_LIMIT_KEYS)
@@ -265,6 +361,8 @@ def parse_gateway_config(section: Any) -> GatewayConfig:
         log_bodies=reader.boolean("log_bodies"),
         max_body_bytes=reader.integer("max_body_bytes", minimum=1),
         ip_hash_salt_secret=reader.optional_string("ip_hash_salt_secret"),
+        budgets=budgets,
+        budget_binding=budget_binding,
     )
 
 

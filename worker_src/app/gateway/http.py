@@ -1,11 +1,9 @@
 """The gateway's HTTP routes behind the `/v1` front door (`app/v1.py`): chat completions and
-messages, `/v1/models` and `/v1/usage`. The caller arrives authorized."""
+messages, `/v1/models`, `/v1/usage` and `/v1/budgets`. The caller arrives authorized."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from typing import cast
 
 from ..config import ConfigError
 from ..http import HttpRequest, HttpResponse
@@ -16,10 +14,9 @@ from ..web.log import log_event
 from .chat import RequestContext, refuse, serve_chat
 from .config import GatewayConfig
 from .state import ISOLATE, IsolateState
-from .usage import GROUP_COLUMNS, GroupBy, KeyFilter, UsageQuery, UsageRecord, aggregate, parse_time_bounded
+from .usage import UsageRecord
 
 CHAT_PATHS: dict[str, Api] = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
-DEFAULT_USAGE_WINDOW_S = 86_400
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -127,63 +124,18 @@ def _models(
     return HttpResponse.json({"object": "list", "data": models})
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
-
-
 async def _usage(
     request: HttpRequest, services: Services, config: GatewayConfig, principal: Principal
 ) -> HttpResponse:
-    db = services.d1.get(config.usage_binding) if config.usage_binding else None
-    if db is None:
-        raise ApiError(404, "not_found", "usage logging is not configured (gateway.usage_binding)")
-    query = request.query
-    now_ms = int(services.clock() * 1000)
-    until_ms = parse_time_bounded(query["until"], "until") if query.get("until") else now_ms
-    since_ms = (
-        parse_time_bounded(query["since"], "since")
-        if query.get("since")
-        else until_ms - DEFAULT_USAGE_WINDOW_S * 1000
-    )
-    if since_ms >= until_ms:
-        raise ApiError(
-            400, "invalid_request", "query parameter since must be earlier than until", param="since"
-        )
-    group_by = query.get("group_by", "model")
-    if group_by not in GROUP_COLUMNS:
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"query parameter group_by must be one of {', '.join(GROUP_COLUMNS)}; got {group_by!r}",
-            param="group_by",
-        )
-    scope: KeyFilter
-    key, tenant_keys = principal.key, ()
-    if key is None:
-        scope, key_id = "anonymous", None
-    elif key.operator:
-        scope, key_id = "all", None
-    elif key.admin:  # a tenant admin: the keys of its own scope, never another tenant's
-        scope, key_id = "tenant", None
-        tenant_keys = tuple(sorted(k.name for k in config.keys_by_hash.values() if k.scope == key.scope))
-    else:
-        scope, key_id = "own", key.name
-    query_spec = UsageQuery(
-        since_ms=since_ms,
-        until_ms=until_ms,
-        group_by=cast(GroupBy, group_by),
-        key_filter=scope,
-        key_id=key_id,
-        tenant_key_ids=tenant_keys,
-    )
-    rows = await aggregate(db, query_spec)
-    return HttpResponse.json(
-        {
-            "object": "usage",
-            "since": _iso(since_ms),
-            "until": _iso(until_ms),
-            "group_by": group_by,
-            "scope": scope,
-            "data": rows,
-        }
-    )
+    from .usage_report import usage_response  # on first use
+
+    return await usage_response(request, services, config, principal)
+
+
+async def budgets_route(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
+    """GET /v1/budgets."""
+    from .budgets import handle_budgets  # on first use
+
+    principal = caller.principal
+    operator = bool(principal.key and principal.key.operator)
+    return await handle_budgets(request, services, _config(services), principal, operator)

@@ -23,7 +23,7 @@ class VirtualKey(NamedTuple):
     requests_per_day: int | None
     tokens_per_day: int | None
     admin: bool  # tenant admin: its scope's tools and usage
-    operator: bool  # platform operator: every tenant's usage
+    operator: bool  # platform operator: every tenant's usage, budgets and dashboard
     approve: bool  # may approve any pending tool call of its tenant, not only its own turns
     documents: Literal["read", "write"]  # RAG: `write` may PUT and DELETE /v1/documents
 
