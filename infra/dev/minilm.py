@@ -12,13 +12,18 @@ Inputs are cut at the model's `max_seq_length` (256 word pieces), as sentence-tr
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+# One BLAS thread: the encoder's many small per-head matmuls spend more time waking OpenBLAS's
+# thread pool than computing (measured 40x the CPU time on 2 cores). Read when numpy is first imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 BATCH_SIZE = 32
 NEGATIVE = np.float32(-1e9)
@@ -137,19 +142,25 @@ class MiniLmEncoder:
         return pooled / np.maximum(norms, 1e-12)
 
     def _encoder_layer(self, x: np.ndarray, additive_mask: np.ndarray, layer: _Layer) -> np.ndarray:
+        # Linear layers on 2-D (tokens, hidden) arrays and contiguous per-head arrays: numpy's
+        # batched matmul leaves BLAS for strided operands.
         batch, length, hidden = x.shape
         head_dim = hidden // self.heads
-        qkv = x @ layer.qkv_weight + layer.qkv_bias
-        qkv = qkv.reshape(batch, length, 3, self.heads, head_dim).transpose(2, 0, 3, 1, 4)
-        query, key, value = qkv[0], qkv[1], qkv[2]
-        scores = (query @ key.transpose(0, 1, 3, 2)) * np.float32(1.0 / np.sqrt(head_dim)) + additive_mask
-        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        flat = x.reshape(batch * length, hidden)
+        qkv = (flat @ layer.qkv_weight + layer.qkv_bias).reshape(batch, length, 3, self.heads, head_dim)
+        query, key, value = (np.ascontiguousarray(qkv[:, :, part].transpose(0, 2, 1, 3)) for part in range(3))
+        scores = query @ np.ascontiguousarray(key.transpose(0, 1, 3, 2))
+        scores *= np.float32(1.0 / np.sqrt(head_dim))
+        scores += additive_mask
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
         scores /= scores.sum(axis=-1, keepdims=True)
-        context = (scores @ value).transpose(0, 2, 1, 3).reshape(batch, length, hidden)
+        context = np.ascontiguousarray((scores @ value).transpose(0, 2, 1, 3)).reshape(batch * length, hidden)
         attended = context @ layer.attention_out_weight + layer.attention_out_bias
-        x = _layer_norm(x + attended, *layer.attention_norm, self.eps)
-        inner = _gelu(x @ layer.intermediate_weight + layer.intermediate_bias)
-        return _layer_norm(x + inner @ layer.output_weight + layer.output_bias, *layer.output_norm, self.eps)
+        flat = _layer_norm(flat + attended, *layer.attention_norm, self.eps)
+        inner = _gelu(flat @ layer.intermediate_weight + layer.intermediate_bias)
+        out = _layer_norm(flat + inner @ layer.output_weight + layer.output_bias, *layer.output_norm, self.eps)
+        return out.reshape(batch, length, hidden)
 
 
 def packaged_model_dir() -> Path:
