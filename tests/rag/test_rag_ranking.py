@@ -11,7 +11,7 @@ import yaml
 from app.rag.config import Fusion
 from app.rag.fusion import fuse
 from harness.rag_bindings import HashingAi
-from harness.rag_world import RagWorld
+from harness.rag_world import GeneratingAi, RagWorld
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -220,3 +220,39 @@ def test_bad_ranking_settings_are_one_line_errors(tmp_path: Path, rag: dict[str,
     message = _validate(tmp_path, rag)
     assert expected in message, message
     assert "stack.yaml:" in message and "Traceback" not in message
+
+
+# --- query rewriting ------------------------------------------------------------------------------
+
+
+class RewritingAi(GeneratingAi):
+    """Text generation that rewrites (when the system prompt asks to) or answers."""
+
+    async def run(self, model: str, inputs: Any) -> Any:
+        messages = inputs.get("messages") if isinstance(inputs, dict) else None
+        if messages and "search query" in messages[0]["content"]:
+            self.prompts.append(list(messages))
+            return {"response": "snapshots thirty days", "usage": {"prompt_tokens": 9, "completion_tokens": 3}}
+        return await super().run(model, inputs)
+
+
+def test_the_question_is_rewritten_through_the_gateway_before_retrieval() -> None:
+    world = _world(llm=True, rewrite_query={"enabled": True, "alias": "rag-llm"})
+    world.ai = RewritingAi()
+    response = _search(world, query="how long are backups kept?", mode="keyword")
+    assert response.status == 200, response.json()
+    assert response.json()["rewritten_query"] == "snapshots thirty days"
+    assert [h["doc_id"] for h in response.json()["data"]] == ["kb/backup.md"]
+    [rewrite_prompt] = world.ai.prompts
+    assert rewrite_prompt[1] == {"role": "user", "content": "how long are backups kept?"}
+
+    answer = _Answer(world.request("POST", "/v1/rag/query", {"question": "how long are backups kept?"}))
+    assert answer.status == 200 and answer.json()["rewritten_query"] == "snapshots thirty days"
+    assert answer.json()["citations"][0]["doc_id"] == "kb/backup.md"
+
+
+def test_rewriting_is_off_by_default() -> None:
+    world = _world(llm=True)
+    world.ai = RewritingAi()
+    response = _search(world, query="how long are backups kept?")
+    assert "rewritten_query" not in response.json() and world.ai.prompts == []

@@ -19,6 +19,7 @@ from .ids import check_doc_id, object_key, vector_id
 from .ingest import delete_document, put_document
 from .query import answer_question, stream_answer
 from .retrieval import check_search, search
+from .rewrite import rewrite_query
 
 DOCUMENTS = "/v1/documents"
 MAX_LIST_LIMIT = 1000
@@ -66,8 +67,12 @@ async def handle_rag(
         search_request = check_search(
             corpus, body.get("query"), body.get("top_k"), body.get("mode"), body.get("filter")
         )
+        search_request = await rewrite_query(services, principal, corpus.config.rewrite_query, search_request)
         hits = await search(corpus, tenant, search_request)
-        return HttpResponse.json({"mode": search_request.mode, "data": [h.public() for h in hits]})
+        payload: dict[str, Any] = {"mode": search_request.mode, "data": [h.public() for h in hits]}
+        if corpus.config.rewrite_query.enabled:
+            payload["rewritten_query"] = search_request.query
+        return HttpResponse.json(payload)
     if path == "/v1/rag/query":
         if method != "POST":
             raise _method_not_allowed(path, "POST")
