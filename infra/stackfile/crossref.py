@@ -29,6 +29,8 @@ from .source import KeyPath, SourceMap, display_path, format_key_path
 from .worker_scan import PLAIN_TEXT_PREFIX, durable_object_classes
 
 RAG_TENANT_KEY = "tenant"  # the Vectorize metadata key every RAG query filters on
+# Metadata every RAG chunk carries (worker_src/app/rag/ids.py builtin_metadata) and its Vectorize type.
+RAG_BUILTIN_METADATA = {"folder": "string", "filename": "string", "updated_at": "number"}
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#LW-]+$")
 
@@ -222,10 +224,17 @@ class _Checker:
                 if key == RAG_TENANT_KEY:
                     self.error(("rag", "filter_keys", i), f"{key!r} is reserved: every query is scoped to it")
                 elif key not in indexes:
+                    kind = RAG_BUILTIN_METADATA.get(key, "string|number|boolean")
                     self.error(
                         ("rag", "filter_keys", i),
                         f"filters on {key!r} need a Vectorize metadata index (created before the first "
-                        f"upsert): add {key}: string|number|boolean under {format_key_path(index_path)}",
+                        f"upsert): add {key}: {kind} under {format_key_path(index_path)}",
+                    )
+                elif key in RAG_BUILTIN_METADATA and indexes[key] != RAG_BUILTIN_METADATA[key]:
+                    self.error(
+                        (*index_path, key),
+                        f"{key!r} is built-in RAG metadata of type {RAG_BUILTIN_METADATA[key]}, "
+                        f"so its index must be {key}: {RAG_BUILTIN_METADATA[key]}",
                     )
         if rag.ingest_on_upload and rag.queue_binding is None:
             self.error(

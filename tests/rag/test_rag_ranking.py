@@ -256,3 +256,39 @@ def test_rewriting_is_off_by_default() -> None:
     world.ai = RewritingAi()
     response = _search(world, query="how long are backups kept?")
     assert "rewritten_query" not in response.json() and world.ai.prompts == []
+
+
+# --- built-in metadata ----------------------------------------------------------------------------
+
+
+def test_every_chunk_carries_folder_filename_and_updated_at_and_they_filter() -> None:
+    world = RagWorld(filter_keys=["folder", "filename", "updated_at"])
+    world.vectors = world.vectors.__class__(
+        {"tenant": "string", "folder": "string", "filename": "string", "updated_at": "number"}
+    )
+    world.clock.now = 1_767_225_600.25  # 2026-01-01T00:00:00.250Z
+    for doc_id in ("guides/setup/linux.md", "guides/billing.md", "top.md"):
+        put = world.request("PUT", f"/v1/documents/{doc_id}", b"# Setup\n\nThe package installs on Linux.")
+        assert put.status == 200, put.body
+    [vector] = [v for v in world.vectors.vectors.values() if v.metadata["doc_id"] == "guides/setup/linux.md"]
+    assert {k: vector.metadata[k] for k in ("folder", "filename", "updated_at")} == {
+        "folder": "guides/setup/",
+        "filename": "linux.md",
+        "updated_at": 1_767_225_600,
+    }
+    for mode in ("vector", "keyword", "hybrid"):
+        for where, expected in (
+            ({"folder": "guides/setup/"}, ["guides/setup/linux.md"]),
+            ({"folder": ""}, ["top.md"]),
+            ({"filename": {"$in": ["billing.md", "top.md"]}}, ["guides/billing.md", "top.md"]),
+            ({"updated_at": {"$ne": 1_767_225_600}}, []),
+        ):
+            found = _search(world, mode=mode, filter=where).json()["data"]
+            assert sorted(h["doc_id"] for h in found) == expected, (mode, where)
+
+
+def test_built_in_metadata_keys_are_reserved_in_a_documents_own_metadata() -> None:
+    world = RagWorld()
+    body = {"text": "hello", "metadata": {"folder": "elsewhere/"}}
+    response = _Answer(world.request("PUT", "/v1/documents/a.md", body))
+    assert response.status == 400 and response.json()["error"]["param"] == "metadata.folder"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 
 from .errors import bad_request
 
@@ -23,6 +24,15 @@ def check_doc_id(doc_id: str) -> str:
     if ".." in doc_id:
         raise bad_request(f"document id {doc_id!r} must not contain '..'", "id")
     return doc_id
+
+
+def builtin_metadata(doc_id: str, updated_at: str) -> dict[str, str | int]:
+    """What every chunk carries besides the document's own metadata, as Cloudflare AI Search does:
+    `folder` (the id up to its last `/`, with it; "" at the top), `filename` (the rest) and
+    `updated_at` (Unix seconds of the catalogue's ISO `updated_at`)."""
+    folder, _, filename = doc_id.rpartition("/")
+    seconds = int(datetime.fromisoformat(updated_at).timestamp())
+    return {"folder": folder + "/" if folder else "", "filename": filename, "updated_at": seconds}
 
 
 def object_key(tenant: str, doc_id: str) -> str:

@@ -22,7 +22,7 @@ from .chunking import Chunk, chunk_document
 from .corpus import Corpus
 from .embedding import embed_texts
 from .errors import RagError
-from .ids import check_doc_id, object_key
+from .ids import builtin_metadata, check_doc_id, object_key
 from .textio import DocumentBody, parse_document
 
 EMBED_BATCH = 100  # chunks embedded per queue message: one Workers AI call
@@ -114,18 +114,18 @@ async def put_document(
         corpus.sleep,
     )
     await corpus.catalog.batch([catalog.upsert_statement(record)])
+    indexed = indexed_metadata(record)
     try:
         if store_original:
             await _store_original(corpus, record, data)
         await corpus.keywords.batch(
             [
-                *keyword.replace_statements(tenant, doc_id, document.title, chunks, document.metadata),
+                *keyword.replace_statements(tenant, doc_id, document.title, chunks, indexed),
                 keyword.delete_from_statement(tenant, doc_id, len(chunks)),
             ]
         )
         await vectors.upsert(
-            corpus.index,
-            vectors.build_vectors(tenant, doc_id, document.title, chunks, embeddings, document.metadata),
+            corpus.index, vectors.build_vectors(tenant, doc_id, document.title, chunks, embeddings, indexed)
         )
         await vectors.delete_range(corpus.index, tenant, doc_id, len(chunks), old_slots)
         ready = record._replace(status="ready", vector_slots=len(chunks))
@@ -134,6 +134,11 @@ async def put_document(
         await _fail(corpus, record, f"{type(error).__name__}: {str(error)[:200]}")
         raise RagError(502, "upstream", f"indexing {doc_id!r} failed: {str(error)[:200]}") from None
     return PutResult(doc_id, "ready", len(chunks), sha)
+
+
+def indexed_metadata(record: DocumentRecord) -> dict[str, Any]:
+    """The metadata of every chunk: the document's own plus folder, filename and updated_at."""
+    return {**record.metadata, **builtin_metadata(record.doc_id, record.updated_at)}
 
 
 async def _store_original(corpus: Corpus, record: DocumentRecord, data: bytes) -> None:
@@ -236,14 +241,13 @@ async def ingest_batch(corpus: Corpus, message: IngestMessage, final_attempt: bo
             [c.embedding_text(document.title) for c in batch],
             corpus.sleep,
         )
+        indexed = indexed_metadata(record)
         await corpus.keywords.batch(
-            keyword.replace_statements(record.tenant, record.doc_id, document.title, batch, document.metadata)
+            keyword.replace_statements(record.tenant, record.doc_id, document.title, batch, indexed)
         )
         await vectors.upsert(
             corpus.index,
-            vectors.build_vectors(
-                record.tenant, record.doc_id, document.title, batch, values, document.metadata
-            ),
+            vectors.build_vectors(record.tenant, record.doc_id, document.title, batch, values, indexed),
         )
         following = message.start + EMBED_BATCH
         if following < len(chunks):

@@ -12,7 +12,7 @@ TEXT_TYPES = ("text/plain", "text/markdown", "text/html")
 JSON_TYPE = "application/json"
 MAX_TITLE_CHARS = 300
 MAX_METADATA_JSON_BYTES = 2048
-RESERVED_METADATA_KEYS = frozenset({"tenant", "doc_id", "chunk", "title"})
+RESERVED_METADATA_KEYS = frozenset({"tenant", "doc_id", "chunk", "title", "folder", "filename", "updated_at"})
 
 
 class DocumentBody(NamedTuple):
