@@ -292,3 +292,13 @@ def test_built_in_metadata_keys_are_reserved_in_a_documents_own_metadata() -> No
     body = {"text": "hello", "metadata": {"folder": "elsewhere/"}}
     response = _Answer(world.request("PUT", "/v1/documents/a.md", body))
     assert response.status == 400 and response.json()["error"]["param"] == "metadata.folder"
+
+
+def test_a_request_may_turn_reranking_on_or_off() -> None:
+    world = _world(rerank={"enabled": False, "top_n": 10})
+    world.ai = ScriptedReranker({"Snapshots": 0.9})
+    assert _search(world, rerank=True).json()["data"][0]["doc_id"] == "kb/backup.md"
+    assert len(world.ai.requests) == 1
+    assert _search(world, rerank=False).status == 200 and len(world.ai.requests) == 1
+    bad = _search(world, rerank="yes")
+    assert bad.status == 400 and bad.json()["error"]["param"] == "rerank"

@@ -63,9 +63,14 @@ async def handle_rag(
         if method != "POST":
             raise _method_not_allowed(path, "POST")
         body = _json_body(request)
-        _unknown_fields(body, {"query", "top_k", "mode", "filter"})
+        _unknown_fields(body, {"query", "top_k", "mode", "filter", "rerank"})
         search_request = check_search(
-            corpus, body.get("query"), body.get("top_k"), body.get("mode"), body.get("filter")
+            corpus,
+            body.get("query"),
+            body.get("top_k"),
+            body.get("mode"),
+            body.get("filter"),
+            rerank=body.get("rerank"),
         )
         search_request = await rewrite_query(services, principal, corpus.config.rewrite_query, search_request)
         hits = await search(corpus, tenant, search_request)
@@ -155,7 +160,7 @@ async def _query(
     request: HttpRequest, corpus: Corpus, services: Services, principal: Any, tenant: str
 ) -> HttpResponse:
     body = _json_body(request)
-    _unknown_fields(body, {"question", "top_k", "mode", "filter", "stream"})
+    _unknown_fields(body, {"question", "top_k", "mode", "filter", "stream", "rerank"})
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise bad_request("'stream' must be true or false", "stream")
@@ -166,6 +171,7 @@ async def _query(
         body.get("mode"),
         body.get("filter"),
         field="question",
+        rerank=body.get("rerank"),
     )
     question = search_request.query
     if stream:

@@ -23,6 +23,7 @@ def _options(corpus: Corpus, request: SearchRequest) -> dict[str, Any]:
     return {
         "mode": request.mode,
         "top_k": request.top_k,
+        "rerank": request.rerank,
         "filter": [list(c) for c in request.where.clauses],
         "generation": config.generation,
         "alias": config.generation_alias,

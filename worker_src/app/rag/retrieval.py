@@ -33,10 +33,18 @@ class SearchRequest(NamedTuple):
     top_k: int
     mode: Mode
     where: Filter
+    rerank: bool = False  # rerank with rag.rerank's model (default: rag.rerank.enabled)
 
 
 def check_search(
-    corpus: Corpus, query: Any, top_k: Any, mode: Any, raw_filter: Any, *, field: str = "query"
+    corpus: Corpus,
+    query: Any,
+    top_k: Any,
+    mode: Any,
+    raw_filter: Any,
+    *,
+    field: str = "query",
+    rerank: Any = None,
 ) -> SearchRequest:
     if not isinstance(query, str) or not query.strip():
         raise bad_request(f"'{field}' must be a non-empty string", field)
@@ -50,12 +58,16 @@ def check_search(
     if mode not in MODES:
         raise bad_request(f"'mode' must be one of {', '.join(MODES)}", "mode")
     rerank_config = corpus.config.rerank
-    if rerank_config.enabled and top_k > rerank_config.top_n:
+    rerank = rerank_config.enabled if rerank is None else rerank
+    if not isinstance(rerank, bool):
+        raise bad_request("'rerank' must be true or false", "rerank")
+    if rerank and top_k > rerank_config.top_n:
         raise bad_request(
             f"'top_k' ({top_k}) must be at most rag.rerank.top_n ({rerank_config.top_n}), the candidates reranked",
             "top_k",
         )
-    return SearchRequest(query.strip(), top_k, mode, parse_filter(raw_filter, corpus.config.filter_keys))
+    where = parse_filter(raw_filter, corpus.config.filter_keys)
+    return SearchRequest(query.strip(), top_k, mode, where, rerank)
 
 
 async def _vector_hits(
@@ -77,7 +89,7 @@ async def search(corpus: Corpus, tenant: str, request: SearchRequest) -> list[Se
     """The top `request.top_k` chunks of the tenant's documents for the query: retrieved, fused
     (hybrid), cut at the mode's `rag.min_score`, then reranked when `rag.rerank` is enabled."""
     config = corpus.config
-    rerank_config = config.rerank if config.rerank.enabled else None
+    rerank_config = config.rerank if request.rerank else None
     candidates = candidate_count(request, rerank_config)
     vector_hits: list[vectors.VectorHit] = []
     keyword_hits: list[keyword.KeywordHit] = []
