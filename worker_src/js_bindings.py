@@ -257,6 +257,13 @@ class WorkersAiAdapter:
             return stream_chunks(result)
         return py(result)
 
+    async def to_markdown(self, name: str, data: bytes, content_type: str) -> Any:
+        """`env.AI.toMarkdown([{name, blob}])`'s one ConversionResult, as a dict."""
+        blob = js.Blob.new(to_js([to_js(bytes(data))]), js_object({"type": content_type}))
+        files = to_js([Object.fromEntries(to_js({"name": name, "blob": blob}))])
+        results = py(await self._ai.toMarkdown(files))
+        return results[0] if isinstance(results, list) and results else results
+
 
 class RateLimiterAdapter:
     def __init__(self, binding: Any) -> None:

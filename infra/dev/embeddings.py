@@ -11,6 +11,8 @@ A Workers AI model is only served by the real model when their dimensions match
                -> {"embedder": str, "dimensions": int, "vectors": [[float, ...], ...]}
     POST /rerank  {"model": "@cf/baai/bge-reranker-base", "query": str, "texts": [str, ...]}
                -> {"reranker": str, "scores": [float, ...]}  (one per text, in order)
+    POST /markdown {"name": str, "mimeType": str, "data": base64}
+               -> Workers AI's ConversionResult (infra/dev/markdown.py), for `AI.toMarkdown`
 
 The reranker is a stand-in: no registry package ships bge-reranker-base (or another cross-encoder)
 weights, so /rerank scores each text by the embedder's cosine similarity to the query. It keeps the
@@ -21,6 +23,8 @@ Workers AI shape and the order a bi-encoder gives, not the cross-encoder's score
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import json
 import sys
 import threading
@@ -50,7 +54,7 @@ MAX_TEXTS = 100  # Workers AI's maxItems for `text`
 RERANKER_MODELS = ("@cf/baai/bge-reranker-base",)
 RERANK_DIMENSIONS = 384  # what the hashing embedder uses for reranking
 MAX_DIMENSIONS = 1536  # Vectorize's limit
-MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_BODY_BYTES = 64 * 1024 * 1024  # /markdown carries whole documents (base64)
 
 
 class EmbeddingRequestError(ValueError):
@@ -130,6 +134,22 @@ def rerank_scores(embedder: Embedder, request: RerankRequest) -> list[float]:
     dimensions = embedder.native_dimensions or RERANK_DIMENSIONS
     query, *texts = embedder.embed([request.query, *request.texts], dimensions)
     return [sum(a * b for a, b in zip(query, text, strict=True)) for text in texts]
+
+
+def convert_request(payload: object) -> dict[str, Any]:
+    """POST /markdown: one file (base64) to Workers AI's ConversionResult."""
+    from .markdown import convert
+
+    if not isinstance(payload, dict) or set(payload) != {"name", "mimeType", "data"}:
+        raise EmbeddingRequestError("the request body must be a JSON object {name, mimeType, data}")
+    name, mime_type, data = payload["name"], payload["mimeType"], payload["data"]
+    if not all(isinstance(v, str) for v in (name, mime_type, data)) or not name:
+        raise EmbeddingRequestError("name, mimeType and data (base64) must be strings")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except binascii.Error as exc:
+        raise EmbeddingRequestError(f"data: not base64: {exc}") from None
+    return convert(name, mime_type, raw).public()
 
 
 def dimension_mismatch(embedder: Embedder, model: str, dimensions: int) -> str | None:
@@ -217,8 +237,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def do_POST(self) -> None:
-        if self.path not in ("/embed", "/rerank"):
-            self._error(HTTPStatus.NOT_FOUND, f"no route POST {self.path}; try POST /embed or POST /rerank")
+        if self.path not in ("/embed", "/rerank", "/markdown"):
+            self._error(HTTPStatus.NOT_FOUND, f"no route POST {self.path}; try POST /embed, /rerank or /markdown")
             return
         length_header = self.headers.get("content-length")
         if length_header is None or not length_header.isdigit():
@@ -241,7 +261,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         embedder = self.server.embedder
         try:
-            if self.path == "/rerank":
+            if self.path == "/markdown":
+                answer = convert_request(payload)
+            elif self.path == "/rerank":
                 rerank_request = parse_rerank_request(payload)
                 answer: dict[str, Any] = {
                     "reranker": f"cosine similarity of {embedder.name} (stand-in)",

@@ -434,6 +434,30 @@ class LocalAi {
     return { shape: [vectors.length, dimensions], data: vectors };
   }
 
+  /**
+   * `toMarkdown(files)`: a `{ name, blob }` or a list of them -> a ConversionResult or a list
+   * (`{ name, mimeType, format: "markdown", tokens, data }` or `{ name, mimeType, format: "error", error }`),
+   * converted by the sidecar (infra/dev/markdown.py); https://developers.cloudflare.com/workers-ai/features/markdown-conversion/
+   */
+  async toMarkdown(files) {
+    const many = Array.isArray(files);
+    const documents = many ? files : [files];
+    const results = [];
+    for (const [index, file] of documents.entries()) {
+      if (!isPlainObject(file) || typeof file.name !== "string" || typeof file.blob?.arrayBuffer !== "function") {
+        throw new TypeError(`AI.toMarkdown(): item ${index} must be { name: string, blob: Blob }`);
+      }
+      const data = Buffer.from(await file.blob.arrayBuffer()).toString("base64");
+      const mimeType = file.blob.type || "application/octet-stream";
+      const result = await this.#sidecar("toMarkdown", "/markdown", { name: file.name, mimeType, data });
+      if (!isPlainObject(result) || (result.format !== "markdown" && result.format !== "error")) {
+        throw new LocalAiError(`cannot run toMarkdown: the sidecar did not return a ConversionResult for ${file.name}`);
+      }
+      results.push(result);
+    }
+    return many ? results : results[0];
+  }
+
   async #rerank(model, inputs) {
     const { query, texts, topK } = rerankInputs(inputs);
     const payload = await this.#sidecar(model, "/rerank", { model, query, texts });

@@ -19,11 +19,12 @@ from typing import Any, NamedTuple
 from . import catalog, keyword, vectors
 from .catalog import DocumentRecord
 from .chunking import Chunk, chunk_document
+from .convert import read_document
 from .corpus import Corpus
 from .embedding import embed_texts
 from .errors import RagError
 from .ids import builtin_metadata, check_doc_id, object_key
-from .textio import DocumentBody, parse_document
+from .textio import DocumentBody
 
 EMBED_BATCH = 100  # chunks embedded per queue message: one Workers AI call
 # Above this many chunks a document goes through the queue whatever its size: one invocation may run
@@ -78,7 +79,7 @@ async def put_document(
     """Index one document. `store_original=False` when the bytes already are in R2 (ingest on upload)."""
     check_doc_id(doc_id)
     check_size(corpus, len(data))
-    document = parse_document(data, content_type, header_title)
+    document = await read_document(corpus.ai, doc_id, data, content_type, header_title)
     sha = hashlib.sha256(data).hexdigest()
     existing = await catalog.get(corpus.catalog, tenant, doc_id)
     if (
@@ -231,7 +232,7 @@ async def ingest_batch(corpus: Corpus, message: IngestMessage, final_attempt: bo
         if stored is None:
             raise RagError(404, "not_found", "the original is no longer in R2")
         data, _info = stored
-        document = parse_document(data, record.content_type)
+        document = await read_document(corpus.ai, record.doc_id, data, record.content_type)
         document = document._replace(title=record.title or document.title, metadata=record.metadata)
         chunks = chunks_of(corpus, document)
         batch = chunks[message.start : message.start + EMBED_BATCH]
