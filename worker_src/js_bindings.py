@@ -259,9 +259,8 @@ class WorkersAiAdapter:
 
     async def to_markdown(self, name: str, data: bytes, content_type: str) -> Any:
         """`env.AI.toMarkdown([{name, blob}])`'s one ConversionResult, as a dict."""
-        blob = js.Blob.new(to_js([to_js(bytes(data))]), js_object({"type": content_type}))
-        files = to_js([Object.fromEntries(to_js({"name": name, "blob": blob}))])
-        results = py(await self._ai.toMarkdown(files))
+        blob = js.Blob.new(js.Array.of(to_js(bytes(data))), js_object({"type": content_type}))
+        results = py(await self._ai.toMarkdown(js.Array.of(js_object({"name": name, "blob": blob}))))
         return results[0] if isinstance(results, list) and results else results
 
 

@@ -516,5 +516,8 @@ class LocalAi {
  */
 export function createAiBinding(config = {}, deps = {}) {
   const ai = new LocalAi(validateConfig(config), deps);
-  return { run: (model, inputs, options) => ai.run(model, inputs, options) };
+  return {
+    run: (model, inputs, options) => ai.run(model, inputs, options),
+    toMarkdown: (files) => ai.toMarkdown(files),
+  };
 }
