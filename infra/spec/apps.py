@@ -114,9 +114,9 @@ class RagFusionSpec(Model):
     """How `hybrid` merges the vector and keyword rankings."""
 
     method: Literal["rrf", "max"] = Field(
-        default="rrf",
-        description="rrf: sum of weight / (60 + rank); max: the higher weighted score, each mode's "
-        "scores divided by its best",
+        default="max",
+        description="max: the higher weighted score, each mode's scores divided by its best (the better "
+        "of the two on both bench/rag.py corpora); rrf: sum of weight / (60 + rank)",
     )
     vector_weight: float = Field(default=1.0, ge=0, le=100)
     keyword_weight: float = Field(default=1.0, ge=0, le=100)

@@ -81,7 +81,7 @@ function validateConfig(config) {
     textGenerationUrl = null,
     textGenerationModelMap = {},
     textGenerationApiKey = null,
-    embeddingTimeoutMs = 60_000,
+    embeddingTimeoutMs = 300_000, // the local model embeds 100 chunks in ~20 s of CPU: allow for a loaded machine
     textGenerationTimeoutMs = 300_000,
   } = config;
   for (const [field, value] of [

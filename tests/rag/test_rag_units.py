@@ -68,7 +68,7 @@ def _ranked(items: list[str]) -> list[tuple[str, float]]:
 
 
 def rrf_fuse(rankings: list[list[str]]) -> list[tuple[str, float]]:
-    return fuse(_ranked(rankings[0]), _ranked(rankings[1]), Fusion())
+    return fuse(_ranked(rankings[0]), _ranked(rankings[1]), Fusion("rrf"))
 
 
 def test_rrf_rewards_agreement_between_rankings() -> None:

@@ -19,7 +19,7 @@ FUSION_METHODS = ("rrf", "max")
 
 
 class Fusion(NamedTuple):
-    method: Literal["rrf", "max"] = "rrf"
+    method: Literal["rrf", "max"] = "max"
     vector_weight: float = 1.0
     keyword_weight: float = 1.0
 
