@@ -260,12 +260,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.BAD_REQUEST, f"the body is not valid JSON: {exc}")
             return
         embedder = self.server.embedder
+        answer: dict[str, Any]
         try:
             if self.path == "/markdown":
                 answer = convert_request(payload)
             elif self.path == "/rerank":
                 rerank_request = parse_rerank_request(payload)
-                answer: dict[str, Any] = {
+                answer = {
                     "reranker": f"cosine similarity of {embedder.name} (stand-in)",
                     "scores": rerank_scores(embedder, rerank_request),
                 }
