@@ -150,12 +150,14 @@ async def quality(
 ) -> dict[str, Any]:
     from dataclasses import replace
 
-    from app.rag.config import Fusion, RagConfig, Rerank
+    from app.rag.config import Fusion, parse_rag_config
     from app.rag.corpus import Corpus
     from app.rag.ingest import put_document
     from app.rag.retrieval import check_search, search
     from harness.bindings import SqliteD1
     from harness.rag_bindings import FakeR2, FakeVectorize
+
+    from infra.spec import RagSpec
 
     keyword_migrations = sorted((REPO / "stacks" / "migrations" / "keywords").glob("*.sql"))
 
@@ -163,12 +165,10 @@ async def quality(
         return None
 
     corpus = Corpus(
-        config=RagConfig(
-            documents_binding="DOCS",
-            index_binding="VECTORS",
-            generation="extractive",
-            top_k=10,
-            rerank=Rerank(enabled=False, top_n=20),
+        config=parse_rag_config(
+            RagSpec(
+                documents_binding="DOCS", index_binding="VECTORS", generation="extractive", top_k=10
+            ).model_dump(mode="json", by_alias=True)
         ),
         bucket=FakeR2(),
         index=FakeVectorize({"tenant": "string"}),
@@ -187,7 +187,7 @@ async def quality(
     ingest_s = time.perf_counter() - started
     out: dict[str, Any] = {"documents": len(docs), "chunks": chunks, "ingest_chunks_per_s": chunks / ingest_s}
     for label, mode, method, rerank in CONFIGS:
-        configured = replace(corpus, config=corpus.config._replace(fusion=Fusion(method=method)))
+        configured = replace(corpus, config=corpus.config._replace(fusion=Fusion(method, 1.0, 1.0)))
         ranks = []
         for question, relevant in pairs:
             request = check_search(configured, question, 10, mode, None, rerank=rerank)

@@ -131,7 +131,7 @@ class RagFusionSpec(Model):
 class RagMinScoreSpec(Model):
     """A relevance floor per mode: hits scoring below it are dropped (none: keep all)."""
 
-    vector: float | None = Field(default=None, ge=-1, le=1, description="cosine similarity")
+    vector: float | None = Field(default=None, ge=0, le=1, description="cosine similarity")
     keyword: float | None = Field(default=None, ge=0, description="-bm25 of the FTS5 index")
     hybrid: float | None = Field(default=None, ge=0, description="the fused score")
 

@@ -4,14 +4,15 @@ aggregation, and bad input, end to end through HTTP with the official SDKs."""
 from __future__ import annotations
 
 import json
-import time
+import threading
 
 import anthropic
 import httpx
 import openai
 import pytest
-from gateway_testing import UPSTREAM_KEY, anthropic_client, openai_client, route, section
-from harness.stackconfig import key_sha256
+from gateway_testing import SECRETS, UPSTREAM_KEY, anthropic_client, openai_client, route, section
+from harness import GatewayHarness
+from harness.planned import key_sha256, planned_config
 
 HELLO = [{"role": "user", "content": "hello"}]
 KEYS = {
@@ -399,14 +400,12 @@ def test_sdk_errors_for_unknown_alias_and_wrong_method(gw) -> None:
 
 
 @pytest.mark.harness_only  # `edgestack dev` refuses such a stack file before the Worker starts
-def test_a_broken_gateway_section_answers_503_naming_the_key(gateway, fresh_upstreams) -> None:
-    gw = gateway(
-        {
-            **section(fresh_upstreams, _routes()),
-            "keys": {"k": {"sha256": key_sha256("x"), "allowed_models": ["ghost"]}},
-        }
-    )
-    response = httpx.post(gw.base_url + "/v1/chat/completions", json={"model": "plain", "messages": HELLO})
+def test_a_broken_gateway_section_answers_503_naming_the_key(fresh_upstreams) -> None:
+    sections = {"gateway": {**section(fresh_upstreams, _routes()), "keys": {"k": {"sha256": key_sha256("x")}}}}
+    config = planned_config(sections, tuple(SECRETS))
+    config["gateway"]["keys"]["k"]["allowed_models"] = ["ghost"]  # shipped as the loader would never ship it
+    with GatewayHarness(config, SECRETS) as gw:
+        response = httpx.post(gw.base_url + "/v1/chat/completions", json={"model": "plain", "messages": HELLO})
     assert response.status_code == 503
     assert (
         "gateway.keys.k.allowed_models[0]: unknown model alias 'ghost'" in response.json()["error"]["message"]
@@ -418,7 +417,8 @@ def test_a_client_leaving_mid_stream_stops_the_upstream_and_is_recorded_as_499(
     gateway, fresh_upstreams
 ) -> None:
     gw = gateway(section(fresh_upstreams, _routes()))
-    fresh_upstreams.oa.configure(chunk_delay_ms=50)
+    release = threading.Event()  # the upstream holds its stream after the first event until set
+    fresh_upstreams.oa.configure(hold_after_first_event=release)
     words = " ".join(f"w{i}" for i in range(40))
     body = {"model": "plain", "stream": True, "messages": [{"role": "user", "content": words}]}
     with (
@@ -427,10 +427,8 @@ def test_a_client_leaving_mid_stream_stops_the_upstream_and_is_recorded_as_499(
     ):
         assert r.status_code == 200
         next(r.iter_raw())  # the first event arrived; now hang up
-    for _ in range(100):
-        gw.drain()
-        rows = gw.bindings.d1["DB"].query("SELECT status, error_type FROM gateway_usage")
-        if rows:
-            break
-        time.sleep(0.05)  # the harness notices the hang-up on its next write
+    release.set()  # the rest of the stream meets a closed connection
+    gw.harness.wait_for_closed_connections()
+    gw.drain()
+    rows = gw.bindings.d1["DB"].query("SELECT status, error_type FROM gateway_usage")
     assert rows == [{"status": 499, "error_type": "client_closed"}]

@@ -262,9 +262,9 @@ def test_rewriting_is_off_by_default() -> None:
 
 
 def test_every_chunk_carries_folder_filename_and_updated_at_and_they_filter() -> None:
-    world = RagWorld(filter_keys=["folder", "filename", "updated_at"])
-    world.vectors = world.vectors.__class__(
-        {"tenant": "string", "folder": "string", "filename": "string", "updated_at": "number"}
+    world = RagWorld(
+        filter_keys=["folder", "filename", "updated_at"],
+        indexes={"folder": "string", "filename": "string", "updated_at": "number"},
     )
     world.clock.now = 1_767_225_600.25  # 2026-01-01T00:00:00.250Z
     for doc_id in ("guides/setup/linux.md", "guides/billing.md", "top.md"):

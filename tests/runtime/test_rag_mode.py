@@ -25,7 +25,7 @@ def _stack(tmp_path: Path, **rag: object) -> Stack:
 
 
 def _shipped_mode(stack: Stack) -> str:
-    return json.loads(runtime_config_json(stack))["rag"]["mode"]
+    return json.loads(runtime_config_json(stack, {}))["rag"]["mode"]
 
 
 def test_on_the_hashing_floor_an_unset_mode_becomes_keyword(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ unit tests pass in-memory fakes. Core modules never touch a JS object directly.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -38,9 +39,6 @@ class R2ObjectInfo:
 
 
 class R2Bucket(Protocol):
-    async def get_bytes(self, key: str) -> bytes | None: ...
-    async def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
-    async def list_keys(self, prefix: str = "") -> list[str]: ...
     async def delete(self, key: str) -> None: ...
 
     async def put_object(
@@ -117,6 +115,14 @@ class UpstreamResponse:
     async def read(self) -> bytes:
         chunks = [chunk async for chunk in self.body]
         return b"".join(chunks)
+
+
+async def close_stream(body: AsyncIterator[bytes]) -> None:
+    """Close an upstream body early (releases the connection); never raises."""
+    closer = getattr(body, "aclose", None)
+    if closer is not None:
+        with contextlib.suppress(Exception):  # closing a broken upstream must not fail the request
+            await closer()
 
 
 class Fetcher(Protocol):

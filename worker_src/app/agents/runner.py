@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from ..bindings import Fetcher, KvNamespace, UpstreamError
 from ..services import Services
-from .config import AgentsConfig, rag_configured
+from .config import AgentsConfig
 from .ssrf import BlockedUrl, FetchPolicy, guarded_get
 from .store import AgentStore, Schedule, bound_text, iso_ms
 from .tools import DEFAULT_CONTENT_TYPES, LOOKUP_KEY_PREFIX, ToolSpec, lookup_key
@@ -49,15 +49,14 @@ def error_result(message: str) -> str:
 
 
 def resolve_rag_search(services: Services) -> RagSearch | None:
-    """`app.rag.search` when the RAG package is present and the stack configures `rag`."""
-    if not rag_configured(services.config):
+    """`app.rag.search` when the stack configures `rag`."""
+    from ..rag.config import rag_enabled
+
+    if not rag_enabled(services.config):
         return None
-    try:
-        from .. import rag  # type: ignore[attr-defined]  # issue 8 adds it
-    except ImportError:
-        return None
-    search = getattr(rag, "search", None)
-    return search if callable(search) else None
+    from ..rag import search  # on first use: RAG is imported only by agents that search
+
+    return search
 
 
 async def run_tool(spec: ToolSpec | None, name: str, arguments: str, ctx: ToolContext) -> str:

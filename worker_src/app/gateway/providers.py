@@ -17,9 +17,9 @@ from typing import Any, NamedTuple
 
 from ..bindings import UpstreamError, UpstreamResponse
 from ..services import Services
+from ..web.errors import Api
+from ..web.sse import DONE, SseDecoder, encode_event
 from .config import DEFAULT_BASE_URLS, Candidate, Provider
-from .errors import Api
-from .sse import DONE, SseDecoder, encode_event
 from .streams import openai_chunk, openai_completion_to_chunks
 from .translate import (
     JsonObject,

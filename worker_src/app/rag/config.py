@@ -1,140 +1,165 @@
 """The RAG section of `EDGESTACK_CONFIG`, as an immutable record parsed once per isolate.
 
-The stack loader validated the section (`infra.spec.RagSpec`); this re-reads what the Worker relies
-on, with the spec's defaults, and names the key path of anything unusable.
+The stack loader validated the section (`infra.spec.RagSpec`) and the planner ships it complete;
+this reads it without defaults of its own and names the key path of anything unusable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
-from ..config import SectionCache
-from .errors import RagError
+from ..config import ConfigError, Reader, RuntimeConfig, SectionCache
+from ..web.errors import ApiError
 
 Mode = Literal["hybrid", "vector", "keyword"]
 MODES: tuple[Mode, ...] = ("hybrid", "vector", "keyword")
+GENERATIONS = ("llm", "extractive")
 MAX_TOP_K = 20
 FUSION_METHODS = ("rrf", "max")
 
 
 class Fusion(NamedTuple):
-    method: Literal["rrf", "max"] = "max"
-    vector_weight: float = 1.0
-    keyword_weight: float = 1.0
+    method: Literal["rrf", "max"]
+    vector_weight: float
+    keyword_weight: float
 
 
 class MinScore(NamedTuple):
-    vector: float | None = None
-    keyword: float | None = None
-    hybrid: float | None = None
+    vector: float | None
+    keyword: float | None
+    hybrid: float | None
 
     def floor(self, mode: Mode) -> float | None:
         return self.vector if mode == "vector" else self.keyword if mode == "keyword" else self.hybrid
 
 
 class Rerank(NamedTuple):
-    enabled: bool = False
-    model: str = "@cf/baai/bge-reranker-base"
-    top_n: int = 20
+    enabled: bool
+    model: str
+    top_n: int
 
 
 class RewriteQuery(NamedTuple):
-    enabled: bool = False
-    alias: str | None = None
-    prompt: str | None = None
+    enabled: bool
+    alias: str | None
+    prompt: str | None
 
 
 class RagConfig(NamedTuple):
+    enabled: bool
     documents_binding: str
     index_binding: str
-    catalog_binding: str | None = None
-    keyword_binding: str | None = None
-    faq_cache_binding: str | None = None
-    queue_binding: str | None = None
-    embedding_model: str = "@cf/baai/bge-small-en-v1.5"
-    generation_alias: str | None = None
-    generation: Literal["llm", "extractive"] = "llm"
-    mode: Mode = "hybrid"
-    fusion: Fusion = Fusion()
-    min_score: MinScore = MinScore()
-    rerank: Rerank = Rerank()
-    rewrite_query: RewriteQuery = RewriteQuery()
-    chunk_chars: int = 1200
-    chunk_overlap: int = 150
-    top_k: int = 5
-    faq_ttl_s: int = 86400
-    filter_keys: frozenset[str] = frozenset()
-    inline_max_bytes: int = 262_144
-    max_document_bytes: int = 10 * 1_048_576
-    ingest_on_upload: bool = False
-    expose_as_model: str | None = None
-    enabled: bool = True
+    faq_cache_binding: str | None
+    catalog_binding: str | None
+    keyword_binding: str | None
+    queue_binding: str | None
+    embedding_model: str
+    generation_alias: str | None
+    generation: Literal["llm", "extractive"]
+    mode: Mode
+    fusion: Fusion
+    min_score: MinScore
+    rerank: Rerank
+    rewrite_query: RewriteQuery
+    chunk_chars: int
+    chunk_overlap: int
+    top_k: int
+    faq_ttl_s: int
+    filter_keys: frozenset[str]
+    inline_max_bytes: int
+    max_document_bytes: int
+    ingest_on_upload: bool
+    expose_as_model: str | None
 
 
-def _misconfigured(message: str) -> RagError:
-    return RagError(503, "misconfigured", f"rag misconfigured: {message}")
+def _fusion(reader: Reader) -> Fusion:
+    fusion = reader.child("fusion", Fusion._fields)
+    return Fusion(
+        method=fusion.string("method", choices=FUSION_METHODS),  # type: ignore[arg-type]
+        vector_weight=fusion.number("vector_weight"),
+        keyword_weight=fusion.number("keyword_weight"),
+    )
 
 
-# Each nested section: its record and the JSON kinds of its fields (None: may be null).
-_SECTIONS: dict[str, tuple[Any, dict[str, tuple[Any, ...]]]] = {
-    "fusion": (Fusion, {"method": (str,), "vector_weight": (float,), "keyword_weight": (float,)}),
-    "min_score": (MinScore, {"vector": (float, None), "keyword": (float, None), "hybrid": (float, None)}),
-    "rerank": (Rerank, {"enabled": (bool,), "model": (str,), "top_n": (int,)}),
-    "rewrite_query": (RewriteQuery, {"enabled": (bool,), "alias": (str, None), "prompt": (str, None)}),
-}
+def _min_score(reader: Reader) -> MinScore:
+    floor = reader.child("min_score", MinScore._fields)
+    return MinScore(*(floor.optional_number(mode) for mode in MinScore._fields))
 
 
-def _accepts(item: Any, kinds: tuple[Any, ...]) -> bool:
-    if item is None:
-        return None in kinds
-    if isinstance(item, bool):
-        return bool in kinds
-    if isinstance(item, int):
-        return int in kinds or float in kinds
-    return any(kind is not None and isinstance(item, kind) for kind in kinds)
+def _rerank(reader: Reader) -> Rerank:
+    rerank = reader.child("rerank", Rerank._fields)
+    return Rerank(
+        enabled=rerank.boolean("enabled"), model=rerank.string("model"), top_n=rerank.integer("top_n", minimum=1)
+    )
 
 
-def _parse_section(name: str, value: Any) -> Any:
-    record, kinds = _SECTIONS[name]
-    if not isinstance(value, Mapping):
-        raise _misconfigured(f"rag.{name}: expected an object")
-    unknown = sorted(set(value) - set(kinds))
-    if unknown:
-        raise _misconfigured(f"rag.{name}.{unknown[0]}: unknown key")
-    values = {}
-    for key, default in record()._asdict().items():
-        item = value.get(key, default)
-        if not _accepts(item, kinds[key]):
-            raise _misconfigured(f"rag.{name}.{key}: unexpected {type(item).__name__}")
-        values[key] = float(item) if float in kinds[key] and item is not None else item
-    return record(**values)
+def _rewrite_query(reader: Reader) -> RewriteQuery:
+    rewrite = reader.child("rewrite_query", RewriteQuery._fields)
+    return RewriteQuery(
+        enabled=rewrite.boolean("enabled"),
+        alias=rewrite.optional_string("alias"),
+        prompt=rewrite.optional_string("prompt"),
+    )
 
 
 def parse_rag_config(section: Any) -> RagConfig:
-    if not isinstance(section, Mapping):
-        raise _misconfigured("rag: expected an object")
-    defaults = RagConfig(documents_binding="", index_binding="")
-    values: dict[str, Any] = {}
-    for name, default in defaults._asdict().items():
-        value = section.get(name, default)
-        if name in _SECTIONS:
-            value = value if value is default else _parse_section(name, value)
-        elif name == "filter_keys":
-            if not isinstance(value, list | tuple | frozenset) or not all(isinstance(k, str) for k in value):
-                raise _misconfigured("rag.filter_keys: expected a list of strings")
-            value = frozenset(value)
-        elif default is not None and not isinstance(value, type(default)):
-            raise _misconfigured(f"rag.{name}: expected {type(default).__name__}")
-        values[name] = value
-    for name in ("documents_binding", "index_binding"):
-        if not values[name]:
-            raise _misconfigured(f"rag.{name}: required")
-    if values["mode"] not in MODES:
-        raise _misconfigured(f"rag.mode: must be one of {', '.join(MODES)}")
-    if values["fusion"].method not in FUSION_METHODS:
-        raise _misconfigured(f"rag.fusion.method: must be one of {', '.join(FUSION_METHODS)}")
-    return RagConfig(**values)
+    """Parse the `rag` section; raise `ConfigError` naming the key path."""
+    reader = Reader(section, "rag", RagConfig._fields)
+    return RagConfig(
+        enabled=reader.boolean("enabled"),
+        documents_binding=reader.string("documents_binding"),
+        index_binding=reader.string("index_binding"),
+        faq_cache_binding=reader.optional_string("faq_cache_binding"),
+        catalog_binding=reader.optional_string("catalog_binding"),
+        keyword_binding=reader.optional_string("keyword_binding"),
+        queue_binding=reader.optional_string("queue_binding"),
+        embedding_model=reader.string("embedding_model"),
+        generation_alias=reader.optional_string("generation_alias"),
+        generation=reader.string("generation", choices=GENERATIONS),  # type: ignore[arg-type]
+        mode=reader.string("mode", choices=MODES),  # type: ignore[arg-type]
+        fusion=_fusion(reader),
+        min_score=_min_score(reader),
+        rerank=_rerank(reader),
+        rewrite_query=_rewrite_query(reader),
+        chunk_chars=reader.integer("chunk_chars", minimum=1),
+        chunk_overlap=reader.integer("chunk_overlap"),
+        top_k=reader.integer("top_k", minimum=1),
+        faq_ttl_s=reader.integer("faq_ttl_s", minimum=1),
+        filter_keys=frozenset(reader.strings("filter_keys")),
+        inline_max_bytes=reader.integer("inline_max_bytes", minimum=1),
+        max_document_bytes=reader.integer("max_document_bytes", minimum=1),
+        ingest_on_upload=reader.boolean("ingest_on_upload"),
+        expose_as_model=reader.optional_string("expose_as_model"),
+    )
 
 
-CONFIG: SectionCache[RagConfig] = SectionCache("rag", parse_rag_config, (RagError,))
+CONFIG: SectionCache[RagConfig] = SectionCache("rag", parse_rag_config)
+
+
+def rag_config(config: RuntimeConfig) -> RagConfig:
+    """The stack's enabled rag section; ApiError 404 when it has none, 503 when it is unusable."""
+    try:
+        rag = CONFIG.get(config)
+    except ConfigError as error:
+        raise ApiError(503, "misconfigured", f"rag misconfigured: {error}") from None
+    if rag is None or not rag.enabled:
+        raise ApiError(404, "not_found", "RAG is not enabled on this stack (no rag section)")
+    return rag
+
+
+def rag_model(config: RuntimeConfig) -> str | None:
+    """`rag.expose_as_model` of an enabled, usable rag section: the model name RAG answers as."""
+    try:
+        rag = CONFIG.get(config)
+    except ConfigError:
+        return None  # its routes answer 503 with the reason
+    return rag.expose_as_model if rag is not None and rag.enabled else None
+
+
+def rag_enabled(config: RuntimeConfig) -> bool:
+    """Whether the stack has an enabled rag section (an unusable one counts: its use answers why)."""
+    try:
+        rag = CONFIG.get(config)
+    except ConfigError:
+        return True
+    return rag is not None and rag.enabled

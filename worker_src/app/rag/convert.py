@@ -10,7 +10,7 @@ before anything is written.
 from __future__ import annotations
 
 from ..bindings import WorkersAi
-from .errors import RagError
+from ..web.errors import ApiError
 from .textio import RICH_TYPES, DocumentBody, media_type, parse_document
 
 MAX_REASON_CHARS = 300
@@ -25,18 +25,18 @@ async def read_document(
     if extension is None:
         return parse_document(data, content_type, header_title)
     if ai is None:
-        raise RagError(503, "misconfigured", f"rag needs the Workers AI binding (bindings.ai) to convert {kind}")
+        raise ApiError(503, "misconfigured", f"rag needs the Workers AI binding (bindings.ai) to convert {kind}")
     name = doc_id.rpartition("/")[2]
     name = name if name.lower().endswith(extension) else f"{name}{extension}"
     try:
         result = await ai.to_markdown(name, data, kind)
     except Exception as error:
-        raise RagError(502, "upstream", f"toMarkdown failed for {name}: {str(error)[:MAX_REASON_CHARS]}") from None
+        raise ApiError(502, "upstream", f"toMarkdown failed for {name}: {str(error)[:MAX_REASON_CHARS]}") from None
     if not isinstance(result, dict) or result.get("format") not in ("markdown", "error"):
-        raise RagError(502, "upstream", f"toMarkdown answered without a ConversionResult for {name}")
+        raise ApiError(502, "upstream", f"toMarkdown answered without a ConversionResult for {name}")
     if result["format"] == "error" or not isinstance(result.get("data"), str):
         reason = str(result.get("error") or "no data")[:MAX_REASON_CHARS]
-        raise RagError(422, "unprocessable_entity", f"cannot convert {name} ({kind}) to Markdown: {reason}", param="body")
+        raise ApiError(422, "invalid_request", f"cannot convert {name} ({kind}) to Markdown: {reason}", param="body")
     if not result["data"].strip():
-        raise RagError(422, "unprocessable_entity", f"{name} ({kind}) has no text to index", param="body")
+        raise ApiError(422, "invalid_request", f"{name} ({kind}) has no text to index", param="body")
     return parse_document(result["data"].encode(), "text/markdown", header_title)._replace(content_type=kind)

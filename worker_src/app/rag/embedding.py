@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..bindings import Sleep, WorkersAi
+from ..web.errors import ApiError
 from .chunking import MAX_EMBED_TOKENS, token_estimate
-from .errors import RagError
 from .workers_ai import call_retrying, result_field
 
 MAX_TEXTS_PER_CALL = 100
 
 
-class EmbeddingError(RagError):
+class EmbeddingError(ApiError):
     def __init__(self, message: str) -> None:
         super().__init__(502, "upstream", f"embedding failed: {message}")
 
@@ -43,10 +43,10 @@ async def embed_texts(
 ) -> list[list[float]]:
     """One vector per text, in order; calls of at most 100 texts."""
     if ai is None:
-        raise RagError(503, "misconfigured", "rag needs the Workers AI binding (bindings.ai) to embed")
+        raise ApiError(503, "misconfigured", "rag needs the Workers AI binding (bindings.ai) to embed")
     for text in texts:
         if token_estimate(text) > MAX_EMBED_TOKENS + 12:
-            raise RagError(
+            raise ApiError(
                 400, "invalid_request", f"a text of ~{token_estimate(text)} tokens exceeds {model}'s 512"
             )
     vectors: list[list[float]] = []

@@ -6,7 +6,7 @@ import hashlib
 import re
 from datetime import datetime
 
-from .errors import bad_request
+from ..web.errors import bad_request
 
 MAX_DOC_ID_CHARS = 256
 _DOC_ID = re.compile(r"^[A-Za-z0-9._/-]{1,256}$")

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..bindings import Sleep, WorkersAi
-from .errors import RagError
+from ..web.errors import ApiError
 from .workers_ai import call_retrying, result_field
 
 
-class RerankError(RagError):
+class RerankError(ApiError):
     def __init__(self, message: str) -> None:
         super().__init__(502, "upstream", f"reranking failed: {message}")
 
@@ -45,7 +45,7 @@ async def rerank(
 ) -> list[tuple[int, float]]:
     """(index into `texts`, score) of the best `top_k` texts for the query, best first."""
     if ai is None:
-        raise RagError(503, "misconfigured", "rag.rerank needs the Workers AI binding (bindings.ai)")
+        raise ApiError(503, "misconfigured", "rag.rerank needs the Workers AI binding (bindings.ai)")
     if not texts:
         return []
     inputs = {"query": query, "contexts": [{"text": text} for text in texts], "top_k": min(top_k, len(texts))}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any, NamedTuple
 
+from ..web.errors import bad_request
 from . import keyword, vectors
 from .config import MAX_TOP_K, MODES, Mode, Rerank
 from .corpus import Corpus
 from .embedding import embed_texts
-from .errors import bad_request
 from .filters import Filter, parse_filter
 from .fusion import fuse
 from .rerank import rerank

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..web.errors import ApiError
 from .config import RewriteQuery
-from .errors import RagError
 from .retrieval import MAX_QUERY_CHARS, SearchRequest
 
 DEFAULT_PROMPT = (
@@ -25,7 +25,6 @@ async def rewrite_query(
     """`request` with its query rewritten, or unchanged when rewriting is off."""
     if not rewrite.enabled or rewrite.alias is None:
         return request
-    from ..gateway.errors import GatewayError
     from ..gateway.internal import InternalChatRequest, chat
 
     messages = [
@@ -35,11 +34,11 @@ async def rewrite_query(
     chat_request = InternalChatRequest(model=rewrite.alias, messages=messages, temperature=0)
     try:
         result = await chat(services, principal, chat_request)
-    except GatewayError as error:
-        raise RagError(
+    except ApiError as error:
+        raise ApiError(
             502, "upstream", f"query rewriting through gateway alias {rewrite.alias!r} failed: {error.message}"
         ) from None
     rewritten = " ".join((result.content or "").split())[:MAX_QUERY_CHARS]
     if not rewritten:
-        raise RagError(502, "upstream", f"query rewriting through gateway alias {rewrite.alias!r} returned no text")
+        raise ApiError(502, "upstream", f"query rewriting through gateway alias {rewrite.alias!r} returned no text")
     return request._replace(query=rewritten)
