@@ -314,7 +314,7 @@ def report(results: dict[str, dict[str, Any]], rt: dict[str, Any] | None, corpor
             lines += [
                 "",
                 f"Embedder **{embedder}**{floor}; {q['documents']} documents, {q['chunks']} chunks, "
-                f"{q['questions']} questions; ingestion in-process {q['ingest_chunks_per_s']:.0f} chunks/s.",
+                f"{q['questions']} questions; ingestion in-process {q['ingest_chunks_per_s']:.1f} chunks/s.",
                 "",
                 *_quality_table(q),
                 "",
