@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from .minilm import MiniLmEncoder
 
+from infra.errors import EdgestackError
+
 HASHING_EMBEDDER_NAME = "hashing-embedder (not a language model)"
 MINILM_NAME = "all-MiniLM-L6-v2"
 MINILM_DIMENSIONS = 384
@@ -44,7 +46,7 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str], dimensions: int) -> list[list[float]]: ...
 
 
-class EmbeddingServerError(RuntimeError):
+class EmbeddingServerError(EdgestackError, RuntimeError):
     """The sidecar could not start."""
 
 
