@@ -86,7 +86,7 @@ def test_every_listed_command_is_registered(capsys: pytest.CaptureFixture[str]) 
 
 
 # Exceptions infra raises and converts itself; they never reach a command's caller.
-INTERNAL_ERRORS = {"_NodeError", "EmbeddingRequestError"}
+INTERNAL_ERRORS = {"_NodeError", "EmbeddingRequestError", "ConversionError"}  # the sidecar answers these over HTTP
 
 
 def _infra_exception_classes() -> list[type[BaseException]]:

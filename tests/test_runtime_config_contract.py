@@ -32,7 +32,7 @@ from app.config import (  # noqa: E402
 )
 from app.gateway import config as gateway_config  # noqa: E402
 from app.http import HttpRequest  # noqa: E402
-from app.rag.config import RagConfig, parse_rag_config  # noqa: E402
+from app.rag.config import Fusion, MinScore, RagConfig, Rerank, RewriteQuery, parse_rag_config  # noqa: E402
 from app.router import handle  # noqa: E402
 from app.services import Services  # noqa: E402
 from app.web.auth import VirtualKey  # noqa: E402
@@ -108,6 +108,10 @@ def shipped() -> dict[str, Any]:
         (gateway_config.KEY_KEYS, spec_apps.VirtualKeySpec),
         (gateway_config.BUDGET_KEYS, spec_apps.BudgetSpec),
         (RagConfig._fields, RagSpec),
+        (Fusion._fields, spec_apps.RagFusionSpec),
+        (MinScore._fields, spec_apps.RagMinScoreSpec),
+        (Rerank._fields, spec_apps.RagRerankSpec),
+        (RewriteQuery._fields, spec_apps.RagRewriteSpec),
     ],
     ids=lambda v: v.__name__ if isinstance(v, type) else "",
 )
@@ -158,6 +162,9 @@ def test_rag_and_agents_parse_to_the_models_defaults(shipped) -> None:
     for name in RagSpec.model_fields:
         if name not in SECTIONS["rag"]:
             expected = default(RagSpec, name)
+            if isinstance(expected, BaseModel):  # a nested section: its record holds the same values
+                assert getattr(rag, name)._asdict() == expected.model_dump(), name
+                continue
             assert getattr(rag, name) == (frozenset(expected) if name == "filter_keys" else expected), name
     for name in AgentsSpec.model_fields:
         if name not in SECTIONS["agents"]:

@@ -233,6 +233,12 @@ class WorkersAiAdapter:
             return stream_chunks(result)
         return py(result)
 
+    async def to_markdown(self, name: str, data: bytes, content_type: str) -> Any:
+        """`env.AI.toMarkdown([{name, blob}])`'s one ConversionResult, as a dict."""
+        blob = js.Blob.new(js.Array.of(to_js(bytes(data))), js_object({"type": content_type}))
+        results = py(await self._ai.toMarkdown(js.Array.of(js_object({"name": name, "blob": blob}))))
+        return results[0] if isinstance(results, list) and results else results
+
 
 class RateLimiterAdapter:
     def __init__(self, binding: Any) -> None:

@@ -30,6 +30,7 @@ from .dev_vars import LocalSecrets, resolve_secrets
 from .host_config import HostConfig, HostInputs, HttpLimits, build_host_config
 from .migrate import apply_local_migrations, signal_ready
 from .node_env import ensure_runtime_packages, find_node
+from .rag_mode import local_rag_mode
 from .runtime_process import ReadyInfo, RuntimeProcess, RuntimeStartError
 from .watch import SourceWatcher
 
@@ -59,6 +60,7 @@ class _Embeddings:
     url: str | None = None
     lines: list[str] = field(default_factory=list)
     backend: str = ""
+    language_model: bool = False
     stop: Callable[[], None] | None = None
 
 
@@ -109,6 +111,7 @@ class DevSession:
         server = start_embedding_server()
         self.embeddings.url = server.url
         self.embeddings.stop = server.stop
+        self.embeddings.language_model = server.language_model
         # The hashing embedder's name already says it is not a language model.
         self.embeddings.backend = f"embeddings: {server.embedder_name}; text generation: " + (
             os.environ.get(TEXT_GENERATION_URL_ENV) or "not configured (errors like an unavailable model)"
@@ -152,7 +155,8 @@ class DevSession:
         self._start_embeddings()
         bundle = load_bundle(self.worker_src)
         bundle_dir = write_bundle(bundle, self.work_dir / "bundles")
-        the_plan = make_plan(self.stack, bundle, stack_name=self.stack_name)
+        stack, rag_mode_line = local_rag_mode(self.stack, self.embeddings.language_model)
+        the_plan = make_plan(stack, bundle, stack_name=self.stack_name)
         config = self._host_config(the_plan, bundle_dir)
         self.config_file = self.work_dir / "host-config.json"
         self.config_file.parent.mkdir(parents=True, exist_ok=True)
@@ -192,7 +196,7 @@ class DevSession:
                         config=config,
                         migrations=migrations,
                         missing_secrets=self.secrets.missing,
-                        embedding_lines=self.embeddings.lines,
+                        embedding_lines=[*self.embeddings.lines, *filter(None, [rag_mode_line])],
                         watching=display_path(self.worker_src.resolve()) if self.options.watch else None,
                     )
                 )

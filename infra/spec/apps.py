@@ -169,6 +169,57 @@ class GatewaySpec(Model):
         return out
 
 
+MODE_CANDIDATES = 20  # the most candidates one mode retrieves (Vectorize: top-k 20 with metadata)
+
+
+class RagFusionSpec(Model):
+    """How `hybrid` merges the vector and keyword rankings."""
+
+    method: Literal["rrf", "max"] = Field(
+        default="max",
+        description="max: the higher weighted score, each mode's scores divided by its best (the better "
+        "of the two on both bench/rag.py corpora); rrf: sum of weight / (60 + rank)",
+    )
+    vector_weight: float = Field(default=1.0, ge=0, le=100)
+    keyword_weight: float = Field(default=1.0, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> RagFusionSpec:
+        if self.vector_weight == 0 and self.keyword_weight == 0:
+            raise ValueError("vector_weight and keyword_weight cannot both be 0")
+        return self
+
+
+class RagMinScoreSpec(Model):
+    """A relevance floor per mode: hits scoring below it are dropped (none: keep all)."""
+
+    vector: float | None = Field(default=None, ge=0, le=1, description="cosine similarity")
+    keyword: float | None = Field(default=None, ge=0, description="-bm25 of the FTS5 index")
+    hybrid: float | None = Field(default=None, ge=0, description="the fused score")
+
+
+class RagRerankSpec(Model):
+    """Re-score the fused top-N with a cross-encoder (Workers AI), then keep top_k."""
+
+    enabled: bool = False
+    model: Literal["@cf/baai/bge-reranker-base"] = "@cf/baai/bge-reranker-base"
+    top_n: int = Field(default=20, ge=1, description="Candidates re-scored; at least top_k")
+
+
+class RagRewriteSpec(Model):
+    """Rewrite the question through a gateway alias before retrieval."""
+
+    enabled: bool = False
+    alias: str | None = Field(default=None, min_length=1, description="A gateway alias")
+    prompt: str | None = Field(default=None, min_length=1, max_length=4000, description="The system prompt")
+
+    @model_validator(mode="after")
+    def _alias_when_enabled(self) -> RagRewriteSpec:
+        if self.enabled and self.alias is None:
+            raise ValueError("enabled needs alias (the gateway alias that rewrites the question)")
+        return self
+
+
 class RagSpec(Model):
     enabled: bool = True
     documents_binding: BindingName = Field(description="R2 bucket holding documents")
@@ -190,6 +241,10 @@ class RagSpec(Model):
         default="llm", description="`extractive` answers with the best source sentences, without an LLM"
     )
     mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
+    fusion: RagFusionSpec = RagFusionSpec()
+    min_score: RagMinScoreSpec = RagMinScoreSpec()
+    rerank: RagRerankSpec = RagRerankSpec()
+    rewrite_query: RagRewriteSpec = RagRewriteSpec()
     chunk_chars: int = Field(default=1200, ge=100, le=2000, description="At most 2000: 512 tokens per text")
     chunk_overlap: int = Field(default=150, ge=0, le=1000)
     top_k: int = Field(default=5, ge=1, le=20)
@@ -213,6 +268,25 @@ class RagSpec(Model):
         if self.chunk_overlap >= self.chunk_chars // 2:
             raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be below half of chunk_chars")
         return self
+
+    @model_validator(mode="after")
+    def _rerank_within_the_fused_set(self) -> RagSpec:
+        if not self.rerank.enabled:
+            return self
+        fused = fused_set_size(self.mode)
+        if self.rerank.top_n > fused:
+            raise ValueError(
+                f"rerank.top_n ({self.rerank.top_n}) is over the fused set size: mode {self.mode} "
+                f"retrieves at most {fused} candidates ({MODE_CANDIDATES} per mode)"
+            )
+        if self.rerank.top_n < self.top_k:
+            raise ValueError(f"rerank.top_n ({self.rerank.top_n}) must be at least top_k ({self.top_k})")
+        return self
+
+
+def fused_set_size(mode: str) -> int:
+    """The most distinct candidates a mode's retrieval yields for reranking."""
+    return 2 * MODE_CANDIDATES if mode == "hybrid" else MODE_CANDIDATES
 
 
 class AgentsSpec(Model):

@@ -30,6 +30,8 @@ from .worker_scan import PLAIN_TEXT_PREFIX, durable_object_classes
 
 BUDGET_CLASS = "BudgetCounter"  # the Durable Object class that holds budget counters (worker_src/entry.py)
 RAG_TENANT_KEY = "tenant"  # the Vectorize metadata key every RAG query filters on
+# Metadata every RAG chunk carries (worker_src/app/rag/ids.py builtin_metadata) and its Vectorize type.
+RAG_BUILTIN_METADATA = {"folder": "string", "filename": "string", "updated_at": "number"}
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#LW-]+$")
 
@@ -227,10 +229,17 @@ class _Checker:
                 if key == RAG_TENANT_KEY:
                     self.error(("rag", "filter_keys", i), f"{key!r} is reserved: every query is scoped to it")
                 elif key not in indexes:
+                    kind = RAG_BUILTIN_METADATA.get(key, "string|number|boolean")
                     self.error(
                         ("rag", "filter_keys", i),
                         f"filters on {key!r} need a Vectorize metadata index (created before the first "
-                        f"upsert): add {key}: string|number|boolean under {format_key_path(index_path)}",
+                        f"upsert): add {key}: {kind} under {format_key_path(index_path)}",
+                    )
+                elif key in RAG_BUILTIN_METADATA and indexes[key] != RAG_BUILTIN_METADATA[key]:
+                    self.error(
+                        (*index_path, key),
+                        f"{key!r} is built-in RAG metadata of type {RAG_BUILTIN_METADATA[key]}, "
+                        f"so its index must be {key}: {RAG_BUILTIN_METADATA[key]}",
                     )
         if rag.ingest_on_upload and rag.queue_binding is None:
             self.error(
@@ -325,7 +334,7 @@ class _Checker:
                             ("gateway", "keys", key_name, "allowed_models", i), model, aliases
                         )
         self.budgets()
-        for path in (("rag", "generation_alias"), ("agents", "model_alias")):
+        for path in (("rag", "generation_alias"), ("rag", "rewrite_query", "alias"), ("agents", "model_alias")):
             alias = stack_value(self.stack, path)
             if isinstance(alias, str) and alias not in aliases:
                 self._unknown_alias(path, alias, aliases)

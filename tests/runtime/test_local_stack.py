@@ -70,6 +70,7 @@ def test_banner_lists_bindings_and_backends(dev_cli: tuple[str, list[str], subpr
     for binding in ("CACHE", "DB", "DOCS", "AGENT", "VECTORS", "RATE_LIMITER", "AI"):
         assert re.search(rf"^  {binding}\s+\S", banner, re.MULTILINE), banner
     assert "hashing-embedder (not a language model)" in banner
+    assert "RAG: default mode keyword, not hybrid: the hashing embedder knows no meaning" in banner
     assert "D1 migrations DB:" in banner
 
 

@@ -22,6 +22,7 @@ from .ids import check_doc_id, check_tenant, object_key, vector_id
 from .ingest import delete_document, put_document
 from .query import answer_question, stream_answer
 from .retrieval import check_search, search
+from .rewrite import rewrite_query
 
 DOCUMENTS = "/v1/documents"
 MAX_LIST_LIMIT = 1000
@@ -38,12 +39,21 @@ async def handle_rag(request: HttpRequest, services: Services, caller: Caller) -
         if method != "POST":
             raise method_not_allowed(path, "POST")
         body = json_body(request)
-        reject_unknown_fields(body, {"query", "top_k", "mode", "filter"})
+        reject_unknown_fields(body, {"query", "top_k", "mode", "filter", "rerank"})
         search_request = check_search(
-            corpus, body.get("query"), body.get("top_k"), body.get("mode"), body.get("filter")
+            corpus,
+            body.get("query"),
+            body.get("top_k"),
+            body.get("mode"),
+            body.get("filter"),
+            rerank=body.get("rerank"),
         )
+        search_request = await rewrite_query(services, principal, corpus.config.rewrite_query, search_request)
         hits = await search(corpus, tenant, search_request)
-        return HttpResponse.json({"mode": search_request.mode, "data": [h.public() for h in hits]})
+        payload: dict[str, Any] = {"mode": search_request.mode, "data": [h.public() for h in hits]}
+        if corpus.config.rewrite_query.enabled:
+            payload["rewritten_query"] = search_request.query
+        return HttpResponse.json(payload)
     if path == "/v1/rag/query":
         if method != "POST":
             raise method_not_allowed(path, "POST")
@@ -129,7 +139,7 @@ async def _query(
     request: HttpRequest, corpus: Corpus, services: Services, principal: Principal, tenant: str
 ) -> HttpResponse:
     body = json_body(request)
-    reject_unknown_fields(body, {"question", "top_k", "mode", "filter", "stream"})
+    reject_unknown_fields(body, {"question", "top_k", "mode", "filter", "stream", "rerank"})
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise bad_request("'stream' must be true or false", "stream")
@@ -140,6 +150,7 @@ async def _query(
         body.get("mode"),
         body.get("filter"),
         field="question",
+        rerank=body.get("rerank"),
     )
     question = search_request.query
     if stream:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 
 from ..web.errors import ApiError, bad_request
 
@@ -38,6 +39,15 @@ def check_tenant(tenant: str) -> str:
             param="scope",
         )
     return tenant
+
+
+def builtin_metadata(doc_id: str, updated_at: str) -> dict[str, str | int]:
+    """What every chunk carries besides the document's own metadata, as Cloudflare AI Search does:
+    `folder` (the id up to its last `/`, with it; "" at the top), `filename` (the rest) and
+    `updated_at` (Unix seconds of the catalogue's ISO `updated_at`)."""
+    folder, _, filename = doc_id.rpartition("/")
+    seconds = int(datetime.fromisoformat(updated_at).timestamp())
+    return {"folder": folder + "/" if folder else "", "filename": filename, "updated_at": seconds}
 
 
 def object_key(tenant: str, doc_id: str) -> str:
