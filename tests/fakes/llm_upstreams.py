@@ -214,6 +214,43 @@ class FakeLLMUpstream:
         code = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(status)
         return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
+    def embeddings(self, headers: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
+        """OpenAI `POST /v1/embeddings`: one deterministic unit vector per text (`dimensions`, else 8)."""
+        if headers.get("authorization") != f"Bearer {self.api_key}":
+            return 401, self.error_body(401, "Incorrect API key provided.")
+        texts = body.get("input") if isinstance(body, dict) else None
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t for t in texts):
+            return 400, self.error_body(400, "'input' : input must be a non-empty string or array of strings")
+        if body.get("encoding_format") not in (None, "float", "base64"):
+            return 400, self.error_body(400, "'encoding_format' must be float or base64")
+        size = int(body.get("dimensions") or 8)
+        data = []
+        for index, text in enumerate(texts):
+            seed = sum(text.encode())
+            raw = [((seed * (i + 3)) % 97) / 97 + 0.01 for i in range(size)]
+            norm = sum(x * x for x in raw) ** 0.5
+            data.append({"object": "embedding", "index": index, "embedding": [x / norm for x in raw]})
+        tokens = sum(max(1, len(t) // 4) for t in texts)
+        return 200, {
+            "object": "list",
+            "data": data,
+            "model": body.get("model"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+
+    def count_tokens(self, headers: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
+        """Anthropic `POST /v1/messages/count_tokens`: `{"input_tokens": N}` (7 + 1 per 3 characters)."""
+        if headers.get("x-api-key") != self.api_key or not headers.get("anthropic-version"):
+            return 401, self.error_body(401, "invalid x-api-key")
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str) or "max_tokens" in body:
+            return 400, self.error_body(
+                400, "model: Field required; max_tokens: Extra inputs are not permitted"
+            )
+        material = json.dumps([body.get("system"), body.get("messages"), body.get("tools")])
+        return 200, {"input_tokens": 7 + len(material) // 3}
+
     def validate(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, str] | None:
         """The checks the real API does that matter to a gateway (auth, required fields, roles)."""
         if self.api == "openai":
@@ -572,6 +609,11 @@ class _Handler(BaseHTTPRequestHandler):
                 fault.status, "The server had an error"
             )
             self._send_json(fault.status, fake.error_body(fault.status, message), extra)
+            return
+        endpoint = {"openai": "/v1/embeddings", "anthropic": "/v1/messages/count_tokens"}[fake.api]
+        if self.path == endpoint:
+            answer = fake.embeddings if fake.api == "openai" else fake.count_tokens
+            self._send_json(*answer(headers, body))
             return
         problem = fake.validate(self.path, headers, body)
         if problem is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -12,8 +13,8 @@ from ..bindings import D1Database, KvNamespace, UpstreamError
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
 from . import cache
-from .auth import Principal, authorize, require_model
-from .config import Candidate, GatewayConfig, Price, Route
+from .auth import Caller, Principal, authorize, client_ip_hash, require_model
+from .config import Candidate, GatewayConfig, Price, Route, RouteKind
 from .dispatch import CallSpec, Dispatcher, Success, breaker_key, close_stream
 from .errors import Api, GatewayError
 from .log import log_event
@@ -64,6 +65,39 @@ class RequestContext:
         return max(0, int((self.services.clock() - self.started) * 1000))
 
 
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def request_context(
+    request: HttpRequest,
+    services: Services,
+    config: GatewayConfig,
+    state: IsolateState,
+    api: Api,
+    record_api: str | None = None,
+) -> RequestContext:
+    """A model endpoint's context: request id (`cf-ray` when usable), usage record, response headers."""
+    now = services.clock()
+    ray = request.header("cf-ray")
+    request_id = ray if ray and _REQUEST_ID_OK.match(ray) else state.new_request_id(now)
+    record = UsageRecord(
+        request_id=request_id,
+        ts_ms=int(now * 1000),
+        api=record_api or api,
+        ip_hash=client_ip_hash(config, services, request.client_ip),
+    )
+    return RequestContext(
+        services=services,
+        config=config,
+        state=state,
+        api=api,
+        request_id=request_id,
+        started=now,
+        record=record,
+        headers={"x-edgestack-request-id": request_id},
+    )
+
+
 # ---------------------------------------------------------------- request validation
 
 
@@ -76,6 +110,11 @@ def _is_number(value: object) -> bool:
 
 
 def parse_chat_request(api: Api, request: HttpRequest, max_body_bytes: int) -> ChatRequest:
+    return validate_chat_body(api, read_json_body(request))
+
+
+def read_json_body(request: HttpRequest) -> JsonObject:
+    """The request's JSON object body: 415 for another content type, 400 for anything but an object."""
     content_type = request.header("content-type").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         shown = content_type or "none"
@@ -91,7 +130,7 @@ def parse_chat_request(api: Api, request: HttpRequest, max_body_bytes: int) -> C
         raise _bad(f"request body is not valid JSON: {error}", code="invalid_json") from None
     if not isinstance(body, dict):
         raise _bad("request body must be a JSON object", code="invalid_json")
-    return validate_chat_body(api, body)
+    return body
 
 
 def validate_chat_body(api: Api, body: JsonObject) -> ChatRequest:
@@ -190,7 +229,8 @@ async def serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> Htt
         return error.to_response(api, ctx.headers)
 
 
-async def _serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> HttpResponse:
+async def admit(request: HttpRequest, ctx: RequestContext) -> Caller:
+    """The edge checks of every model endpoint: body size, then `auth.authorize`; sets `ctx.principal`."""
     config = ctx.config
     if len(request.body) > config.max_body_bytes:
         raise GatewayError(
@@ -202,6 +242,12 @@ async def _serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> Ht
     caller = await authorize(config, ctx.services, request.headers, ctx.record.ip_hash)
     ctx.principal = caller.principal
     ctx.record.key_id = caller.principal.key_id
+    return caller
+
+
+async def _serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> HttpResponse:
+    config = ctx.config
+    await admit(request, ctx)
     chat = parse_chat_request(api, request, config.max_body_bytes)
     served = await run_pipeline(ctx, chat, request.headers, request.body.decode("utf-8", "replace"))
     if served.cached is not None:
@@ -235,20 +281,8 @@ async def run_pipeline(
     assert principal is not None
     ctx.record.alias = chat.alias
     ctx.record.stream = int(chat.stream)
-    route = config.routes.get(chat.alias)
-    if route is None:
-        known = ", ".join(
-            sorted(a for a in config.routes if principal.key is None or principal.key.allows(a))
-        )
-        raise GatewayError(
-            404,
-            "not_found",
-            f"model {chat.alias!r} is not configured (available: {known or 'none'})",
-            param="model",
-            code="model_not_found",
-        )
-    require_model(principal, chat.alias)
-    await _admit_quota(ctx)
+    route = find_route(config, principal, chat.alias, "chat")
+    await admit_quota(ctx)
     if config.log_bodies:
         ctx.record.request_body = clip_body(request_text)
 
@@ -291,7 +325,38 @@ async def run_pipeline(
     return Served(route, decision, success=success)
 
 
-async def _admit_quota(ctx: RequestContext) -> None:
+def find_route(config: GatewayConfig, principal: Principal, alias: str, kind: RouteKind) -> Route:
+    """The alias's route, if the key may use it and it serves `kind` (chat or embeddings)."""
+    route = config.routes.get(alias)
+    if route is None:
+        known = ", ".join(
+            sorted(
+                a
+                for a, r in config.routes.items()
+                if r.kind == kind and (principal.key is None or principal.key.allows(a))
+            )
+        )
+        raise GatewayError(
+            404,
+            "not_found",
+            f"model {alias!r} is not configured (available: {known or 'none'})",
+            param="model",
+            code="model_not_found",
+        )
+    require_model(principal, alias)
+    if route.kind != kind:
+        endpoint = "POST /v1/embeddings" if route.kind == "embeddings" else "a chat endpoint"
+        raise GatewayError(
+            400,
+            "invalid_request",
+            f"model {alias!r} is an {route.kind} route and cannot serve {kind} requests; use {endpoint}",
+            param="model",
+            code="wrong_model_kind",
+        )
+    return route
+
+
+async def admit_quota(ctx: RequestContext) -> None:
     key = ctx.principal.key if ctx.principal else None
     db = ctx.usage_db
     if key is None or not key.has_quota or db is None:

@@ -94,6 +94,9 @@ class CachePolicy(NamedTuple):
     max_temperature: float | None = None
 
 
+RouteKind = Literal["chat", "embeddings"]
+
+
 class Route(NamedTuple):
     alias: str
     strategy: Strategy
@@ -101,6 +104,14 @@ class Route(NamedTuple):
     retry: RetryPolicy = RetryPolicy()
     breaker: BreakerPolicy = BreakerPolicy()
     cache: CachePolicy = CachePolicy()
+    kind: RouteKind = "chat"
+
+
+class ResponseStorePolicy(NamedTuple):
+    """D1 database holding stored Responses API responses, and how long they are kept."""
+
+    binding: str
+    ttl_s: int = 30 * 86400
 
 
 class RateLimitPolicy(NamedTuple):
@@ -139,6 +150,7 @@ class GatewayConfig(NamedTuple):
     log_bodies: bool = False
     max_body_bytes: int = 1_048_576
     ip_hash_salt_secret: str | None = None
+    response_store: ResponseStorePolicy | None = None
 
 
 class _Reader:
@@ -247,11 +259,19 @@ def _parse_route(alias: str, reader: _Reader, providers: Mapping[str, Provider])
         candidates.append(
             Candidate(provider=provider, model=item.string("model"), weight=item.integer("weight", 1))
         )
+    kind = reader.string("kind", "chat", choices=("chat", "embeddings"))
+    for index, candidate in enumerate(candidates):
+        if kind == "embeddings" and providers[candidate.provider].kind == "anthropic":
+            raise GatewayConfigError(
+                f"{reader.at('candidates')}[{index}].provider: an embeddings route cannot use "
+                f"anthropic provider {candidate.provider!r}"
+            )
     retry = reader.child("retry")
     breaker = reader.child("circuit_breaker")
     cache = reader.child("cache")
     return Route(
         alias=alias,
+        kind=kind,  # type: ignore[arg-type]
         strategy=reader.string("strategy", "fallback", choices=STRATEGIES),  # type: ignore[arg-type]
         candidates=tuple(candidates),
         retry=RetryPolicy(
@@ -327,7 +347,14 @@ def parse_gateway_config(section: Any) -> GatewayConfig:
             key=limit.string("key", "ip", choices=("ip", "api_key")),  # type: ignore[arg-type]
             retry_after_s=limit.integer("retry_after_s", 60, minimum=1),
         )
+    response_store = None
+    if reader.value.get("response_store") is not None:
+        store = reader.child("response_store")
+        response_store = ResponseStorePolicy(
+            binding=store.string("binding"), ttl_s=store.integer("ttl_s", 30 * 86400, minimum=60)
+        )
     return GatewayConfig(
+        response_store=response_store,
         enabled=reader.boolean("enabled", True),
         public=reader.boolean("public", False),
         providers=providers,

@@ -29,6 +29,7 @@ from .errors import Api, GatewayError, kind_for_status, scrub_secrets, upstream_
 from .latency import LatencyTracker
 from .log import log_event
 from .providers import (
+    Endpoint,
     ProviderMisconfigured,
     UpstreamRequest,
     build_upstream_body,
@@ -76,6 +77,7 @@ class CallSpec(NamedTuple):
     alias: str
     headers: Mapping[str, str]
     request_id: str
+    endpoint: Endpoint = "chat"
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
@@ -166,7 +168,9 @@ class Dispatcher:
                 )
                 continue
             # A request that cannot be expressed in this provider's API is the client's error (400).
-            request = build_upstream_body(call.api, call.body, provider, candidate, call.stream)
+            request = build_upstream_body(
+                call.api, call.body, provider, candidate, call.stream, call.endpoint
+            )
             key = breaker_key(route.alias, candidate)
             if not self.breakers.try_acquire(key, route.breaker, now):
                 skipped_open.append(self.breakers.seconds_until_half_open(key, route.breaker, now))

@@ -7,7 +7,6 @@ Error shape: Anthropic's for `/v1/messages` and for any request carrying `anthro
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import cast
@@ -15,16 +14,16 @@ from typing import cast
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
 from .auth import Principal, authenticate, authorize, client_ip_hash
-from .chat import RequestContext, serve_chat
+from .chat import request_context, serve_chat
 from .config import GatewayConfig, GatewayConfigError
 from .errors import Api, GatewayError
 from .log import log_event
 from .state import ISOLATE, IsolateState
-from .usage import GROUP_COLUMNS, GroupBy, KeyFilter, UsageQuery, UsageRecord, aggregate, parse_time_bounded
+from .usage import GROUP_COLUMNS, GroupBy, KeyFilter, UsageQuery, aggregate, parse_time_bounded
 
 CHAT_PATHS: dict[str, Api] = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
+MODEL_ENDPOINTS = ("/v1/responses", "/v1/embeddings", "/v1/messages/count_tokens")
 DEFAULT_USAGE_WINDOW_S = 86_400
-_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 def _api_for(request: HttpRequest) -> Api:
@@ -32,14 +31,9 @@ def _api_for(request: HttpRequest) -> Api:
     path = request.path.rstrip("/")
     if path in CHAT_PATHS:
         return CHAT_PATHS[path]
+    if path == "/v1/messages/count_tokens":
+        return "anthropic"
     return "anthropic" if request.header("anthropic-version") else "openai"
-
-
-def _request_id(request: HttpRequest, state: IsolateState, now: float) -> str:
-    ray = request.header("cf-ray")
-    if ray and _REQUEST_ID_OK.match(ray):
-        return ray
-    return state.new_request_id(now)
 
 
 async def handle_v1(
@@ -74,32 +68,21 @@ async def _route(
             raise GatewayError(
                 405, "method_not_allowed", f"{path} accepts POST only", headers={"allow": "POST"}
             )
-        now = services.clock()
-        request_id = _request_id(request, state, now)
-        record = UsageRecord(
-            request_id=request_id,
-            ts_ms=int(now * 1000),
-            api=CHAT_PATHS[path],
-            ip_hash=client_ip_hash(config, services, request.client_ip),
-        )
-        ctx = RequestContext(
-            services=services,
-            config=config,
-            state=state,
-            api=CHAT_PATHS[path],
-            request_id=request_id,
-            started=now,
-            record=record,
-            headers={"x-edgestack-request-id": request_id},
-        )
+        ctx = request_context(request, services, config, state, CHAT_PATHS[path])
         return await serve_chat(CHAT_PATHS[path], request, ctx)
+    if path in MODEL_ENDPOINTS or path.startswith("/v1/responses/"):
+        from .endpoints import serve_model_endpoint  # Responses, embeddings, count_tokens: on first use
+
+        return await serve_model_endpoint(request, services, config, state, path)
     if path == "/v1/models" or path.startswith("/v1/models/"):
         if method not in ("GET", "HEAD"):
             raise GatewayError(
                 405, "method_not_allowed", f"{path} accepts GET only", headers={"allow": "GET"}
             )
         principal = authenticate(config, request.headers)
-        return _models(config, principal, api, path.removeprefix("/v1/models").strip("/"), _rag_model(services))
+        return _models(
+            config, principal, api, path.removeprefix("/v1/models").strip("/"), _rag_model(services)
+        )
     if path == "/v1/documents" or path.startswith(("/v1/documents/", "/v1/rag/")):
         return await _rag(request, services, config)
     if path == "/v1/usage":
@@ -144,7 +127,9 @@ async def _rag(
     from ..rag.errors import RagError
     from ..rag.http import handle_rag, handle_rag_chat  # on first use
 
-    caller = await authorize(config, services, request.headers, client_ip_hash(config, services, request.client_ip))
+    caller = await authorize(
+        config, services, request.headers, client_ip_hash(config, services, request.client_ip)
+    )
     try:
         if as_chat:
             return await handle_rag_chat(request, services, caller.principal, caller.tenant)

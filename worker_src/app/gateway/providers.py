@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from ..bindings import UpstreamError, UpstreamResponse
 from ..services import Services
@@ -36,17 +36,33 @@ class ProviderMisconfigured(Exception):
     """The provider cannot be called at all (missing secret or binding): skip it, do not retry it."""
 
 
+Endpoint = Literal["chat", "embeddings", "count_tokens"]
+
+
 class UpstreamRequest(NamedTuple):
     """The body to send, in the provider's own API shape."""
 
     body: JsonObject
     stream: bool
+    endpoint: Endpoint = "chat"
 
 
 def build_upstream_body(
-    client_api: Api, client_body: JsonObject, provider: Provider, candidate: Candidate, stream: bool
+    client_api: Api,
+    client_body: JsonObject,
+    provider: Provider,
+    candidate: Candidate,
+    stream: bool,
+    endpoint: Endpoint = "chat",
 ) -> UpstreamRequest:
     """Translate (or copy) the client's body for this candidate, with the candidate's model."""
+    if endpoint == "embeddings":  # OpenAI's format; floats upstream, re-encoded for the client
+        body = {**client_body, "model": candidate.model, "encoding_format": "float"}
+        return UpstreamRequest(body=body, stream=False, endpoint="embeddings")
+    if endpoint == "count_tokens":  # Anthropic's format, to anthropic providers only
+        fields = ("messages", "system", "tools", "tool_choice", "thinking", "mcp_servers")
+        body = {name: client_body[name] for name in fields if name in client_body}
+        return UpstreamRequest(body={"model": candidate.model, **body}, stream=False, endpoint="count_tokens")
     if provider.api == client_api:
         body = dict(client_body)
         body["model"] = candidate.model
@@ -108,6 +124,8 @@ async def send(
 ) -> UpstreamResponse:
     """Send one upstream call. Raises UpstreamError (connect/timeout) or ProviderMisconfigured."""
     if provider.kind == "workers-ai":
+        if request.endpoint == "embeddings":
+            return await _run_workers_ai_embeddings(services, provider, request)
         return await _run_workers_ai(services, provider, request, request_id)
     key = _secret(provider, services.secrets)
     headers = {
@@ -116,7 +134,7 @@ async def send(
     }
     if provider.api == "anthropic":
         base = provider.base_url or DEFAULT_BASE_URLS["anthropic"]
-        url = f"{base}/v1/messages"
+        url = f"{base}/v1/messages{'/count_tokens' if request.endpoint == 'count_tokens' else ''}"
         headers["anthropic-version"] = ANTHROPIC_VERSION
         if key:
             headers["x-api-key"] = key
@@ -125,7 +143,7 @@ async def send(
                 headers[name] = client_headers[name]
     else:
         base = provider.base_url or DEFAULT_BASE_URLS.get(provider.kind, DEFAULT_BASE_URLS["openai"])
-        url = f"{base}/chat/completions"
+        url = f"{base}/{'embeddings' if request.endpoint == 'embeddings' else 'chat/completions'}"
         if key:
             headers["authorization"] = f"Bearer {key}"
     body = dumps(request.body).encode()
@@ -307,3 +325,17 @@ async def _run_workers_ai(
     else:
         payload = dumps(completion).encode()
     return UpstreamResponse(200, headers, _iterate_bytes(payload))
+
+
+async def _run_workers_ai_embeddings(
+    services: Services, provider: Provider, request: UpstreamRequest
+) -> UpstreamResponse:
+    """An OpenAI embeddings body run on a Workers AI embedding model, answered in OpenAI's shape."""
+    from .embeddings import workers_ai_embeddings  # only embedding routes load it
+
+    assert services.ai is not None  # check_usable ran first
+    model = str(request.body.get("model", ""))
+    texts = request.body.get("input") or []
+    result = await workers_ai_embeddings(services, model, texts, request.body.get("dimensions"))
+    headers = {"content-type": "application/json"}
+    return UpstreamResponse(200, headers, _iterate_bytes(dumps(result).encode()))

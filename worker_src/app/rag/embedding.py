@@ -20,6 +20,13 @@ from .chunking import MAX_EMBED_TOKENS, token_estimate
 from .errors import RagError
 
 MAX_TEXTS_PER_CALL = 100
+# Output dimensions of the Workers AI embedding models (Cloudflare's model catalog); the Worker's copy
+# of infra/spec/apps.py EMBEDDING_DIMENSIONS (the Worker cannot import infra).
+WORKERS_AI_EMBEDDING_DIMENSIONS: dict[str, int] = {
+    "@cf/baai/bge-small-en-v1.5": 384,
+    "@cf/baai/bge-base-en-v1.5": 768,
+    "@cf/baai/bge-large-en-v1.5": 1024,
+}
 MAX_ATTEMPTS = 4
 BASE_DELAY_S = 0.25
 _RETRYABLE = re.compile(
