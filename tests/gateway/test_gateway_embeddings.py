@@ -171,3 +171,13 @@ def test_count_tokens_errors_use_anthropics_shape(gw) -> None:
     assert caught.value.body["type"] == "error" and caught.value.body["error"]["type"] == "not_found_error"
     reply = httpx.post(gw.base_url + "/v1/messages/count_tokens", json={"model": "claude"})
     assert reply.status_code == 400 and reply.json()["error"]["type"] == "invalid_request_error"
+
+
+# ---------------------------------------------------------------- /v1/models
+
+
+def test_models_lists_aliases_and_embedding_models_with_their_kind(client) -> None:
+    kinds = {m.id: m.kind for m in client.models.list().data}  # type: ignore[attr-defined]
+    assert kinds["embed"] == "embeddings" and kinds["chat"] == "chat" and kinds["claude"] == "chat"
+    assert kinds[BGE_SMALL] == "embeddings"
+    assert client.models.retrieve(BGE_SMALL).kind == "embeddings"  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import cast
+from urllib.parse import unquote
 
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
@@ -18,6 +19,7 @@ from .chat import request_context, serve_chat
 from .config import GatewayConfig, GatewayConfigError
 from .errors import Api, GatewayError
 from .log import log_event
+from .models import list_models
 from .state import ISOLATE, IsolateState
 from .usage import GROUP_COLUMNS, GroupBy, KeyFilter, UsageQuery, aggregate, parse_time_bounded
 
@@ -80,9 +82,8 @@ async def _route(
                 405, "method_not_allowed", f"{path} accepts GET only", headers={"allow": "GET"}
             )
         principal = authenticate(config, request.headers)
-        return _models(
-            config, principal, api, path.removeprefix("/v1/models").strip("/"), _rag_model(services)
-        )
+        one = unquote(path.removeprefix("/v1/models").strip("/"))  # `@cf%2F...` from the SDKs
+        return list_models(config, principal, api, one, _rag_model(services), services.ai is not None)
     if path == "/v1/documents" or path.startswith(("/v1/documents/", "/v1/rag/")):
         return await _rag(request, services, config)
     if path == "/v1/usage":
@@ -138,41 +139,6 @@ async def _rag(
         )
     except RagError as error:
         raise GatewayError(error.status, error.kind, error.message, param=error.param) from None
-
-
-def _models(
-    config: GatewayConfig, principal: Principal, api: Api, one: str, rag_model: str | None = None
-) -> HttpResponse:
-    aliases = sorted(a for a in config.routes if principal.key is None or principal.key.allows(a))
-    if rag_model is not None:
-        aliases = sorted({*aliases, rag_model})
-    if one:
-        if one not in aliases:
-            raise GatewayError(
-                404, "not_found", f"model {one!r} is not configured", param="model", code="model_not_found"
-            )
-        aliases = [one]
-    if api == "anthropic":
-        entries = [
-            {"type": "model", "id": a, "display_name": a, "created_at": "1970-01-01T00:00:00Z"}
-            for a in aliases
-        ]
-        if one:
-            return HttpResponse.json(entries[0])
-        return HttpResponse.json(
-            {
-                "data": entries,
-                "has_more": False,
-                "first_id": aliases[0] if aliases else None,
-                "last_id": aliases[-1] if aliases else None,
-            }
-        )
-    models: list[dict[str, object]] = [
-        {"id": a, "object": "model", "created": 0, "owned_by": "edgestack"} for a in aliases
-    ]
-    if one:
-        return HttpResponse.json(models[0])
-    return HttpResponse.json({"object": "list", "data": models})
 
 
 def _iso(ms: int) -> str:
