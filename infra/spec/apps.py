@@ -33,6 +33,9 @@ class ProviderSpec(Model):
     default_max_tokens: int = Field(
         default=4096, ge=1, le=1_000_000, description="max_tokens sent to Anthropic when a client omits it"
     )
+    anthropic_betas: tuple[str, ...] = Field(
+        default=(), description="anthropic-beta values clients may send through this anthropic provider"
+    )
 
 
 class Candidate(Model):

@@ -79,6 +79,7 @@ class UpstreamSettings:
     failure_status: int = 503
     seed: int = 7
     cached_tokens: int = 0  # reported as prompt-cache hits
+    reasoning: bool = False  # OpenAI API: send `reasoning_content` first, as reasoning models do
     words_per_chunk: int = 1
 
 
@@ -338,9 +339,20 @@ class FakeLLMUpstream:
         answer = f"{self.name}: {text}"
         return answer, [], prompt_tokens, len(answer.split(" "))
 
+    def reasoning_text(self, body: dict[str, Any]) -> str | None:
+        """Reasoning for this reply: OpenAI fakes with `reasoning` set; Anthropic with `thinking` enabled."""
+        if self.api == "openai":
+            wanted = self.settings.reasoning
+        else:
+            wanted = isinstance(body.get("thinking"), dict) and body["thinking"].get("type") == "enabled"
+        return f"thinking about {_last_user_text(body.get('messages') or [])}" if wanted else None
+
     def completion(self, body: dict[str, Any]) -> dict[str, Any]:
         text, calls, prompt, completion = self.reply(body)
         message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
+        reasoning = self.reasoning_text(body)
+        if reasoning:
+            message["reasoning_content"] = reasoning
         if calls:
             message["tool_calls"] = [
                 {
@@ -394,6 +406,9 @@ class FakeLLMUpstream:
             return json.dumps(data)
 
         events = [chunk({"role": "assistant", "content": "", "refusal": None})]
+        reasoning = self.reasoning_text(body)
+        if reasoning:
+            events.extend(chunk({"reasoning_content": piece}) for piece in _pieces(reasoning, 1))
         if text:
             events.extend(chunk({"content": piece}) for piece in _pieces(text, self.settings.words_per_chunk))
         for index, call in enumerate(calls):
@@ -437,6 +452,11 @@ class FakeLLMUpstream:
     def message(self, body: dict[str, Any]) -> dict[str, Any]:
         text, calls, prompt, completion = self.reply(body)
         content: list[dict[str, Any]] = []
+        reasoning = self.reasoning_text(body)
+        if reasoning:
+            content.append(
+                {"type": "thinking", "thinking": reasoning, "signature": "sig-" + uuid.uuid4().hex[:8]}
+            )
         if text or not calls:
             content.append({"type": "text", "text": text})
         content.extend(
@@ -494,6 +514,14 @@ class FakeLLMUpstream:
                             {"index": index, "delta": {"type": "text_delta", "text": piece}},
                         )
                     )
+            elif block["type"] == "thinking":
+                start_block = {"type": "thinking", "thinking": "", "signature": ""}
+                events.append(event("content_block_start", {"index": index, "content_block": start_block}))
+                for piece in _pieces(block["thinking"], self.settings.words_per_chunk):
+                    delta = {"type": "thinking_delta", "thinking": piece}
+                    events.append(event("content_block_delta", {"index": index, "delta": delta}))
+                delta = {"type": "signature_delta", "signature": block["signature"]}
+                events.append(event("content_block_delta", {"index": index, "delta": delta}))
             else:
                 events.append(
                     event("content_block_start", {"index": index, "content_block": {**block, "input": {}}})

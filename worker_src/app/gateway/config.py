@@ -50,6 +50,7 @@ class Provider(NamedTuple):
     timeout_ms: int
     prices: Mapping[str, Price]
     default_max_tokens: int = 4096
+    anthropic_betas: frozenset[str] = frozenset()  # anthropic-beta values clients may send through
 
     @property
     def api(self) -> Literal["openai", "anthropic"]:
@@ -211,6 +212,12 @@ class _Reader:
             return None
         return self.number(key)
 
+    def strings(self, key: str) -> list[str]:
+        value = self._get(key, ())
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+            raise GatewayConfigError(f"{self.at(key)}: expected a list of non-empty strings")
+        return list(value)
+
     def child(self, key: str) -> _Reader:
         return _Reader(self._get(key, {}), self.at(key))
 
@@ -242,6 +249,7 @@ def _parse_provider(name: str, reader: _Reader) -> Provider:
         timeout_ms=reader.integer("timeout_ms", 30_000, minimum=1),
         prices=prices,
         default_max_tokens=reader.integer("default_max_tokens", 4096, minimum=1),
+        anthropic_betas=frozenset(reader.strings("anthropic_betas")),
     )
 
 

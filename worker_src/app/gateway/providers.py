@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple
 from ..bindings import UpstreamError, UpstreamResponse
 from ..services import Services
 from .config import DEFAULT_BASE_URLS, Candidate, Provider
-from .errors import Api
+from .errors import Api, GatewayError
 from .sse import DONE, SseDecoder, encode_event
 from .streams import openai_chunk, openai_completion_to_chunks
 from .translate import (
@@ -29,7 +29,6 @@ from .translate import (
 )
 
 ANTHROPIC_VERSION = "2023-06-01"
-FORWARDED_ANTHROPIC_HEADERS = ("anthropic-beta",)
 
 
 class ProviderMisconfigured(Exception):
@@ -82,6 +81,21 @@ def build_upstream_body(
         ),
         stream=stream,
     )
+
+
+def anthropic_betas(provider: Provider, header: str) -> str:
+    """The client's `anthropic-beta` values for this provider; one not on its allow-list is a 400."""
+    values = [value.strip() for value in header.split(",") if value.strip()]
+    refused = [value for value in values if value not in provider.anthropic_betas]
+    if refused:
+        raise GatewayError(
+            400,
+            "invalid_request",
+            f"anthropic-beta {refused[0]!r} is not allowed for provider {provider.name!r} "
+            f"(gateway.providers.{provider.name}.anthropic_betas)",
+            param="anthropic-beta",
+        )
+    return ",".join(values)
 
 
 def _secret(provider: Provider, secrets: Mapping[str, str]) -> str | None:
@@ -138,9 +152,9 @@ async def send(
         headers["anthropic-version"] = ANTHROPIC_VERSION
         if key:
             headers["x-api-key"] = key
-        for name in FORWARDED_ANTHROPIC_HEADERS:
-            if client_headers.get(name):
-                headers[name] = client_headers[name]
+        betas = anthropic_betas(provider, client_headers.get("anthropic-beta", ""))
+        if betas:
+            headers["anthropic-beta"] = betas
     else:
         base = provider.base_url or DEFAULT_BASE_URLS.get(provider.kind, DEFAULT_BASE_URLS["openai"])
         url = f"{base}/{'embeddings' if request.endpoint == 'embeddings' else 'chat/completions'}"
