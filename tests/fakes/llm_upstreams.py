@@ -98,6 +98,22 @@ def _last_user_text(messages: list[Any]) -> str:
     return ""
 
 
+def _responses_messages(items: Any) -> list[dict[str, Any]]:
+    """A Responses `input` as chat-like messages, for the deterministic reply."""
+    if isinstance(items, str):
+        return [{"role": "user", "content": items}]
+    messages = []
+    for item in items or []:
+        if item.get("type", "message") == "message":
+            content = item.get("content")
+            if isinstance(content, list):
+                content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+            messages.append({"role": item.get("role"), "content": content})
+        elif item.get("type") == "function_call_output":
+            messages.append({"role": "tool", "content": item.get("output")})
+    return messages
+
+
 def _pieces(text: str, words_per_chunk: int) -> list[str]:
     words = text.split(" ")
     out = []
@@ -241,6 +257,103 @@ class FakeLLMUpstream:
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
 
+    def responses_reply(self, body: dict[str, Any]) -> dict[str, Any]:
+        """OpenAI `POST /v1/responses` (non-streaming): the same deterministic reply as chat."""
+        text, calls, prompt, completion = self.reply(
+            {**body, "messages": _responses_messages(body.get("input"))}
+        )
+        output: list[dict[str, Any]] = []
+        if text:
+            content = [{"type": "output_text", "text": text, "annotations": []}]
+            output.append(
+                {
+                    "type": "message",
+                    "id": "msg_up" + uuid.uuid4().hex[:10],
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": content,
+                }
+            )
+        for call in calls:
+            output.append(
+                {
+                    "type": "function_call",
+                    "id": "fc_up" + uuid.uuid4().hex[:10],
+                    "status": "completed",
+                    "call_id": "call_" + uuid.uuid4().hex[:12],
+                    "name": call["name"],
+                    "arguments": json.dumps(call["input"]),
+                }
+            )
+        return {
+            "id": "resp_up" + uuid.uuid4().hex[:16],
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": "completed",
+            "model": body["model"],
+            "output": output,
+            "parallel_tool_calls": True,
+            "tool_choice": body.get("tool_choice", "auto"),
+            "tools": body.get("tools") or [],
+            "usage": {
+                "input_tokens": prompt,
+                "input_tokens_details": {"cached_tokens": self.settings.cached_tokens},
+                "output_tokens": completion,
+                "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": prompt + completion,
+            },
+        }
+
+    def responses_events(self, body: dict[str, Any]) -> list[str]:
+        """The documented Responses stream for `responses_reply`, each event with its sequence number."""
+        final = self.responses_reply(body)
+        events: list[tuple[str, dict[str, Any]]] = []
+
+        def add(name: str, **fields: Any) -> None:
+            events.append((name, {"type": name, "sequence_number": len(events), **fields}))
+
+        add("response.created", response={**final, "status": "in_progress", "output": [], "usage": None})
+        for index, item in enumerate(final["output"]):
+            add(
+                "response.output_item.added",
+                output_index=index,
+                item={
+                    **item,
+                    "status": "in_progress",
+                    **({"content": []} if item["type"] == "message" else {"arguments": ""}),
+                },
+            )
+            if item["type"] == "message":
+                text = item["content"][0]["text"]
+                ids = {"item_id": item["id"], "output_index": index, "content_index": 0}
+                add(
+                    "response.content_part.added",
+                    **ids,
+                    part={"type": "output_text", "text": "", "annotations": []},
+                )
+                for piece in _pieces(text, self.settings.words_per_chunk):
+                    add("response.output_text.delta", **ids, delta=piece, logprobs=[])
+                add("response.output_text.done", **ids, text=text, logprobs=[])
+                add("response.content_part.done", **ids, part=item["content"][0])
+            else:
+                half = len(item["arguments"]) // 2
+                for part in (item["arguments"][:half], item["arguments"][half:]):
+                    add(
+                        "response.function_call_arguments.delta",
+                        item_id=item["id"],
+                        output_index=index,
+                        delta=part,
+                    )
+                add(
+                    "response.function_call_arguments.done",
+                    item_id=item["id"],
+                    output_index=index,
+                    arguments=item["arguments"],
+                )
+            add("response.output_item.done", output_index=index, item=item)
+        add("response.completed", response=final)
+        return [f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events]
+
     def count_tokens(self, headers: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
         """Anthropic `POST /v1/messages/count_tokens`: `{"input_tokens": N}` (7 + 1 per 3 characters)."""
         if headers.get("x-api-key") != self.api_key or not headers.get("anthropic-version"):
@@ -334,7 +447,9 @@ class FakeLLMUpstream:
         none_choice = choice == "none" or (isinstance(choice, dict) and choice.get("type") == "none")
         if tools and not none_choice:
             tool = tools[0]
-            name = tool.get("function", {}).get("name") if self.api == "openai" else tool.get("name")
+            name = tool.get("function", {}).get("name") or tool.get(
+                "name"
+            )  # chat nests it; Responses does not
             return "", [{"name": name, "input": {"query": text}}], prompt_tokens, 7
         answer = f"{self.name}: {text}"
         return answer, [], prompt_tokens, len(answer.split(" "))
@@ -638,6 +753,16 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send_json(fault.status, fake.error_body(fault.status, message), extra)
             return
+        if fake.api == "openai" and self.path == "/v1/responses":
+            if headers.get("authorization") != f"Bearer {fake.api_key}":
+                self._send_json(401, fake.error_body(401, "Incorrect API key provided."))
+            elif not isinstance(body, dict) or "input" not in body or body.get("previous_response_id"):
+                self._send_json(400, fake.error_body(400, "input required; previous_response_id unknown"))
+            elif body.get("stream"):
+                self._stream_events(fake.responses_events(body), fault)
+            else:
+                self._send_json(200, fake.responses_reply(body))
+            return
         endpoint = {"openai": "/v1/embeddings", "anthropic": "/v1/messages/count_tokens"}[fake.api]
         if self.path == endpoint:
             answer = fake.embeddings if fake.api == "openai" else fake.count_tokens
@@ -656,7 +781,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, body: dict[str, Any], fault: Fault | None) -> None:
         fake = self.fake
-        events = fake.openai_chunks(body) if fake.api == "openai" else fake.anthropic_events(body)
+        self._stream_events(
+            fake.openai_chunks(body) if fake.api == "openai" else fake.anthropic_events(body), fault
+        )
+
+    def _stream_events(self, events: list[str], fault: Fault | None) -> None:
+        fake = self.fake
         self.send_response(200)
         self.send_header("content-type", "text/event-stream; charset=utf-8")
         self.send_header("cache-control", "no-cache")

@@ -48,6 +48,8 @@ def dev_gw(upstreams: Upstreams) -> Iterator[ExternalGateway]:
         upstreams, routes, public=False, keys=KEYS, response_store={"binding": "DB", "ttl_s": 3600}
     )
     body["providers"]["an"]["anthropic_betas"] = ["prompt-caching-2024-07-31"]
+    body["providers"]["oai"] = {"kind": "openai", "base_url": upstreams.oa.base_url, "api_key_secret": "OA_KEY"}
+    body["routes"]["native"] = route(("oai", "gpt-n"))
     with DevRuntimeTarget().start(gateway_section(body), SECRETS) as running:
         assert isinstance(running, ExternalGateway)
         yield running
@@ -76,6 +78,14 @@ def test_responses_text_and_stream(client) -> None:
     assert [e.sequence_number for e in events] == list(range(len(events)))
     assert events[0].type == "response.created" and events[-1].type == "response.completed"
     assert final.output_text == "an: dev one two" and final.usage.output_tokens == 4
+
+
+def test_responses_pass_through_natively_to_openai(client, fresh_upstreams) -> None:
+    with client.responses.stream(model="native", input="dev native") as stream:
+        final = stream.get_final_response()
+    assert final.output_text == "oa: dev native" and final.model == "native"
+    assert fresh_upstreams.oa.requests[-1].path == "/v1/responses"
+    assert client.responses.retrieve(final.id).id == final.id
 
 
 def test_responses_function_call_round_trip_through_anthropic(client, fresh_upstreams) -> None:

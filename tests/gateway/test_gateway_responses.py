@@ -37,9 +37,18 @@ def _routes() -> dict:
 
 @pytest.fixture
 def gw(gateway, fresh_upstreams):
-    return gateway(
-        section(fresh_upstreams, _routes(), public=False, keys=KEYS, response_store={"binding": "DB"})
+    body = section(fresh_upstreams, _routes(), public=False, keys=KEYS, response_store={"binding": "DB"})
+    # `kind: openai` serves the Responses API itself: the request passes through to its /responses.
+    body["providers"]["oai"] = {
+        "kind": "openai",
+        "base_url": fresh_upstreams.oa.base_url,
+        "api_key_secret": "OA_KEY",
+    }
+    body["routes"]["native"] = route(("oai", "gpt-n"))
+    body["routes"]["native-or-anthropic"] = route(
+        ("oai", "gpt-n"), ("an", "claude-c"), retry={"base_delay_ms": 0}
     )
+    return gateway(body)
 
 
 @pytest.fixture
@@ -233,3 +242,55 @@ def test_store_true_without_a_store_names_the_missing_binding(gateway, fresh_ups
         client.responses.create(model="to-openai", input="x", store=True)
     assert caught.value.body["param"] == "store" and "gateway.response_store.binding" in caught.value.message
     assert client.responses.create(model="to-openai", input="x").store is False  # not asked: not stored
+
+
+# ---------------------------------------------------------------- kind: openai, natively
+
+
+def test_openai_kind_passes_the_request_through_natively(client, fresh_upstreams) -> None:
+    raw = client.responses.with_raw_response.create(
+        model="native", input="native hi", instructions="Be brief.", text={"format": {"type": "text"}}
+    )
+    response = raw.parse()
+    assert response.output_text == "oa: native hi" and response.model == "native"
+    assert response.id.startswith("resp_") and not response.id.startswith("resp_up")
+    assert response.usage.output_tokens == 3 and raw.headers["x-edgestack-provider"] == "oai"
+    sent = fresh_upstreams.oa.requests[-1]
+    assert sent.path == "/v1/responses" and sent.body["model"] == "gpt-n"
+    assert sent.body["instructions"] == "Be brief." and sent.body["input"] == "native hi"
+    assert sent.body["store"] is False
+
+
+def test_native_stream_passes_events_through_under_the_gateways_id(client) -> None:
+    with client.responses.stream(model="native", input="native one two") as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    created = events[0]
+    assert created.type == "response.created" and created.response.id == final.id and final.model == "native"
+    assert final.output_text == "oa: native one two"
+    assert client.responses.retrieve(final.id).output_text == "oa: native one two"
+
+
+def test_native_function_call_and_previous_response_id(client, fresh_upstreams) -> None:
+    first = client.responses.create(model="native", input="native Paris?", tools=[WEATHER_TOOL])
+    call = first.output[0]
+    assert call.type == "function_call" and json.loads(call.arguments) == {"query": "native Paris?"}
+    second = client.responses.create(
+        model="native",
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "18C"}],
+    )
+    assert second.output_text.startswith("oa:")
+    sent = fresh_upstreams.oa.requests[-1].body
+    assert "previous_response_id" not in sent
+    assert sent["input"][0] == {"type": "message", "role": "user", "content": "native Paris?"}
+    assert sent["input"][1]["type"] == "function_call" and "id" not in sent["input"][1]
+    assert sent["input"][2] == {"type": "function_call_output", "call_id": call.call_id, "output": "18C"}
+
+
+def test_native_falls_back_to_a_translated_candidate(client, fresh_upstreams) -> None:
+    fresh_upstreams.oa.push(Fault(status=503))
+    with client.responses.stream(model="native-or-anthropic", input="fall back") as stream:
+        final = stream.get_final_response()
+    assert final.output_text == "an: fall back"

@@ -37,6 +37,9 @@ class ChatRequest(NamedTuple):
     alias: str
     stream: bool
     include_usage: bool
+    # A Responses API request's own body: sent as is to `kind: openai` providers (`/responses`);
+    # every other provider gets `body`, the chat-completions translation.
+    responses_body: JsonObject | None = None
 
 
 @dataclass
@@ -310,6 +313,7 @@ async def run_pipeline(
         alias=chat.alias,
         headers=headers,
         request_id=ctx.request_id,
+        responses_body=chat.responses_body,
     )
     success = await dispatcher.run(route, order, call)
     ctx.record.provider = success.candidate.provider
@@ -365,7 +369,7 @@ async def admit_quota(ctx: RequestContext) -> None:
     ctx.services.wait_until(_run_batch(db, [add_usage_statement(key, ctx.started, 1, 0)], "quota"))
 
 
-def _price(ctx: RequestContext, candidate: Candidate) -> Price | None:
+def price_of(ctx: RequestContext, candidate: Candidate) -> Price | None:
     provider = ctx.config.providers.get(candidate.provider)
     return provider.prices.get(candidate.model) if provider else None
 
@@ -401,7 +405,7 @@ def complete_json(ctx: RequestContext, chat: ChatRequest, served: Served) -> tup
         ctx,
         200,
         usage=usage,
-        cost=cost_usd(usage, _price(ctx, success.candidate)),
+        cost=cost_usd(usage, price_of(ctx, success.candidate)),
         quota_tokens=usage.total_tokens,
     )
     return response, body
@@ -543,6 +547,6 @@ def _finish_stream(
         status,
         error_kind=error_kind,
         usage=usage,
-        cost=cost_usd(usage, _price(ctx, success.candidate)),
+        cost=cost_usd(usage, price_of(ctx, success.candidate)),
         quota_tokens=usage.total_tokens,
     )

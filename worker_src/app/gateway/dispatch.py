@@ -36,6 +36,7 @@ from .providers import (
     check_usable,
     provider_secret_values,
     send,
+    speaks_responses,
 )
 from .sse import SseDecoder, SseEvent
 from .translate import JsonObject
@@ -78,6 +79,7 @@ class CallSpec(NamedTuple):
     headers: Mapping[str, str]
     request_id: str
     endpoint: Endpoint = "chat"
+    responses_body: JsonObject | None = None  # see chat.ChatRequest.responses_body
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
@@ -168,9 +170,11 @@ class Dispatcher:
                 )
                 continue
             # A request that cannot be expressed in this provider's API is the client's error (400).
-            request = build_upstream_body(
-                call.api, call.body, provider, candidate, call.stream, call.endpoint
-            )
+            endpoint = call.endpoint
+            if call.responses_body is not None and speaks_responses(provider):
+                endpoint = "responses"
+            body = call.responses_body if endpoint == "responses" else call.body
+            request = build_upstream_body(call.api, body or {}, provider, candidate, call.stream, endpoint)
             key = breaker_key(route.alias, candidate)
             if not self.breakers.try_acquire(key, route.breaker, now):
                 skipped_open.append(self.breakers.seconds_until_half_open(key, route.breaker, now))

@@ -31,11 +31,24 @@ from .translate import (
 ANTHROPIC_VERSION = "2023-06-01"
 
 
+OPENAI_PATHS: dict[str, str] = {
+    "chat": "chat/completions",
+    "embeddings": "embeddings",
+    "responses": "responses",
+    "count_tokens": "chat/completions",  # never sent: count_tokens goes to anthropic providers only
+}
+
+
+def speaks_responses(provider: Provider) -> bool:
+    """OpenAI itself serves the Responses API; other kinds get it translated to their chat API."""
+    return provider.kind == "openai"
+
+
 class ProviderMisconfigured(Exception):
     """The provider cannot be called at all (missing secret or binding): skip it, do not retry it."""
 
 
-Endpoint = Literal["chat", "embeddings", "count_tokens"]
+Endpoint = Literal["chat", "embeddings", "count_tokens", "responses"]
 
 
 class UpstreamRequest(NamedTuple):
@@ -58,6 +71,8 @@ def build_upstream_body(
     if endpoint == "embeddings":  # OpenAI's format; floats upstream, re-encoded for the client
         body = {**client_body, "model": candidate.model, "encoding_format": "float"}
         return UpstreamRequest(body=body, stream=False, endpoint="embeddings")
+    if endpoint == "responses":  # OpenAI's own Responses API: the client's body, with this model
+        return UpstreamRequest(body={**client_body, "model": candidate.model}, stream=stream, endpoint="responses")
     if endpoint == "count_tokens":  # Anthropic's format, to anthropic providers only
         fields = ("messages", "system", "tools", "tool_choice", "thinking", "mcp_servers")
         body = {name: client_body[name] for name in fields if name in client_body}
@@ -157,7 +172,7 @@ async def send(
             headers["anthropic-beta"] = betas
     else:
         base = provider.base_url or DEFAULT_BASE_URLS.get(provider.kind, DEFAULT_BASE_URLS["openai"])
-        url = f"{base}/{'embeddings' if request.endpoint == 'embeddings' else 'chat/completions'}"
+        url = f"{base}/{OPENAI_PATHS[request.endpoint]}"
         if key:
             headers["authorization"] = f"Bearer {key}"
     body = dumps(request.body).encode()

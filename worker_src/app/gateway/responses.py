@@ -35,12 +35,15 @@ from .chat import (
 )
 from .errors import GatewayError
 from .log import log_event
+from .providers import speaks_responses
+from .responses_native import native_response, relay_native
 from .responses_stream import ChatToResponsesStream, ResponsesEvent
 from .responses_translate import (
     chat_body,
     completion_to_response,
     parse_responses_body,
     response_shell,
+    upstream_responses_body,
 )
 from .sse import SseDecoder, encode_event
 from .streams import dumps, openai_completion_to_chunks
@@ -123,18 +126,27 @@ async def _create(request: HttpRequest, ctx: RequestContext) -> HttpResponse:
         previous = await responses_store.load(db, caller.tenant, parsed.previous_response_id, _now(ctx))
         history = previous.conversation
     store = db is not None and parsed.store is not False
-    chat = validate_chat_body("openai", chat_body(parsed, history))
+    chat = validate_chat_body("openai", chat_body(parsed, history))._replace(
+        responses_body=upstream_responses_body(parsed, history)
+    )
     served = await run_pipeline(ctx, chat, request.headers, request.body.decode("utf-8", "replace"))
     shell = response_shell(parsed, "resp_" + uuid.uuid4().hex, int(ctx.started), store)
     saver = _Saver(ctx, db if store else None, caller.tenant, history + parsed.input_items)
+    native = served.success is not None and speaks_responses(served.success.provider)
     if parsed.stream:
-        events = _stream(ctx, chat, served, ChatToResponsesStream(shell), saver)
+        if native:
+            events = relay_native(ctx, served, shell, saver.save)
+        else:
+            events = _stream(ctx, chat, served, ChatToResponsesStream(shell), saver)
         return HttpResponse(status=200, headers={**SSE_HEADERS, **ctx.headers}, stream=events)
-    if served.cached is not None:
-        completion = served.cached.response
+    if native:
+        response = native_response(ctx, served, shell)
     else:
-        completion, _ = complete_json(ctx, chat, served)
-    response = completion_to_response(completion, shell)
+        if served.cached is not None:
+            completion = served.cached.response
+        else:
+            completion, _ = complete_json(ctx, chat, served)
+        response = completion_to_response(completion, shell)
     await saver.save(response)
     return HttpResponse(
         status=200, headers={"content-type": "application/json", **ctx.headers}, body=dumps(response).encode()

@@ -200,11 +200,29 @@ class ChatToResponsesStream:
 
     def fail(self, message: str) -> list[ResponsesEvent]:
         """The stream broke: an `error` event, then `response.failed`."""
-        failed = dict(self.shell)
-        failed["status"] = "failed"
-        failed["error"] = {"code": "server_error", "message": message}
-        failed["output"] = [item for item in self.output if item]
-        return [
-            self._event("error", code="server_error", message=message, param=None),
-            self._event("response.failed", response=failed),
-        ]
+        events = failure_events(self.shell, [item for item in self.output if item], message, self.sequence)
+        self.sequence += len(events)
+        return events
+
+
+def failure_events(
+    shell: JsonObject, output: list[JsonObject], message: str, sequence: int
+) -> list[ResponsesEvent]:
+    """What ends a broken Responses stream: `error`, then `response.failed` (numbered from `sequence`)."""
+    failed = {
+        **shell,
+        "status": "failed",
+        "error": {"code": "server_error", "message": message},
+        "output": output,
+    }
+    error = {
+        "type": "error",
+        "sequence_number": sequence,
+        "code": "server_error",
+        "message": message,
+        "param": None,
+    }
+    return [
+        ("error", error),
+        ("response.failed", {"type": "response.failed", "sequence_number": sequence + 1, "response": failed}),
+    ]

@@ -499,3 +499,42 @@ def output_text(response: JsonObject) -> str:
         for part in item.get("content") or []
         if part.get("type") == "output_text"
     )
+
+
+# ---------------------------------------------------------------- native passthrough (kind: openai)
+
+
+def upstream_responses_body(request: ResponsesRequest, history: list[JsonObject]) -> JsonObject:
+    """The client's body for OpenAI's own `/responses`: earlier turns inlined (the ids are the
+    gateway's, not OpenAI's), stored by the gateway rather than upstream."""
+    body = {k: v for k, v in request.body.items() if k not in ("previous_response_id", "store")}
+    if history:  # item ids and reasoning items refer to upstream state that was never stored there
+        earlier = [
+            {k: v for k, v in item.items() if k != "id"}
+            for item in history
+            if item.get("type") != "reasoning"
+        ]
+        body["input"] = earlier + request.input_items
+    body["store"] = False
+    return body
+
+
+def adopt_upstream_response(upstream: JsonObject, shell: JsonObject) -> JsonObject:
+    """OpenAI's `response` under the gateway's id, alias and storage fields."""
+    own = ("id", "model", "previous_response_id", "store", "metadata")
+    return {**upstream, **{name: shell[name] for name in own}}
+
+
+def responses_usage(usage: Any) -> TokenUsage:
+    """A Responses `usage` object as the gateway's TokenUsage."""
+    if not isinstance(usage, dict):
+        return TokenUsage()
+    details = usage.get("input_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else 0
+    return TokenUsage.from_openai(
+        {
+            "prompt_tokens": usage.get("input_tokens"),
+            "completion_tokens": usage.get("output_tokens"),
+            "prompt_tokens_details": {"cached_tokens": cached},
+        }
+    )
