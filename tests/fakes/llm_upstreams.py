@@ -12,6 +12,11 @@
   SSE events message_start, ping, content_block_start/delta/stop, message_delta, message_stop;
   errors are `{"type": "error", "error": {type, message}}`, 529 = overloaded_error.
 
+- Also: OpenAI `POST /v1/embeddings` (deterministic unit vectors, `dimensions`), OpenAI
+  `POST /v1/responses` (the same replies as `response` objects, streamed as the documented Responses
+  events with `sequence_number`), Anthropic `POST /v1/messages/count_tokens`, Anthropic `thinking`
+  blocks when a request enables thinking, and OpenAI-style `reasoning_content` with `reasoning` set.
+
 Behaviour is scripted per test: queued `Fault`s (status codes, `retry-after`, dropped
 connections before headers / after headers / mid-body), fixed latency before the headers and
 between events, a seeded failure rate (benchmarks), a prompt-cache hit count, and a request log.
