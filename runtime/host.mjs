@@ -198,6 +198,14 @@ class Host {
     }
   }
 
+  /** CPU totals for benchmarks: the Worker's own (time inside its asyncio handles, see
+   * _edgestack_host.py) and this host process's (Pyodide, the HTTP server, Miniflare's client). */
+  workerCpu() {
+    const [workerMs, handles] = this.python ? this.python.host.worker_cpu() : [0, 0];
+    const { user, system } = process.cpuUsage();
+    return { workerMs, handles, hostMs: (user + system) / 1000, pid: process.pid };
+  }
+
   status() {
     return {
       state: this.state,
@@ -205,6 +213,7 @@ class Host {
       timings: this.timings,
       requests: this.requests,
       background: this.work.stats(),
+      workerCpu: this.workerCpu(),
     };
   }
 

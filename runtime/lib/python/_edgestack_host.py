@@ -5,6 +5,7 @@ entrypoint and Durable Object classes, and calls their handlers with the argumen
 workerd applies (`python_from_rpc` on the way in, `python_to_rpc` on the way out).
 """
 
+import asyncio
 import importlib
 import inspect
 import sys
@@ -108,6 +109,34 @@ def last_error_line(message):
     """The final `Type: message` line of a Python traceback string."""
     lines = [line for line in str(message).strip().splitlines() if line.strip()]
     return lines[-1].strip() if lines else "error"
+
+
+# ---------------------------------------------------------------- the Worker's own CPU
+# After its import, every piece of Python the Worker runs runs inside an asyncio handle: Pyodide's
+# event loop schedules each step of each task with `setTimeout`. The time spent inside handles is the
+# Worker's own CPU (its Python, and the Pyodide/JS glue it calls synchronously, binding calls
+# included), apart from the host's HTTP server and the storage processes, which run between handles.
+# The host reports the running total in `GET /__edgestack/status` (`workerCpu`); benchmarks divide
+# its growth over sequential requests by their count.
+_WORKER_CPU = [0.0, 0]  # seconds inside handles, handles run
+_handle_run = asyncio.Handle._run
+
+
+def _timed_handle_run(self):
+    started = time.perf_counter()
+    try:
+        return _handle_run(self)
+    finally:
+        _WORKER_CPU[0] += time.perf_counter() - started
+        _WORKER_CPU[1] += 1
+
+
+asyncio.Handle._run = _timed_handle_run
+
+
+def worker_cpu():
+    """[ms spent running the Worker's asyncio handles, handles run] since the host started."""
+    return to_js([_WORKER_CPU[0] * 1000, _WORKER_CPU[1]])
 
 
 _ = js  # keep `js` importable for host snippets
