@@ -44,10 +44,11 @@ for entry in (ROOT / "tests" / "gateway", ROOT / "tests", ROOT / "worker_src", R
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
-from bench.benchdocs import publish  # noqa: E402
-from bench.runtime import HELLO_ENTRY, HELLO_STACK, _session  # noqa: E402
 from gateway_testing import SECRETS, Upstreams, route, section  # noqa: E402
 from harness.stackconfig import gateway_section  # noqa: E402
+
+from bench.benchdocs import publish  # noqa: E402
+from bench.runtime import HELLO_ENTRY, HELLO_STACK, _session  # noqa: E402
 
 SECTION = "## worker cpu"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
