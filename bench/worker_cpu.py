@@ -265,27 +265,39 @@ def render(results: dict[str, Any]) -> str:
         f"storage {hello.storage_ms:.2f} ms, {hello.handles:.0f} handles per request.",
         "",
     ]
-    for label in trees:
+    project = trees[0]
+    lines += [
+        f"**{project}** (this tree)",
+        "",
+        "| route | Worker CPU | vs hello-world | target | host CPU | storage CPU | handles | wall p50 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in ROUTES:
+        c = cpu[(project, name)]
+        target = f"< {TARGETS_MS[name]:.0f} ms" if name in TARGETS_MS else ""
+        lines.append(
+            f"| {name} | {c.worker_ms:.2f} ms | +{c.worker_ms - hello.worker_ms:.2f} ms | {target} | "
+            f"{c.host_ms:.2f} ms | {c.storage_ms:.2f} ms | {c.handles:.0f} | {c.wall_ms:.1f} ms |"
+        )
+    if len(trees) > 1:
         lines += [
-            f"**{label}**",
             "",
-            "| route | Worker CPU | vs hello-world | target | host CPU | storage CPU | handles | wall p50 |",
-            "|---|---|---|---|---|---|---|---|",
+            "Worker CPU per request of each tree in this run (variants are earlier trees of the same change):",
+            "",
+            "| route | " + " | ".join(trees) + " |",
+            "|---|" + "---|" * len(trees),
         ]
         for name in ROUTES:
-            c = cpu[(label, name)]
-            target = f"< {TARGETS_MS[name]:.0f} ms" if name in TARGETS_MS else ""
             lines.append(
-                f"| {name} | {c.worker_ms:.2f} ms | +{c.worker_ms - hello.worker_ms:.2f} ms | {target} | "
-                f"{c.host_ms:.2f} ms | {c.storage_ms:.2f} ms | {c.handles:.0f} | {c.wall_ms:.1f} ms |"
+                f"| {name} | " + " | ".join(f"{cpu[(t, name)].worker_ms:.2f} ms" for t in trees) + " |"
             )
+    lines += ["", "Gateway overhead on a 100 ms upstream (sequential, p50; target < 3 ms):", ""]
+    for label in trees:
         direct, through = results["overhead"][label]
-        lines += [
-            "",
-            f"Gateway overhead on a 100 ms upstream (sequential, p50): direct {direct:.1f} ms, through the "
-            f"runtime {through:.1f} ms, **+{through - direct:.1f} ms** (target < 3 ms).",
-            "",
-        ]
+        lines.append(
+            f"- {label}: direct {direct:.1f} ms, through the runtime {through:.1f} ms, **+{through - direct:.1f} ms**"
+        )
+    lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

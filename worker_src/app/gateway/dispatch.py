@@ -132,7 +132,12 @@ class Dispatcher:
         self.config = config
         self.breakers = breakers
         self.latency = latency
-        self.secrets = provider_secret_values(config.providers, services.secrets)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every provider key value, read only when an error text must be scrubbed (rare): each read
+        is a call into the JS env."""
+        return provider_secret_values(self.config.providers, self.services.secrets)
 
     async def run(self, route: Route, order: list[Candidate], call: CallSpec) -> Success:
         clock, policy = self.services.clock, route.retry
