@@ -113,30 +113,33 @@ def last_error_line(message):
 
 # ---------------------------------------------------------------- the Worker's own CPU
 # After its import, every piece of Python the Worker runs runs inside an asyncio handle: Pyodide's
-# event loop schedules each step of each task with `setTimeout`. The time spent inside handles is the
-# Worker's own CPU (its Python, and the Pyodide/JS glue it calls synchronously, binding calls
-# included), apart from the host's HTTP server and the storage processes, which run between handles.
-# The host reports the running total in `GET /__edgestack/status` (`workerCpu`); benchmarks divide
-# its growth over sequential requests by their count.
-_WORKER_CPU = [0.0, 0]  # seconds inside handles, handles run
+# event loop schedules each step of each task with `setTimeout`. The CPU spent inside handles is the
+# Worker's own (its Python, and the Pyodide/JS glue it calls synchronously, binding calls included),
+# apart from the host's HTTP server and the storage processes, which run between handles. It is read
+# from `process.cpuUsage()` (CPU, not wall time, so a busy machine's descheduling does not count) around
+# each handle. The host reports the totals in `GET /__edgestack/status` (`workerCpu`); benchmarks
+# divide their growth over sequential requests by the request count.
+_WORKER_CPU = [0.0, 0.0, 0]  # CPU microseconds, wall seconds, handles
 _handle_run = asyncio.Handle._run
+_cpu_micros = js.edgestackCpuMicros  # set by python-runtime.mjs: process.cpuUsage(), user + system
 
 
 def _timed_handle_run(self):
-    started = time.perf_counter()
+    cpu, wall = _cpu_micros(), time.perf_counter()
     try:
         return _handle_run(self)
     finally:
-        _WORKER_CPU[0] += time.perf_counter() - started
-        _WORKER_CPU[1] += 1
+        _WORKER_CPU[0] += _cpu_micros() - cpu
+        _WORKER_CPU[1] += time.perf_counter() - wall
+        _WORKER_CPU[2] += 1
 
 
 asyncio.Handle._run = _timed_handle_run
 
 
 def worker_cpu():
-    """[ms spent running the Worker's asyncio handles, handles run] since the host started."""
-    return to_js([_WORKER_CPU[0] * 1000, _WORKER_CPU[1]])
+    """[CPU ms, wall ms spent running the Worker's asyncio handles, handles run] since the host started."""
+    return to_js([_WORKER_CPU[0] / 1000, _WORKER_CPU[1] * 1000, _WORKER_CPU[2]])
 
 
 _ = js  # keep `js` importable for host snippets
