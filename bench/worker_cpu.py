@@ -229,6 +229,8 @@ def run(requests: int, batches: int, variants: list[Path]) -> dict[str, Any]:
                         continue
                     for name, send in ROUTES.items():
                         samples.setdefault((label, name), []).append(measure(url, send, requests))
+            with httpx.Client() as client:
+                meter_us = _status(client, sessions[1][2])["meterUs"]
             upstreams.oa.configure(latency_ms=100.0)
             for label, _, url in sessions[1:]:
                 overhead[label] = _overhead(url, upstreams.oa.base_url, max(30, requests // 4))
@@ -238,6 +240,7 @@ def run(requests: int, batches: int, variants: list[Path]) -> dict[str, Any]:
     return {
         "cpu": {key: _median(values) for key, values in samples.items()},
         "overhead": overhead,
+        "meter_us": meter_us,
         "labels": [label for label, _, _ in sessions],
         "requests": requests,
         "batches": batches,
@@ -261,6 +264,8 @@ def render(results: dict[str, Any]) -> str:
         "Pyodide/JS glue it calls synchronously, apart from the host's HTTP server and storage. The figure "
         "Cloudflare's CPU limit applies to, measured on this machine. **Worker wall**: the same handles' "
         "wall time (higher when the machine is busy).",
+        f"  Reading the CPU costs {results['meter_us']:.1f} µs, about once per handle inside the measured "
+        "window; that is taken out.",
         "- **host**: the whole Node host process (Worker, Pyodide's loop, HTTP server, Miniflare's client).",
         "- **storage**: workerd under Miniflare (KV, D1), from /proc.",
         "",

@@ -201,9 +201,9 @@ class Host {
   /** CPU totals for benchmarks: the Worker's own (CPU and wall time inside its asyncio handles, see
    * _edgestack_host.py) and this host process's (Pyodide, the HTTP server, Miniflare's client). */
   workerCpu() {
-    const [workerMs, workerWallMs, handles] = this.python ? this.python.host.worker_cpu() : [0, 0, 0];
+    const [workerMs, workerWallMs, handles, meterUs] = this.python ? this.python.host.worker_cpu() : [0, 0, 0, 0];
     const { user, system } = process.cpuUsage();
-    return { workerMs, workerWallMs, handles, hostMs: (user + system) / 1000, pid: process.pid };
+    return { workerMs, workerWallMs, handles, meterUs, hostMs: (user + system) / 1000, pid: process.pid };
   }
 
   status() {
