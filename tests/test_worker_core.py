@@ -132,9 +132,13 @@ def test_parsed_once_does_not_cache_a_failure() -> None:
     assert once('{"a": 1}') == {"a": 1}
 
 
-def test_scheduled_runs_no_job_and_touches_no_binding() -> None:
-    """No scheduled jobs are defined yet: a Cron Trigger must neither fail nor use any service."""
-    kv = InMemoryKv()
-    services = _services(kv={"CACHE": kv})
-    assert asyncio.run(handle_scheduled("*/5 * * * *", 1_700_000_000_000.0, services)) is None
-    assert kv.keys() == []  # and `fetch` / `sleep` would have raised
+def test_a_cron_trigger_is_logged_with_its_schedule_and_time(capsys: pytest.CaptureFixture[str]) -> None:
+    services = _services()
+    asyncio.run(handle_scheduled("*/5 * * * *", 1_700_000_000_000.0, services))
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line) == {
+        "cron": "triggered",
+        "cron_expression": "*/5 * * * *",
+        "scheduled_time_ms": 1_700_000_000_000,
+        "stack": "local",
+    }

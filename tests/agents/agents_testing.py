@@ -24,11 +24,11 @@ from app.agents.objects import AgentObject  # noqa: E402
 from app.agents.tools import clear_cache  # noqa: E402
 from app.bindings import Fetcher  # noqa: E402
 from app.config import BuildInfo  # noqa: E402
-from app.gateway.sse import SseDecoder  # noqa: E402
 from app.gateway.state import ISOLATE  # noqa: E402
 from app.http import HttpRequest  # noqa: E402
 from app.router import handle  # noqa: E402
 from app.services import Services  # noqa: E402
+from app.web.sse import SseDecoder  # noqa: E402
 from gateway_testing import SECRETS, Upstreams, route, section  # noqa: E402
 from harness.bindings import BackgroundTasks, FakeClock, InMemoryKv, RecordingSleep, SqliteD1  # noqa: E402
 from harness.fetcher import H11Fetcher  # noqa: E402

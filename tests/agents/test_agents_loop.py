@@ -99,9 +99,11 @@ def test_tool_errors_go_back_to_the_model_as_results(upstreams: Upstreams) -> No
 
 def test_a_slow_tool_times_out_into_a_tool_result(upstreams: Upstreams) -> None:
     class SlowWeb(ScriptedWeb):
+        """A fetch that never answers: it waits for an event nobody sets, so only the timeout ends it."""
+
         async def __call__(self, url: str, **kwargs: Any) -> Any:
-            await asyncio.sleep(5)
-            return await super().__call__(url, **kwargs)
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
 
     upstreams.oa.push_script(
         ScriptedReply(tool_calls=[tool_call("weather", url="https://api.weather.test/slow")]),

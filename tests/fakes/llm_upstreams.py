@@ -86,6 +86,8 @@ class UpstreamSettings:
     cached_tokens: int = 0  # reported as prompt-cache hits
     reasoning: bool = False  # OpenAI API: send `reasoning_content` first, as reasoning models do
     words_per_chunk: int = 1
+    # in-process runs only: a stream sends its first event, then waits for this event to be set
+    hold_after_first_event: threading.Event | None = None
 
 
 def _last_user_text(messages: list[Any]) -> str:
@@ -806,6 +808,8 @@ class _Handler(BaseHTTPRequestHandler):
             if cut is not None and index == cut:
                 self._abort()
                 return
+            if index == 1 and fake.settings.hold_after_first_event is not None:
+                fake.settings.hold_after_first_event.wait(timeout=30)
             if index and fake.settings.chunk_delay_ms:
                 time.sleep(fake.settings.chunk_delay_ms / 1000)
             self._chunk(event.encode())

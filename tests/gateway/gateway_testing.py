@@ -60,7 +60,14 @@ class Upstreams:
         """No queued faults, scripted replies or recorded requests; default settings."""
         for fake in self.all():
             fake.reset()
-            fake.configure(latency_ms=0.0, chunk_delay_ms=0.0, failure_rate=0.0, cached_tokens=0, reasoning=False)
+            fake.configure(
+                latency_ms=0.0,
+                chunk_delay_ms=0.0,
+                failure_rate=0.0,
+                cached_tokens=0,
+                hold_after_first_event=None,
+                reasoning=False,
+            )
         return self
 
     def providers(self, **prices: dict[str, Any]) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from app.config import BuildInfo
 from app.gateway.breaker import CircuitBreakers
 from app.gateway.config import BreakerPolicy, Candidate, RetryPolicy, Route, parse_gateway_config
 from app.gateway.dispatch import CallSpec, Dispatcher
-from app.gateway.errors import GatewayError
 from app.gateway.latency import LatencyTracker
 from app.services import Services
+from app.web.errors import ApiError
 from gateway_testing import run
 from harness.bindings import FakeClock, RecordingSleep
 from harness.stackconfig import gateway_section
@@ -162,7 +162,7 @@ def test_a_400_from_the_request_itself_does_not_fall_back() -> None:
     fetcher.add(
         "one", (400, {}, [b'{"error": {"message": "context too long", "type": "invalid_request_error"}}'])
     )
-    with pytest.raises(GatewayError) as raised:
+    with pytest.raises(ApiError) as raised:
         _dispatch(config, dispatcher)
     assert raised.value.status == 400 and raised.value.message == "context too long"
     assert raised.value.headers["x-edgestack-attempts"] == "1" and fetcher.calls == ["one"]
@@ -185,7 +185,7 @@ def test_the_attempt_budget_caps_calls_and_the_last_failure_is_reported() -> Non
     for _ in range(3):
         fetcher.add("one", (503, {}, [b"{}"]))
         fetcher.add("two", (503, {}, [b"{}"]))
-    with pytest.raises(GatewayError) as raised:
+    with pytest.raises(ApiError) as raised:
         _dispatch(config, dispatcher)
     assert fetcher.calls == ["one", "two", "one"]
     assert raised.value.status == 502 and raised.value.headers["x-edgestack-attempts"] == "3"
@@ -197,7 +197,7 @@ def test_a_retry_after_longer_than_the_time_budget_is_not_waited_for() -> None:
         retry={"max_attempts": 5, "base_delay_ms": 10, "max_total_ms": 1000}, hosts=("one",)
     )
     fetcher.add("one", (429, {"retry-after": "30"}, [b"{}"]))
-    with pytest.raises(GatewayError) as raised:
+    with pytest.raises(ApiError) as raised:
         _dispatch(config, dispatcher)
     assert raised.value.status == 429 and raised.value.retry_after_s == 30
     assert fetcher.calls == ["one"] and sleep.delays == []
@@ -207,7 +207,7 @@ def test_timeouts_end_in_504() -> None:
     config, dispatcher, fetcher, _, _, _ = _setup(retry={"max_attempts": 2, "base_delay_ms": 0})
     fetcher.add("one", UpstreamError("timed out after 5000 ms"))
     fetcher.add("two", UpstreamError("timed out after 5000 ms"))
-    with pytest.raises(GatewayError) as raised:
+    with pytest.raises(ApiError) as raised:
         _dispatch(config, dispatcher)
     assert raised.value.status == 504
 
@@ -215,7 +215,7 @@ def test_timeouts_end_in_504() -> None:
 def test_provider_keys_never_appear_in_errors() -> None:
     config, dispatcher, fetcher, _, _, _ = _setup(retry={"max_attempts": 1})
     fetcher.add("one", (503, {}, [b'{"error": {"message": "key sk-upstream-key is over quota"}}']))
-    with pytest.raises(GatewayError) as raised:
+    with pytest.raises(ApiError) as raised:
         _dispatch(config, dispatcher)
     assert "sk-upstream-key" not in raised.value.message and "[redacted]" in raised.value.message
 
@@ -225,10 +225,10 @@ def test_open_circuits_are_skipped_and_all_open_is_a_503_with_retry_after() -> N
     for _ in range(2):  # threshold 2: two failing requests open both circuits
         fetcher.add("one", (503, {}, [b"{}"]))
         fetcher.add("two", (503, {}, [b"{}"]))
-        with pytest.raises(GatewayError):
+        with pytest.raises(ApiError):
             _dispatch(config, dispatcher)
     fetcher.calls.clear()
-    with pytest.raises(GatewayError) as raised:
+    with pytest.raises(ApiError) as raised:
         _dispatch(config, dispatcher)
     assert fetcher.calls == [] and raised.value.status == 503 and raised.value.code == "circuit_open"
     assert 1 <= raised.value.retry_after_s <= 10
@@ -239,7 +239,7 @@ def test_open_circuits_are_skipped_and_all_open_is_a_503_with_retry_after() -> N
 
 def test_a_provider_without_its_secret_is_skipped_without_using_an_attempt() -> None:
     config, dispatcher, fetcher, _, _, _ = _setup(retry={"max_attempts": 1}, secrets={})
-    with pytest.raises(GatewayError) as raised:
+    with pytest.raises(ApiError) as raised:
         _dispatch(config, dispatcher)
     assert (
         raised.value.status == 502 and "needs Worker secret K" in raised.value.message and fetcher.calls == []

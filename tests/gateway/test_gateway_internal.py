@@ -11,9 +11,6 @@ from typing import Any, TypeVar
 
 import pytest
 from app.config import BuildInfo
-from app.gateway.auth import Caller, Principal, authorize, require_admin
-from app.gateway.config import VirtualKey
-from app.gateway.errors import GatewayError
 from app.gateway.internal import (
     ChatResult,
     InternalChatRequest,
@@ -24,6 +21,8 @@ from app.gateway.internal import (
 )
 from app.gateway.state import IsolateState
 from app.services import Services
+from app.web.auth import Caller, Principal, VirtualKey, authorize, require_admin
+from app.web.errors import ApiError
 from fakes.llm_upstreams import Fault
 from gateway_testing import SECRETS, Upstreams, route, run, section
 from harness.bindings import BackgroundTasks, FakeClock, FakeRateLimiter, InMemoryKv, RecordingSleep, SqliteD1
@@ -169,7 +168,7 @@ def test_chat_errors_are_gateway_errors_and_are_recorded(fresh_upstreams: Upstre
             (bob, ask("x")),
             (Principal(ALICE), InternalChatRequest(model="chat", messages=[])),
         ]:
-            with pytest.raises(GatewayError) as caught:
+            with pytest.raises(ApiError) as caught:
                 await chat(env.services, principal, request, state=env.state)
             seen.append((caught.value.status, caught.value.param))
         await env.background.drain()
@@ -185,7 +184,7 @@ def test_chat_when_every_candidate_fails_raises_a_5xx(fresh_upstreams: Upstreams
     fresh_upstreams.oa.push(Fault(status=500), Fault(status=500), Fault(status=500))
 
     async def body(env: Env) -> int:
-        with pytest.raises(GatewayError) as caught:
+        with pytest.raises(ApiError) as caught:
             await chat(env.services, Principal(ALICE), ask("x"), state=env.state)
         return caught.value.status
 
@@ -199,7 +198,7 @@ def test_chat_counts_against_the_key_quota(fresh_upstreams: Upstreams) -> None:
     async def body(env: Env) -> int:
         await chat(env.services, Principal(key), ask("one"), state=env.state)
         await env.background.drain()
-        with pytest.raises(GatewayError) as caught:
+        with pytest.raises(ApiError) as caught:
             await chat(env.services, Principal(key), ask("two"), state=env.state)
         return caught.value.status
 
@@ -254,7 +253,7 @@ def test_stream_chat_broken_mid_stream_raises_502(fresh_upstreams: Upstreams) ->
     fresh_upstreams.oa.push(Fault(drop="mid_body"))
 
     async def body(env: Env) -> int:
-        with pytest.raises(GatewayError) as caught:
+        with pytest.raises(ApiError) as caught:
             await _collect(stream_chat(env.services, Principal(ALICE), ask("a b c d"), state=env.state))
         await env.background.drain()
         assert env.usage()[-1]["status"] == 502
@@ -280,7 +279,7 @@ def test_authorize_names_the_tenant_and_admin_rights(fresh_upstreams: Upstreams)
     assert (alice.tenant, alice.is_admin) == ("acme", False)
     assert (ops.tenant, ops.is_admin) == ("acme", True)
     assert (anonymous.tenant, anonymous.is_admin) == ("public", False)
-    with pytest.raises(GatewayError) as caught:
+    with pytest.raises(ApiError) as caught:
         require_admin(alice, "PUT /v1/tools/x")
     assert caught.value.status == 403 and "admin: true" in caught.value.message
     require_admin(ops, "PUT /v1/tools/x")
@@ -295,7 +294,7 @@ def test_authorize_rejects_missing_keys_and_applies_the_rate_limit(fresh_upstrea
             try:
                 await authorize(config, env.services, headers, "same-ip")
                 statuses.append(200)
-            except GatewayError as error:
+            except ApiError as error:
                 statuses.append(error.status)
         return statuses
 

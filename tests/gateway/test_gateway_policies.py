@@ -4,7 +4,7 @@ aggregation, and bad input, end to end through HTTP with the official SDKs."""
 from __future__ import annotations
 
 import json
-import time
+import threading
 
 import anthropic
 import httpx
@@ -418,7 +418,8 @@ def test_a_client_leaving_mid_stream_stops_the_upstream_and_is_recorded_as_499(
     gateway, fresh_upstreams
 ) -> None:
     gw = gateway(section(fresh_upstreams, _routes()))
-    fresh_upstreams.oa.configure(chunk_delay_ms=50)
+    release = threading.Event()  # the upstream holds its stream after the first event until set
+    fresh_upstreams.oa.configure(hold_after_first_event=release)
     words = " ".join(f"w{i}" for i in range(40))
     body = {"model": "plain", "stream": True, "messages": [{"role": "user", "content": words}]}
     with (
@@ -427,10 +428,8 @@ def test_a_client_leaving_mid_stream_stops_the_upstream_and_is_recorded_as_499(
     ):
         assert r.status_code == 200
         next(r.iter_raw())  # the first event arrived; now hang up
-    for _ in range(100):
-        gw.drain()
-        rows = gw.bindings.d1["DB"].query("SELECT status, error_type FROM gateway_usage")
-        if rows:
-            break
-        time.sleep(0.05)  # the harness notices the hang-up on its next write
+    release.set()  # the rest of the stream meets a closed connection
+    gw.harness.wait_for_closed_connections()
+    gw.drain()
+    rows = gw.bindings.d1["DB"].query("SELECT status, error_type FROM gateway_usage")
     assert rows == [{"status": 499, "error_type": "client_closed"}]

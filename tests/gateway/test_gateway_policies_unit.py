@@ -5,13 +5,13 @@ from __future__ import annotations
 import statistics
 
 import pytest
-from app.gateway.auth import Principal, authenticate, hash_key, presented_key
 from app.gateway.cache import CachedResponse, cache_key, decide, lookup, store
-from app.gateway.config import CachePolicy, RateLimitPolicy, VirtualKey, parse_gateway_config
-from app.gateway.errors import GatewayError
+from app.gateway.config import CachePolicy, parse_gateway_config
 from app.gateway.quotas import add_usage_statement, check_quota, seconds_until_utc_midnight, utc_day
-from app.gateway.ratelimit import enforce_rate_limit, limit_key
 from app.gateway.usage import UsageQuery, UsageRecord, aggregate, insert_statement, parse_time
+from app.web.auth import VirtualKey, authenticate, hash_key, presented_key
+from app.web.errors import ApiError
+from app.web.ratelimit import RateLimitPolicy, enforce_rate_limit, limit_key
 from gateway_testing import run
 from harness.bindings import FakeClock, FakeRateLimiter, InMemoryKv, SqliteD1
 from harness.stackconfig import gateway_section, key_sha256
@@ -101,7 +101,7 @@ def test_cache_decision(policy, has_kv, body, headers, status, ttl) -> None:
     ],
 )
 def test_bad_cache_headers_are_a_400_naming_the_header(headers) -> None:
-    with pytest.raises(GatewayError) as raised:
+    with pytest.raises(ApiError) as raised:
         decide(ON, True, "openai", "t", "chat", BODY, headers)
     assert raised.value.status == 400 and next(iter(headers)) in raised.value.message
 
@@ -168,7 +168,7 @@ def test_authenticate_finds_the_key_by_hash() -> None:
     ("headers", "code"), [({}, "missing_api_key"), ({"x-api-key": "nope"}, "invalid_api_key")]
 )
 def test_without_a_valid_key_the_answer_is_401(headers, code) -> None:
-    with pytest.raises(GatewayError) as raised:
+    with pytest.raises(ApiError) as raised:
         authenticate(CONFIG, headers)
     assert raised.value.status == 401 and raised.value.code == code
 
@@ -180,11 +180,10 @@ def test_public_gateway_treats_unknown_keys_as_anonymous() -> None:
 
 
 def test_rate_limit_keys_by_api_key_or_ip() -> None:
-    acme = Principal(CONFIG.keys_by_hash[key_sha256("sk-acme")])
     by_key = RateLimitPolicy("RL", "api_key")
-    assert limit_key(by_key, acme, "iphash") == "gw:key:acme"
-    assert limit_key(by_key, Principal(None), "iphash") == "gw:ip:iphash"
-    assert limit_key(RateLimitPolicy("RL", "ip"), acme, "iphash") == "gw:ip:iphash"
+    assert limit_key(by_key, "acme", "iphash") == "gw:key:acme"
+    assert limit_key(by_key, None, "iphash") == "gw:ip:iphash"
+    assert limit_key(RateLimitPolicy("RL", "ip"), "acme", "iphash") == "gw:ip:iphash"
 
 
 def test_rate_limit_429_carries_retry_after_and_a_missing_binding_fails_open() -> None:
@@ -193,7 +192,7 @@ def test_rate_limit_429_carries_retry_after_and_a_missing_binding_fails_open() -
     policy = RateLimitPolicy("RL", "ip", retry_after_s=60)
     run(enforce_rate_limit(policy, {"RL": limiter}, "k"))
     run(enforce_rate_limit(policy, {"RL": limiter}, "k"))
-    with pytest.raises(GatewayError) as raised:
+    with pytest.raises(ApiError) as raised:
         run(enforce_rate_limit(policy, {"RL": limiter}, "k"))
     assert raised.value.status == 429 and raised.value.retry_after_s == 60
     run(enforce_rate_limit(policy, {"RL": limiter}, "other-key"))  # separate counter
@@ -212,14 +211,14 @@ def test_daily_quotas_on_requests_and_tokens() -> None:
     run(check_quota(db, key, now))
     run(db.batch([add_usage_statement(key, now, 1, 40)]))
     run(db.batch([add_usage_statement(key, now, 1, 0)]))
-    with pytest.raises(GatewayError) as raised:
+    with pytest.raises(ApiError) as raised:
         run(check_quota(db, key, now))
     assert raised.value.status == 429 and "request quota of 2" in raised.value.message
     assert raised.value.retry_after_s == 23 * 3600
     tomorrow = now + 86_400
     run(check_quota(db, key, tomorrow))  # a new UTC day
     run(db.batch([add_usage_statement(key, tomorrow, 0, 100)]))
-    with pytest.raises(GatewayError, match="token quota of 100"):
+    with pytest.raises(ApiError, match="token quota of 100"):
         run(check_quota(db, key, tomorrow))
     assert utc_day(now) == "2026-01-01" and seconds_until_utc_midnight(now) == 82_800
 
@@ -315,6 +314,6 @@ def test_usage_time_parameters(text, ms) -> None:
 
 
 def test_bad_usage_time_is_a_400_naming_the_parameter() -> None:
-    with pytest.raises(GatewayError) as raised:
+    with pytest.raises(ApiError) as raised:
         parse_time("yesterday", "since")
     assert raised.value.status == 400 and raised.value.param == "since"

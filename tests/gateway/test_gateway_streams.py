@@ -10,7 +10,6 @@ import json
 
 import pytest
 from app.gateway.relay import StreamRelay
-from app.gateway.sse import DONE, SseDecoder, SseEvent, encode_event
 from app.gateway.streams import (
     AnthropicStreamAccumulator,
     AnthropicToOpenAIStream,
@@ -19,6 +18,7 @@ from app.gateway.streams import (
     anthropic_message_to_events,
     openai_completion_to_chunks,
 )
+from app.web.sse import DONE, SseDecoder, SseEvent, encode_event
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -376,3 +376,25 @@ def test_relay_translates_an_upstream_error_event() -> None:
         json.loads(_decode(out)[0].data)["error"]["message"] == "upstream error during the stream: Overloaded"
     )
     assert relay.errored and relay.finish() == b""
+
+
+@pytest.mark.parametrize("upstream", ["openai", "anthropic"])
+def test_relay_hands_each_client_chunk_to_on_chunk_as_it_encodes_it(upstream) -> None:
+    """In-process callers read these objects; they are exactly the chunks the SSE bytes carry."""
+    seen: list[dict] = []
+    relay = StreamRelay("openai", upstream, include_usage=True, created=1, on_chunk=seen.append)
+    if upstream == "openai":
+        events = _openai_events(openai_stream())
+    else:
+        events = [SseEvent(json.dumps(d), n) for n, d in anthropic_stream()]
+    raw = b"".join(relay.process(e) for e in events) + relay.finish()
+    sent = [json.loads(e.data) for e in _decode(raw) if e.data != "[DONE]"]
+    assert seen == sent and len(seen) > 2
+    assert any(c["choices"] and c["choices"][0]["delta"].get("tool_calls") for c in seen)
+
+
+def test_relay_keeps_the_message_of_the_error_it_sends() -> None:
+    relay = StreamRelay("openai", "openai", include_usage=False, created=1)
+    relay.process(SseEvent(json.dumps(openai_stream()[0])))
+    relay.finish()
+    assert relay.errored and relay.error_message == "the upstream stream ended before it was complete"

@@ -10,7 +10,6 @@ import json
 
 import pytest
 from app.gateway.config import Price
-from app.gateway.errors import GatewayError
 from app.gateway.tokens import TokenUsage, cost_usd
 from app.gateway.translate import (
     anthropic_request_to_openai,
@@ -21,6 +20,7 @@ from app.gateway.translate import (
     openai_stop_to_anthropic,
     parse_tool_arguments,
 )
+from app.web.errors import ApiError
 
 WEATHER_TOOL_OPENAI = {
     "type": "function",
@@ -219,7 +219,7 @@ def test_openai_request_to_anthropic(body, expected) -> None:
     ],
 )
 def test_openai_request_that_anthropic_cannot_take_is_a_400(body, message) -> None:
-    with pytest.raises(GatewayError) as raised:
+    with pytest.raises(ApiError) as raised:
         openai_request_to_anthropic(body, "claude-x", 100)
     assert raised.value.status == 400 and message in raised.value.message
 

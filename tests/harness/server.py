@@ -156,6 +156,15 @@ class GatewayHarness:
         """Wait for every `wait_until` task (usage records, cache writes, KV summaries)."""
         self.call(self.bindings.background.drain())
 
+    def wait_for_closed_connections(self) -> None:
+        """Wait until every client connection has ended on the server side (its response stream
+        closed): after a client hangs up, the server sees it on its next write."""
+        self.call(self._connections_ended())
+
+    async def _connections_ended(self) -> None:
+        if self._connections:
+            await asyncio.wait(list(self._connections), timeout=25)
+
     # ------------------------------------------------------------ HTTP
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -277,6 +277,21 @@ def test_bad_input_gets_a_4xx_naming_the_field_and_leaves_nothing(
     assert world.r2.objects == {} and world.vectors.vectors == {} and world.keyword_rows("acme", "j") == 0
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("GET", "/v1/rag/search", "POST"),
+        ("GET", "/v1/rag/query", "POST"),
+        ("POST", "/v1/documents", "GET"),
+        ("POST", "/v1/documents/x", "GET, PUT, DELETE"),
+    ],
+)
+def test_a_wrong_method_is_405_with_allow(world: RagWorld, method: str, path: str, allow: str) -> None:
+    response = world.request(method, path)
+    assert response.status == 405 and response.headers["allow"] == allow
+    assert json.loads(response.body)["error"]["type"] == "invalid_request_error"
+
+
 def test_document_over_max_bytes_is_413() -> None:
     world = RagWorld(max_document_bytes=1000)
     response = world.request("PUT", "/v1/documents/big", b"a " * 600)
@@ -531,7 +546,7 @@ def test_the_agents_rag_search_tool_resolves_to_this_package(world: RagWorld) ->
     import asyncio
 
     from app.agents.runner import resolve_rag_search
-    from app.rag.errors import RagError
+    from app.web.errors import ApiError
 
     world.put("guide.md", GUIDE)
     search = resolve_rag_search(world.services())
@@ -540,5 +555,5 @@ def test_the_agents_rag_search_tool_resolves_to_this_package(world: RagWorld) ->
     assert hits[0].doc_id == "guide.md" and {"doc_id", "chunk", "score", "title", "text"} <= set(
         hits[0]._fields
     )
-    with pytest.raises(RagError, match="1 to 20"):
+    with pytest.raises(ApiError, match="1 to 20"):
         asyncio.run(search(world.services(), "acme", "x", top_k=50))

@@ -8,11 +8,11 @@ import sqlite3
 
 import pytest
 from app.rag.chunking import MAX_EMBED_TOKENS, chunk_document, token_estimate
-from app.rag.errors import RagError
 from app.rag.faq import cache_key, normalize_question
 from app.rag.filters import Filter, parse_filter
 from app.rag.ids import MAX_VECTOR_ID_BYTES, check_doc_id, namespace, vector_id
 from app.rag.retrieval import rrf_fuse
+from app.web.errors import ApiError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -109,7 +109,7 @@ def test_filter_goes_to_vectorize_with_the_tenant() -> None:
     ],
 )
 def test_bad_filters_name_the_field(raw, param) -> None:
-    with pytest.raises(RagError) as caught:
+    with pytest.raises(ApiError) as caught:
         parse_filter(raw, {"k"})
     assert caught.value.status == 400 and caught.value.param == param
 
@@ -121,7 +121,7 @@ def test_ids_namespaces_and_vector_ids_fit_vectorize_limits() -> None:
     assert namespace("acme") == "acme" and len(namespace("x" * 100).encode()) <= 64
     assert vector_id("a", "b", 0) != vector_id("a", "c", 0) != vector_id("b", "b", 0)
     for bad in ("", "../x", "a b", "a\\b", "é"):
-        with pytest.raises(RagError):
+        with pytest.raises(ApiError):
             check_doc_id(bad)
 
 

@@ -6,6 +6,7 @@ unit tests pass in-memory fakes. Core modules never touch a JS object directly.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -112,6 +113,14 @@ class UpstreamResponse:
     async def read(self) -> bytes:
         chunks = [chunk async for chunk in self.body]
         return b"".join(chunks)
+
+
+async def close_stream(body: AsyncIterator[bytes]) -> None:
+    """Close an upstream body early (releases the connection); never raises."""
+    closer = getattr(body, "aclose", None)
+    if closer is not None:
+        with contextlib.suppress(Exception):  # closing a broken upstream must not fail the request
+            await closer()
 
 
 class Fetcher(Protocol):

@@ -1,6 +1,6 @@
 """Top-level request routing for the Default entrypoint.
 
-The gateway and the demo are imported on their first request, not at start-up: under Pyodide
+The `/v1` front door (and behind it the gateway) and the demo are imported on their first request, not at start-up: under Pyodide
 their import is mostly compiling source (the bundle carries no .pyc), and an isolate that never
 serves them (a Durable Object, a stack with the gateway off) should not pay for it. Measured in
 bench/runtime.py; see docs/benchmarks.md.
@@ -17,7 +17,7 @@ async def handle(request: HttpRequest, services: Services) -> HttpResponse:
     if request.path == "/healthz" and request.method in ("GET", "HEAD"):
         return healthz(services.build, services.local_backends)
     if request.path.startswith("/v1/"):
-        from .gateway import handle_v1
+        from .v1 import handle_v1
 
         return await handle_v1(request, services)
     if request.path == "/demo":
@@ -30,5 +30,8 @@ async def handle(request: HttpRequest, services: Services) -> HttpResponse:
 
 
 async def handle_scheduled(cron: str, scheduled_time_ms: float, services: Services) -> None:
-    """A Cron Trigger fired (`worker.crons`). No app module defines scheduled jobs yet, so this runs
-    nothing; the entrypoint is wired so that jobs can be added here without touching entry.py."""
+    """A Cron Trigger fired (`worker.crons`). No feature defines a scheduled job yet, so the run is
+    logged (Workers Logs) and nothing else happens; a job is added here, not in entry.py."""
+    from .web.log import log_event  # on first use
+
+    log_event("cron", "triggered", cron_expression=cron, scheduled_time_ms=int(scheduled_time_ms), stack=services.build.stack)

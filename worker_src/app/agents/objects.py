@@ -14,15 +14,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..bindings import Fetcher
-from ..gateway.auth import principal_for_key_name
-from ..gateway.errors import GatewayError
-from ..gateway.internal import InternalChatRequest, StreamItem, chat, stream_chat
-from ..gateway.log import log_event
-from ..gateway.sse import encode_event
-from ..gateway.state import ISOLATE
-from ..gateway.streams import dumps
+from ..gateway.internal import InternalChatRequest, StreamItem, chat, key_principal, stream_chat
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
+from ..web.errors import ApiError
+from ..web.log import log_event
+from ..web.sse import SSE_HEADERS, dumps, encode_event
 from .config import AgentsConfig, agents_config
 from .loop import ModelCall, StepDelta, ToolCallEvent, ToolResultEvent, Turn, TurnEvent, TurnOutcome, collect
 from .outbox import flush_outbox, outbox_state
@@ -31,7 +28,6 @@ from .runner import ToolContext, resolve_rag_search
 from .store import AgentStore, Message, ObjectStorage, Schedule
 from .tools import ToolRegistry
 
-SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 PAUSED_SCHEDULE_RETRY_S = 60  # a due schedule waits while the agent awaits an approval
 OUTBOX_BACKSTOP_S = 30  # the alarm replays an outbox that the post-turn flush did not empty
 FLUSH_DELAY_S = 0.05  # the post-turn flush waits this long: the response first, then one batch for many turns
@@ -40,17 +36,14 @@ FLUSH_DELAY_S = 0.05  # the post-turn flush waits this long: the response first,
 def _error(
     status: int, kind: str, message: str, param: str | None = None, code: str | None = None
 ) -> HttpResponse:
-    return GatewayError(status, kind, message, param=param, code=code).to_response("openai")
+    return ApiError(status, kind, message, param=param, code=code).to_response("openai")
 
 
 def gateway_model(services: Services, key_name: str | None) -> ModelCall:
     """The model, called in-process through the gateway as the caller's virtual key."""
 
     async def call(request: InternalChatRequest, stream: bool) -> AsyncIterator[StreamItem]:
-        config = ISOLATE.config.get(services.config)
-        if config is None:
-            raise GatewayError(503, "misconfigured", "agents need the AI gateway (no gateway section)")
-        principal = principal_for_key_name(config, key_name)
+        principal = key_principal(services, key_name)
         if stream:
             async for item in stream_chat(services, principal, request):
                 yield item
@@ -99,10 +92,16 @@ class AgentObject:
             if call.op == "delete":
                 return await self._delete(call)
             return await self._turn(call, config, services)
-        except GatewayError as error:
+        except ApiError as error:
             return error.to_response("openai")
         except Exception as error:  # a bug: the gateway's error shape, never a traceback
-            log_event("agent_request_failed", op=call.op, error=type(error).__name__, detail=str(error)[:300])
+            log_event(
+                "agents",
+                "agent_request_failed",
+                op=call.op,
+                error=type(error).__name__,
+                detail=str(error)[:300],
+            )
             return _error(500, "internal", "internal agent error")
 
     def _describe(self, call: AgentCall) -> HttpResponse:
@@ -158,12 +157,12 @@ class AgentObject:
     async def _start(
         self, call: AgentCall, config: AgentsConfig, services: Services
     ) -> AsyncIterator[TurnEvent]:
-        """The turn's events; raises GatewayError for a call that cannot start (nothing stored then)."""
+        """The turn's events; raises ApiError for a call that cannot start (nothing stored then)."""
         pending = self.store.pending()
         if call.op == "message":
             if pending:
                 ids = ", ".join(p.call_id for p in pending)
-                raise GatewayError(
+                raise ApiError(
                     409,
                     "invalid_request",
                     f"agent {call.agent_id!r} is awaiting approval of {ids}: "
@@ -174,7 +173,7 @@ class AgentObject:
             turn = await self._new_turn(config, services, call.key, call.stream)
             return turn.start(call.content or "")
         if not pending:
-            raise GatewayError(
+            raise ApiError(
                 409,
                 "invalid_request",
                 f"agent {call.agent_id!r} has no tool call awaiting approval",
@@ -182,7 +181,7 @@ class AgentObject:
                 code="nothing_pending",
             )
         if call.call_id not in {p.call_id for p in pending}:
-            raise GatewayError(
+            raise ApiError(
                 404,
                 "not_found",
                 f"no pending tool call {call.call_id!r} (pending: {', '.join(p.call_id for p in pending)})",
@@ -223,10 +222,10 @@ class AgentObject:
             try:
                 async for event in events:
                     queue.put_nowait(_sse(event, call.agent_id))
-            except GatewayError as error:
+            except ApiError as error:
                 queue.put_nowait(encode_event(dumps(error.payload("openai")), "error"))
             except Exception as error:  # a bug: end the stream with an error event, never hang it
-                log_event("agent_turn_failed", error=type(error).__name__, detail=str(error)[:300])
+                log_event("agents", "agent_turn_failed", error=type(error).__name__, detail=str(error)[:300])
                 queue.put_nowait(encode_event(dumps({"error": {"message": "internal agent error"}}), "error"))
             finally:
                 await self._arm_backstop()
@@ -256,7 +255,7 @@ class AgentObject:
         try:
             await self.rearm()
         except Exception as error:  # the turn's messages are stored; only the replication waits
-            log_event("agent_rearm_failed", error=type(error).__name__, detail=str(error)[:300])
+            log_event("agents", "agent_rearm_failed", error=type(error).__name__, detail=str(error)[:300])
 
     def _after_turn(self, services: Services) -> None:
         """Replicate the new messages to D1 shortly after the response (the alarm is the backstop).
@@ -324,7 +323,7 @@ class AgentObject:
         try:
             await self._run_due_schedules(config, services)
         except Exception as error:  # logged; the outbox and the re-arm still run
-            log_event("agent_schedule_failed", error=type(error).__name__, detail=str(error)[:300])
+            log_event("agents", "agent_schedule_failed", error=type(error).__name__, detail=str(error)[:300])
         await self.flush(services, config)
         await self.rearm()
 
@@ -345,12 +344,16 @@ class AgentObject:
         try:
             turn = await self._new_turn(config, services, schedule.key_name, stream=False)
             outcome = await collect(turn.run_stored(message))
-        except GatewayError as error:  # the prompt is stored (the schedule ran once); the model failed
+        except ApiError as error:  # the prompt is stored (the schedule ran once); the model failed
             log_event(
-                "agent_schedule_turn_failed", schedule=schedule.id, status=error.status, detail=error.message
+                "agents",
+                "agent_schedule_turn_failed",
+                schedule=schedule.id,
+                status=error.status,
+                detail=error.message,
             )
             return None
-        log_event("agent_schedule_ran", schedule=schedule.id, status=outcome.status)
+        log_event("agents", "agent_schedule_ran", schedule=schedule.id, status=outcome.status)
         return outcome
 
 

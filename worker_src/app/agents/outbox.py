@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..bindings import D1Database
-from ..gateway.log import log_event
+from ..web.log import log_event
 from .store import AgentStore
 
 BATCH_ROWS = 50  # 9 bound parameters per row; D1 allows 100 per statement, batches of many statements
@@ -69,6 +69,7 @@ async def flush_outbox(store: AgentStore, db: D1Database | None, clock: Callable
             retry_at_ms = (clock() + delay_s) * 1000
             store.set_meta(STATE_KEY, json.dumps({"failures": failures, "retry_at_ms": retry_at_ms}))
             log_event(
+                "agents",
                 "agent_outbox_failed",
                 failures=failures,
                 retry_in_s=delay_s,

@@ -1,4 +1,4 @@
-"""The Worker side of `/v1/agents/...` and `/v1/tools/...` (behind the gateway's auth).
+"""The Worker side of `/v1/agents/...` and `/v1/tools/...` (behind the `/v1` front door, `app/v1.py`).
 
 Requests are checked here (ids, bodies, rights) and then forwarded to the agent's Durable Object,
 named from (tenant, agent_id); history is read from D1 and tool configs from KV directly.
@@ -10,11 +10,11 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from ..gateway.auth import Caller, authorize, client_ip_hash, require_admin
-from ..gateway.config import GatewayConfig
-from ..gateway.errors import GatewayError
 from ..http import HttpRequest, HttpResponse
 from ..services import DurableObjectNamespace, Services
+from ..web.auth import Caller, require_admin
+from ..web.errors import ApiError
+from ..web.request import json_body, method_not_allowed, reject_unknown_fields
 from .config import AgentsConfig, agents_config
 from .protocol import AGENT_ID, OBJECT_PATH, AgentCall, object_name
 from .tools import ToolRegistry, ToolSpecError, parse_tool_spec
@@ -25,39 +25,18 @@ DEFAULT_HISTORY_PAGE = 50
 MAX_TOOL_SPEC_BYTES = 65_536
 
 
-def _bad(message: str, param: str, status: int = 400, code: str | None = None) -> GatewayError:
-    return GatewayError(status, "invalid_request", message, param=param, code=code)
-
-
-def _method_not_allowed(path: str, allowed: str) -> GatewayError:
-    return GatewayError(405, "method_not_allowed", f"{path} accepts {allowed}", headers={"allow": allowed})
+def _bad(message: str, param: str, status: int = 400, code: str | None = None) -> ApiError:
+    return ApiError(status, "invalid_request", message, param=param, code=code)
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError as error:
-        raise _bad(f"request body is not valid JSON: {error}", "body", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise _bad("request body must be a JSON object", "body", code="invalid_json")
-    return body
+    return json_body(request, check_content_type=False, empty=True)
 
 
-def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    for key in body:
-        if key not in allowed:
-            raise _bad(f"unknown field {key!r} (allowed: {', '.join(allowed)})", key)
-
-
-async def handle_agents_route(
-    request: HttpRequest, services: Services, gateway: GatewayConfig
-) -> HttpResponse:
+async def handle_agents_route(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
     config = agents_config(services.config)
     if config is None:
-        raise GatewayError(404, "not_found", "agents are not enabled on this stack")
-    caller = await authorize(
-        gateway, services, request.headers, client_ip_hash(gateway, services, request.client_ip)
-    )
+        raise ApiError(404, "not_found", "agents are not enabled on this stack")
     parts = [unquote(p) for p in request.path.rstrip("/").split("/")[2:]]  # after "", "v1"
     if parts[0] == "tools":
         return await _tools(request, services, config, caller, parts[1:])
@@ -89,29 +68,29 @@ async def _agents(
             return await _forward(services, config, AgentCall("get", caller.tenant, agent_id, key))
         if method == "DELETE":
             return await _delete(services, config, caller, agent_id)
-        raise _method_not_allowed(path, "GET, DELETE")
+        raise method_not_allowed(path, "GET", "DELETE")
     if rest == ["messages"]:
         if method != "POST":
-            raise _method_not_allowed(path, "POST")
+            raise method_not_allowed(path, "POST")
         return await _message(request, services, config, caller, agent_id)
     if rest == ["history"]:
         if method not in ("GET", "HEAD"):
-            raise _method_not_allowed(path, "GET")
+            raise method_not_allowed(path, "GET")
         return await _history(request, services, config, caller, agent_id)
     if len(rest) == 2 and rest[0] == "approvals":
         if method != "POST":
-            raise _method_not_allowed(path, "POST")
+            raise method_not_allowed(path, "POST")
         return await _approval(request, services, config, caller, agent_id, rest[1])
-    raise GatewayError(404, "not_found", f"no route for {method} {path}")
+    raise ApiError(404, "not_found", f"no route for {method} {path}")
 
 
 async def _message(
     request: HttpRequest, services: Services, config: AgentsConfig, caller: Caller, agent_id: str
 ) -> HttpResponse:
     if config.model_alias is None:
-        raise GatewayError(503, "misconfigured", "agents.model_alias is not set on this stack")
+        raise ApiError(503, "misconfigured", "agents.model_alias is not set on this stack")
     body = _json_body(request)
-    _only(body, ("content", "stream"))
+    reject_unknown_fields(body, ("content", "stream"))
     content = body.get("content")
     if not isinstance(content, str) or not content.strip():
         raise _bad("'content' must be a non-empty string", "content", code="empty_message")
@@ -142,7 +121,7 @@ async def _approval(
     if not call_id or len(call_id) > 128:
         raise _bad("invalid call_id", "call_id", code="unknown_call_id")
     body = _json_body(request)
-    _only(body, ("approve", "reason", "stream"))
+    reject_unknown_fields(body, ("approve", "reason", "stream"))
     approve = body.get("approve")
     if not isinstance(approve, bool):
         raise _bad("'approve' must be true or false", "approve")
@@ -168,9 +147,7 @@ async def _approval(
 def _namespace(services: Services, config: AgentsConfig) -> DurableObjectNamespace:
     namespace = services.durable_objects.get(config.state_binding)
     if namespace is None:
-        raise GatewayError(
-            503, "misconfigured", f"Durable Object binding {config.state_binding!r} is missing"
-        )
+        raise ApiError(503, "misconfigured", f"Durable Object binding {config.state_binding!r} is missing")
     return namespace
 
 
@@ -193,13 +170,13 @@ async def _delete(services: Services, config: AgentsConfig, caller: Caller, agen
         return response
     db = services.d1.get(config.history_binding)
     if db is None:
-        raise GatewayError(503, "misconfigured", f"D1 binding {config.history_binding!r} is missing")
+        raise ApiError(503, "misconfigured", f"D1 binding {config.history_binding!r} is missing")
     try:
         await db.execute(
             "DELETE FROM agent_messages WHERE tenant = ? AND agent_id = ?", [caller.tenant, agent_id]
         )
     except Exception as error:
-        raise GatewayError(
+        raise ApiError(
             503,
             "upstream",
             f"the agent's state is deleted but deleting its history failed ({type(error).__name__}); "
@@ -230,7 +207,7 @@ async def _history(
     before = _int_query(query, "before", 1, 2**62, None)
     db = services.d1.get(config.history_binding)
     if db is None:
-        raise GatewayError(503, "misconfigured", f"D1 binding {config.history_binding!r} is missing")
+        raise ApiError(503, "misconfigured", f"D1 binding {config.history_binding!r} is missing")
     sql = "SELECT * FROM agent_messages WHERE tenant = ? AND agent_id = ?"
     params: list[Any] = [caller.tenant, agent_id]
     if before is not None:
@@ -263,7 +240,7 @@ def _history_message(row: dict[str, Any]) -> dict[str, Any]:
 def _registry(services: Services, config: AgentsConfig) -> ToolRegistry:
     kv = services.kv.get(config.tools_binding) if config.tools_binding else None
     if kv is None:
-        raise GatewayError(404, "not_found", "agent tools are not configured (agents.tools_binding)")
+        raise ApiError(404, "not_found", "agent tools are not configured (agents.tools_binding)")
     return ToolRegistry(kv, config.tool_cache_ttl_s, services.clock)
 
 
@@ -273,16 +250,16 @@ async def _tools(
     registry, method, path = _registry(services, config), request.method, request.path
     if not parts:
         if method not in ("GET", "HEAD"):
-            raise _method_not_allowed(path, "GET")
+            raise method_not_allowed(path, "GET")
         specs = await registry.all(caller.tenant, fresh=True)
         return HttpResponse.json({"data": [{"name": n, **s.to_json()} for n, s in specs.items()]})
     if len(parts) != 1:
-        raise GatewayError(404, "not_found", f"no route for {method} {path}")
+        raise ApiError(404, "not_found", f"no route for {method} {path}")
     name = parts[0]
     if method in ("GET", "HEAD"):
         specs = await registry.all(caller.tenant, fresh=True)
         if name not in specs:
-            raise GatewayError(404, "not_found", f"no tool named {name!r}", param="name")
+            raise ApiError(404, "not_found", f"no tool named {name!r}", param="name")
         return HttpResponse.json({"name": name, **specs[name].to_json()})
     if method == "PUT":
         require_admin(caller, f"PUT {path}")
@@ -297,6 +274,6 @@ async def _tools(
     if method == "DELETE":
         require_admin(caller, f"DELETE {path}")
         if not await registry.delete(caller.tenant, name):
-            raise GatewayError(404, "not_found", f"no tool named {name!r}", param="name")
+            raise ApiError(404, "not_found", f"no tool named {name!r}", param="name")
         return HttpResponse.json({"name": name, "deleted": True})
-    raise _method_not_allowed(path, "GET, PUT, DELETE")
+    raise method_not_allowed(path, "GET", "PUT", "DELETE")

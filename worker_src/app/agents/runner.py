@@ -49,15 +49,12 @@ def error_result(message: str) -> str:
 
 
 def resolve_rag_search(services: Services) -> RagSearch | None:
-    """`app.rag.search` when the RAG package is present and the stack configures `rag`."""
+    """`app.rag.search` when the stack configures `rag`."""
     if not rag_configured(services.config):
         return None
-    try:
-        from .. import rag  # type: ignore[attr-defined]  # issue 8 adds it
-    except ImportError:
-        return None
-    search = getattr(rag, "search", None)
-    return search if callable(search) else None
+    from ..rag import search  # on first use: RAG is imported only by agents that search
+
+    return search
 
 
 async def run_tool(spec: ToolSpec | None, name: str, arguments: str, ctx: ToolContext) -> str:

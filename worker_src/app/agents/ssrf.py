@@ -23,8 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit
 
-from ..bindings import Fetcher, UpstreamError
-from ..gateway.dispatch import close_stream
+from ..bindings import Fetcher, UpstreamError, close_stream
 
 BLOCKED_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".workers.dev")
 BLOCKED_NAMES = frozenset({"localhost", "workers.dev", "home.arpa"})

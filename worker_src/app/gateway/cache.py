@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
 from ..bindings import KvNamespace
+from ..web.errors import Api, ApiError
+from ..web.log import log_event
 from .config import CachePolicy
-from .errors import Api, GatewayError
-from .log import log_event
 from .translate import dumps
 
 CacheStatus = Literal["HIT", "MISS", "BYPASS"]
@@ -67,7 +67,7 @@ def _flag(headers: Mapping[str, str], *names: str) -> bool:
         return True
     if value.lower() in FALSE_VALUES:
         return False
-    raise GatewayError(400, "invalid_request", f"header {name} must be true or false, got {value!r}")
+    raise ApiError(400, "invalid_request", f"header {name} must be true or false, got {value!r}")
 
 
 def _ttl(headers: Mapping[str, str], default: int) -> int:
@@ -76,7 +76,7 @@ def _ttl(headers: Mapping[str, str], default: int) -> int:
         return default
     name, value = found
     if not value.isdigit() or not MIN_TTL_S <= int(value) <= MAX_TTL_S:
-        raise GatewayError(
+        raise ApiError(
             400,
             "invalid_request",
             f"header {name} must be a whole number of seconds from {MIN_TTL_S} to {MAX_TTL_S}",
@@ -134,7 +134,7 @@ async def lookup(kv: KvNamespace, key: str, api: Api) -> CachedResponse | None:
     try:
         raw = await kv.get(key)
     except Exception as error:
-        log_event("cache_read_failed", error=type(error).__name__)
+        log_event("gateway", "cache_read_failed", error=type(error).__name__)
         return None
     if raw is None:
         return None
@@ -149,7 +149,7 @@ async def lookup(kv: KvNamespace, key: str, api: Api) -> CachedResponse | None:
             response=entry["response"],
         )
     except (ValueError, AttributeError):
-        log_event("cache_entry_corrupt")
+        log_event("gateway", "cache_entry_corrupt")
         return None
 
 
@@ -166,4 +166,4 @@ async def store(kv: KvNamespace, key: str, ttl_s: int, entry: CachedResponse) ->
     try:
         await kv.put(key, payload, expiration_ttl=max(MIN_TTL_S, ttl_s))
     except Exception as error:
-        log_event("cache_write_failed", error=type(error).__name__)
+        log_event("gateway", "cache_write_failed", error=type(error).__name__)

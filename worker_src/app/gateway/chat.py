@@ -3,32 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ..bindings import D1Database, KvNamespace, UpstreamError
+from ..bindings import D1Database, KvNamespace, UpstreamError, close_stream
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
+from ..web.auth import Principal, require_model
+from ..web.errors import Api, ApiError
+from ..web.log import log_event
+from ..web.request import json_body
+from ..web.sse import DONE, SSE_HEADERS, encode_event
 from . import cache
-from .auth import Caller, Principal, authorize, client_ip_hash, require_model
 from .config import Candidate, GatewayConfig, Price, Route, RouteKind
-from .dispatch import CallSpec, Dispatcher, Success, breaker_key, close_stream
-from .errors import Api, GatewayError
-from .log import log_event
+from .dispatch import CallSpec, Dispatcher, Success, breaker_key
 from .quotas import add_usage_statement, check_quota
 from .relay import StreamRelay
-from .sse import DONE, encode_event
 from .state import IsolateState
 from .strategies import order_cheapest, order_fallback, order_fastest, order_weighted, request_random
 from .streams import anthropic_message_to_events, dumps, openai_completion_to_chunks
 from .tokens import TokenUsage, cost_usd, estimate_completion_tokens, estimate_prompt_tokens
 from .translate import JsonObject, anthropic_response_to_openai, openai_response_to_anthropic
 from .usage import UsageRecord, clip_body, insert_statement
-
-SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 
 
 class ChatRequest(NamedTuple):
@@ -68,72 +65,19 @@ class RequestContext:
         return max(0, int((self.services.clock() - self.started) * 1000))
 
 
-_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-
-
-def request_context(
-    request: HttpRequest,
-    services: Services,
-    config: GatewayConfig,
-    state: IsolateState,
-    api: Api,
-    record_api: str | None = None,
-) -> RequestContext:
-    """A model endpoint's context: request id (`cf-ray` when usable), usage record, response headers."""
-    now = services.clock()
-    ray = request.header("cf-ray")
-    request_id = ray if ray and _REQUEST_ID_OK.match(ray) else state.new_request_id(now)
-    record = UsageRecord(
-        request_id=request_id,
-        ts_ms=int(now * 1000),
-        api=record_api or api,
-        ip_hash=client_ip_hash(config, services, request.client_ip),
-    )
-    return RequestContext(
-        services=services,
-        config=config,
-        state=state,
-        api=api,
-        request_id=request_id,
-        started=now,
-        record=record,
-        headers={"x-edgestack-request-id": request_id},
-    )
-
-
 # ---------------------------------------------------------------- request validation
 
 
-def _bad(message: str, param: str | None = None, code: str | None = None) -> GatewayError:
-    return GatewayError(400, "invalid_request", message, param=param, code=code)
+def _bad(message: str, param: str | None = None, code: str | None = None) -> ApiError:
+    return ApiError(400, "invalid_request", message, param=param, code=code)
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def parse_chat_request(api: Api, request: HttpRequest, max_body_bytes: int) -> ChatRequest:
-    return validate_chat_body(api, read_json_body(request))
-
-
-def read_json_body(request: HttpRequest) -> JsonObject:
-    """The request's JSON object body: 415 for another content type, 400 for anything but an object."""
-    content_type = request.header("content-type").split(";")[0].strip().lower()
-    if content_type != "application/json" and not content_type.endswith("+json"):
-        shown = content_type or "none"
-        raise GatewayError(
-            415,
-            "unsupported_media_type",
-            f"content-type must be application/json (got {shown})",
-            code="unsupported_content_type",
-        )
-    try:
-        body = json.loads(request.body)
-    except ValueError as error:  # includes UnicodeDecodeError
-        raise _bad(f"request body is not valid JSON: {error}", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise _bad("request body must be a JSON object", code="invalid_json")
-    return body
+def parse_chat_request(api: Api, request: HttpRequest) -> ChatRequest:
+    return validate_chat_body(api, json_body(request))
 
 
 def validate_chat_body(api: Api, body: JsonObject) -> ChatRequest:
@@ -176,7 +120,9 @@ async def _run_batch(db: D1Database, statements: list[tuple[str, tuple[object, .
     try:
         await db.batch(statements)
     except Exception as error:  # a lost record must never break a response
-        log_event("usage_write_failed", what=what, error=type(error).__name__, detail=str(error)[:200])
+        log_event(
+            "gateway", "usage_write_failed", what=what, error=type(error).__name__, detail=str(error)[:200]
+        )
 
 
 def finish_record(
@@ -224,34 +170,41 @@ def order_candidates(
     return order_fallback(route)
 
 
-async def serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> HttpResponse:
+async def serve_chat(
+    api: Api, request: HttpRequest, ctx: RequestContext, principal: Principal
+) -> HttpResponse:
+    """One HTTP chat request from an authorized caller; any error is recorded and answered."""
     try:
-        return await _serve_chat(api, request, ctx)
-    except GatewayError as error:
-        finish_record(ctx, error.status, error_kind=error.kind)
-        return error.to_response(api, ctx.headers)
+        return await _serve_chat(api, request, ctx, principal)
+    except ApiError as error:
+        return refuse(ctx, error)
 
 
-async def admit(request: HttpRequest, ctx: RequestContext) -> Caller:
-    """The edge checks of every model endpoint: body size, then `auth.authorize`; sets `ctx.principal`."""
+def refuse(ctx: RequestContext, error: ApiError) -> HttpResponse:
+    """Record a chat request that ends in `error` (rejected ones too) and answer it."""
+    finish_record(ctx, error.status, error_kind=error.kind)
+    return error.to_response(ctx.api, ctx.headers)
+
+
+def admit(request: HttpRequest, ctx: RequestContext, principal: Principal) -> None:
+    """What every model endpoint checks first: the caller (`ctx.principal`), then the body size."""
     config = ctx.config
+    ctx.principal = principal
+    ctx.record.key_id = principal.key_id
     if len(request.body) > config.max_body_bytes:
-        raise GatewayError(
+        raise ApiError(
             413,
             "request_too_large",
             f"request body is {len(request.body)} bytes; the limit is {config.max_body_bytes}",
             code="request_too_large",
         )
-    caller = await authorize(config, ctx.services, request.headers, ctx.record.ip_hash)
-    ctx.principal = caller.principal
-    ctx.record.key_id = caller.principal.key_id
-    return caller
 
 
-async def _serve_chat(api: Api, request: HttpRequest, ctx: RequestContext) -> HttpResponse:
-    config = ctx.config
-    await admit(request, ctx)
-    chat = parse_chat_request(api, request, config.max_body_bytes)
+async def _serve_chat(
+    api: Api, request: HttpRequest, ctx: RequestContext, principal: Principal
+) -> HttpResponse:
+    admit(request, ctx, principal)
+    chat = parse_chat_request(api, request)
     served = await run_pipeline(ctx, chat, request.headers, request.body.decode("utf-8", "replace"))
     if served.cached is not None:
         return _cached_response(ctx, chat, served.cached)
@@ -278,7 +231,7 @@ async def run_pipeline(
     """Route lookup, model permission, quota, cache lookup, candidate order, dispatch.
 
     Shared by the HTTP endpoints and in-process callers (`internal.py`); `ctx.principal` is set.
-    Raises `GatewayError`; the caller records it with `finish_record`.
+    Raises `ApiError`; the caller records it with `finish_record`.
     """
     config, services, principal = ctx.config, ctx.services, ctx.principal
     assert principal is not None
@@ -340,7 +293,7 @@ def find_route(config: GatewayConfig, principal: Principal, alias: str, kind: Ro
                 if r.kind == kind and (principal.key is None or principal.key.allows(a))
             )
         )
-        raise GatewayError(
+        raise ApiError(
             404,
             "not_found",
             f"model {alias!r} is not configured (available: {known or 'none'})",
@@ -350,7 +303,7 @@ def find_route(config: GatewayConfig, principal: Principal, alias: str, kind: Ro
     require_model(principal, alias)
     if route.kind != kind:
         endpoint = "POST /v1/embeddings" if route.kind == "embeddings" else "a chat endpoint"
-        raise GatewayError(
+        raise ApiError(
             400,
             "invalid_request",
             f"model {alias!r} is an {route.kind} route and cannot serve {kind} requests; use {endpoint}",
@@ -459,11 +412,15 @@ async def _once(payload: bytes) -> AsyncIterator[bytes]:
 
 
 def open_relay(
-    ctx: RequestContext, chat: ChatRequest, served: Served
+    ctx: RequestContext,
+    chat: ChatRequest,
+    served: Served,
+    on_chunk: Callable[[JsonObject], None] | None = None,
 ) -> tuple[StreamRelay, AsyncIterator[bytes]]:
-    """A streaming success: the relay and the client's SSE bytes; records usage when the stream ends."""
+    """A streaming success: the relay and the client's SSE bytes; records usage when the stream ends.
+    `on_chunk` gets each client chunk as it is relayed (see `StreamRelay`)."""
     assert served.success is not None
-    relay = StreamRelay(chat.api, served.success.provider.api, chat.include_usage, int(ctx.started))
+    relay = StreamRelay(chat.api, served.success.provider.api, chat.include_usage, int(ctx.started), on_chunk)
     ctx.record.ttfb_ms = ctx.elapsed_ms()
     return relay, _relay(ctx, chat, served, relay)
 
@@ -499,6 +456,7 @@ async def _relay(
     except UpstreamError as error:
         status, error_kind = 502, "upstream"
         log_event(
+            "gateway",
             "stream_interrupted",
             request_id=ctx.request_id,
             candidate=success.candidate.key,
@@ -511,7 +469,11 @@ async def _relay(
     except Exception as error:  # a gateway bug: end the stream with an error event, not a hang
         status, error_kind = 500, "internal"
         log_event(
-            "stream_failed", request_id=ctx.request_id, error=type(error).__name__, detail=str(error)[:200]
+            "gateway",
+            "stream_failed",
+            request_id=ctx.request_id,
+            error=type(error).__name__,
+            detail=str(error)[:200],
         )
         yield relay.error("internal gateway error during the stream")
     finally:

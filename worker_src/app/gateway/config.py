@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
 from ..config import SectionCache
+from ..web.auth import VirtualKey
+from ..web.ratelimit import RateLimitPolicy
 
 ProviderKind = Literal["openai", "anthropic", "workers-ai", "openai-compatible"]
 Strategy = Literal["cheapest", "fastest", "fallback", "weighted"]
@@ -113,30 +115,6 @@ class ResponseStorePolicy(NamedTuple):
 
     binding: str
     ttl_s: int = 30 * 86400
-
-
-class RateLimitPolicy(NamedTuple):
-    binding: str
-    key: Literal["ip", "api_key"] = "ip"
-    retry_after_s: int = 60
-
-
-class VirtualKey(NamedTuple):
-    name: str
-    sha256: str
-    scope: str = "default"
-    allowed_models: frozenset[str] = frozenset()
-    requests_per_day: int | None = None
-    tokens_per_day: int | None = None
-    admin: bool = False
-    documents: Literal["read", "write"] = "read"  # RAG: `write` may PUT and DELETE /v1/documents
-
-    def allows(self, alias: str) -> bool:
-        return not self.allowed_models or alias in self.allowed_models
-
-    @property
-    def has_quota(self) -> bool:
-        return self.requests_per_day is not None or self.tokens_per_day is not None
 
 
 class GatewayConfig(NamedTuple):

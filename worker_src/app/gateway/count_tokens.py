@@ -12,16 +12,18 @@ Errors use Anthropic's shape, which the Anthropic SDK parses.
 from __future__ import annotations
 
 from ..http import HttpRequest, HttpResponse
-from .chat import RequestContext, admit, find_route, read_json_body
+from ..web.auth import Caller
+from ..web.errors import ApiError
+from ..web.log import log_event
+from ..web.request import json_body
+from .chat import RequestContext, admit, find_route
 from .dispatch import CallSpec, Dispatcher
-from .errors import GatewayError
-from .log import log_event
 from .tokens import estimate_prompt_tokens
 from .translate import JsonObject
 
 
-def _bad(message: str, param: str) -> GatewayError:
-    return GatewayError(400, "invalid_request", message, param=param)
+def _bad(message: str, param: str) -> ApiError:
+    return ApiError(400, "invalid_request", message, param=param)
 
 
 def _check(body: JsonObject) -> str:
@@ -34,23 +36,16 @@ def _check(body: JsonObject) -> str:
     return model
 
 
-async def serve_count_tokens(request: HttpRequest, ctx: RequestContext) -> HttpResponse:
+async def serve_count_tokens(request: HttpRequest, ctx: RequestContext, caller: Caller) -> HttpResponse:
     try:
-        if request.method != "POST":
-            raise GatewayError(
-                405,
-                "method_not_allowed",
-                "/v1/messages/count_tokens accepts POST only",
-                headers={"allow": "POST"},
-            )
+        admit(request, ctx, caller.principal)
         return await _serve(request, ctx)
-    except GatewayError as error:
+    except ApiError as error:
         return error.to_response("anthropic", ctx.headers)
 
 
 async def _serve(request: HttpRequest, ctx: RequestContext) -> HttpResponse:
-    await admit(request, ctx)
-    body = read_json_body(request)
+    body = json_body(request)
     alias = _check(body)
     assert ctx.principal is not None
     route = find_route(ctx.config, ctx.principal, alias, "chat")
@@ -62,10 +57,12 @@ async def _serve(request: HttpRequest, ctx: RequestContext) -> HttpResponse:
         )
         try:
             success = await dispatcher.run(route, anthropic, call)
-        except GatewayError as error:
+        except ApiError as error:
             if error.status < 500 and error.status != 429:
                 raise  # the upstream refused the request itself
-            log_event("count_tokens_estimated", request_id=ctx.request_id, reason=error.message[:200])
+            log_event(
+                "gateway", "count_tokens_estimated", request_id=ctx.request_id, reason=error.message[:200]
+            )
         else:
             tokens = (success.parsed or {}).get("input_tokens")
             if isinstance(tokens, int):

@@ -15,19 +15,19 @@ circuit is open the answer is 503 with `retry-after` = time to the first half-op
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 from collections.abc import AsyncIterator, Mapping
 from typing import Literal, NamedTuple
 
-from ..bindings import UpstreamError, UpstreamResponse
+from ..bindings import UpstreamError, UpstreamResponse, close_stream
 from ..services import Services
+from ..web.errors import Api, ApiError, kind_for_status
+from ..web.log import log_event
+from ..web.sse import SseDecoder, SseEvent
 from .breaker import CircuitBreakers
 from .config import Candidate, GatewayConfig, Provider, Route
-from .errors import Api, GatewayError, kind_for_status, scrub_secrets, upstream_error_message
 from .latency import LatencyTracker
-from .log import log_event
 from .providers import (
     Endpoint,
     ProviderMisconfigured,
@@ -38,8 +38,8 @@ from .providers import (
     send,
     speaks_responses,
 )
-from .sse import SseDecoder, SseEvent
 from .translate import JsonObject
+from .upstream_errors import scrub_secrets, upstream_error_message
 
 RETRYABLE_4XX = frozenset({408, 429})
 PROVIDER_FAULT_4XX = frozenset({401, 403, 404})
@@ -116,14 +116,6 @@ def _is_error_event(event: SseEvent) -> bool:
     return event.data.startswith('{"error"') or event.data.startswith('{ "error"')
 
 
-async def close_stream(body: AsyncIterator[bytes]) -> None:
-    """Close an upstream body early (releases the connection); never raises."""
-    closer = getattr(body, "aclose", None)
-    if closer is not None:
-        with contextlib.suppress(Exception):  # closing a broken upstream must not fail the request
-            await closer()
-
-
 class Dispatcher:
     def __init__(
         self, services: Services, config: GatewayConfig, breakers: CircuitBreakers, latency: LatencyTracker
@@ -171,7 +163,11 @@ class Dispatcher:
                 last = last or Failure(candidate, "misconfigured", str(error))
                 failures_per_candidate[candidate.key] = -1
                 log_event(
-                    "provider_misconfigured", route=route.alias, candidate=candidate.key, error=str(error)
+                    "gateway",
+                    "provider_misconfigured",
+                    route=route.alias,
+                    candidate=candidate.key,
+                    error=str(error),
                 )
                 continue
             # A request that cannot be expressed in this provider's API is the client's error (400).
@@ -191,11 +187,12 @@ class Dispatcher:
             if isinstance(outcome, Success):
                 self.breakers.record_success(key)
                 return outcome
-            if isinstance(outcome, GatewayError):  # final: the upstream refused the request itself
+            if isinstance(outcome, ApiError):  # final: the upstream refused the request itself
                 self.breakers.record_success(key)
                 raise outcome
             last = outcome
             log_event(
+                "gateway",
                 "upstream_attempt_failed",
                 request_id=call.request_id,
                 route=route.alias,
@@ -215,10 +212,10 @@ class Dispatcher:
             "x-edgestack-attempts": str(attempts),
         }
 
-    def _exhausted(self, last: Failure | None, attempts: int, skipped_open: list[float]) -> GatewayError:
+    def _exhausted(self, last: Failure | None, attempts: int, skipped_open: list[float]) -> ApiError:
         if last is None:
             wait = math.ceil(min(skipped_open)) if skipped_open else 1
-            return GatewayError(
+            return ApiError(
                 503,
                 "overloaded",
                 "every upstream for this model is failing (circuit open); retry later",
@@ -230,7 +227,7 @@ class Dispatcher:
         summary = f"{attempts} attempt(s) failed; last: {last.candidate.key}: {last.message}"
         if last.kind == "http" and last.status == 429:
             retry = math.ceil(last.retry_after_s) if last.retry_after_s is not None else None
-            return GatewayError(
+            return ApiError(
                 429,
                 "rate_limit",
                 f"upstream rate limited: {summary}",
@@ -239,18 +236,18 @@ class Dispatcher:
                 headers=headers,
             )
         if last.kind == "timeout":
-            return GatewayError(
+            return ApiError(
                 504, "timeout", f"upstream timed out: {summary}", code="upstream_timeout", headers=headers
             )
         if last.kind == "misconfigured":
-            return GatewayError(
+            return ApiError(
                 502,
                 "misconfigured",
                 f"no usable upstream: {summary}",
                 code="provider_misconfigured",
                 headers=headers,
             )
-        return GatewayError(
+        return ApiError(
             502, "upstream", f"upstream failed: {summary}", code="upstream_error", headers=headers
         )
 
@@ -261,7 +258,7 @@ class Dispatcher:
         request: UpstreamRequest,
         call: CallSpec,
         attempts: int,
-    ) -> Success | Failure | GatewayError:
+    ) -> Success | Failure | ApiError:
         started = self.services.clock()
         try:
             reply = await send(self.services, provider, request, call.headers, call.request_id)
@@ -291,7 +288,7 @@ class Dispatcher:
 
     async def _http_failure(
         self, candidate: Candidate, provider: Provider, reply: UpstreamResponse, call: CallSpec, attempts: int
-    ) -> Failure | GatewayError:
+    ) -> Failure | ApiError:
         try:
             body = await reply.read()
         except UpstreamError:
@@ -313,7 +310,7 @@ class Dispatcher:
                 f"HTTP {status} from the provider (check its key and model name)",
                 status=status,
             )
-        return GatewayError(
+        return ApiError(
             status,
             kind_for_status(status),
             message,

@@ -2,7 +2,7 @@
 
 `model` is either
 - a Workers AI embedding model by its `@cf/...` name, run through the AI binding in calls of at most
-  100 texts (`rag.embedding.embed_texts`, RAG's batching and retries; locally the runtime's
+  100 texts (`web.embedding.embed_batches`, shared with RAG: batching and retries; locally the runtime's
   embedding sidecar or hashing floor), or
 - a route alias of `kind: embeddings`, whose candidates (openai / openai-compatible providers'
   embedding models, or workers-ai ones) are dispatched like chat: fallbacks, retries, breakers.
@@ -23,8 +23,11 @@ from typing import Any, NamedTuple
 from ..bindings import UpstreamError
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
+from ..web.auth import Caller, require_model
+from ..web.embedding import WORKERS_AI_EMBEDDING_DIMENSIONS, embed_batches
+from ..web.errors import ApiError
+from ..web.request import json_body
 from . import cache
-from .auth import require_model
 from .chat import (
     ChatRequest,
     RequestContext,
@@ -33,11 +36,9 @@ from .chat import (
     find_route,
     finish_record,
     order_candidates,
-    read_json_body,
 )
 from .config import Candidate
 from .dispatch import CallSpec, Dispatcher
-from .errors import GatewayError
 from .tokens import CHARS_PER_TOKEN, TokenUsage, cost_usd
 from .translate import JsonObject, dumps
 
@@ -46,8 +47,8 @@ MAX_INPUTS = 2048  # OpenAI's limit per request
 WORKERS_AI_PROVIDER = "workers-ai"  # the provider name recorded for `@cf/...` models called directly
 
 
-def _bad(message: str, param: str, code: str | None = None) -> GatewayError:
-    return GatewayError(400, "invalid_request", message, param=param, code=code)
+def _bad(message: str, param: str, code: str | None = None) -> ApiError:
+    return ApiError(400, "invalid_request", message, param=param, code=code)
 
 
 class EmbeddingsRequest(NamedTuple):
@@ -110,8 +111,6 @@ async def workers_ai_embeddings(
     services: Services, model: str, texts: list[str], dimensions: int | None
 ) -> JsonObject:
     """Vectors from a Workers AI embedding model, in OpenAI's list shape (tokens estimated)."""
-    from ..rag.embedding import WORKERS_AI_EMBEDDING_DIMENSIONS, embed_texts
-    from ..rag.errors import RagError
 
     native = WORKERS_AI_EMBEDDING_DIMENSIONS.get(model)
     if native is None:
@@ -127,8 +126,8 @@ async def workers_ai_embeddings(
             "dimensions",
         )
     try:
-        vectors = await embed_texts(services.ai, model, texts, services.sleep)
-    except RagError as error:
+        vectors = await embed_batches(services.ai, model, texts, services.sleep)
+    except ApiError as error:
         if error.status < 500:
             raise _bad(error.message, "input") from None
         raise UpstreamError(error.message) from None
@@ -144,7 +143,7 @@ def _encode(vectors: list[list[float]], encoding: str) -> list[Any]:
 def _vectors(result: Mapping[str, Any], count: int, where: str) -> list[list[float]]:
     data = result.get("data")
     if not isinstance(data, list) or len(data) != count:
-        raise GatewayError(
+        raise ApiError(
             502,
             "upstream",
             f"{where} answered {len(data) if isinstance(data, list) else 'no'} embeddings for {count} inputs",
@@ -154,26 +153,22 @@ def _vectors(result: Mapping[str, Any], count: int, where: str) -> list[list[flo
     for item in ordered:
         vector = item.get("embedding") if isinstance(item, dict) else None
         if not isinstance(vector, list):
-            raise GatewayError(502, "upstream", f"{where} answered an embedding that is not a list of floats")
+            raise ApiError(502, "upstream", f"{where} answered an embedding that is not a list of floats")
         vectors.append([float(x) for x in vector])
     return vectors
 
 
-async def serve_embeddings(request: HttpRequest, ctx: RequestContext) -> HttpResponse:
+async def serve_embeddings(request: HttpRequest, ctx: RequestContext, caller: Caller) -> HttpResponse:
     try:
-        if request.method != "POST":
-            raise GatewayError(
-                405, "method_not_allowed", "/v1/embeddings accepts POST only", headers={"allow": "POST"}
-            )
+        admit(request, ctx, caller.principal)
         return await _serve(request, ctx)
-    except GatewayError as error:
+    except ApiError as error:
         finish_record(ctx, error.status, error_kind=error.kind)
         return error.to_response("openai", ctx.headers)
 
 
 async def _serve(request: HttpRequest, ctx: RequestContext) -> HttpResponse:
-    await admit(request, ctx)
-    parsed = parse_embeddings_body(read_json_body(request))
+    parsed = parse_embeddings_body(json_body(request))
     ctx.record.alias = parsed.model
     if parsed.model.startswith("@cf/"):
         result, candidate = (
@@ -211,14 +206,14 @@ async def _workers_ai_direct(ctx: RequestContext, parsed: EmbeddingsRequest) -> 
     assert ctx.principal is not None
     require_model(ctx.principal, parsed.model)
     if ctx.services.ai is None:
-        raise GatewayError(503, "misconfigured", f"{parsed.model} needs the Workers AI binding (not bound)")
+        raise ApiError(503, "misconfigured", f"{parsed.model} needs the Workers AI binding (not bound)")
     await admit_quota(ctx)
     ctx.headers["x-edgestack-attempts"] = "1"
     ctx.record.attempts = 1
     try:
         return await workers_ai_embeddings(ctx.services, parsed.model, parsed.texts, parsed.dimensions)
     except UpstreamError as error:
-        raise GatewayError(502, "upstream", f"Workers AI embedding failed: {error}") from None
+        raise ApiError(502, "upstream", f"Workers AI embedding failed: {error}") from None
 
 
 async def _routed(

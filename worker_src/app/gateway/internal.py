@@ -6,19 +6,20 @@ the key's daily quota. Not applied: per-request rate limits and body-size limits
 HTTP edge and were already checked on the request that led here.
 
 Requests and results are OpenAI-shaped whatever the provider speaks (the pipeline translates).
-Failures raise `GatewayError` (e.g. 404 unknown alias, 403 alias not allowed for the key, 429 quota,
+Failures raise `ApiError` (e.g. 404 unknown alias, 403 alias not allowed for the key, 429 quota,
 502/503/504 when every candidate failed); the usage record is written either way.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..services import Services
-from .auth import Principal
+from ..web.auth import Principal, principal_for_key_name
+from ..web.errors import ApiError
+from ..web.sse import DONE, encode_event
 from .chat import (
     ChatRequest,
     RequestContext,
@@ -29,8 +30,6 @@ from .chat import (
     validate_chat_body,
 )
 from .config import GatewayConfig, GatewayConfigError
-from .errors import GatewayError
-from .sse import SseDecoder
 from .state import ISOLATE, IsolateState
 from .streams import dumps, openai_completion_to_chunks
 from .tokens import TokenUsage
@@ -113,10 +112,23 @@ def _gateway_config(services: Services, state: IsolateState) -> GatewayConfig:
     try:
         config = state.config.get(services.config)
     except GatewayConfigError as error:
-        raise GatewayError(503, "misconfigured", f"gateway misconfigured: {error}") from None
+        raise ApiError(503, "misconfigured", f"gateway misconfigured: {error}") from None
     if config is None or not config.enabled:
-        raise GatewayError(503, "misconfigured", "the AI gateway is not enabled on this stack")
+        raise ApiError(503, "misconfigured", "the AI gateway is not enabled on this stack")
     return config
+
+
+def key_principal(services: Services, key_name: str | None, state: IsolateState | None = None) -> Principal:
+    """The principal a request was authenticated as, by key name (a Durable Object acting for a
+    caller, or a schedule); 401 if the key was removed, 503 if the gateway is off."""
+    return principal_for_key_name(_gateway_config(services, state or ISOLATE), key_name)
+
+
+async def completion_stream(completion: JsonObject) -> AsyncIterator[bytes]:
+    """An OpenAI `chat.completion` as the gateway streams it (chunks, then `[DONE]`)."""
+    for chunk in openai_completion_to_chunks(completion, include_usage=False):
+        yield encode_event(dumps(chunk))
+    yield DONE
 
 
 def _context(
@@ -192,7 +204,7 @@ async def chat(
             return _result(ctx, served.cached.response)
         response, _ = complete_json(ctx, chat_request, served)
         return _result(ctx, response)
-    except GatewayError as error:
+    except ApiError as error:
         finish_record(ctx, error.status, error_kind=error.kind)
         raise
 
@@ -208,13 +220,13 @@ async def stream_chat(
     """Like `chat`, yielding text and tool-call deltas as they arrive, then the `ChatResult`.
 
     An upstream failure before the first event falls back like any request; one after it raises
-    `GatewayError(502)` from the iteration (the usage record says the stream broke).
+    `ApiError(502)` from the iteration (the usage record says the stream broke).
     """
     ctx = _context(services, principal, request_id, state or ISOLATE)
     try:
         chat_request = _chat_request(request, stream=True)
         served = await run_pipeline(ctx, chat_request, {}, dumps(chat_request.body))
-    except GatewayError as error:
+    except ApiError as error:
         finish_record(ctx, error.status, error_kind=error.kind)
         raise
     if served.cached is not None:
@@ -223,19 +235,17 @@ async def stream_chat(
                 yield item
         yield _result(ctx, served.cached.response)
         return
-    relay, chunks = open_relay(ctx, chat_request, served)
-    decoder = SseDecoder()
+    pending: list[TextDelta | ToolCallDelta] = []
+    relay, chunks = open_relay(ctx, chat_request, served, lambda chunk: pending.extend(_deltas(chunk)))
     try:
-        async for raw in chunks:
-            for event in decoder.feed(raw):
-                if event.data.strip() == "[DONE]":
-                    continue
-                chunk = json.loads(event.data)
-                if "error" in chunk:
-                    message = (chunk.get("error") or {}).get("message") or "upstream error"
-                    raise GatewayError(502, "upstream", str(message))
-                for item in _deltas(chunk):
-                    yield item
+        async for _ in chunks:  # the SSE bytes are for HTTP clients; the deltas come through `pending`
+            for item in pending:
+                yield item
+            pending.clear()
+            if relay.errored:
+                raise ApiError(502, "upstream", relay.error_message or "upstream error")
+        for item in pending:  # a chunk relayed without bytes of its own
+            yield item
     finally:
         closer = getattr(chunks, "aclose", None)
         if closer is not None:

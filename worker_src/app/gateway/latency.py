@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from ..bindings import KvNamespace, WaitUntil
-from .log import log_event
+from ..web.log import log_event
 
 ALPHA = 0.3
 MIN_LOCAL_SAMPLES = 3
@@ -102,7 +102,7 @@ async def _read(kv: KvNamespace, key: str) -> LatencyStat | None:
             updated_at=float(data.get("at", 0)),
         )
     except Exception as error:  # a broken summary only loses a hint
-        log_event("latency_summary_read_failed", key=key, error=type(error).__name__)
+        log_event("gateway", "latency_summary_read_failed", key=key, error=type(error).__name__)
         return None
 
 
@@ -110,4 +110,4 @@ async def _write(kv: KvNamespace, key: str, payload: str) -> None:
     try:
         await kv.put(KV_PREFIX + key, payload, expiration_ttl=KV_TTL_S)
     except Exception as error:
-        log_event("latency_summary_write_failed", key=key, error=type(error).__name__)
+        log_event("gateway", "latency_summary_write_failed", key=key, error=type(error).__name__)

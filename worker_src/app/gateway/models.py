@@ -9,9 +9,10 @@ Anthropic's when the request carries `anthropic-version`; both carry the extra `
 from __future__ import annotations
 
 from ..http import HttpResponse
-from .auth import Principal
+from ..web.auth import Principal
+from ..web.embedding import WORKERS_AI_EMBEDDING_DIMENSIONS
+from ..web.errors import Api, ApiError
 from .config import GatewayConfig
-from .errors import Api, GatewayError
 
 
 def model_kinds(
@@ -22,8 +23,6 @@ def model_kinds(
     if rag_model is not None:
         kinds[rag_model] = "chat"
     if has_ai and (key is None or not key.allowed_models):
-        from ..rag.embedding import WORKERS_AI_EMBEDDING_DIMENSIONS
-
         kinds.update(dict.fromkeys(WORKERS_AI_EMBEDDING_DIMENSIONS, "embeddings"))
     return dict(sorted(kinds.items()))
 
@@ -34,7 +33,7 @@ def list_models(
     kinds = model_kinds(config, principal, rag_model, has_ai)
     if one:
         if one not in kinds:
-            raise GatewayError(
+            raise ApiError(
                 404, "not_found", f"model {one!r} is not configured", param="model", code="model_not_found"
             )
         kinds = {one: kinds[one]}

@@ -17,9 +17,9 @@ from typing import Any, Literal, NamedTuple
 
 from ..bindings import UpstreamError, UpstreamResponse
 from ..services import Services
+from ..web.errors import Api, ApiError
+from ..web.sse import DONE, SseDecoder, encode_event
 from .config import DEFAULT_BASE_URLS, Candidate, Provider
-from .errors import Api, GatewayError
-from .sse import DONE, SseDecoder, encode_event
 from .streams import openai_chunk, openai_completion_to_chunks
 from .translate import (
     JsonObject,
@@ -72,7 +72,9 @@ def build_upstream_body(
         body = {**client_body, "model": candidate.model, "encoding_format": "float"}
         return UpstreamRequest(body=body, stream=False, endpoint="embeddings")
     if endpoint == "responses":  # OpenAI's own Responses API: the client's body, with this model
-        return UpstreamRequest(body={**client_body, "model": candidate.model}, stream=stream, endpoint="responses")
+        return UpstreamRequest(
+            body={**client_body, "model": candidate.model}, stream=stream, endpoint="responses"
+        )
     if endpoint == "count_tokens":  # Anthropic's format, to anthropic providers only
         fields = ("messages", "system", "tools", "tool_choice", "thinking", "mcp_servers")
         body = {name: client_body[name] for name in fields if name in client_body}
@@ -103,7 +105,7 @@ def anthropic_betas(provider: Provider, header: str) -> str:
     values = [value.strip() for value in header.split(",") if value.strip()]
     refused = [value for value in values if value not in provider.anthropic_betas]
     if refused:
-        raise GatewayError(
+        raise ApiError(
             400,
             "invalid_request",
             f"anthropic-beta {refused[0]!r} is not allowed for provider {provider.name!r} "

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 
 from ..bindings import D1Database
+from ..web.errors import ApiError
+from ..web.log import log_event
 from .config import VirtualKey
-from .errors import GatewayError
-from .log import log_event
 
 SELECT_SQL = "SELECT requests, tokens FROM gateway_key_usage_daily WHERE key_id = ? AND day = ?"
 ADD_SQL = (
@@ -37,7 +37,7 @@ async def check_quota(db: D1Database, key: VirtualKey, now: float) -> None:
     try:
         rows = await db.execute(SELECT_SQL, (key.name, utc_day(now)))
     except Exception as error:  # quotas fail open: D1 trouble must not take the gateway down
-        log_event("quota_read_failed", key=key.name, error=type(error).__name__)
+        log_event("gateway", "quota_read_failed", key=key.name, error=type(error).__name__)
         return
     for what, column, limit in (
         ("request", "requests", key.requests_per_day),
@@ -45,7 +45,7 @@ async def check_quota(db: D1Database, key: VirtualKey, now: float) -> None:
     ):
         used = int(rows[0][column]) if rows else 0
         if limit is not None and used >= limit:
-            raise GatewayError(
+            raise ApiError(
                 429,
                 "quota",
                 f"daily {what} quota of {limit} reached for this key",

@@ -9,10 +9,11 @@ Different APIs: `streams.AnthropicToOpenAIStream` / `streams.OpenAIToAnthropicSt
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from .errors import Api, error_payload
-from .sse import DONE, SseEvent, encode_event
+from ..web.errors import Api, error_payload
+from ..web.sse import DONE, SseEvent, encode_event
 from .streams import (
     AnthropicStreamAccumulator,
     AnthropicToOpenAIStream,
@@ -25,8 +26,20 @@ from .translate import JsonObject
 
 
 class StreamRelay:
-    def __init__(self, client_api: Api, upstream_api: Api, include_usage: bool, created: int) -> None:
+    """`on_chunk` (OpenAI clients only) receives every chunk of the client's stream as a JSON object,
+    before it is encoded: in-process callers read those instead of decoding the SSE bytes again."""
+
+    def __init__(
+        self,
+        client_api: Api,
+        upstream_api: Api,
+        include_usage: bool,
+        created: int,
+        on_chunk: Callable[[JsonObject], None] | None = None,
+    ) -> None:
         self.client_api = client_api
+        self.on_chunk = on_chunk
+        self.error_message: str | None = None  # set with `errored`
         self.upstream_api = upstream_api
         self.include_usage = include_usage
         self.upstream_done = False  # upstream sent [DONE] / message_stop
@@ -64,6 +77,8 @@ class StreamRelay:
             return b"".join(self._emit_anthropic(name, data) for name, data in self._to_anthropic.feed(chunk))
         assert self._openai is not None
         self._openai.add(chunk)
+        if self.on_chunk is not None:
+            self.on_chunk(chunk)
         if chunk.get("choices") == [] and chunk.get("usage") is not None and not self.include_usage:
             return b""
         return encode_event(event.data)
@@ -88,6 +103,8 @@ class StreamRelay:
     def _emit_openai(self, chunk: JsonObject) -> bytes:
         assert self._openai is not None
         self._openai.add(chunk)
+        if self.on_chunk is not None:
+            self.on_chunk(chunk)
         return encode_event(dumps(chunk))
 
     def _emit_anthropic(self, name: str, data: JsonObject) -> bytes:
@@ -119,6 +136,7 @@ class StreamRelay:
     def error(self, message: str) -> bytes:
         """An error event in the client's dialect (the SDKs raise on it)."""
         self.errored = True
+        self.error_message = message
         payload = error_payload(self.client_api, "upstream", message)
         if self.client_api == "anthropic":
             return encode_event(dumps(payload), "error")

@@ -19,9 +19,13 @@ from collections.abc import AsyncIterator
 
 from ..bindings import D1Database
 from ..http import HttpRequest, HttpResponse
+from ..web.auth import Caller
+from ..web.errors import ApiError
+from ..web.log import log_event
+from ..web.request import json_body, method_not_allowed
+from ..web.sse import SSE_HEADERS, SseDecoder, encode_event
 from . import responses_store
 from .chat import (
-    SSE_HEADERS,
     ChatRequest,
     RequestContext,
     Served,
@@ -29,12 +33,9 @@ from .chat import (
     complete_json,
     finish_record,
     open_relay,
-    read_json_body,
     run_pipeline,
     validate_chat_body,
 )
-from .errors import GatewayError
-from .log import log_event
 from .providers import speaks_responses
 from .responses_native import native_response, relay_native
 from .responses_stream import ChatToResponsesStream, ResponsesEvent
@@ -45,13 +46,12 @@ from .responses_translate import (
     response_shell,
     upstream_responses_body,
 )
-from .sse import SseDecoder, encode_event
 from .streams import dumps, openai_completion_to_chunks
 from .translate import JsonObject
 
 
-def _bad(message: str, param: str) -> GatewayError:
-    return GatewayError(400, "invalid_request", message, param=param)
+def _bad(message: str, param: str) -> ApiError:
+    return ApiError(400, "invalid_request", message, param=param)
 
 
 def _store_db(ctx: RequestContext, wanted_by: str) -> D1Database:
@@ -76,23 +76,23 @@ def _now(ctx: RequestContext) -> int:
     return int(ctx.services.clock())
 
 
-async def serve_responses(request: HttpRequest, ctx: RequestContext, response_id: str) -> HttpResponse:
+async def serve_responses(
+    request: HttpRequest, ctx: RequestContext, caller: Caller, response_id: str
+) -> HttpResponse:
     try:
+        admit(request, ctx, caller.principal)
         if not response_id:
             if request.method != "POST":
-                raise GatewayError(
-                    405, "method_not_allowed", "/v1/responses accepts POST only", headers={"allow": "POST"}
-                )
-            return await _create(request, ctx)
-        return await _by_id(request, ctx, response_id)
-    except GatewayError as error:
+                raise method_not_allowed("/v1/responses", "POST")
+            return await _create(request, ctx, caller)
+        return await _by_id(request, ctx, caller, response_id)
+    except ApiError as error:
         if not response_id:
             finish_record(ctx, error.status, error_kind=error.kind)
         return error.to_response("openai", ctx.headers)
 
 
-async def _by_id(request: HttpRequest, ctx: RequestContext, response_id: str) -> HttpResponse:
-    caller = await admit(request, ctx)
+async def _by_id(request: HttpRequest, ctx: RequestContext, caller: Caller, response_id: str) -> HttpResponse:
     if request.method in ("GET", "HEAD"):
         db = _store_db(ctx, "previous_response_id")
         stored = await responses_store.load(db, caller.tenant, response_id, _now(ctx))
@@ -104,17 +104,11 @@ async def _by_id(request: HttpRequest, ctx: RequestContext, response_id: str) ->
         return HttpResponse.json(
             {"id": response_id, "object": "response.deleted", "deleted": True}, headers=ctx.headers
         )
-    raise GatewayError(
-        405,
-        "method_not_allowed",
-        "/v1/responses/{id} accepts GET and DELETE",
-        headers={"allow": "GET, DELETE"},
-    )
+    raise method_not_allowed("/v1/responses/{id}", "GET", "DELETE")
 
 
-async def _create(request: HttpRequest, ctx: RequestContext) -> HttpResponse:
-    caller = await admit(request, ctx)
-    parsed = parse_responses_body(read_json_body(request))
+async def _create(request: HttpRequest, ctx: RequestContext, caller: Caller) -> HttpResponse:
+    parsed = parse_responses_body(json_body(request))
     db: D1Database | None = None
     if parsed.store is True or parsed.previous_response_id:
         db = _store_db(ctx, "store" if parsed.store is True else "previous_response_id")
@@ -169,7 +163,7 @@ class _Saver:
         try:
             await responses_store.save(self.db, self.tenant, stored, _now(self.ctx), policy.ttl_s)
         except Exception as error:  # the answer stands; a follow-up will get a clear 404
-            log_event("response_store_failed", error=type(error).__name__, detail=str(error)[:200])
+            log_event("gateway", "response_store_failed", error=type(error).__name__, detail=str(error)[:200])
 
 
 def _encode(events: list[ResponsesEvent]) -> bytes:

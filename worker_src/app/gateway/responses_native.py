@@ -12,13 +12,13 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from ..bindings import UpstreamError
+from ..bindings import UpstreamError, close_stream
+from ..web.log import log_event
+from ..web.sse import SseEvent, encode_event
 from .chat import RequestContext, Served, finish_record, price_of
-from .dispatch import breaker_key, close_stream
-from .log import log_event
+from .dispatch import breaker_key
 from .responses_stream import failure_events
 from .responses_translate import adopt_upstream_response, responses_usage
-from .sse import SseEvent, encode_event
 from .tokens import cost_usd
 from .translate import JsonObject, dumps
 
@@ -103,6 +103,7 @@ async def relay_native(
     except UpstreamError as error:
         status, kind = 502, "upstream"
         log_event(
+            "gateway",
             "stream_interrupted",
             request_id=ctx.request_id,
             candidate=success.candidate.key,

@@ -12,7 +12,7 @@ import json
 from typing import NamedTuple
 
 from ..bindings import D1Database
-from .errors import GatewayError
+from ..web.errors import ApiError
 from .translate import JsonObject, dumps
 
 INSERT_SQL = (
@@ -38,8 +38,8 @@ class StoredResponse(NamedTuple):
         return self.history + [item for item in self.response.get("output") or [] if item]
 
 
-def not_found(response_id: str) -> GatewayError:
-    return GatewayError(
+def not_found(response_id: str) -> ApiError:
+    return ApiError(
         404,
         "not_found",
         f"no response with id {response_id!r} (it may have expired, or belong to another key's scope)",

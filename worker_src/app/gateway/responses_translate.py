@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .errors import GatewayError
+from ..web.errors import ApiError
 from .tokens import TokenUsage
 from .translate import JsonObject, dumps
 
@@ -68,8 +68,8 @@ BUILT_IN_TOOLS = frozenset(
 MESSAGE_ROLES = ("user", "assistant", "system", "developer")
 
 
-def _bad(message: str, param: str) -> GatewayError:
-    return GatewayError(400, "invalid_request", message, param=param)
+def _bad(message: str, param: str) -> ApiError:
+    return ApiError(400, "invalid_request", message, param=param)
 
 
 class ResponsesRequest(NamedTuple):

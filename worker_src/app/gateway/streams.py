@@ -353,7 +353,9 @@ class OpenAIToAnthropicStream:
         for delta in _first_choice_deltas(chunk):
             if delta.reasoning:
                 if self.open_kind != "thinking":
-                    events.extend(self._open({"type": "thinking", "thinking": "", "signature": ""}, "thinking"))
+                    events.extend(
+                        self._open({"type": "thinking", "thinking": "", "signature": ""}, "thinking")
+                    )
                 events.append(self._delta({"type": "thinking_delta", "thinking": delta.reasoning}))
             if delta.text:
                 if self.open_kind != "text":

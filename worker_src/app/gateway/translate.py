@@ -11,15 +11,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from .errors import GatewayError
+from ..web.errors import ApiError
+from ..web.sse import dumps
 from .tokens import TokenUsage
 
 JsonObject = dict[str, Any]
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON as the gateway sends it (UTF-8, no spaces)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 ANTHROPIC_TO_OPENAI_STOP: dict[str | None, str | None] = {
     "end_turn": "stop",
@@ -49,8 +45,8 @@ def openai_stop_to_anthropic(reason: str | None) -> str | None:
     return OPENAI_TO_ANTHROPIC_STOP.get(reason, "end_turn")
 
 
-def _bad(message: str, param: str | None = None) -> GatewayError:
-    return GatewayError(400, "invalid_request", message, param=param)
+def _bad(message: str, param: str | None = None) -> ApiError:
+    return ApiError(400, "invalid_request", message, param=param)
 
 
 # ---------------------------------------------------------------- content helpers

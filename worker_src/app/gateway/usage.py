@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 from ..bindings import D1Database
-from .errors import GatewayError
+from ..web.errors import ApiError
 
 MAX_LOGGED_BODY_CHARS = 100_000
 
@@ -84,7 +84,7 @@ def parse_time(value: str, name: str) -> int:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise GatewayError(
+        raise ApiError(
             400,
             "invalid_request",
             f"query parameter {name} must be unix seconds or an ISO 8601 time, got {value!r}",
@@ -101,7 +101,7 @@ MAX_TIME_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z
 def parse_time_bounded(value: str, name: str) -> int:
     millis = parse_time(value, name)
     if not 0 <= millis <= MAX_TIME_MS:
-        raise GatewayError(400, "invalid_request", f"query parameter {name} is out of range", param=name)
+        raise ApiError(400, "invalid_request", f"query parameter {name} is out of range", param=name)
     return millis
 
 

@@ -25,7 +25,7 @@ async def search(
 ) -> list[SearchHit]:
     """The tenant's best chunks for `query` (in-process, e.g. the agents' `rag_search` tool).
 
-    Raises `app.rag.errors.RagError` (status, kind, message, param) on bad input or when RAG is
+    Raises `app.web.errors.ApiError` (status, kind, message, param) on bad input or when RAG is
     not configured on the stack.
     """
     from .corpus import corpus_for

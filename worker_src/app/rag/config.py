@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
 from ..config import SectionCache
-from .errors import RagError
+from ..web.errors import ApiError
 
 Mode = Literal["hybrid", "vector", "keyword"]
 MODES: tuple[Mode, ...] = ("hybrid", "vector", "keyword")
@@ -40,8 +40,8 @@ class RagConfig(NamedTuple):
     enabled: bool = True
 
 
-def _misconfigured(message: str) -> RagError:
-    return RagError(503, "misconfigured", f"rag misconfigured: {message}")
+def _misconfigured(message: str) -> ApiError:
+    return ApiError(503, "misconfigured", f"rag misconfigured: {message}")
 
 
 def parse_rag_config(section: Any) -> RagConfig:
@@ -66,4 +66,4 @@ def parse_rag_config(section: Any) -> RagConfig:
     return RagConfig(**values)
 
 
-CONFIG: SectionCache[RagConfig] = SectionCache("rag", parse_rag_config, (RagError,))
+CONFIG: SectionCache[RagConfig] = SectionCache("rag", parse_rag_config, (ApiError,))

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..services import Services
+from ..web.errors import ApiError
 from . import catalog
 from .corpus import Corpus, corpus_for
-from .errors import RagError
 from .ids import check_doc_id, split_object_key
 from .ingest import IngestMessage, ingest_batch, purge_index, put_document
 
@@ -40,7 +40,7 @@ async def on_bucket_event(corpus: Corpus, body: dict[str, Any]) -> None:
     tenant, doc_id = parts
     try:
         check_doc_id(doc_id)
-    except RagError:
+    except ApiError:
         _log("rag_event_skipped", key=key, reason="not a valid document id")
         return
     record = await catalog.get(corpus.catalog, tenant, doc_id)
@@ -62,7 +62,7 @@ async def on_bucket_event(corpus: Corpus, body: dict[str, Any]) -> None:
     title = info.custom_metadata.get("title", "")
     try:
         await put_document(corpus, tenant, doc_id, data, info.content_type, title, store_original=False)
-    except RagError as error:
+    except ApiError as error:
         if error.status >= 500:
             raise
         _log("rag_event_rejected", key=key, status=error.status, reason=error.message)
@@ -78,7 +78,7 @@ async def consume(messages: Sequence[QueueMessage], services: Services) -> None:
     """Handle one delivered batch: ack what was handled (or is not for RAG), retry what failed."""
     try:
         corpus = corpus_for(services)
-    except RagError as error:  # RAG not (correctly) configured: keep RAG messages, drop the rest
+    except ApiError as error:  # RAG not (correctly) configured: keep RAG messages, drop the rest
         _log("queue_batch_unhandled", reason=error.message, messages=len(messages))
         for body, _, ack, retry in messages:
             (retry if _is_rag_message(body) else ack)()

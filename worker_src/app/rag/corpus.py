@@ -16,8 +16,8 @@ from ..bindings import (
     WorkersAi,
 )
 from ..services import Services
+from ..web.errors import ApiError
 from .config import CONFIG, RagConfig
-from .errors import RagError
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,11 @@ class Corpus:
 
 def _binding(kind: str, table: object, name: str | None, field: str) -> object:
     if not name:
-        raise RagError(503, "misconfigured", f"rag misconfigured: rag.{field} is not set")
+        raise ApiError(503, "misconfigured", f"rag misconfigured: rag.{field} is not set")
     try:
         return table[name]  # type: ignore[index]
     except KeyError:
-        raise RagError(
+        raise ApiError(
             503,
             "misconfigured",
             f"rag misconfigured: rag.{field} names {name!r}, which is not a bound {kind}",
@@ -52,7 +52,7 @@ def corpus_for(services: Services, config: RagConfig | None = None) -> Corpus:
     """The corpus of this stack; 404 when the stack has no enabled rag section, 503 when misbound."""
     config = config or CONFIG.get(services.config)
     if config is None or not config.enabled:
-        raise RagError(404, "not_found", "RAG is not enabled on this stack (no rag section)")
+        raise ApiError(404, "not_found", "RAG is not enabled on this stack (no rag section)")
     return Corpus(
         config=config,
         bucket=_binding("R2 bucket", services.r2, config.documents_binding, "documents_binding"),  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import json
 from collections.abc import Collection, Mapping
 from typing import Any, Literal, NamedTuple
 
-from .errors import bad_request
+from ..web.errors import bad_request
 
 Op = Literal["$eq", "$ne", "$in", "$nin"]
 OPERATORS: tuple[Op, ...] = ("$eq", "$ne", "$in", "$nin")

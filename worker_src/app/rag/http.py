@@ -1,4 +1,4 @@
-"""HTTP routes of RAG under the gateway's auth: /v1/documents[/...] and /v1/rag/{search,query}.
+"""HTTP routes of RAG behind the `/v1` front door (`app/v1.py`): /v1/documents[/...] and /v1/rag/{search,query}.
 
 The tenant is the caller's virtual-key scope (`public` for anonymous callers on a public stack);
 writes need a key with `documents: write` (open on public stacks).
@@ -12,9 +12,12 @@ from typing import Any
 
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
+from ..web.auth import Caller, Principal
+from ..web.errors import ApiError, bad_request
+from ..web.request import json_body, method_not_allowed, reject_unknown_fields
+from ..web.sse import SSE_HEADERS, encode_event
 from . import catalog
 from .corpus import Corpus, corpus_for
-from .errors import RagError, bad_request
 from .ids import check_doc_id, object_key, vector_id
 from .ingest import delete_document, put_document
 from .query import answer_question, stream_answer
@@ -23,46 +26,18 @@ from .retrieval import check_search, search
 DOCUMENTS = "/v1/documents"
 MAX_LIST_LIMIT = 1000
 MAX_GET_IDS = 20  # Vectorize getByIds
-SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
 
 
-def _json_body(request: HttpRequest) -> dict[str, Any]:
-    kind = request.header("content-type").split(";")[0].strip().lower()
-    if kind != "application/json":
-        raise RagError(
-            415, "unsupported_media_type", f"content-type must be application/json (got {kind or 'none'})"
-        )
-    try:
-        body = json.loads(request.body)
-    except ValueError as error:
-        raise bad_request(f"request body is not valid JSON: {error}", "body") from None
-    if not isinstance(body, dict):
-        raise bad_request("request body must be a JSON object", "body")
-    return body
-
-
-def _unknown_fields(body: dict[str, Any], known: set[str]) -> None:
-    unknown = sorted(set(body) - known)
-    if unknown:
-        raise bad_request(f"unknown field(s): {', '.join(unknown)}", unknown[0])
-
-
-def _method_not_allowed(path: str, allowed: str) -> RagError:
-    error = RagError(405, "method_not_allowed", f"{path} accepts {allowed} only")
-    return error
-
-
-async def handle_rag(
-    request: HttpRequest, services: Services, principal: Any, tenant: str, may_write: bool
-) -> HttpResponse:
-    """Serve one RAG route; raises RagError for anything but success."""
+async def handle_rag(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
+    """Serve one RAG route; raises ApiError for anything but success."""
+    principal, tenant = caller.principal, caller.tenant
     corpus = corpus_for(services)
     path, method = request.path.rstrip("/"), request.method
     if path == "/v1/rag/search":
         if method != "POST":
-            raise _method_not_allowed(path, "POST")
-        body = _json_body(request)
-        _unknown_fields(body, {"query", "top_k", "mode", "filter"})
+            raise method_not_allowed(path, "POST")
+        body = json_body(request)
+        reject_unknown_fields(body, {"query", "top_k", "mode", "filter"})
         search_request = check_search(
             corpus, body.get("query"), body.get("top_k"), body.get("mode"), body.get("filter")
         )
@@ -70,14 +45,14 @@ async def handle_rag(
         return HttpResponse.json({"mode": search_request.mode, "data": [h.public() for h in hits]})
     if path == "/v1/rag/query":
         if method != "POST":
-            raise _method_not_allowed(path, "POST")
+            raise method_not_allowed(path, "POST")
         return await _query(request, corpus, services, principal, tenant)
     if path == DOCUMENTS:
         if method not in ("GET", "HEAD"):
-            raise _method_not_allowed(path, "GET")
+            raise method_not_allowed(path, "GET")
         return await _list(request, corpus, tenant)
     if not path.startswith(DOCUMENTS + "/"):
-        raise RagError(404, "not_found", f"no route for {method} {request.path}")
+        raise ApiError(404, "not_found", f"no route for {method} {request.path}")
     doc_path = path[len(DOCUMENTS) + 1 :]
     if method in ("GET", "HEAD") and doc_path.endswith("/content"):
         return await _content(corpus, tenant, check_doc_id(doc_path.removesuffix("/content")))
@@ -85,15 +60,15 @@ async def handle_rag(
     if method in ("GET", "HEAD"):
         record = await catalog.get(corpus.catalog, tenant, doc_id)
         if record is None:
-            raise RagError(404, "not_found", f"no document {doc_id!r}", param="id")
+            raise ApiError(404, "not_found", f"no document {doc_id!r}", param="id")
         payload = record.public()
         if request.query.get("check") == "vectors":
             payload["vectors"] = await vectors_visible(corpus, record)
         return HttpResponse.json(payload)
     if method not in ("PUT", "DELETE"):
-        raise _method_not_allowed(f"{DOCUMENTS}/{{id}}", "GET, PUT and DELETE")
-    if not may_write:
-        raise RagError(
+        raise method_not_allowed(f"{DOCUMENTS}/{{id}}", "GET", "PUT", "DELETE")
+    if not caller.may_write_documents:
+        raise ApiError(
             403,
             "permission",
             "this key may not write documents (its documents permission is read)",
@@ -141,16 +116,16 @@ async def _list(request: HttpRequest, corpus: Corpus, tenant: str) -> HttpRespon
 async def _content(corpus: Corpus, tenant: str, doc_id: str) -> HttpResponse:
     stored = await corpus.bucket.get_object(object_key(tenant, doc_id))
     if stored is None:
-        raise RagError(404, "not_found", f"no document {doc_id!r}", param="id")
+        raise ApiError(404, "not_found", f"no document {doc_id!r}", param="id")
     data, info = stored
     return HttpResponse(status=200, headers={"content-type": info.content_type}, body=data)
 
 
 async def _query(
-    request: HttpRequest, corpus: Corpus, services: Services, principal: Any, tenant: str
+    request: HttpRequest, corpus: Corpus, services: Services, principal: Principal, tenant: str
 ) -> HttpResponse:
-    body = _json_body(request)
-    _unknown_fields(body, {"question", "top_k", "mode", "filter", "stream"})
+    body = json_body(request)
+    reject_unknown_fields(body, {"question", "top_k", "mode", "filter", "stream"})
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise bad_request("'stream' must be true or false", "stream")
@@ -174,7 +149,7 @@ async def _query(
 
 async def _sse(events: AsyncIterator[tuple[str, dict[str, Any]]]) -> AsyncIterator[bytes]:
     async for name, data in events:
-        yield f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+        yield encode_event(json.dumps(data, separators=(",", ":")), name)
 
 
 # ---------------------------------------------------------------- rag.expose_as_model
@@ -207,12 +182,11 @@ def _cited_content(payload: dict[str, Any]) -> str:
     return f"{payload['answer']}\n\nSources:\n{sources}" if sources else payload["answer"]
 
 
-async def handle_rag_chat(
-    request: HttpRequest, services: Services, principal: Any, tenant: str
-) -> HttpResponse:
+async def handle_rag_chat(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
     """`POST /v1/chat/completions` for the `rag.expose_as_model` model, in OpenAI's shapes."""
+    principal, tenant = caller.principal, caller.tenant
     corpus = corpus_for(services)
-    body = _json_body(request)
+    body = json_body(request)
     model = corpus.config.expose_as_model or ""
     stream = body.get("stream") is True
     question = _last_user_text(body.get("messages"))
@@ -239,12 +213,6 @@ async def handle_rag_chat(
     }
     if not stream:
         return HttpResponse.json(completion, headers=headers)
-    from ..gateway.sse import DONE, encode_event
-    from ..gateway.streams import dumps, openai_completion_to_chunks
+    from ..gateway.internal import completion_stream  # on first use
 
-    async def chunks() -> AsyncIterator[bytes]:
-        for chunk in openai_completion_to_chunks(completion, include_usage=False):
-            yield encode_event(dumps(chunk))
-        yield DONE
-
-    return HttpResponse(status=200, headers={**SSE_HEADERS, **headers}, stream=chunks())
+    return HttpResponse(status=200, headers={**SSE_HEADERS, **headers}, stream=completion_stream(completion))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .errors import bad_request
+from ..web.errors import bad_request
 
 MAX_DOC_ID_CHARS = 256
 _DOC_ID = re.compile(r"^[A-Za-z0-9._/-]{1,256}$")

@@ -16,12 +16,12 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from ..web.errors import ApiError
 from . import catalog, keyword, vectors
 from .catalog import DocumentRecord
 from .chunking import Chunk, chunk_document
 from .corpus import Corpus
 from .embedding import embed_texts
-from .errors import RagError
 from .ids import check_doc_id, object_key
 from .textio import DocumentBody, parse_document
 
@@ -52,7 +52,7 @@ def now_iso(corpus: Corpus) -> str:
 def check_size(corpus: Corpus, size: int) -> None:
     limit = corpus.config.max_document_bytes
     if size > limit:
-        raise RagError(
+        raise ApiError(
             413,
             "request_too_large",
             f"the document is {size} bytes; rag.max_document_bytes is {limit}",
@@ -132,7 +132,7 @@ async def put_document(
         await corpus.catalog.batch([catalog.upsert_statement(ready), catalog.bump_version_statement(tenant)])
     except Exception as error:
         await _fail(corpus, record, f"{type(error).__name__}: {str(error)[:200]}")
-        raise RagError(502, "upstream", f"indexing {doc_id!r} failed: {str(error)[:200]}") from None
+        raise ApiError(502, "upstream", f"indexing {doc_id!r} failed: {str(error)[:200]}") from None
     return PutResult(doc_id, "ready", len(chunks), sha)
 
 
@@ -174,7 +174,7 @@ async def delete_document(corpus: Corpus, tenant: str, doc_id: str) -> None:
     key = object_key(tenant, doc_id)
     if record is None:
         if await corpus.bucket.head(key) is None:
-            raise RagError(404, "not_found", f"no document {doc_id!r}", param="id")
+            raise ApiError(404, "not_found", f"no document {doc_id!r}", param="id")
     else:
         await purge_index(corpus, record)
     await corpus.bucket.delete(key)
@@ -208,7 +208,7 @@ async def _enqueue(
         await corpus.queue.send(IngestMessage(record.tenant, record.doc_id, record.sha256, 0).body())
     except Exception as error:
         await _fail(corpus, record, f"{type(error).__name__}: {str(error)[:200]}")
-        raise RagError(502, "upstream", f"queueing {record.doc_id!r} failed: {str(error)[:200]}") from None
+        raise ApiError(502, "upstream", f"queueing {record.doc_id!r} failed: {str(error)[:200]}") from None
     await corpus.catalog.batch([catalog.bump_version_statement(record.tenant)])
     return PutResult(record.doc_id, "indexing", len(chunks), record.sha256)
 
@@ -224,7 +224,7 @@ async def ingest_batch(corpus: Corpus, message: IngestMessage, final_attempt: bo
     try:
         stored = await corpus.bucket.get_object(object_key(message.tenant, message.doc_id))
         if stored is None:
-            raise RagError(404, "not_found", "the original is no longer in R2")
+            raise ApiError(404, "not_found", "the original is no longer in R2")
         data, _info = stored
         document = parse_document(data, record.content_type)
         document = document._replace(title=record.title or document.title, metadata=record.metadata)
@@ -263,10 +263,10 @@ async def ingest_batch(corpus: Corpus, message: IngestMessage, final_attempt: bo
             [catalog.upsert_statement(ready), catalog.bump_version_statement(record.tenant)]
         )
     except Exception as error:
-        if final_attempt or (isinstance(error, RagError) and error.status < 500):
+        if final_attempt or (isinstance(error, ApiError) and error.status < 500):
             reason = (
                 error.message
-                if isinstance(error, RagError)
+                if isinstance(error, ApiError)
                 else f"{type(error).__name__}: {str(error)[:200]}"
             )
             await _fail(corpus, record, reason)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
+from ..web.errors import ApiError
 from . import catalog, faq
 from .answer import NO_ANSWER, Answer, extractive_answer, prompt_messages
 from .corpus import Corpus
-from .errors import RagError
 from .retrieval import SearchHit, SearchRequest, search
 
 
@@ -31,18 +31,17 @@ def _options(corpus: Corpus, request: SearchRequest) -> dict[str, Any]:
 async def _generate(
     services: Any, principal: Any, question: str, hits: list[SearchHit], alias: str
 ) -> Answer:
-    from ..gateway.errors import GatewayError
     from ..gateway.internal import InternalChatRequest, chat
 
     request = InternalChatRequest(model=alias, messages=prompt_messages(question, hits), temperature=0)
     try:
         result = await chat(services, principal, request)
-    except GatewayError as error:
-        raise RagError(
+    except ApiError as error:
+        raise ApiError(
             502, "upstream", f"answer generation through gateway alias {alias!r} failed: {error.message}"
         ) from None
     if not result.content:
-        raise RagError(502, "upstream", f"answer generation through gateway alias {alias!r} returned no text")
+        raise ApiError(502, "upstream", f"answer generation through gateway alias {alias!r} returned no text")
     return Answer(result.content, tuple(hits), result.model or alias)
 
 
@@ -63,7 +62,7 @@ async def answer_question(
         answer = extractive_answer(question, hits) if hits else Answer(NO_ANSWER, (), "none")
     else:
         if config.generation_alias is None:
-            raise RagError(
+            raise ApiError(
                 503, "misconfigured", "rag misconfigured: generation: llm needs rag.generation_alias"
             )
         answer = await _generate(services, principal, question, hits, config.generation_alias)
@@ -104,7 +103,6 @@ async def _replay(payload: dict[str, Any]) -> AsyncIterator[tuple[str, dict[str,
 async def _stream_generation(
     services: Any, principal: Any, question: str, hits: list[SearchHit], alias: str
 ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    from ..gateway.errors import GatewayError
     from ..gateway.internal import ChatResult, InternalChatRequest, TextDelta, stream_chat
 
     answer = Answer("", tuple(hits), alias)
@@ -118,7 +116,7 @@ async def _stream_generation(
                 yield "delta", {"text": item.text}
             elif isinstance(item, ChatResult):
                 yield "done", {"answer": "".join(parts), "model": item.model or alias, "cache": "BYPASS"}
-    except GatewayError as error:
+    except ApiError as error:
         yield (
             "error",
             {"message": f"answer generation through gateway alias {alias!r} failed: {error.message}"},

@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Hashable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
+from ..web.errors import bad_request
 from . import keyword, vectors
 from .config import MAX_TOP_K, MODES, Mode
 from .corpus import Corpus
 from .embedding import embed_texts
-from .errors import bad_request
 from .filters import Filter, parse_filter
 
 RRF_K = 60  # Cormack, Clarke & Buettcher (2009)

@@ -6,7 +6,7 @@ import json
 from html.parser import HTMLParser
 from typing import Any, NamedTuple
 
-from .errors import RagError, bad_request
+from ..web.errors import ApiError, bad_request
 
 TEXT_TYPES = ("text/plain", "text/markdown", "text/html")
 JSON_TYPE = "application/json"
@@ -139,7 +139,7 @@ def parse_document(data: bytes, content_type: str, header_title: str = "") -> Do
         title = check_title(payload.get("title")) or title
         return DocumentBody(_require_text(text, "text"), title, check_metadata(payload.get("metadata")), kind)
     if kind not in TEXT_TYPES:
-        raise RagError(
+        raise ApiError(
             415,
             "unsupported_media_type",
             f"content-type must be one of {', '.join((*TEXT_TYPES, JSON_TYPE))} (got {kind})",

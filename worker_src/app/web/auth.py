@@ -1,18 +1,54 @@
-"""Virtual API keys: clients present a key; only its sha256 is in the stack file."""
+"""Virtual API keys and the caller: clients present a key (only its sha256 is in the stack file);
+the front door turns it into a `Caller` (principal, tenant, rights)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 from ..services import Services
-from .config import GatewayConfig, VirtualKey
-from .errors import GatewayError
-from .ratelimit import enforce_rate_limit, limit_key
+from .errors import ApiError
+from .ratelimit import RateLimitPolicy, enforce_rate_limit, limit_key
 
 ANONYMOUS_SCOPE = "public"
 PUBLIC_TENANT = "public"
+
+
+class VirtualKey(NamedTuple):
+    name: str
+    sha256: str
+    scope: str = "default"
+    allowed_models: frozenset[str] = frozenset()
+    requests_per_day: int | None = None
+    tokens_per_day: int | None = None
+    admin: bool = False
+    documents: Literal["read", "write"] = "read"  # RAG: `write` may PUT and DELETE /v1/documents
+
+    def allows(self, alias: str) -> bool:
+        return not self.allowed_models or alias in self.allowed_models
+
+    @property
+    def has_quota(self) -> bool:
+        return self.requests_per_day is not None or self.tokens_per_day is not None
+
+
+if TYPE_CHECKING:  # a type only: no Protocol class is built at import
+
+    class AccessConfig(Protocol):
+        """The part of the gateway section that says who may call `/v1` (`GatewayConfig` has it)."""
+
+        @property
+        def public(self) -> bool: ...
+
+        @property
+        def keys_by_hash(self) -> Mapping[str, VirtualKey]: ...
+
+        @property
+        def rate_limit(self) -> RateLimitPolicy | None: ...
+
+        @property
+        def ip_hash_salt_secret(self) -> str | None: ...
 
 
 class Principal(NamedTuple):
@@ -45,7 +81,7 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def authenticate(config: GatewayConfig, headers: Mapping[str, str]) -> Principal:
+def authenticate(config: AccessConfig, headers: Mapping[str, str]) -> Principal:
     """The caller's principal; 401 without a valid key unless the gateway is public.
 
     On a public gateway an unknown key is treated as anonymous (SDKs insist on sending some key).
@@ -57,18 +93,18 @@ def authenticate(config: GatewayConfig, headers: Mapping[str, str]) -> Principal
     if config.public:
         return Principal(None)
     if key is None:
-        raise GatewayError(
+        raise ApiError(
             401,
             "authentication",
             "missing API key: send `Authorization: Bearer <key>` or `x-api-key: <key>`",
             code="missing_api_key",
         )
-    raise GatewayError(401, "authentication", "invalid API key", code="invalid_api_key")
+    raise ApiError(401, "authentication", "invalid API key", code="invalid_api_key")
 
 
 def require_model(principal: Principal, alias: str) -> None:
     if principal.key is not None and not principal.key.allows(alias):
-        raise GatewayError(
+        raise ApiError(
             403,
             "permission",
             f"this key may not use model {alias!r}",
@@ -103,7 +139,7 @@ class Caller(NamedTuple):
         return key is not None and key.admin
 
 
-def client_ip_hash(config: GatewayConfig, services: Services, ip: str) -> str | None:
+def client_ip_hash(config: AccessConfig, services: Services, ip: str) -> str | None:
     """Salted hash of the client IP (usage records and per-IP rate limits never see the address)."""
     if not ip:
         return None
@@ -112,7 +148,7 @@ def client_ip_hash(config: GatewayConfig, services: Services, ip: str) -> str | 
 
 
 async def authorize(
-    config: GatewayConfig, services: Services, headers: Mapping[str, str], ip_hash: str | None
+    config: AccessConfig, services: Services, headers: Mapping[str, str], ip_hash: str | None
 ) -> Caller:
     """The edge checks of every `/v1` request: per-IP rate limit, the key, per-key rate limit."""
     policy = config.rate_limit
@@ -121,14 +157,14 @@ async def authorize(
         await enforce_rate_limit(policy, services.rate_limits, limit_key(policy, None, ip))
     principal = authenticate(config, headers)
     if policy is not None and policy.key == "api_key":
-        await enforce_rate_limit(policy, services.rate_limits, limit_key(policy, principal, ip))
+        await enforce_rate_limit(policy, services.rate_limits, limit_key(policy, principal.key_id, ip))
     return Caller(principal)
 
 
 def require_admin(caller: Caller, action: str) -> None:
     """403 unless the caller's key has `admin: true`; `action` names what was refused."""
     if not caller.is_admin:
-        raise GatewayError(
+        raise ApiError(
             403,
             "permission",
             f"{action} needs a virtual key with admin: true",
@@ -136,14 +172,16 @@ def require_admin(caller: Caller, action: str) -> None:
         )
 
 
-def principal_for_key_name(config: GatewayConfig, key_name: str | None) -> Principal:
+def principal_for_key_name(config: AccessConfig, key_name: str | None) -> Principal:
     """The principal a request was authenticated as, looked up again by key name (a Durable Object
     acting for a caller, or later for a schedule). 401 if the key was removed or anonymity is off."""
     if key_name is None:
         if config.public:
             return Principal(None)
-        raise GatewayError(401, "authentication", "anonymous callers are not allowed on this stack")
+        raise ApiError(401, "authentication", "anonymous callers are not allowed on this stack")
     for key in config.keys_by_hash.values():
         if key.name == key_name:
             return Principal(key)
-    raise GatewayError(401, "authentication", f"virtual key {key_name!r} no longer exists", code="invalid_api_key")
+    raise ApiError(
+        401, "authentication", f"virtual key {key_name!r} no longer exists", code="invalid_api_key"
+    )

@@ -1,14 +1,18 @@
-"""Gateway errors, rendered in the error JSON shape of the API the client speaks."""
+"""The one API error of `/v1`, rendered in the error JSON shape of the API the client speaks.
+
+Anthropic's shape for `/v1/messages` and for any request carrying `anthropic-version` (what the
+Anthropic SDK sends); OpenAI's otherwise (`error_api`).
+"""
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Literal
 
-from ..http import HttpResponse
+from ..http import HttpRequest, HttpResponse
 
 Api = Literal["openai", "anthropic"]
+
+ANTHROPIC_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
 
 # kind -> (OpenAI `error.type`, Anthropic `error.type`)
 _ERROR_TYPES: dict[str, tuple[str, str]] = {
@@ -29,7 +33,7 @@ _ERROR_TYPES: dict[str, tuple[str, str]] = {
 }
 
 
-class GatewayError(Exception):
+class ApiError(Exception):
     """An answer other than success, with the status and the error `kind` (see `_ERROR_TYPES`)."""
 
     def __init__(
@@ -86,29 +90,16 @@ def kind_for_status(status: int) -> str:
     }.get(status, "invalid_request" if status < 500 else "upstream")
 
 
-_KEYISH = re.compile(r"(sk-[A-Za-z0-9_\-*]{4,}|sk-ant-[A-Za-z0-9_\-*]{4,})")
+def error_api(request: HttpRequest) -> Api:
+    """The error shape a request is answered in: `/v1/messages` speaks Anthropic's, `/v1/chat/...`
+    OpenAI's; elsewhere the Anthropic SDK is known by its `anthropic-version` header."""
+    path = request.path.rstrip("/")
+    if path in ANTHROPIC_PATHS:
+        return "anthropic"
+    if path == "/v1/chat/completions":
+        return "openai"
+    return "anthropic" if request.header("anthropic-version") else "openai"
 
 
-def scrub_secrets(text: str, secrets: tuple[str, ...]) -> str:
-    """Remove provider keys (exact and key-shaped) from text that may reach a client or a log."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return _KEYISH.sub("[redacted]", text)
-
-
-def upstream_error_message(body: bytes) -> str:
-    """The `message` of an OpenAI- or Anthropic-shaped error body (or a short excerpt)."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return body[:300].decode("utf-8", "replace").strip() or "upstream error"
-    if isinstance(payload, dict):
-        error = payload.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])
-        if isinstance(error, str):
-            return error
-        if isinstance(payload.get("message"), str):
-            return str(payload["message"])
-    return "upstream error"
+def bad_request(message: str, param: str | None = None, code: str | None = None) -> ApiError:
+    return ApiError(400, "invalid_request", message, param=param, code=code)

@@ -1,8 +1,17 @@
-"""Server-sent events: an incremental decoder and an encoder (WHATWG `text/event-stream`)."""
+"""Server-sent events: an incremental decoder and an encoder (WHATWG `text/event-stream`), and
+the compact JSON their `data` lines carry."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import json
+from typing import Any, NamedTuple
+
+SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON as the Worker sends it (UTF-8, no spaces)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 class SseEvent(NamedTuple):

@@ -7,21 +7,23 @@ not an accounting system); daily quotas are in `quotas.py`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import Literal, NamedTuple
 
 from ..bindings import RateLimiter
-from .config import RateLimitPolicy
-from .errors import GatewayError
+from .errors import ApiError
 from .log import log_event
 
-if TYPE_CHECKING:  # auth.py imports this module
-    from .auth import Principal
+
+class RateLimitPolicy(NamedTuple):
+    binding: str
+    key: Literal["ip", "api_key"] = "ip"
+    retry_after_s: int = 60
 
 
-def limit_key(policy: RateLimitPolicy, principal: Principal | None, ip_hash: str) -> str:
+def limit_key(policy: RateLimitPolicy, key_id: str | None, ip_hash: str) -> str:
     """`key:<name>` when the policy keys by API key and the caller has one, else `ip:<hash>`."""
-    if policy.key == "api_key" and principal is not None and principal.key_id is not None:
-        return f"gw:key:{principal.key_id}"
+    if policy.key == "api_key" and key_id is not None:
+        return f"gw:key:{key_id}"
     return f"gw:ip:{ip_hash}"
 
 
@@ -33,15 +35,15 @@ async def enforce_rate_limit(
         return
     limiter = limiters.get(policy.binding)
     if limiter is None:
-        log_event("rate_limit_binding_missing", binding=policy.binding)
+        log_event("v1", "rate_limit_binding_missing", binding=policy.binding)
         return
     try:
         allowed = await limiter.limit(key)
     except Exception as error:
-        log_event("rate_limit_binding_failed", binding=policy.binding, error=type(error).__name__)
+        log_event("v1", "rate_limit_binding_failed", binding=policy.binding, error=type(error).__name__)
         return
     if not allowed:
-        raise GatewayError(
+        raise ApiError(
             429,
             "rate_limit",
             "rate limit exceeded; retry later",
