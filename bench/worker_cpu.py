@@ -288,17 +288,22 @@ def render(results: dict[str, Any]) -> str:
             f"{c.worker_wall_ms:.2f} ms | {c.host_ms:.2f} ms | {c.storage_ms:.2f} ms | {c.handles:.0f} | {c.wall_ms:.1f} ms |"
         )
     if len(trees) > 1:
+        oldest_first = trees[::-1]  # `--variant` lists earlier trees, newest first
         lines += [
             "",
-            "Worker CPU per request of each tree in this run (variants are earlier trees of the same change):",
+            "Worker CPU per request of each tree in this run, oldest first; in parentheses what that tree's "
+            "change saved against the tree before it:",
             "",
-            "| route | " + " | ".join(trees) + " |",
-            "|---|" + "---|" * len(trees),
+            "| route | " + " | ".join(oldest_first) + " |",
+            "|---|" + "---|" * len(oldest_first),
         ]
         for name in ROUTES:
-            lines.append(
-                f"| {name} | " + " | ".join(f"{cpu[(t, name)].worker_ms:.2f} ms" for t in trees) + " |"
-            )
+            cells = []
+            for index, tree in enumerate(oldest_first):
+                value = cpu[(tree, name)].worker_ms
+                saved = cpu[(oldest_first[index - 1], name)].worker_ms - value if index else None
+                cells.append(f"{value:.2f} ms" + (f" ({saved:+.2f})" if saved is not None else ""))
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "Gateway overhead on a 100 ms upstream (sequential, p50; target < 3 ms):", ""]
     for label in trees:
         direct, through = results["overhead"][label]
