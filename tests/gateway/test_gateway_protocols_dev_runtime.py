@@ -48,7 +48,11 @@ def dev_gw(upstreams: Upstreams) -> Iterator[ExternalGateway]:
         upstreams, routes, public=False, keys=KEYS, response_store={"binding": "DB", "ttl_s": 3600}
     )
     body["providers"]["an"]["anthropic_betas"] = ["prompt-caching-2024-07-31"]
-    body["providers"]["oai"] = {"kind": "openai", "base_url": upstreams.oa.base_url, "api_key_secret": "OA_KEY"}
+    body["providers"]["oai"] = {
+        "kind": "openai",
+        "base_url": upstreams.oa.base_url,
+        "api_key_secret": "OA_KEY",
+    }
     body["routes"]["native"] = route(("oai", "gpt-n"))
     with DevRuntimeTarget().start(gateway_section(body), SECRETS) as running:
         assert isinstance(running, ExternalGateway)
@@ -209,3 +213,19 @@ def test_thinking_and_cache_control_pass_through(gw, fresh_upstreams) -> None:
     sent = fresh_upstreams.an.requests[-1]
     assert sent.body["system"] == system and sent.body["thinking"]["budget_tokens"] == 1024
     assert sent.headers["anthropic-beta"] == "prompt-caching-2024-07-31"
+
+
+def test_the_host_meters_the_workers_own_cpu(gw, client) -> None:
+    """`/__edgestack/status` counts the CPU inside the Worker's asyncio handles: it grows with each
+    request, by less than the whole host process (HTTP server, Miniflare's client) grows."""
+
+    def status() -> dict:
+        return httpx.get(gw.base_url + "/__edgestack/status").json()["workerCpu"]
+
+    before = status()
+    for _ in range(5):
+        client.chat.completions.create(model="to-openai", messages=[{"role": "user", "content": "dev cpu"}])
+    after = status()
+    worker, host = after["workerMs"] - before["workerMs"], after["hostMs"] - before["hostMs"]
+    assert after["handles"] - before["handles"] >= 5 * 3  # several steps per request
+    assert 0 < worker < host and after["meterUs"] > 0
