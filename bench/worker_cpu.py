@@ -45,7 +45,7 @@ for entry in (ROOT / "tests" / "gateway", ROOT / "tests", ROOT / "worker_src", R
         sys.path.insert(0, str(entry))
 
 from gateway_testing import SECRETS, Upstreams, route, section  # noqa: E402
-from harness.stackconfig import gateway_section  # noqa: E402
+from harness.planned import local_stack_doc  # noqa: E402
 
 from bench.benchdocs import publish  # noqa: E402
 from bench.runtime import HELLO_ENTRY, HELLO_STACK, _session  # noqa: E402
@@ -166,16 +166,13 @@ def _median(samples: list[Cpu]) -> Cpu:
 
 
 def _project_stack(folder: Path, upstreams: Upstreams) -> Path:
+    """stacks/local.yaml with a gateway section over the fake upstreams (no RAG, no agents)."""
     routes = {"plain": route(("oa", "gpt-a")), "translated": route(("an", "claude-c"))}
-    config = gateway_section(section(upstreams, routes, response_store={"binding": "DB"}))
-    stack = yaml.safe_load((ROOT / "stacks" / "local.yaml").read_text())
-    stack["gateway"] = config["gateway"]
-    for name in ("rag", "agents"):
-        stack.pop(name, None)
-    stack["worker"]["secrets"] = sorted(set(stack["worker"].get("secrets", [])) | set(SECRETS))
-    (folder / "migrations").symlink_to(ROOT / "stacks" / "migrations")
+    doc = local_stack_doc(
+        {"gateway": section(upstreams, routes, response_store={"binding": "DB"})}, tuple(SECRETS)
+    )
     path = folder / "bench.yaml"
-    path.write_text(yaml.safe_dump(stack, sort_keys=False))
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
 

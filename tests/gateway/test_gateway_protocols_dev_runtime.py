@@ -18,7 +18,7 @@ import openai
 import pytest
 from fakes.llm_upstreams import ScriptedReply
 from gateway_testing import SECRETS, Upstreams, anthropic_client, openai_client, route, section
-from harness.stackconfig import gateway_section, key_sha256
+from harness.planned import key_sha256
 from harness.target import DevRuntimeTarget, ExternalGateway
 
 pytestmark = pytest.mark.dev_runtime
@@ -54,7 +54,7 @@ def dev_gw(upstreams: Upstreams) -> Iterator[ExternalGateway]:
         "api_key_secret": "OA_KEY",
     }
     body["routes"]["native"] = route(("oai", "gpt-n"))
-    with DevRuntimeTarget().start(gateway_section(body), SECRETS) as running:
+    with DevRuntimeTarget().start({"gateway": body}, SECRETS) as running:
         assert isinstance(running, ExternalGateway)
         yield running
 

@@ -11,7 +11,7 @@ import openai
 import pytest
 from fakes.llm_upstreams import Fault
 from gateway_testing import openai_client, route, section
-from harness.stackconfig import key_sha256
+from harness.planned import key_sha256
 
 KEY_A, KEY_B = "sk-responses-tenant-a", "sk-responses-tenant-b"
 KEYS = {

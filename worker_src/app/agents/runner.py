@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from ..bindings import Fetcher, KvNamespace, UpstreamError
 from ..services import Services
-from .config import AgentsConfig, rag_configured
+from .config import AgentsConfig
 from .ssrf import BlockedUrl, FetchPolicy, guarded_get
 from .store import AgentStore, Schedule, bound_text, iso_ms
 from .tools import DEFAULT_CONTENT_TYPES, LOOKUP_KEY_PREFIX, ToolSpec, lookup_key
@@ -50,7 +50,9 @@ def error_result(message: str) -> str:
 
 def resolve_rag_search(services: Services) -> RagSearch | None:
     """`app.rag.search` when the stack configures `rag`."""
-    if not rag_configured(services.config):
+    from ..rag.config import rag_enabled
+
+    if not rag_enabled(services.config):
         return None
     from ..rag import search  # on first use: RAG is imported only by agents that search
 
