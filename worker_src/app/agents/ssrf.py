@@ -29,7 +29,6 @@ BLOCKED_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".workers
 BLOCKED_NAMES = frozenset({"localhost", "workers.dev", "home.arpa"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
-CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 _NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
@@ -217,9 +216,8 @@ class FetchPolicy(NamedTuple):
     own_hosts: tuple[str, ...]
     max_bytes: int
     content_types: tuple[str, ...]  # allowed media types; `text/*` style prefixes allowed
-    headers: Mapping[str, str]  # set by the tool's admin, never by the model
+    headers: Mapping[str, str]  # set by the tool's admin (static and secret ones), never by the model
     timeout_ms: int
-    secret_headers: frozenset[str] = frozenset()  # names whose values came from Worker secrets
 
 
 class FetchResult(NamedTuple):
@@ -242,7 +240,7 @@ def _content_type_allowed(media_type: str, allowed: Sequence[str]) -> bool:
 
 async def guarded_get(fetch: Fetcher, url: str, policy: FetchPolicy) -> FetchResult:
     """GET `url` without following redirects itself: every `Location` is checked like the first URL
-    (at most MAX_REDIRECTS hops); credential headers are dropped once the host changes. The body is
+    (at most MAX_REDIRECTS hops); every tool-set header is dropped once the host changes. The body is
     read up to `max_bytes` and the rest is not downloaded. Raises BlockedUrl or UpstreamError."""
     target = check_url(url, policy.allow_hosts, policy.own_hosts)
     headers = {k.lower(): v for k, v in policy.headers.items()}
@@ -262,9 +260,8 @@ async def guarded_get(fetch: Fetcher, url: str, policy: FetchPolicy) -> FetchRes
         if redirects > MAX_REDIRECTS:
             raise BlockedUrl(f"more than {MAX_REDIRECTS} redirects")
         target = check_url(urljoin(target.url, location), policy.allow_hosts, policy.own_hosts)
-        if target.host != first_host:
-            dropped = CREDENTIAL_HEADERS | {h.lower() for h in policy.secret_headers}
-            headers = {k: v for k, v in headers.items() if k not in dropped}
+        if target.host != first_host:  # none of the tool's headers was meant for another host
+            headers = {}
     media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if not _content_type_allowed(media_type, policy.content_types):
         await close_stream(response.body)

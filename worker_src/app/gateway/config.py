@@ -144,7 +144,9 @@ PRICE_KEYS = ("input", "output", "cached_input")
 ROUTE_KEYS = ("kind", "strategy", "candidates", "retry", "circuit_breaker", "cache")
 RESPONSE_STORE_KEYS = ("binding", "ttl_s")
 CANDIDATE_KEYS = ("provider", "model", "weight")
-KEY_KEYS = ("sha256", "scope", "allowed_models", "requests_per_day", "tokens_per_day", "admin", "documents")
+KEY_KEYS = (
+    "sha256", "scope", "allowed_models", "requests_per_day", "tokens_per_day", "admin", "operator", "approve", "documents",
+)  # fmt: skip
 RATE_LIMIT_KEYS = ("binding", "key", "retry_after_s")
 GATEWAY_KEYS = (
     "enabled",
@@ -252,6 +254,8 @@ def _parse_key(
         requests_per_day=reader.optional_integer("requests_per_day", minimum=1),
         tokens_per_day=reader.optional_integer("tokens_per_day", minimum=1),
         admin=reader.boolean("admin"),
+        operator=reader.boolean("operator"),
+        approve=reader.boolean("approve"),
         documents=reader.string("documents", choices=("read", "write")),  # type: ignore[arg-type]
     )
     if key.has_quota and not usage_binding:

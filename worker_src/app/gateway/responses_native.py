@@ -9,10 +9,10 @@ chat completions); translated answers are.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from ..bindings import UpstreamError, close_stream
+from ..web.jsonbody import read_json
 from ..web.log import log_event
 from ..web.sse import SseEvent, encode_event
 from .chat import RequestContext, Served, finish_record, price_of
@@ -68,7 +68,7 @@ async def relay_native(
         out = []
         for event in events:
             try:
-                data = json.loads(event.data)
+                data = read_json(event.data, what="upstream event")
             except ValueError:
                 continue
             if not isinstance(data, dict):
