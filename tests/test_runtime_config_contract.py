@@ -35,6 +35,8 @@ from app.http import HttpRequest  # noqa: E402
 from app.rag.config import RagConfig, parse_rag_config  # noqa: E402
 from app.router import handle  # noqa: E402
 from app.services import Services  # noqa: E402
+from app.web.auth import VirtualKey  # noqa: E402
+from app.web.ratelimit import RateLimitPolicy  # noqa: E402
 from harness.planned import key_sha256, planned_config  # noqa: E402
 
 from infra.plan import worker_model  # noqa: E402
@@ -110,6 +112,22 @@ def shipped() -> dict[str, Any]:
 )
 def test_each_parser_reads_its_models_fields_name_for_name(parser_keys, model) -> None:
     assert sorted(parser_keys) == sorted(fields(model))
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        *(getattr(gateway_config, name) for name in ("Price", "Provider", "Candidate", "RetryPolicy", "BreakerPolicy", "CachePolicy", "Route", "GatewayConfig")),
+        VirtualKey,
+        RateLimitPolicy,
+        RagConfig,
+        AgentsConfig,
+    ],
+    ids=lambda record: record.__name__,
+)
+def test_parsed_config_records_have_no_defaults_of_their_own(record) -> None:
+    """The planner decides every default; a field default on the Worker's record would be a second copy."""
+    assert record._field_defaults == {}
 
 
 def test_the_agents_parser_reads_agents_spec_plus_the_planners_own_hosts() -> None:

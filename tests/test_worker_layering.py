@@ -17,6 +17,7 @@ LAYERS: dict[str, int] = {
     "app.config": 0,  # the stack's config bindings, parsed once
     "app.http": 0,  # request/response values
     "app.services": 1,  # what a handler may use
+    "app.sections": 1,  # how gateway/rag/agents parse their config sections (Reader, SectionCache)
     "app.web": 2,  # shared plumbing: log, SSE, errors, request helpers, auth, rate limits
     "app.gateway": 3,  # the LLM proxy
     "app.rag": 4,
@@ -120,3 +121,44 @@ def test_an_upward_import_is_caught_even_when_lazy_or_relative(tmp_path: Path) -
         "worker_src/app/web/bad.py:6: app.web imports app.rag",
         "worker_src/app/web/bad.py:7: app.web imports app.v1",
     ]
+
+
+def _top_level_imports(path: Path, root: Path) -> set[str]:
+    """The worker modules `path` imports when it is imported (module level only, not in functions)."""
+    nested_lines = {
+        node.lineno
+        for function in ast.walk(ast.parse(path.read_text()))
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    }
+    return {module for line, module in imports(path, root) if line not in nested_lines}
+
+
+def startup_modules(root: Path) -> set[str]:
+    """Every worker module imported when an isolate imports entry.py."""
+    by_name = {_module_name(p, root)[0]: p for p in root.rglob("*.py")}
+    seen: set[str] = set()
+    todo = ["entry"]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in by_name:
+            continue
+        seen.add(name)
+        todo.extend(m if m in by_name else m.rsplit(".", 1)[0] for m in _top_level_imports(by_name[name], root))
+    return seen
+
+
+def test_startup_imports_only_what_healthz_needs() -> None:
+    """The section parsers (app.sections and the packages' config modules), the /v1 front door and
+    the demo are imported on first use; measured in bench/runtime.py (docs/benchmarks.md)."""
+    assert startup_modules(WORKER) == {
+        "entry",
+        "js_bindings",
+        "app.bindings",
+        "app.config",
+        "app.health",
+        "app.http",
+        "app.router",
+        "app.services",
+    }

@@ -21,10 +21,10 @@ from app.gateway.internal import (
 )
 from app.gateway.state import IsolateState
 from app.services import Services
-from app.web.auth import Caller, Principal, VirtualKey, authorize, require_admin
+from app.web.auth import Caller, Principal, authorize, require_admin
 from app.web.errors import ApiError
 from fakes.llm_upstreams import Fault
-from gateway_testing import SECRETS, Upstreams, route, run, section
+from gateway_testing import PLAIN_KEY, SECRETS, Upstreams, route, run, section
 from harness.bindings import BackgroundTasks, FakeClock, FakeRateLimiter, InMemoryKv, RecordingSleep, SqliteD1
 from harness.fetcher import H11Fetcher
 from harness.planned import key_sha256, planned_config, runtime_config
@@ -41,8 +41,8 @@ TOOLS = [
         },
     }
 ]
-ALICE = VirtualKey(name="alice", sha256=key_sha256("k-alice"), scope="acme", tokens_per_day=10_000)
-ADMIN = VirtualKey(name="ops", sha256=key_sha256("k-ops"), scope="acme", admin=True)
+ALICE = PLAIN_KEY._replace(name="alice", sha256=key_sha256("k-alice"), scope="acme", tokens_per_day=10_000)
+ADMIN = PLAIN_KEY._replace(name="ops", sha256=key_sha256("k-ops"), scope="acme", admin=True)
 
 
 class Env:
@@ -158,7 +158,7 @@ def test_chat_errors_are_gateway_errors_and_are_recorded(fresh_upstreams: Upstre
     async def body(env: Env) -> list[tuple[int, str | None]]:
         seen = []
         bob = Principal(
-            VirtualKey(name="bob", sha256=key_sha256("k-bob"), scope="b", allowed_models=frozenset({"other"}))
+            PLAIN_KEY._replace(name="bob", sha256=key_sha256("k-bob"), scope="b", allowed_models=frozenset({"other"}))
         )
         for principal, request in [
             (
@@ -193,7 +193,7 @@ def test_chat_when_every_candidate_fails_raises_a_5xx(fresh_upstreams: Upstreams
 
 def test_chat_counts_against_the_key_quota(fresh_upstreams: Upstreams) -> None:
     tight = {"alice": {"sha256": ALICE.sha256, "scope": "acme", "requests_per_day": 1}}
-    key = VirtualKey(name="alice", sha256=ALICE.sha256, scope="acme", requests_per_day=1)
+    key = PLAIN_KEY._replace(name="alice", sha256=ALICE.sha256, scope="acme", requests_per_day=1)
 
     async def body(env: Env) -> int:
         await chat(env.services, Principal(key), ask("one"), state=env.state)

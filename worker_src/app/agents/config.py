@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..config import Reader, RuntimeConfig, SectionCache
+from ..config import ConfigError, RuntimeConfig
+from ..sections import Reader, SectionCache
+from ..web.errors import ApiError
 
 
 class AgentsConfig(NamedTuple):
@@ -60,3 +62,14 @@ def agents_config(config: RuntimeConfig) -> AgentsConfig | None:
     `app.config.ConfigError` when it is unusable."""
     agents = _SECTION.get(config)
     return agents if agents is not None and agents.enabled else None
+
+
+def serving_agents_config(config: RuntimeConfig) -> AgentsConfig:
+    """The agents section for a request: `ApiError` 503 when it is unusable, 404 when agents are off."""
+    try:
+        agents = agents_config(config)
+    except ConfigError as error:
+        raise ApiError(503, "misconfigured", f"agents misconfigured: {error}") from None
+    if agents is None:
+        raise ApiError(404, "not_found", "agents are not enabled on this stack")
+    return agents

@@ -18,10 +18,10 @@ from ..config import ConfigError
 from ..gateway.internal import InternalChatRequest, StreamItem, chat, key_principal, stream_chat
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
-from ..web.errors import ApiError
+from ..web.errors import ApiError, bad_request
 from ..web.log import log_event
 from ..web.sse import SSE_HEADERS, dumps, encode_event
-from .config import AgentsConfig, agents_config
+from .config import AgentsConfig, agents_config, serving_agents_config
 from .loop import (
     ModelCall,
     PausedTurn,
@@ -43,12 +43,6 @@ from .tools import ToolRegistry
 PAUSED_SCHEDULE_RETRY_S = 60  # a due schedule waits while the agent awaits an approval
 OUTBOX_BACKSTOP_S = 30  # the alarm replays an outbox that the post-turn flush did not empty
 FLUSH_DELAY_S = 0.05  # the post-turn flush waits this long: the response first, then one batch for many turns
-
-
-def _error(
-    status: int, kind: str, message: str, param: str | None = None, code: str | None = None
-) -> HttpResponse:
-    return ApiError(status, kind, message, param=param, code=code).to_response("openai")
 
 
 def gateway_model(services: Services, key_name: str | None) -> ModelCall:
@@ -119,23 +113,24 @@ class AgentObject:
 
     async def handle(self, request: HttpRequest, services: Services) -> HttpResponse:
         try:
-            config = agents_config(services.config)
-        except ConfigError as error:
-            return _error(503, "misconfigured", f"agents misconfigured: {error}")
-        if config is None:
-            return _error(404, "not_found", "agents are not enabled on this stack")
+            return await self._handle(request, services)
+        except ApiError as error:
+            return error.to_response("openai")
+
+    async def _handle(self, request: HttpRequest, services: Services) -> HttpResponse:
+        config = serving_agents_config(services.config)
         try:
             call = AgentCall.from_bytes(request.body)
         except ValueError as error:
-            return _error(400, "invalid_request", f"bad agent call: {error}")
+            raise bad_request(f"bad agent call: {error}") from None
         try:
             if call.op == "get":
                 return self._describe(call)
             if call.op == "delete":
                 return await self._delete(call)
             return await self._turn(call, config, services)
-        except ApiError as error:
-            return error.to_response("openai")
+        except ApiError:
+            raise
         except Exception as error:  # a bug: the gateway's error shape, never a traceback
             log_event(
                 "agents",
@@ -144,14 +139,14 @@ class AgentObject:
                 error=type(error).__name__,
                 detail=str(error)[:300],
             )
-            return _error(500, "internal", "internal agent error")
+            raise ApiError(500, "internal", "internal agent error") from None
 
     def _describe(self, call: AgentCall) -> HttpResponse:
         if not self.store.opened() or (self.store.tenant, self.store.agent_id) != (
             call.tenant,
             call.agent_id,
         ):
-            return _error(404, "not_found", f"agent {call.agent_id!r} does not exist", param="agent_id")
+            raise ApiError(404, "not_found", f"agent {call.agent_id!r} does not exist", param="agent_id")
         pending = self.store.pending()
         outbox = outbox_state(self.store)
         return HttpResponse.json(

@@ -10,13 +10,12 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from ..config import ConfigError
 from ..http import HttpRequest, HttpResponse
 from ..services import DurableObjectNamespace, Services
 from ..web.auth import Caller, require_admin
-from ..web.errors import ApiError
+from ..web.errors import ApiError, bad_request
 from ..web.request import json_body, method_not_allowed, reject_unknown_fields
-from .config import AgentsConfig, agents_config
+from .config import AgentsConfig, serving_agents_config
 from .protocol import AGENT_ID, OBJECT_PATH, AgentCall, object_name
 from .tools import ToolRegistry, ToolSpecError, parse_tool_spec
 
@@ -26,21 +25,12 @@ DEFAULT_HISTORY_PAGE = 50
 MAX_TOOL_SPEC_BYTES = 65_536
 
 
-def _bad(message: str, param: str, status: int = 400, code: str | None = None) -> ApiError:
-    return ApiError(status, "invalid_request", message, param=param, code=code)
-
-
 def _json_body(request: HttpRequest) -> dict[str, Any]:
     return json_body(request, check_content_type=False, empty=True)
 
 
 async def handle_agents_route(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
-    try:
-        config = agents_config(services.config)
-    except ConfigError as error:
-        raise ApiError(503, "misconfigured", f"agents misconfigured: {error}") from None
-    if config is None:
-        raise ApiError(404, "not_found", "agents are not enabled on this stack")
+    config = serving_agents_config(services.config)
     parts = [unquote(p) for p in request.path.rstrip("/").split("/")[2:]]  # after "", "v1"
     if parts[0] == "tools":
         return await _tools(request, services, config, caller, parts[1:])
@@ -53,7 +43,7 @@ async def handle_agents_route(request: HttpRequest, services: Services, caller: 
 def _agent_id(parts: list[str]) -> str:
     if not parts or not AGENT_ID.match(parts[0]):
         shown = parts[0][:40] if parts else ""
-        raise _bad(
+        raise bad_request(
             f"invalid agent id {shown!r}: use 1-128 characters from A-Z a-z 0-9 . _ : -",
             "agent_id",
             code="invalid_agent_id",
@@ -97,17 +87,18 @@ async def _message(
     reject_unknown_fields(body, ("content", "stream"))
     content = body.get("content")
     if not isinstance(content, str) or not content.strip():
-        raise _bad("'content' must be a non-empty string", "content", code="empty_message")
+        raise bad_request("'content' must be a non-empty string", "content", "empty_message")
     if len(content) > config.max_message_chars:
-        raise _bad(
+        raise ApiError(
+            413,
+            "invalid_request",
             f"'content' is {len(content)} characters; the limit is {config.max_message_chars}",
-            "content",
-            status=413,
+            param="content",
             code="message_too_large",
         )
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
-        raise _bad("'stream' must be true or false", "stream")
+        raise bad_request("'stream' must be true or false", "stream")
     call = AgentCall(
         "message", caller.tenant, agent_id, caller.principal.key_id, content=content, stream=stream
     )
@@ -123,18 +114,18 @@ async def _approval(
     call_id: str,
 ) -> HttpResponse:
     if not call_id or len(call_id) > 128:
-        raise _bad("invalid call_id", "call_id", code="unknown_call_id")
+        raise bad_request("invalid call_id", "call_id", "unknown_call_id")
     body = _json_body(request)
     reject_unknown_fields(body, ("approve", "reason", "stream"))
     approve = body.get("approve")
     if not isinstance(approve, bool):
-        raise _bad("'approve' must be true or false", "approve")
+        raise bad_request("'approve' must be true or false", "approve")
     reason = body.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS):
-        raise _bad(f"'reason' must be a string of at most {MAX_REASON_CHARS} characters", "reason")
+        raise bad_request(f"'reason' must be a string of at most {MAX_REASON_CHARS} characters", "reason")
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
-        raise _bad("'stream' must be true or false", "stream")
+        raise bad_request("'stream' must be true or false", "stream")
     call = AgentCall(
         "approve",
         caller.tenant,
@@ -197,9 +188,9 @@ def _int_query(query: dict[str, str], name: str, low: int, high: int, default: i
     try:
         value = int(raw)
     except ValueError:
-        raise _bad(f"query parameter {name} must be an integer (got {raw[:20]!r})", name) from None
+        raise bad_request(f"query parameter {name} must be an integer (got {raw[:20]!r})", name) from None
     if not low <= value <= high:
-        raise _bad(f"query parameter {name} must be from {low} to {high}", name)
+        raise bad_request(f"query parameter {name} must be from {low} to {high}", name)
     return value
 
 
@@ -269,12 +260,12 @@ async def _tools(
     if method == "PUT":
         require_admin(caller, f"PUT {path}")
         if len(request.body) > MAX_TOOL_SPEC_BYTES:
-            raise _bad(f"a tool spec is at most {MAX_TOOL_SPEC_BYTES} bytes", "body", status=413)
+            raise ApiError(413, "invalid_request", f"a tool spec is at most {MAX_TOOL_SPEC_BYTES} bytes", param="body")
         try:
             spec = parse_tool_spec(name, _json_body(request), config.own_hosts, config.tool_secrets)
             await registry.put(caller.tenant, spec)
         except ToolSpecError as error:
-            raise _bad(str(error), error.field, code="invalid_tool_spec") from None
+            raise bad_request(str(error), error.field, "invalid_tool_spec") from None
         return HttpResponse.json({"name": name, **spec.to_json()})
     if method == "DELETE":
         require_admin(caller, f"DELETE {path}")

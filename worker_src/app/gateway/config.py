@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
-from ..config import ConfigError, Reader, SectionCache
+from ..config import ConfigError
+from ..sections import Reader, SectionCache
 from ..web.auth import VirtualKey
 from ..web.ratelimit import RateLimitPolicy
 
@@ -32,15 +33,12 @@ DEFAULT_BASE_URLS: dict[str, str] = {
 }
 
 
-GatewayConfigError = ConfigError  # the gateway section (or the config's root) is unusable
-
-
 class Price(NamedTuple):
     """USD per million tokens."""
 
     input: float
     output: float
-    cached_input: float | None = None
+    cached_input: float | None
 
 
 class Provider(NamedTuple):
@@ -50,8 +48,8 @@ class Provider(NamedTuple):
     api_key_secret: str | None
     timeout_ms: int
     prices: Mapping[str, Price]
-    default_max_tokens: int = 4096
-    anthropic_betas: frozenset[str] = frozenset()  # anthropic-beta values clients may send through
+    default_max_tokens: int
+    anthropic_betas: frozenset[str]  # anthropic-beta values clients may send through
 
     @property
     def api(self) -> Literal["openai", "anthropic"]:
@@ -62,7 +60,7 @@ class Provider(NamedTuple):
 class Candidate(NamedTuple):
     provider: str
     model: str
-    weight: int = 1
+    weight: int
 
     @property
     def key(self) -> str:
@@ -70,10 +68,10 @@ class Candidate(NamedTuple):
 
 
 class RetryPolicy(NamedTuple):
-    max_attempts: int = 3
-    backoff: Backoff = "exponential"
-    base_delay_ms: int = 100
-    max_total_ms: int = 20_000
+    max_attempts: int
+    backoff: Backoff
+    base_delay_ms: int
+    max_total_ms: int
 
     def delay_ms(self, retry_number: int) -> float:
         """Backoff before the `retry_number`-th retry of one candidate (1-based)."""
@@ -86,14 +84,14 @@ class RetryPolicy(NamedTuple):
 
 
 class BreakerPolicy(NamedTuple):
-    failure_threshold: int = 5
-    cooldown_s: int = 30
+    failure_threshold: int
+    cooldown_s: int
 
 
 class CachePolicy(NamedTuple):
-    enabled: bool = False
-    ttl_s: int = 3600
-    max_temperature: float | None = None
+    enabled: bool
+    ttl_s: int
+    max_temperature: float | None
 
 
 RouteKind = Literal["chat", "embeddings"]
@@ -103,17 +101,17 @@ class Route(NamedTuple):
     alias: str
     strategy: Strategy
     candidates: tuple[Candidate, ...]
-    retry: RetryPolicy = RetryPolicy()
-    breaker: BreakerPolicy = BreakerPolicy()
-    cache: CachePolicy = CachePolicy()
-    kind: RouteKind = "chat"
+    retry: RetryPolicy
+    breaker: BreakerPolicy
+    cache: CachePolicy
+    kind: RouteKind
 
 
 class ResponseStorePolicy(NamedTuple):
     """D1 database holding stored Responses API responses, and how long they are kept."""
 
     binding: str
-    ttl_s: int = 30 * 86400
+    ttl_s: int
 
 
 class GatewayConfig(NamedTuple):
@@ -122,13 +120,13 @@ class GatewayConfig(NamedTuple):
     providers: Mapping[str, Provider]
     routes: Mapping[str, Route]
     keys_by_hash: Mapping[str, VirtualKey]
-    rate_limit: RateLimitPolicy | None = None
-    cache_binding: str | None = None
-    usage_binding: str | None = None
-    log_bodies: bool = False
-    max_body_bytes: int = 1_048_576
-    ip_hash_salt_secret: str | None = None
-    response_store: ResponseStorePolicy | None = None
+    rate_limit: RateLimitPolicy | None
+    cache_binding: str | None
+    usage_binding: str | None
+    log_bodies: bool
+    max_body_bytes: int
+    ip_hash_salt_secret: str | None
+    response_store: ResponseStorePolicy | None
 
 
 PROVIDER_KEYS = (
@@ -168,7 +166,7 @@ def _parse_provider(name: str, reader: Reader) -> Provider:
     kind = reader.string("kind", choices=PROVIDER_KINDS)
     base_url = reader.optional_string("base_url")
     if kind == "openai-compatible" and not base_url:
-        raise GatewayConfigError(f"{reader.at('base_url')}: required for an openai-compatible provider")
+        raise ConfigError(f"{reader.at('base_url')}: required for an openai-compatible provider")
     prices = {}
     for model, price in reader.items("prices"):
         price_reader = Reader(price, f"{reader.at('prices')}.{model}", PRICE_KEYS)
@@ -192,21 +190,21 @@ def _parse_provider(name: str, reader: Reader) -> Provider:
 def _parse_route(alias: str, reader: Reader, providers: Mapping[str, Provider]) -> Route:
     raw_candidates = reader.value["candidates"]
     if not isinstance(raw_candidates, list | tuple) or not raw_candidates:
-        raise GatewayConfigError(f"{reader.at('candidates')}: expected a non-empty list")
+        raise ConfigError(f"{reader.at('candidates')}: expected a non-empty list")
     candidates = []
     for index, raw in enumerate(raw_candidates):
         item = Reader(raw, f"{reader.at('candidates')}[{index}]", CANDIDATE_KEYS)
         provider = item.string("provider")
         if provider not in providers:
             known = ", ".join(sorted(providers)) or "none"
-            raise GatewayConfigError(f"{item.at('provider')}: unknown provider {provider!r} (known: {known})")
+            raise ConfigError(f"{item.at('provider')}: unknown provider {provider!r} (known: {known})")
         candidates.append(
             Candidate(provider=provider, model=item.string("model"), weight=item.integer("weight"))
         )
     kind = reader.string("kind", choices=("chat", "embeddings"))
     for index, candidate in enumerate(candidates):
         if kind == "embeddings" and providers[candidate.provider].kind == "anthropic":
-            raise GatewayConfigError(
+            raise ConfigError(
                 f"{reader.at('candidates')}[{index}].provider: an embeddings route cannot use "
                 f"anthropic provider {candidate.provider!r}"
             )
@@ -241,11 +239,11 @@ def _parse_key(
 ) -> VirtualKey:
     digest = reader.string("sha256").lower()
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise GatewayConfigError(f"{reader.at('sha256')}: expected 64 hex digits")
+        raise ConfigError(f"{reader.at('sha256')}: expected 64 hex digits")
     allowed = reader.strings("allowed_models")
     for index, alias in enumerate(allowed):
         if alias not in routes:
-            raise GatewayConfigError(f"{reader.at('allowed_models')}[{index}]: unknown model alias {alias!r}")
+            raise ConfigError(f"{reader.at('allowed_models')}[{index}]: unknown model alias {alias!r}")
     key = VirtualKey(
         name=name,
         sha256=digest,
@@ -259,12 +257,12 @@ def _parse_key(
         documents=reader.string("documents", choices=("read", "write")),  # type: ignore[arg-type]
     )
     if key.has_quota and not usage_binding:
-        raise GatewayConfigError(f"{reader.path}: daily quotas need gateway.usage_binding (a D1 database)")
+        raise ConfigError(f"{reader.path}: daily quotas need gateway.usage_binding (a D1 database)")
     return key
 
 
 def parse_gateway_config(section: Any) -> GatewayConfig:
-    """Parse the `gateway` section; raise `GatewayConfigError` naming the key path."""
+    """Parse the `gateway` section; raise `ConfigError` naming the key path."""
     reader = Reader(section, "gateway", GATEWAY_KEYS)
     providers = {
         name: _parse_provider(name, Reader(raw, f"gateway.providers.{name}", PROVIDER_KEYS))
@@ -279,7 +277,7 @@ def parse_gateway_config(section: Any) -> GatewayConfig:
     for name, raw in reader.items("keys"):
         key = _parse_key(name, Reader(raw, f"gateway.keys.{name}", KEY_KEYS), routes, usage_binding)
         if key.sha256 in keys_by_hash:
-            raise GatewayConfigError(
+            raise ConfigError(
                 f"gateway.keys.{name}.sha256: same hash as key {keys_by_hash[key.sha256].name!r}"
             )
         keys_by_hash[key.sha256] = key

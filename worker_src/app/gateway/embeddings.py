@@ -173,7 +173,7 @@ async def _serve(request: HttpRequest, ctx: RequestContext) -> HttpResponse:
     if parsed.model.startswith("@cf/"):
         result, candidate = (
             await _workers_ai_direct(ctx, parsed),
-            Candidate(WORKERS_AI_PROVIDER, parsed.model),
+            Candidate(WORKERS_AI_PROVIDER, parsed.model, 1),
         )
     else:
         result, candidate = await _routed(ctx, parsed, request.headers)
@@ -237,7 +237,7 @@ async def _routed(
         if cached is not None:
             ctx.record.cache_status = "HIT"
             ctx.headers.update({"x-edgestack-cache": "HIT", "x-edgestack-attempts": "0"})
-            return cached.response, Candidate(cached.provider, cached.model)
+            return cached.response, Candidate(cached.provider, cached.model, 1)
     chat = ChatRequest(api="openai", body=body, alias=parsed.model, stream=False, include_usage=False)
     order = order_candidates(route, ctx.config, chat, ctx)
     dispatcher = Dispatcher(ctx.services, ctx.config, ctx.state.breakers, ctx.state.latency)

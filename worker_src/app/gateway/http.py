@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 from typing import cast
 from urllib.parse import unquote
 
+from ..config import ConfigError
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
 from ..web.auth import Caller, Principal, client_ip_hash
 from ..web.errors import Api, ApiError, error_api
 from ..web.log import log_event
 from .chat import RequestContext, refuse, serve_chat
-from .config import GatewayConfig, GatewayConfigError
+from .config import GatewayConfig
 from .state import ISOLATE, IsolateState
 from .usage import GROUP_COLUMNS, GroupBy, KeyFilter, UsageQuery, UsageRecord, aggregate, parse_time_bounded
 
@@ -27,7 +28,7 @@ def gateway_config(services: Services, state: IsolateState | None = None) -> Gat
     """The parsed gateway section (None without one); 503 when it is unusable."""
     try:
         return (state or ISOLATE).config.get(services.config)
-    except GatewayConfigError as error:
+    except ConfigError as error:
         log_event("gateway", "config_invalid", error=str(error))
         raise ApiError(503, "misconfigured", f"gateway misconfigured: {error}") from None
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, NamedTuple
 
-from ..config import ConfigError, Reader, RuntimeConfig, SectionCache
+from ..config import ConfigError, RuntimeConfig
+from ..sections import Reader, SectionCache
 from ..web.errors import ApiError
 
 Mode = Literal["hybrid", "vector", "keyword"]
