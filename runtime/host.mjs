@@ -209,6 +209,14 @@ class Host {
     }
   }
 
+  /** CPU totals for benchmarks: the Worker's own (CPU and wall time inside its asyncio handles, see
+   * _edgestack_host.py) and this host process's (Pyodide, the HTTP server, Miniflare's client). */
+  workerCpu() {
+    const [workerMs, workerWallMs, handles, meterUs] = this.python ? this.python.host.worker_cpu() : [0, 0, 0, 0];
+    const { user, system } = process.cpuUsage();
+    return { workerMs, workerWallMs, handles, meterUs, hostMs: (user + system) / 1000, pid: process.pid };
+  }
+
   status() {
     return {
       state: this.state,
@@ -216,6 +224,7 @@ class Host {
       timings: this.timings,
       requests: this.requests,
       background: this.work.stats(),
+      workerCpu: this.workerCpu(),
     };
   }
 

@@ -230,6 +230,23 @@ def test_shipped_stacks_have_no_cross_reference_problems(name: str) -> None:
     assert cross_reference_diagnostics(stack, sources, Path(__file__).parent.parent / "worker_src") == []
 
 
+def test_embedding_routes_and_the_response_store_are_checked(tmp_path: Path) -> None:
+    overlay = {
+        "gateway": {
+            "providers": {"anthropic": {"kind": "anthropic", "api_key_secret": "OPENAI_API_KEY"}},
+            "routes": {
+                "embed": {"kind": "embeddings", "candidates": [{"provider": "anthropic", "model": "c"}]}
+            },
+            "response_store": {"binding": "CACHE"},
+        },
+    }
+    assert sorted(messages(tmp_path, overlay)) == [
+        "gateway.response_store.binding: 'CACHE' is declared under bindings.kv; expected one from bindings.d1",
+        "gateway.routes.embed.candidates[0].provider: an embeddings route needs an openai, openai-compatible "
+        "or workers-ai provider; 'anthropic' is anthropic",
+    ]
+
+
 @pytest.mark.parametrize(
     ("secrets", "tool_secrets", "expected"),
     [

@@ -33,6 +33,9 @@ class ProviderSpec(Model):
     default_max_tokens: int = Field(
         default=4096, ge=1, le=1_000_000, description="max_tokens sent to Anthropic when a client omits it"
     )
+    anthropic_betas: tuple[str, ...] = Field(
+        default=(), description="anthropic-beta values clients may send through this anthropic provider"
+    )
 
 
 class Candidate(Model):
@@ -62,6 +65,9 @@ class CachePolicy(Model):
 
 
 class RouteSpec(Model):
+    kind: Literal["chat", "embeddings"] = Field(
+        default="chat", description="embeddings: served by POST /v1/embeddings, not by the chat endpoints"
+    )
     strategy: Literal["cheapest", "fastest", "fallback", "weighted"] = "fallback"
     candidates: tuple[Candidate, ...] = Field(min_length=1)
     retry: RetryPolicy = RetryPolicy()
@@ -75,6 +81,13 @@ class RateLimitPolicy(Model):
     retry_after_s: int = Field(
         default=60, ge=1, le=86_400, description="retry-after sent with a 429; match the binding's period"
     )
+
+
+class ResponseStoreSpec(Model):
+    """Where `POST /v1/responses` keeps responses for `previous_response_id` and GET/DELETE by id."""
+
+    binding: BindingName = Field(description="D1 database holding gateway_responses (migration 0007)")
+    ttl_s: int = Field(default=30 * 86400, ge=60, le=365 * 86400, description="How long a response is kept")
 
 
 class VirtualKeySpec(Model):
@@ -146,6 +159,9 @@ class GatewaySpec(Model):
     keys: dict[str, VirtualKeySpec] = Field(default_factory=dict, description="key name -> key")
     cache_binding: BindingName | None = Field(default=None, description="KV binding for the edge cache")
     usage_binding: BindingName | None = Field(default=None, description="D1 binding for usage logs")
+    response_store: ResponseStoreSpec | None = Field(
+        default=None, description="D1 store of Responses API responses (`store: true`, previous_response_id)"
+    )
     log_bodies: bool = False
     ip_hash_salt_secret: SecretName | None = Field(
         default=None, description="Worker secret salting the client-IP hash in usage records"

@@ -321,6 +321,12 @@ class _Checker:
                             else " (no providers are declared)"
                         )
                         self.error((*path, "provider"), f"unknown provider {candidate.provider!r}{hint}")
+                    elif route.kind == "embeddings" and provider_spec.kind == "anthropic":
+                        self.error(
+                            (*path, "provider"),
+                            f"an embeddings route needs an openai, openai-compatible or workers-ai provider; "
+                            f"{candidate.provider!r} is anthropic",
+                        )
                     elif route.strategy == "cheapest" and candidate.model not in provider_spec.prices:
                         self.error(
                             (*path, "model"),

@@ -15,6 +15,7 @@ from .source import KeyPath
 BINDING_REFERENCES: tuple[tuple[KeyPath, str], ...] = (
     (("gateway", "cache_binding"), "kv"),
     (("gateway", "usage_binding"), "d1"),
+    (("gateway", "response_store", "binding"), "d1"),
     (("gateway", "rate_limit", "binding"), "rate_limits"),
     (("gateway", "budget_binding"), "durable_objects"),
     (("rag", "documents_binding"), "r2"),

@@ -82,6 +82,7 @@ class Upstreams:
                 failure_rate=0.0,
                 cached_tokens=0,
                 hold_after_first_event=None,
+                reasoning=False,
             )
         return self
 

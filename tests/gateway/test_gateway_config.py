@@ -105,6 +105,18 @@ def test_the_shipped_base_stack_gateway_section_parses() -> None:
             lambda s: s["providers"]["p1"]["prices"]["m"].update(input="cheap"),
             "gateway.providers.p1.prices.m.input: expected a number >= 0",
         ),
+        (
+            lambda s: s["routes"]["chat"].update(kind="images"),
+            "gateway.routes.chat.kind: must be one of chat, embeddings; got 'images'",
+        ),
+        (
+            lambda s: s.update(response_store={"binding": "DB", "ttl_s": 5}),
+            "gateway.response_store.ttl_s: must be >= 60",
+        ),
+        (
+            lambda s: s["providers"]["p1"].update(anthropic_betas="all"),
+            "gateway.providers.p1.anthropic_betas: expected a list of strings",
+        ),
     ],
 )
 def test_reference_and_shape_errors_name_the_key_path(mutate, message) -> None:

@@ -281,6 +281,7 @@ def test_weighted_follows_the_request_id_deterministically(gateway, fresh_upstre
         RetryPolicy(max_attempts=3, backoff="exponential", base_delay_ms=100, max_total_ms=20_000),
         BreakerPolicy(failure_threshold=5, cooldown_s=30),
         CachePolicy(enabled=False, ttl_s=3600, max_temperature=None),
+        "chat",
     )  # only the candidates matter to order_weighted
     client = openai_client(gw.base_url)
     seen = set()

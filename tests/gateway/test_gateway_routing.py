@@ -30,6 +30,7 @@ def _provider(name: str, prices: dict[str, Price]) -> Provider:
         timeout_ms=1000,
         prices=prices,
         default_max_tokens=4096,
+        anthropic_betas=frozenset(),
     )
 
 
@@ -47,7 +48,7 @@ NO_CACHE = CachePolicy(enabled=False, ttl_s=3600, max_temperature=None)
 
 
 def _route(strategy: str, *candidates: Candidate) -> Route:
-    return Route(alias="r", strategy=strategy, candidates=candidates, retry=RETRY, breaker=BREAKER, cache=NO_CACHE)  # type: ignore[arg-type]
+    return Route(alias="r", strategy=strategy, candidates=candidates, retry=RETRY, breaker=BREAKER, cache=NO_CACHE, kind="chat")  # type: ignore[arg-type]
 
 
 def test_fallback_keeps_the_configured_order() -> None:

@@ -158,8 +158,11 @@ class FakeRateLimiter:
         return count <= self.limit_per_period
 
 
+EMBEDDING_DIMENSIONS = {"@cf/baai/bge-small-en-v1.5": 384, "@cf/baai/bge-base-en-v1.5": 768}
+
+
 class FakeWorkersAi:
-    """Deterministic text generation in the Workers AI output shape (tests only; never real text)."""
+    """Deterministic text generation and embeddings in the Workers AI output shapes (tests only)."""
 
     def __init__(self, fail_with: str | None = None) -> None:
         self.fail_with = fail_with
@@ -169,6 +172,13 @@ class FakeWorkersAi:
         self.calls.append((model, dict(inputs)))
         if self.fail_with:
             raise RuntimeError(self.fail_with)
+        if "text" in inputs:  # bge embedding models: {"text": [...]} -> {"shape", "data"}, <= 100 texts
+            texts = inputs["text"]
+            if model not in EMBEDDING_DIMENSIONS or not isinstance(texts, list) or len(texts) > 100:
+                raise RuntimeError(f"5006: Error: oneOf at '/' not met for {model}")
+            size = EMBEDDING_DIMENSIONS[model]
+            data = [[((sum(t.encode()) * (i + 1)) % 89) / 89 for i in range(size)] for t in texts]
+            return {"shape": [len(data), size], "data": data}
         messages = inputs.get("messages") or []
         last = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
         text = f"workers-ai: {last}"

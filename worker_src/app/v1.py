@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
+from .gateway.endpoints import count_tokens_route, embeddings_route, refuse_model_request, responses_route
 from .gateway.http import budgets_route, chat_route, gateway_config, models_route, refuse_chat, usage_route
 from .http import HttpRequest, HttpResponse
 from .services import Services
@@ -102,6 +103,10 @@ async def _agents(request: HttpRequest, services: Services, caller: Caller) -> H
 ROUTES: tuple[V1Route, ...] = (
     V1Route("/v1/chat/completions", ("POST",), _chat_completions, _refuse_chat_completions),
     V1Route("/v1/messages", ("POST",), chat_route, refuse_chat),
+    V1Route("/v1/messages/count_tokens", ("POST",), count_tokens_route),
+    V1Route("/v1/responses", ANY, responses_route, refuse_model_request),
+    V1Route("/v1/responses/", ANY, responses_route, refuse_model_request),
+    V1Route("/v1/embeddings", ("POST",), embeddings_route, refuse_model_request),
     V1Route("/v1/models", GET, _models),
     V1Route("/v1/models/", GET, _models),
     V1Route("/v1/usage", GET, usage_route),

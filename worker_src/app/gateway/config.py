@@ -49,6 +49,7 @@ class Provider(NamedTuple):
     timeout_ms: int
     prices: Mapping[str, Price]
     default_max_tokens: int
+    anthropic_betas: frozenset[str]  # anthropic-beta values clients may send through
 
     @property
     def api(self) -> Literal["openai", "anthropic"]:
@@ -93,6 +94,9 @@ class CachePolicy(NamedTuple):
     max_temperature: float | None
 
 
+RouteKind = Literal["chat", "embeddings"]
+
+
 class Route(NamedTuple):
     alias: str
     strategy: Strategy
@@ -100,6 +104,14 @@ class Route(NamedTuple):
     retry: RetryPolicy
     breaker: BreakerPolicy
     cache: CachePolicy
+    kind: RouteKind
+
+
+class ResponseStorePolicy(NamedTuple):
+    """D1 database holding stored Responses API responses, and how long they are kept."""
+
+    binding: str
+    ttl_s: int
 
 
 class Budget(NamedTuple):
@@ -130,11 +142,21 @@ class GatewayConfig(NamedTuple):
     ip_hash_salt_secret: str | None
     budgets: tuple[Budget, ...]
     budget_binding: str | None
+    response_store: ResponseStorePolicy | None
 
 
-PROVIDER_KEYS = ("kind", "base_url", "api_key_secret", "timeout_ms", "prices", "default_max_tokens")
+PROVIDER_KEYS = (
+    "kind",
+    "base_url",
+    "api_key_secret",
+    "timeout_ms",
+    "prices",
+    "default_max_tokens",
+    "anthropic_betas",
+)
 PRICE_KEYS = ("input", "output", "cached_input")
-ROUTE_KEYS = ("strategy", "candidates", "retry", "circuit_breaker", "cache")
+ROUTE_KEYS = ("kind", "strategy", "candidates", "retry", "circuit_breaker", "cache")
+RESPONSE_STORE_KEYS = ("binding", "ttl_s")
 CANDIDATE_KEYS = ("provider", "model", "weight")
 KEY_KEYS = (
     "sha256",
@@ -169,6 +191,7 @@ GATEWAY_KEYS = (
     "keys",
     "cache_binding",
     "usage_binding",
+    "response_store",
     "log_bodies",
     "ip_hash_salt_secret",
     "max_body_bytes",
@@ -198,6 +221,7 @@ def _parse_provider(name: str, reader: Reader) -> Provider:
         timeout_ms=reader.integer("timeout_ms", minimum=1),
         prices=prices,
         default_max_tokens=reader.integer("default_max_tokens", minimum=1),
+        anthropic_betas=frozenset(reader.strings("anthropic_betas")),
     )
 
 
@@ -212,12 +236,22 @@ def _parse_route(alias: str, reader: Reader, providers: Mapping[str, Provider]) 
         if provider not in providers:
             known = ", ".join(sorted(providers)) or "none"
             raise ConfigError(f"{item.at('provider')}: unknown provider {provider!r} (known: {known})")
-        candidates.append(Candidate(provider=provider, model=item.string("model"), weight=item.integer("weight")))
+        candidates.append(
+            Candidate(provider=provider, model=item.string("model"), weight=item.integer("weight"))
+        )
+    kind = reader.string("kind", choices=("chat", "embeddings"))
+    for index, candidate in enumerate(candidates):
+        if kind == "embeddings" and providers[candidate.provider].kind == "anthropic":
+            raise ConfigError(
+                f"{reader.at('candidates')}[{index}].provider: an embeddings route cannot use "
+                f"anthropic provider {candidate.provider!r}"
+            )
     retry = reader.child("retry", RetryPolicy._fields)
     breaker = reader.child("circuit_breaker", BreakerPolicy._fields)
     cache = reader.child("cache", CachePolicy._fields)
     return Route(
         alias=alias,
+        kind=kind,  # type: ignore[arg-type]
         strategy=reader.string("strategy", choices=STRATEGIES),  # type: ignore[arg-type]
         candidates=tuple(candidates),
         retry=RetryPolicy(
@@ -349,7 +383,14 @@ def parse_gateway_config(section: Any) -> GatewayConfig:
             key=limit.string("key", choices=("ip", "api_key")),  # type: ignore[arg-type]
             retry_after_s=limit.integer("retry_after_s", minimum=1),
         )
+    response_store = None
+    if not reader.is_null("response_store"):
+        store = reader.child("response_store", RESPONSE_STORE_KEYS)
+        response_store = ResponseStorePolicy(
+            binding=store.string("binding"), ttl_s=store.integer("ttl_s", minimum=60)
+        )
     return GatewayConfig(
+        response_store=response_store,
         enabled=reader.boolean("enabled"),
         public=reader.boolean("public"),
         providers=providers,

@@ -29,12 +29,14 @@ from .breaker import CircuitBreakers
 from .config import Candidate, GatewayConfig, Provider, Route
 from .latency import LatencyTracker
 from .providers import (
+    Endpoint,
     ProviderMisconfigured,
     UpstreamRequest,
     build_upstream_body,
     check_usable,
     provider_secret_values,
     send,
+    speaks_responses,
 )
 from .translate import JsonObject
 from .upstream_errors import scrub_secrets, upstream_error_message
@@ -80,6 +82,8 @@ class CallSpec(NamedTuple):
     alias: str
     headers: Mapping[str, str]
     request_id: str
+    endpoint: Endpoint = "chat"
+    responses_body: JsonObject | None = None  # see chat.ChatRequest.responses_body
 
 
 def counts_against_breaker(failure: Failure) -> bool:
@@ -131,7 +135,12 @@ class Dispatcher:
         self.config = config
         self.breakers = breakers
         self.latency = latency
-        self.secrets = provider_secret_values(config.providers, services.secrets)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every provider key value, read only when an error text must be scrubbed (rare): each read
+        is a call into the JS env."""
+        return provider_secret_values(self.config.providers, self.services.secrets)
 
     async def run(self, route: Route, order: list[Candidate], call: CallSpec) -> Success:
         clock, policy = self.services.clock, route.retry
@@ -173,7 +182,11 @@ class Dispatcher:
                 )
                 continue
             # A request that cannot be expressed in this provider's API is the client's error (400).
-            request = build_upstream_body(call.api, call.body, provider, candidate, call.stream)
+            endpoint = call.endpoint
+            if call.responses_body is not None and speaks_responses(provider):
+                endpoint = "responses"
+            body = call.responses_body if endpoint == "responses" else call.body
+            request = build_upstream_body(call.api, body or {}, provider, candidate, call.stream, endpoint)
             key = breaker_key(route.alias, candidate)
             if not self.breakers.try_acquire(key, route.breaker, now):
                 skipped_open.append(self.breakers.seconds_until_half_open(key, route.breaker, now))

@@ -4,6 +4,7 @@ messages, `/v1/models`, `/v1/usage` and `/v1/budgets`. The caller arrives author
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 from ..config import ConfigError
 from ..http import HttpRequest, HttpResponse
@@ -43,14 +44,18 @@ def _request_id(request: HttpRequest, state: IsolateState, now: float) -> str:
     return state.new_request_id(now)
 
 
-def _chat_context(request: HttpRequest, services: Services) -> RequestContext:
-    config, state, api = _config(services), ISOLATE, CHAT_PATHS[request.path.rstrip("/")]
+def request_context(
+    request: HttpRequest, services: Services, api: Api, record_api: str | None = None
+) -> RequestContext:
+    """A model endpoint's context: request id (`cf-ray` when usable), usage record (`api` is the
+    client's API unless `record_api` names the endpoint, e.g. `responses`), response headers."""
+    config, state = _config(services), ISOLATE
     now = services.clock()
     request_id = _request_id(request, state, now)
     record = UsageRecord(
         request_id=request_id,
         ts_ms=int(now * 1000),
-        api=api,
+        api=record_api or api,
         ip_hash=client_ip_hash(config, services, request.client_ip),
     )
     return RequestContext(
@@ -63,6 +68,10 @@ def _chat_context(request: HttpRequest, services: Services) -> RequestContext:
         record=record,
         headers={"x-edgestack-request-id": request_id},
     )
+
+
+def _chat_context(request: HttpRequest, services: Services) -> RequestContext:
+    return request_context(request, services, CHAT_PATHS[request.path.rstrip("/")])
 
 
 async def chat_route(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
@@ -80,48 +89,18 @@ def models_route(
     request: HttpRequest, services: Services, caller: Caller, extra_model: str | None
 ) -> HttpResponse:
     """GET /v1/models[/<id>]: the aliases the caller may use, and `extra_model` (RAG's model name)."""
-    one = request.path.rstrip("/").removeprefix("/v1/models").strip("/")
-    return _models(_config(services), caller.principal, error_api(request), one, extra_model)
+    from .models import list_models
+
+    one = unquote(request.path.rstrip("/").removeprefix("/v1/models").strip("/"))  # `@cf%2F...` from SDKs
+    config = _config(services)
+    return list_models(
+        config, caller.principal, error_api(request), one, extra_model, services.ai is not None
+    )
 
 
 async def usage_route(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
     """GET /v1/usage."""
     return await _usage(request, services, _config(services), caller.principal)
-
-
-def _models(
-    config: GatewayConfig, principal: Principal, api: Api, one: str, rag_model: str | None = None
-) -> HttpResponse:
-    aliases = sorted(a for a in config.routes if principal.key is None or principal.key.allows(a))
-    if rag_model is not None:
-        aliases = sorted({*aliases, rag_model})
-    if one:
-        if one not in aliases:
-            raise ApiError(
-                404, "not_found", f"model {one!r} is not configured", param="model", code="model_not_found"
-            )
-        aliases = [one]
-    if api == "anthropic":
-        entries = [
-            {"type": "model", "id": a, "display_name": a, "created_at": "1970-01-01T00:00:00Z"}
-            for a in aliases
-        ]
-        if one:
-            return HttpResponse.json(entries[0])
-        return HttpResponse.json(
-            {
-                "data": entries,
-                "has_more": False,
-                "first_id": aliases[0] if aliases else None,
-                "last_id": aliases[-1] if aliases else None,
-            }
-        )
-    models: list[dict[str, object]] = [
-        {"id": a, "object": "model", "created": 0, "owned_by": "edgestack"} for a in aliases
-    ]
-    if one:
-        return HttpResponse.json(models[0])
-    return HttpResponse.json({"object": "list", "data": models})
 
 
 async def _usage(

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..bindings import Sleep, WorkersAi
 from ..web.errors import ApiError
-from .workers_ai import call_retrying, result_field
+from ..web.workers_ai import call_retrying, result_field
 
 
 class RerankError(ApiError):

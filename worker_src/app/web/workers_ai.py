@@ -1,4 +1,4 @@
-"""One Workers AI call with the retry policy RAG uses for every model (embeddings, reranker, toMarkdown).
+"""One Workers AI call with the retry policy every model call uses (embeddings, reranker, toMarkdown).
 
 Failures that may pass (rate limits, capacity, 5xx, timeouts) are retried with exponential backoff;
 input errors (Workers AI codes 5xxx such as 5006 "schema", 5007 "no such model") are not.
