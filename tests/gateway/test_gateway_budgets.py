@@ -282,3 +282,25 @@ def test_who_sees_which_budgets(gateway, fresh_upstreams) -> None:
     everything = budgets_of(gw.base_url, "sk-op")
     assert ("all", "stack") in everything and ("per-tenant", "tenant:globex") in everything
     assert httpx.get(f"{gw.base_url}/v1/budgets", timeout=10).status_code == 401
+
+
+@pytest.mark.harness_only
+def test_embeddings_spend_against_the_same_budget(gateway, fresh_upstreams) -> None:
+    """`POST /v1/embeddings` through a route alias holds and settles like chat: 40 characters of input
+    are 10 tokens at $100 per million input tokens, $0.001 a call, so a $0.0025 budget takes two."""
+    gateway_section = budget_section(
+        fresh_upstreams,
+        {"cap": {"scope": "key", "limit_usd": 0.0025, "window": "day"}},
+        embed=route(("oa", "text-embed-a"), kind="embeddings"),
+    )
+    gateway_section["providers"]["oa"]["prices"]["text-embed-a"] = {"input": 100.0, "output": 0.0}
+    gw = gateway(gateway_section)
+    body = {"model": "embed", "input": "x" * 38}  # json-encoded: 40 characters with its quotes
+    headers = {"authorization": "Bearer sk-alice"}
+    statuses = []
+    for _ in range(3):
+        reply = httpx.post(f"{gw.base_url}/v1/embeddings", json=body, headers=headers, timeout=30)
+        statuses.append(reply.status_code)
+        gw.drain()
+    assert statuses == [200, 200, 429]
+    assert reply.json()["error"]["code"] == "budget_exceeded"

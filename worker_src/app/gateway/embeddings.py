@@ -27,7 +27,7 @@ from ..web.auth import Caller, require_model
 from ..web.embedding import WORKERS_AI_EMBEDDING_DIMENSIONS, embed_batches
 from ..web.errors import ApiError
 from ..web.request import json_body
-from . import cache
+from . import budgets, cache
 from .chat import (
     ChatRequest,
     RequestContext,
@@ -240,6 +240,9 @@ async def _routed(
             return cached.response, Candidate(cached.provider, cached.model, 1)
     chat = ChatRequest(api="openai", body=body, alias=parsed.model, stream=False, include_usage=False)
     order = order_candidates(route, ctx.config, chat, ctx)
+    # Dollar budgets hold the most this call can cost, as for chat; finish_record settles them.
+    ctx.budget_holds = await budgets.reserve(ctx.services, ctx.config, principal, order, body, ctx.request_id)
+    ctx.headers.update(budgets.remaining_header(ctx.budget_holds))
     dispatcher = Dispatcher(ctx.services, ctx.config, ctx.state.breakers, ctx.state.latency)
     call = CallSpec("openai", body, False, parsed.model, headers, ctx.request_id, endpoint="embeddings")
     success = await dispatcher.run(route, order, call)

@@ -84,9 +84,10 @@ DEFAULT_OUTPUT_ESTIMATE = 512
 
 
 def estimate_prompt_tokens(body: dict[str, Any]) -> int:
-    """A cheap size estimate (4 characters per token) over messages, system prompt and tools."""
+    """A cheap size estimate (4 characters per token) over messages, system prompt, tools and an
+    embeddings or Responses `input`."""
     chars = 0
-    for key in ("messages", "system", "tools"):
+    for key in ("messages", "system", "tools", "input"):
         value = body.get(key)
         if isinstance(value, str):
             chars += len(value)
