@@ -1,5 +1,5 @@
-"""What the Worker reads at run time besides its bindings: `EDGESTACK_CONFIG` (the stack's gateway, rag
-and agents sections as JSON), `EDGESTACK_BUNDLE_VERSION` and `EDGESTACK_STACK`, all plain-text bindings."""
+"""What the Worker reads at run time besides its bindings: `EDGESTACK_CONFIG` (the stack's gateway, rag,
+agents and mcp sections as JSON), `EDGESTACK_BUNDLE_VERSION` and `EDGESTACK_STACK`, all plain-text bindings."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from infra.spec.resources import route_domain
 CONFIG_BINDING = "EDGESTACK_CONFIG"
 VERSION_BINDING = "EDGESTACK_BUNDLE_VERSION"
 STACK_BINDING = "EDGESTACK_STACK"
-RUNTIME_CONFIG_SECTIONS = ("gateway", "rag", "agents")
+RUNTIME_CONFIG_SECTIONS = ("gateway", "rag", "agents", "mcp")
 
 
 def runtime_config_json(stack: Stack) -> str:
-    """`EDGESTACK_CONFIG`: the stack's gateway/rag/agents sections as compact, key-sorted JSON."""
+    """`EDGESTACK_CONFIG`: the stack's gateway/rag/agents/mcp sections as compact, key-sorted JSON."""
     sections = {}
     for section in RUNTIME_CONFIG_SECTIONS:
         value = getattr(stack, section)

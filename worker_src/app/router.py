@@ -16,7 +16,7 @@ from .services import Services
 async def handle(request: HttpRequest, services: Services) -> HttpResponse:
     if request.path == "/healthz" and request.method in ("GET", "HEAD"):
         return healthz(services.build, services.local_backends)
-    if request.path.startswith("/v1/"):
+    if request.path.startswith("/v1/") or request.path.rstrip("/") == "/mcp":
         from .v1 import handle_v1
 
         return await handle_v1(request, services)
