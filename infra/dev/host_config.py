@@ -106,6 +106,7 @@ class HostConfig:
     vars: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     backends: dict[str, str] = field(default_factory=dict)
+    mapHosts: dict[str, str] = field(default_factory=dict)  # noqa: N815 - `--map-host` (local only)
     kv: list[KvConfig] = field(default_factory=list)
     d1: list[D1Config] = field(default_factory=list)
     r2: list[R2Config] = field(default_factory=list)
@@ -138,6 +139,7 @@ class HostInputs:
     text_generation_url: str | None = None
     text_generation_models: dict[str, str] = field(default_factory=dict)
     backends: dict[str, str] = field(default_factory=dict)
+    map_hosts: dict[str, str] = field(default_factory=dict)  # HOST -> http://127.0.0.1:PORT
 
 
 def build_host_config(stack: Stack, plan: Plan, inputs: HostInputs) -> HostConfig:
@@ -163,6 +165,7 @@ def build_host_config(stack: Stack, plan: Plan, inputs: HostInputs) -> HostConfi
         vars=plain,
         secrets={name: inputs.secrets[name] for name in secret_names if name in inputs.secrets},
         backends=dict(inputs.backends),
+        mapHosts=dict(inputs.map_hosts),
         kv=[KvConfig(binding=name, id=kv_titles.get(name, b.resource)) for name, b in kv.items()],
         d1=[
             D1Config(binding=p.binding, databaseId=p.database_name, databaseName=p.database_name)
