@@ -101,12 +101,10 @@ def script(upstream_url: str, replies: list[dict[str, Any]]) -> None:
 
 
 def stack_config(upstream_url: str) -> dict[str, Any]:
-    from harness.stackconfig import gateway_section
-
     def sha(key: str) -> str:
         return hashlib.sha256(key.encode()).hexdigest()
 
-    config = gateway_section(
+    gateway = (
         {
             "public": False,
             "usage_binding": "DB",
@@ -125,14 +123,14 @@ def stack_config(upstream_url: str) -> dict[str, Any]:
             "routes": {"agent": {"candidates": [{"provider": "up", "model": "m"}]}},
         }
     )
-    config["agents"] = {
+    agents = {
         "state_binding": "AGENT",
         "history_binding": "DB",
         "tools_binding": "TOOLS",
         "model_alias": "agent",
         "max_turns": 8,
     }
-    return config
+    return {"gateway": gateway, "agents": agents}  # stack-file sections
 
 
 def measure(latency_ms: float, turns: int, cold_agents: int) -> dict[str, Any]:

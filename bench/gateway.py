@@ -94,10 +94,10 @@ class Child:
 
 
 def gateway_config(routes: dict[str, Any], upstreams: dict[str, str]) -> dict[str, Any]:
-    from harness.stackconfig import gateway_section
+    from harness.planned import planned_config
 
-    return gateway_section(
-        {
+    return planned_config(
+        {"gateway": {
             "public": False,
             "cache_binding": "CACHE",
             "usage_binding": "DB",
@@ -113,7 +113,7 @@ def gateway_config(routes: dict[str, Any], upstreams: dict[str, str]) -> dict[st
                 for name, url in upstreams.items()
             },
             "routes": routes,
-        }
+        }}
     )
 
 

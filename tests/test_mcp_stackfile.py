@@ -3,21 +3,22 @@ what the planner ships the Worker (every field, defaults included)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-from infra.plan.runtime_config import runtime_config_json
+import yaml
+
 from infra.spec.apps import MCP_TOOLS
-from infra.stackfile.load import load_stack
-from tests.conftest import FIXTURE_WORKER_SRC
 from tests.test_crossref import messages
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "worker_src"))
+sys.path[:0] = [str(REPO / "worker_src"), str(REPO / "tests")]
 
 from app.mcp.config import mcp_config  # noqa: E402
 from app.mcp.tools import TOOL_NAMES  # noqa: E402
+from harness.planned import planned_config, runtime_config  # noqa: E402
+
+RAG = {**yaml.safe_load((REPO / "stacks" / "local.yaml").read_text())["rag"], "generation_alias": None}
 
 
 def test_the_spec_names_exactly_the_worker_tools() -> None:
@@ -44,13 +45,8 @@ def test_tools_need_the_features_they_call(tmp_path: Path) -> None:
 
 
 def test_the_planner_ships_every_field_and_the_worker_reads_it() -> None:
-    stack = load_stack(REPO / "stacks" / "local.yaml", worker_src=FIXTURE_WORKER_SRC)
-    shipped = json.loads(runtime_config_json(stack))
-    assert shipped["mcp"] == {
-        "enabled": True,
-        "tools": list(MCP_TOOLS),
-        "resources": True,
-        "allowed_origins": [],
-    }
-    config = mcp_config(shipped)
-    assert config is not None and config.tools == frozenset(MCP_TOOLS) and config.resources
+    shipped = planned_config({"gateway": {"public": True}, "rag": RAG, "mcp": {"tools": list(MCP_TOOLS[:-1])}})
+    assert shipped["mcp"] == {"enabled": True, "tools": list(MCP_TOOLS[:-1]), "resources": True, "allowed_origins": []}
+    config = mcp_config(runtime_config(shipped))
+    assert config is not None and config.tools == MCP_TOOLS[:-1] and config.resources
+    assert planned_config({"gateway": {"public": True}})["mcp"] is None  # no section: null, MCP off

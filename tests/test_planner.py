@@ -12,7 +12,6 @@ from infra.plan.do_migrations import MigrationError
 from infra.plan.model import D1MigrationsPlan, VectorizeIndexPlan
 from infra.plan.planned_resource import Token
 from infra.plan.planner import PlanError, plan
-from infra.plan.runtime_config import runtime_config_json
 from infra.plan.worker_model import (
     AiBinding,
     D1Binding,
@@ -126,7 +125,6 @@ def test_explicit_protect_true_in_a_dev_stack():
 
 
 def test_worker_bindings_cover_every_declared_binding_var_secret_and_runtime_value():
-    stack = make_stack()
     the_plan = make_plan()
     by_name = {b.name: b for b in the_plan.bindings}
     assert by_name == {
@@ -144,7 +142,7 @@ def test_worker_bindings_cover_every_declared_binding_var_secret_and_runtime_val
         "OUTBOX": QueueBinding(name="OUTBOX", resource="shop-queue-outbox", queue_name="shop-outbox"),
         "LOG_LEVEL": PlainTextBinding(name="LOG_LEVEL", text="info"),
         "OPENAI_API_KEY": SecretTextBinding(name="OPENAI_API_KEY", config_key="OPENAI_API_KEY"),
-        "EDGESTACK_CONFIG": PlainTextBinding(name="EDGESTACK_CONFIG", text=runtime_config_json(stack)),
+        "EDGESTACK_CONFIG": by_name["EDGESTACK_CONFIG"],  # its text: the tests below
         "EDGESTACK_BUNDLE_VERSION": PlainTextBinding(
             name="EDGESTACK_BUNDLE_VERSION", text=fake_bundle().sha256[:12]
         ),
@@ -153,18 +151,56 @@ def test_worker_bindings_cover_every_declared_binding_var_secret_and_runtime_val
     assert [b.name for b in the_plan.bindings] == sorted(by_name)
 
 
-def test_runtime_config_is_the_three_sections_with_sorted_keys():
-    stack = make_stack({"gateway": {"enabled": True, "public": True}})
-    text = runtime_config_json(stack)
+def _shipped_config(the_plan) -> str:
+    return next(b.text for b in the_plan.bindings if b.name == "EDGESTACK_CONFIG")
+
+
+def test_runtime_config_declares_every_binding_by_name_and_kind():
+    config = json.loads(_shipped_config(make_plan()))
+    assert config["version"] == 1
+    assert config["bindings"] == {
+        "AGENT": "durable_object",
+        "AI": "ai",
+        "CACHE": "kv",
+        "SCRATCH": "kv",
+        "DB": "d1",
+        "DOCS": "r2",
+        "VECTORS": "vectorize",
+        "LIMITER": "rate_limit",
+        "JOBS": "queue",
+        "OUTBOX": "queue",
+        "LOG_LEVEL": "plain_text",
+        "OPENAI_API_KEY": "secret",
+        "EDGESTACK_CONFIG": "plain_text",
+        "EDGESTACK_BUNDLE_VERSION": "plain_text",
+        "EDGESTACK_STACK": "plain_text",
+    }
+
+
+def test_runtime_config_names_the_ai_binding_as_the_stack_file_does():
+    the_plan = make_plan({"bindings": {"ai": "BRAIN"}})
+    assert json.loads(_shipped_config(the_plan))["bindings"]["BRAIN"] == "ai"
+
+
+def test_runtime_config_sections_are_complete_with_defaults_and_sorted_keys():
+    text = _shipped_config(make_plan({"gateway": {"enabled": True, "public": True}}))
     config = json.loads(text)
-    assert set(config) == {"gateway", "rag", "agents"}
-    assert config["rag"] == stack.rag.model_dump(mode="json", by_alias=True, exclude_none=True)
+    assert set(config) == {"version", "bindings", "worker", "gateway", "rag", "agents"}
+    assert config["worker"] == {"demo_route": False}
+    assert config["gateway"]["max_body_bytes"] == 1_048_576 and config["gateway"]["rate_limit"] is None
+    assert config["rag"]["embedding_model"] == "@cf/baai/bge-small-en-v1.5"
+    assert config["rag"]["expose_as_model"] is None  # defaults of None are shipped, not left out
     assert text == json.dumps(config, sort_keys=True, separators=(",", ":"))
-    assert "null" not in text
 
 
-def test_absent_runtime_sections_are_left_out():
-    assert json.loads(runtime_config_json(make_stack({"rag": None, "agents": None}))) == {}
+def test_absent_runtime_sections_are_null():
+    config = json.loads(_shipped_config(make_plan({"rag": None, "agents": None})))
+    assert (config["rag"], config["agents"]) == (None, None)
+
+
+def test_demo_route_is_shipped_from_the_worker_section():
+    the_plan = make_plan({"worker": {"demo_route": True}})
+    assert json.loads(_shipped_config(the_plan))["worker"] == {"demo_route": True}
 
 
 def test_bundle_version_and_sha_come_from_the_bundle():

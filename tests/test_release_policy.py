@@ -116,6 +116,12 @@ BREAKING = [
         "shop-workers-dev (WorkersScriptSubdomain) serves the prod Worker on workers.dev",
         "shop-workers-dev",
     ),
+    (
+        "no-demo-route-in-prod",
+        {"worker": {"demo_route": True}},
+        "shop-version (WorkerVersion): worker.demo_route serves GET /demo",
+        "shop-version",
+    ),
 ]
 
 
@@ -142,6 +148,10 @@ def test_routes_rule_names_both_the_route_and_the_custom_domain():
 
 def test_a_public_gateway_with_a_rate_limit_passes():
     assert violations({"gateway": {"public": True, "rate_limit": {"binding": "LIMITER"}}}) == []
+
+
+def test_demo_route_is_refused_on_prod_only():
+    assert violations({"environment": "staging", "worker": {"demo_route": True}}) == []
 
 
 def test_gateway_rules_apply_to_prod_only():

@@ -18,11 +18,12 @@ for entry in (REPO / "worker_src", REPO / "tests"):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
-from app.config import BuildInfo, ParsedOnce, read_json_config  # noqa: E402
+from app.config import BuildInfo, ParsedOnce, parse_runtime_config  # noqa: E402
 from app.http import HttpRequest, HttpResponse  # noqa: E402
 from app.router import handle, handle_scheduled  # noqa: E402
 from app.services import Services  # noqa: E402
 from harness.bindings import InMemoryKv  # noqa: E402
+from harness.planned import planned_config, runtime_config  # noqa: E402
 
 
 class RecordingNamespace:
@@ -46,10 +47,13 @@ async def _no_sleep(seconds: float) -> None:
     raise AssertionError("no sleep expected")
 
 
+LOCAL_NO_SECTIONS = runtime_config(planned_config({}))  # stacks/local.yaml (demo_route: true), no sections
+
+
 def _services(**overrides: Any) -> Services:
     fields: dict[str, Any] = {
         "build": BuildInfo(stack="local", bundle_version="abc123"),
-        "config": {},
+        "config": LOCAL_NO_SECTIONS,
         "fetch": _no_fetch,
         "wait_until": lambda awaitable: None,
         "clock": lambda: 0.0,
@@ -79,7 +83,12 @@ def test_healthz_answers_head_and_rejects_post() -> None:
 def test_demo_visits_the_configured_state_binding() -> None:
     agent, other = RecordingNamespace(), RecordingNamespace()
     services = _services(
-        config={"agents": {"state_binding": "STATE"}},
+        config=runtime_config(
+            planned_config(
+                {"agents": {"state_binding": "STATE", "history_binding": "DB"}},
+                overlay={"bindings": {"durable_objects": {"STATE": {"class_name": "AgentState"}}}},
+            )
+        ),
         durable_objects={"OTHER": other, "STATE": agent},
         kv={"CACHE": InMemoryKv()},
     )
@@ -100,7 +109,7 @@ def test_demo_defaults_to_the_agent_binding_and_skips_a_missing_one() -> None:
 def test_v1_goes_to_the_gateway_and_unknown_paths_get_404() -> None:
     disabled = json.loads(_get("/v1/models", _services()).body)
     assert disabled["error"]["message"] == "the AI gateway is not enabled on this stack"
-    enabled = _get("/v1/models", _services(config={"gateway": {"providers": {}}}))
+    enabled = _get("/v1/models", _services(config=runtime_config(planned_config({"gateway": {}}))))
     assert enabled.status == 401 and json.loads(enabled.body)["error"]["type"] == "authentication_error"
     missing = _get("/nope", _services())
     assert missing.status == 404
@@ -112,7 +121,7 @@ def test_parsed_once_parses_each_raw_text_once() -> None:
 
     def parse(raw: str | None) -> dict[str, Any]:
         calls.append(raw)
-        return read_json_config(raw)
+        return json.loads(raw or "{}")
 
     once = ParsedOnce(parse)
     first = once('{"gateway": {}}')
@@ -123,13 +132,14 @@ def test_parsed_once_parses_each_raw_text_once() -> None:
 
 
 def test_parsed_once_does_not_cache_a_failure() -> None:
-    once = ParsedOnce(read_json_config)
-    assert once('{"a": 1}') == {"a": 1}
-    with pytest.raises(ValueError, match="must be a JSON object"):
-        once("[1]")
-    with pytest.raises(ValueError, match="must be a JSON object"):
-        once("[1]")
-    assert once('{"a": 1}') == {"a": 1}
+    once = ParsedOnce(parse_runtime_config)
+    good = json.dumps(planned_config({}))
+    assert once(good).worker.demo_route is True
+    with pytest.raises(ValueError, match="EDGESTACK_CONFIG: not JSON"):
+        once("[1")
+    with pytest.raises(ValueError, match="EDGESTACK_CONFIG: not JSON"):
+        once("[1")
+    assert once(good).error is None
 
 
 def test_a_cron_trigger_is_logged_with_its_schedule_and_time(capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,8 +22,10 @@ from app.services import Services  # noqa: E402
 from app.v1 import ROUTES, V1Route, handle_v1  # noqa: E402
 from app.web.auth import Caller  # noqa: E402
 from harness.bindings import FakeRateLimiter  # noqa: E402
+from harness.planned import planned_config, runtime_config  # noqa: E402
 
 KEY = "sk-acme-1"
+RL_BINDING = {"bindings": {"rate_limits": {"RL": {"namespace_id": 2, "limit": 1, "period": 60}}}}
 
 
 def _services(rate_limit: dict[str, Any] | None = None) -> Services:
@@ -38,7 +40,7 @@ def _services(rate_limit: dict[str, Any] | None = None) -> Services:
 
     return Services(
         build=BuildInfo(stack="test", bundle_version="v"),
-        config={"gateway": gateway},
+        config=runtime_config(planned_config({"gateway": gateway}, overlay=RL_BINDING)),
         fetch=no_fetch,
         wait_until=lambda awaitable: None,
         clock=lambda: 1000.0,

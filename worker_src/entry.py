@@ -7,7 +7,7 @@ from app.config import (
     VERSION_BINDING,
     BuildInfo,
     ParsedOnce,
-    read_json_config,
+    load_runtime_config,
 )
 from app.http import HttpRequest, HttpResponse
 from app.router import handle, handle_scheduled
@@ -15,7 +15,7 @@ from app.services import Services
 from workers import DurableObject, Response, WorkerEntrypoint
 
 # EDGESTACK_CONFIG is the same text for every request of an isolate: parse it once.
-_config_once = ParsedOnce(read_json_config)
+_config_once = ParsedOnce(load_runtime_config)
 
 
 def _text(env, name: str, default: str = "") -> str:
@@ -24,23 +24,26 @@ def _text(env, name: str, default: str = "") -> str:
 
 
 def _services(env, ctx) -> Services:
+    """Services over the bindings `EDGESTACK_CONFIG` declares, each by its name and kind."""
+    config = _config_once(_text(env, CONFIG_BINDING))
+    ai = config.names("ai")
     return Services(
         build=BuildInfo(stack=_text(env, STACK_BINDING), bundle_version=_text(env, VERSION_BINDING, "dev")),
-        config=_config_once(_text(env, CONFIG_BINDING)),
+        config=config,
         fetch=edge.WorkersFetcher(),
         wait_until=edge.wait_until(ctx),
         clock=edge.clock,
         sleep=edge.sleep,
-        kv=edge.kv_bindings(env),
-        d1=edge.d1_bindings(env),
-        r2=edge.r2_bindings(env),
-        vectorize=edge.vectorize_bindings(env),
-        rate_limits=edge.rate_limit_bindings(env),
-        ai=edge.ai_binding(env),
-        secrets=edge.SecretMap(env),
-        durable_objects=edge.durable_object_bindings(env),
+        kv=edge.bindings_of(env, "kv", config.names("kv")),
+        d1=edge.bindings_of(env, "d1", config.names("d1")),
+        r2=edge.bindings_of(env, "r2", config.names("r2")),
+        vectorize=edge.bindings_of(env, "vectorize", config.names("vectorize")),
+        rate_limits=edge.bindings_of(env, "rate_limit", config.names("rate_limit")),
+        ai=edge.ai_binding(env, ai[0] if ai else None),
+        secrets=edge.text_bindings(env, config.names("secret") + config.names("plain_text")),
+        durable_objects=edge.bindings_of(env, "durable_object", config.names("durable_object")),
         local_backends=edge.local_backends(env),
-        queues=edge.queue_bindings(env),
+        queues=edge.bindings_of(env, "queue", config.names("queue")),
     )
 
 

@@ -131,30 +131,6 @@ class R2Adapter:
     def __init__(self, binding: Any) -> None:
         self._bucket = raw(binding)
 
-    async def get_bytes(self, key: str) -> bytes | None:
-        obj = await self._bucket.get(key)
-        if _is_missing(obj):
-            return None
-        return bytes((await obj.arrayBuffer()).to_bytes())
-
-    async def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        await self._bucket.put(
-            key, to_js(bytes(data)), js_object({"httpMetadata": {"contentType": content_type}})
-        )
-
-    async def list_keys(self, prefix: str = "") -> list[str]:
-        keys: list[str] = []
-        cursor: str | None = None
-        while True:
-            options: dict[str, Any] = {"prefix": prefix}
-            if cursor:
-                options["cursor"] = cursor
-            listed = await self._bucket.list(js_object(options))
-            keys.extend(str(obj.key) for obj in listed.objects)
-            if not listed.truncated:
-                return keys
-            cursor = str(listed.cursor)
-
     async def delete(self, key: str) -> None:
         await self._bucket.delete(key)
 
@@ -271,73 +247,39 @@ class RateLimiterAdapter:
 
 
 class BindingMap(Mapping[str, Any]):
-    """`services.kv["CACHE"]` etc.: env bindings adapted on first use, iterated by kind."""
+    """`services.kv["CACHE"]` etc.: the declared bindings of one kind (`EDGESTACK_CONFIG.bindings`),
+    adapted on first use. A declared name the env lacks is not in the map."""
 
-    def __init__(self, env: Any, adapter: type, methods: tuple[str, ...]) -> None:
+    def __init__(self, env: Any, adapter: Callable[[Any], Any], names: Sequence[str]) -> None:
         self._env = raw(env)
         self._adapter = adapter
-        self._methods = methods
+        self._names = tuple(names)
         self._cache: dict[str, Any] = {}
-
-    def _matches(self, value: Any) -> bool:
-        return isinstance(value, JsProxy) and all(hasattr(value, m) for m in self._methods)
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._cache:
-            value = getattr(self._env, name, None)
-            if not self._matches(value):
+            value = getattr(self._env, name, None) if name in self._names else None
+            if _is_missing(value):
                 raise KeyError(name)
             self._cache[name] = self._adapter(value)
         return self._cache[name]
 
     def __iter__(self) -> Iterator[str]:
-        for name in Object.keys(self._env):
-            if self._matches(getattr(self._env, name, None)):
-                yield str(name)
+        return (name for name in self._names if not _is_missing(getattr(self._env, name, None)))
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
 
-class SecretMap(Mapping[str, str]):
-    """String-valued env entries (secrets and vars), by name."""
-
-    def __init__(self, env: Any) -> None:
-        self._env = raw(env)
-
-    def __getitem__(self, name: str) -> str:
-        value = getattr(self._env, name, None)
-        if not isinstance(value, str):
-            raise KeyError(name)
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        for name in Object.keys(self._env):
-            if isinstance(getattr(self._env, name, None), str):
-                yield str(name)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
+def _text_value(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a text binding")
+    return value
 
 
-def kv_bindings(env: Any) -> BindingMap:
-    return BindingMap(env, KvAdapter, ("get", "put", "getWithMetadata"))
-
-
-def d1_bindings(env: Any) -> BindingMap:
-    return BindingMap(env, D1Adapter, ("prepare", "batch"))
-
-
-def r2_bindings(env: Any) -> BindingMap:
-    return BindingMap(env, R2Adapter, ("head", "put", "list"))
-
-
-def vectorize_bindings(env: Any) -> BindingMap:
-    return BindingMap(env, VectorizeAdapter, ("query", "upsert", "getByIds"))
-
-
-def queue_bindings(env: Any) -> BindingMap:
-    return BindingMap(env, QueueAdapter, ("send", "sendBatch"))
+def text_bindings(env: Any, names: Sequence[str]) -> BindingMap:
+    """Secrets and plain-text vars, by declared name, as strings."""
+    return BindingMap(env, _text_value, names)
 
 
 def queue_messages(batch: Any) -> list[tuple[Any, int, Callable[[], None], Callable[[], None]]]:
@@ -348,13 +290,10 @@ def queue_messages(batch: Any) -> list[tuple[Any, int, Callable[[], None], Calla
     return out
 
 
-def rate_limit_bindings(env: Any) -> BindingMap:
-    return BindingMap(env, RateLimiterAdapter, ("limit",))
-
-
-def ai_binding(env: Any, name: str = "AI") -> WorkersAiAdapter | None:
-    value = getattr(raw(env), name, None)
-    return WorkersAiAdapter(value) if isinstance(value, JsProxy) and hasattr(value, "run") else None
+def ai_binding(env: Any, name: str | None) -> WorkersAiAdapter | None:
+    """The declared Workers AI binding (`bindings.ai`, any name), adapted; None when there is none."""
+    value = getattr(raw(env), name, None) if name else None
+    return None if _is_missing(value) else WorkersAiAdapter(value)
 
 
 def _parse_backends(text: str | None) -> dict[str, str]:
@@ -541,10 +480,6 @@ class DurableObjectClient:
         return int(response.status), header_dict(response.headers), stream_chunks(response.body)
 
 
-def durable_object_bindings(env: Any) -> BindingMap:
-    return BindingMap(env, DurableObjectClient, ("idFromName", "get"))
-
-
 class ObjectStorage:
     """A Durable Object's `ctx.storage`: the key-value API and `sql.exec`, as plain Python."""
 
@@ -582,3 +517,20 @@ class ObjectStorage:
 
     async def delete_all(self) -> None:
         await self._storage.deleteAll()
+
+
+# Binding kind (`EDGESTACK_CONFIG.bindings`) -> the adapter of its JS object.
+ADAPTERS: dict[str, Callable[[Any], Any]] = {
+    "kv": KvAdapter,
+    "d1": D1Adapter,
+    "r2": R2Adapter,
+    "vectorize": VectorizeAdapter,
+    "queue": QueueAdapter,
+    "rate_limit": RateLimiterAdapter,
+    "durable_object": DurableObjectClient,
+}
+
+
+def bindings_of(env: Any, kind: str, names: Sequence[str]) -> BindingMap:
+    """The declared bindings of `kind` (one of ADAPTERS) in `env`."""
+    return BindingMap(env, ADAPTERS[kind], names)

@@ -30,6 +30,8 @@ from infra.plan.planner import PLAN_ERRORS, Release, plan
 from infra.plan.rollout import (
     BUNDLE_KEY,
     BUNDLE_SHA256_KEY,
+    CONFIG_NAMESPACE,
+    DEPLOYED_TAG_KEY,
     ROLLOUT_KEY,
     VERSIONS_KEY,
     full_key,
@@ -40,9 +42,6 @@ from infra.plan.worker_model import SecretTextBinding
 from infra.spec import Stack
 from infra.stackfile.diagnostics import StackError
 from infra.stackfile.project import find_project
-
-CONFIG_NAMESPACE = "edgestack"
-DEPLOYED_TAG_KEY = "deployedMigrationTag"
 
 
 class ProgramError(Exception):

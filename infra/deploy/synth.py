@@ -249,17 +249,17 @@ def run_program(
 
 def synth_config(the_plan: Plan, deployed_migration_tag: str | None) -> tuple[dict[str, str], list[str]]:
     """Config for an offline run: a placeholder (marked secret) for every secret binding."""
-    from infra.deploy.program import CONFIG_NAMESPACE, DEPLOYED_TAG_KEY
+    from infra.plan.rollout import DEPLOYED_TAG_KEY, full_key
 
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     for binding in the_plan.bindings:
         if isinstance(binding, SecretTextBinding):
-            key = f"{CONFIG_NAMESPACE}:{binding.config_key}"
+            key = full_key(binding.config_key)
             config[key] = SECRET_PLACEHOLDER
             secret_keys.append(key)
     if deployed_migration_tag is not None:
-        config[f"{CONFIG_NAMESPACE}:{DEPLOYED_TAG_KEY}"] = deployed_migration_tag
+        config[full_key(DEPLOYED_TAG_KEY)] = deployed_migration_tag
     return config, secret_keys
 
 

@@ -22,12 +22,13 @@ import yaml
 from ..d1.files import load_migrations
 from ..plan.bundle import Bundle
 from ..plan.planner import Plan, plan
+from ..plan.rollout import DEPLOYED_TAG_KEY, full_key
 from ..stackfile.diagnostics import StackError
 from ..stackfile.load import merge_stack_files
 from ..stackfile.source import KeyPath
 from .members import Member
 
-DEPLOYED_TAG_CONFIG = "edgestack:deployedMigrationTag"
+DEPLOYED_TAG_CONFIG = full_key(DEPLOYED_TAG_KEY)
 
 # A customer's identity: what `customer new` writes. Differences here are not drift.
 IDENTITY_PATHS: tuple[KeyPath, ...] = (

@@ -42,6 +42,7 @@ from .worker_model import (
     KvBinding,
     MigrationUploadPlan,
     NamedWorkerPlan,
+    PlainTextBinding,
     QueueBinding,
     R2Binding,
     RateLimitBinding,
@@ -212,9 +213,13 @@ class _Planner(RoutingPlanner):
             self.plain_text(name, value, f"worker.vars.{name}")
         for name in stack.worker.secrets:
             self.bind(SecretTextBinding(name=name, config_key=name), f"worker.secrets.{name}")
-        self.plain_text(CONFIG_BINDING, runtime_config_json(stack), "gateway/rag/agents (EDGESTACK_CONFIG)")
         self.plain_text(VERSION_BINDING, self.bundle.version, "EDGESTACK_BUNDLE_VERSION")
         self.plain_text(STACK_BINDING, self.stack_name, "EDGESTACK_STACK")
+        # last: it declares every binding of the upload, itself included
+        kinds = {b.name: b.kind for b in self.bindings} | {CONFIG_BINDING: PlainTextBinding.kind}
+        self.plain_text(
+            CONFIG_BINDING, runtime_config_json(stack, kinds), "bindings/worker/gateway/rag/agents (EDGESTACK_CONFIG)"
+        )
 
     def worker(self, migration: MigrationPlan, storage: StoragePlan) -> WorkerPlan:
         """The named Worker, the migration-carrying upload (when steps are pending), the version and

@@ -16,7 +16,8 @@ from .planned_resource import PlannedResource, Token
 
 @dataclass(frozen=True, kw_only=True)
 class WorkerBinding:
-    type: ClassVar[str]
+    type: ClassVar[str]  # Cloudflare's binding type (the WorkerVersion wire field)
+    kind: ClassVar[str]  # the Worker's name for the kind, shipped in `EDGESTACK_CONFIG.bindings`
     name: str
 
 
@@ -30,45 +31,53 @@ class ResourceBinding(WorkerBinding):
 @dataclass(frozen=True, kw_only=True)
 class KvBinding(ResourceBinding):
     type: ClassVar[str] = "kv_namespace"
+    kind: ClassVar[str] = "kv"
 
 
 @dataclass(frozen=True, kw_only=True)
 class D1Binding(ResourceBinding):
     type: ClassVar[str] = "d1"
+    kind: ClassVar[str] = "d1"
 
 
 @dataclass(frozen=True, kw_only=True)
 class R2Binding(ResourceBinding):
     type: ClassVar[str] = "r2_bucket"
+    kind: ClassVar[str] = "r2"
     bucket_name: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class VectorizeBinding(ResourceBinding):
     type: ClassVar[str] = "vectorize"
+    kind: ClassVar[str] = "vectorize"
     index_name: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class QueueBinding(ResourceBinding):
     type: ClassVar[str] = "queue"
+    kind: ClassVar[str] = "queue"
     queue_name: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class DurableObjectBinding(WorkerBinding):
     type: ClassVar[str] = "durable_object_namespace"
+    kind: ClassVar[str] = "durable_object"
     class_name: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class AiBinding(WorkerBinding):
     type: ClassVar[str] = "ai"
+    kind: ClassVar[str] = "ai"
 
 
 @dataclass(frozen=True, kw_only=True)
 class RateLimitBinding(WorkerBinding):
     type: ClassVar[str] = "ratelimit"
+    kind: ClassVar[str] = "rate_limit"
     namespace_id: str
     limit: int
     period: int
@@ -77,6 +86,7 @@ class RateLimitBinding(WorkerBinding):
 @dataclass(frozen=True, kw_only=True)
 class PlainTextBinding(WorkerBinding):
     type: ClassVar[str] = "plain_text"
+    kind: ClassVar[str] = "plain_text"
     text: str
 
 
@@ -85,6 +95,7 @@ class SecretTextBinding(WorkerBinding):
     """Value from Pulumi secret config `<project>:<config_key>` (`pulumi config set --secret`)."""
 
     type: ClassVar[str] = "secret_text"
+    kind: ClassVar[str] = "secret"
     config_key: str
 
 

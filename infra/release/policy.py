@@ -260,6 +260,19 @@ def no_workers_dev_in_prod(graph: Graph, ctx: PolicyContext) -> Iterator[Finding
             )
 
 
+def no_demo_route_in_prod(graph: Graph, ctx: PolicyContext) -> Iterator[Finding]:
+    if not ctx.prod:
+        return
+    worker = graph.runtime_config().get("worker")
+    if isinstance(worker, Mapping) and worker.get("demo_route") is True:
+        version = next(graph.of_type(Token.WORKER_VERSION.value), None)
+        yield Finding(
+            version.name if version else ctx.stack_name,
+            f"{version.label if version else ctx.stack_name}: worker.demo_route serves GET /demo, which writes "
+            "tenant-`demo` documents and vectors without a key; never on prod",
+        )
+
+
 RULES: tuple[Rule, ...] = (
     Rule("protect-prod-data", "mandatory", "Prod KV, D1, R2 and Vectorize resources are protected", protect_prod_data),
     Rule("no-plaintext-secrets", "mandatory", "No secret-looking plain-text var", no_plaintext_secrets),
@@ -293,6 +306,12 @@ RULES: tuple[Rule, ...] = (
         "mandatory",
         "A prod Worker is not served on workers.dev unless exempted",
         no_workers_dev_in_prod,
+    ),
+    Rule(
+        "no-demo-route-in-prod",
+        "mandatory",
+        "A prod Worker does not serve the /demo route",
+        no_demo_route_in_prod,
     ),
 )
 

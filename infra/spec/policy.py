@@ -18,6 +18,7 @@ PolicyRuleId = Literal[
     "compatibility-date-age",
     "routes-on-declared-zones",
     "no-workers-dev-in-prod",
+    "no-demo-route-in-prod",
 ]
 
 ExemptionReason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=500)]

@@ -74,6 +74,9 @@ class WorkerSpec(Model):
     placement: Literal["smart"] | None = None
     workers_dev: bool = True
     paid_plan: bool = Field(default=True, description="Selects the 10 MiB (paid) or 3 MiB (free) gzip limit")
+    demo_route: bool = Field(
+        default=False, description="Serve GET /demo (writes tenant-`demo` data, no key): local stacks only"
+    )
 
     @field_validator("compatibility_flags")
     @classmethod

@@ -32,9 +32,7 @@ from app.web.sse import SseDecoder  # noqa: E402
 from gateway_testing import SECRETS, Upstreams, route, section  # noqa: E402
 from harness.bindings import BackgroundTasks, FakeClock, InMemoryKv, RecordingSleep, SqliteD1  # noqa: E402
 from harness.fetcher import H11Fetcher  # noqa: E402
-from harness.stackconfig import gateway_section, key_sha256  # noqa: E402
-
-from infra.spec import AgentsSpec  # noqa: E402
+from harness.planned import key_sha256, planned_config, runtime_config  # noqa: E402
 
 T = TypeVar("T")
 
@@ -178,27 +176,27 @@ class FlakyD1(SqliteD1):
 def stack_config(
     upstreams: Upstreams, *, public: bool = False, rag: bool = False, **agents: Any
 ) -> dict[str, Any]:
-    """`EDGESTACK_CONFIG` with a gateway over the fakes and an agents section (validated by AgentsSpec)."""
+    """`EDGESTACK_CONFIG` (decoded) the planner ships for a gateway over the fakes and an agents section."""
     keys = {
         name: {"sha256": key_sha256(key), "scope": scope, "admin": admin}
         for key, (name, scope, admin) in KEYS.items()
     }
-    config = gateway_section(
-        section(upstreams, {"agent": route(("oa", "gpt-a"))}, public=public, keys=keys, rate_limit=None)
-    )
-    spec = AgentsSpec.model_validate(
-        {
+    sections: dict[str, Any] = {
+        "gateway": section(
+            upstreams, {"agent": route(("oa", "gpt-a"))}, public=public, keys=keys, rate_limit=None
+        ),
+        "agents": {
             "state_binding": "AGENT",
             "history_binding": "DB",
             "tools_binding": "TOOLS",
             "model_alias": "agent",
             **agents,
-        }
-    )
-    config["agents"] = spec.model_dump(mode="json", exclude_none=True)
-    config["agents"]["own_hosts"] = ["example.org"]
+        },
+    }
     if rag:
-        config["rag"] = {"documents_binding": "DOCS", "index_binding": "VECTORS"}
+        sections["rag"] = {"documents_binding": "DOCS", "index_binding": "VECTORS", "generation": "extractive"}
+    config = planned_config(sections)
+    config["agents"]["own_hosts"] = ["example.org"]  # as if the stack routed example.org
     return config
 
 
@@ -218,7 +216,7 @@ class AgentEnv:
         self.objects = InProcessObjects(fetch or self.http, self.clock)
         self.services = Services(
             build=BuildInfo(stack="t", bundle_version="t"),
-            config=config,
+            config=runtime_config(config),
             fetch=self.http,
             wait_until=self.background,
             clock=self.clock,

@@ -159,7 +159,7 @@ def test_anonymous_callers_on_a_public_stack_are_the_public_tenant(upstreams: Up
 
 def test_agents_answer_404_when_the_stack_has_no_agents_section(upstreams: Upstreams) -> None:
     config = stack_config(upstreams)
-    del config["agents"]
+    config["agents"] = None
 
     async def go(env: AgentEnv) -> tuple[int, Any]:
         return await env.call("POST", "/v1/agents/a/messages", {"content": "hi"})

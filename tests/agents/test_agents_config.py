@@ -6,6 +6,8 @@ import json
 
 import pytest
 from app.agents.config import agents_config
+from app.config import RuntimeConfig
+from harness.planned import planned_config, runtime_config
 from pulumi_mocks import make_stack
 from pydantic import ValidationError
 
@@ -14,16 +16,20 @@ from infra.spec import AgentsSpec
 
 
 def test_the_planner_ships_the_stack_hosts_for_the_ssrf_guard() -> None:
-    config = json.loads(runtime_config_json(make_stack()))
+    config = json.loads(runtime_config_json(make_stack(), {}))
     assert config["agents"]["own_hosts"] == ["ai.shop.example", "api.shop.example", "shop.example"]
-    parsed = agents_config(config)
+    parsed = agents_config(runtime_config(config))
     assert parsed is not None and parsed.own_hosts == ("ai.shop.example", "api.shop.example", "shop.example")
     assert (parsed.max_turns, parsed.max_context_messages, parsed.tool_cache_ttl_s) == (8, 40, 10)
 
 
+def _with_agents(**agents: object) -> RuntimeConfig:
+    return runtime_config(planned_config({"agents": {"state_binding": "AGENT", "history_binding": "DB", **agents}}))
+
+
 def test_agents_off_or_absent_is_none() -> None:
-    assert agents_config({}) is None
-    assert agents_config({"agents": {"enabled": False, "state_binding": "A", "history_binding": "D"}}) is None
+    assert agents_config(runtime_config(planned_config({}))) is None
+    assert agents_config(_with_agents(enabled=False)) is None
 
 
 @pytest.mark.parametrize(
@@ -43,8 +49,7 @@ def test_agents_spec_rejects_out_of_range_fields(field: str, value: int) -> None
 
 
 def test_agents_section_is_parsed_once_per_isolate() -> None:
-    section = {"state_binding": "A", "history_binding": "D", "max_turns": 3}
-    first = agents_config({"agents": section})
-    assert agents_config({"agents": dict(section)}) is first  # equal content: no re-parse
-    changed = agents_config({"agents": {**section, "max_turns": 4}})
+    first = agents_config(_with_agents(max_turns=3))
+    assert agents_config(_with_agents(max_turns=3)) is first  # equal content: no re-parse
+    changed = agents_config(_with_agents(max_turns=4))
     assert changed is not first and changed is not None and changed.max_turns == 4

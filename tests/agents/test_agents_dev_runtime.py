@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fakes.llm_upstreams import ScriptedReply
 from gateway_testing import SECRETS, Upstreams, route, section
-from harness.stackconfig import gateway_section, key_sha256
+from harness.planned import key_sha256
 from harness.target import DevRuntimeTarget, ExternalGateway
 
 pytestmark = pytest.mark.dev_runtime
@@ -44,10 +44,10 @@ def dev(running_upstreams: Upstreams) -> Iterator[ExternalGateway]:
         name: {"sha256": key_sha256(k), "scope": scope, "admin": admin}
         for name, (k, scope, admin) in KEYS.items()
     }
-    config = gateway_section(
-        section(running_upstreams, {"agent": route(("oa", "gpt-a"))}, public=False, keys=keys)
-    )
-    config["agents"] = AGENTS
+    config = {
+        "gateway": section(running_upstreams, {"agent": route(("oa", "gpt-a"))}, public=False, keys=keys),
+        "agents": AGENTS,
+    }
     with DevRuntimeTarget().start(config, SECRETS) as running:
         assert isinstance(running, ExternalGateway)
         yield running

@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from fakes.llm_upstreams import ScriptedReply
 from gateway_testing import SECRETS, Upstreams, route, section
-from harness.stackconfig import gateway_section, key_sha256
+from harness.planned import key_sha256
 from harness.target import DEFAULT_DEV_COMMAND, DevRuntimeTarget, ExternalGateway
 from mcp_remote import remote_server
 
@@ -53,7 +53,7 @@ def dev(running_upstreams: Upstreams, remote_port: int) -> Iterator[ExternalGate
         "admin": {"sha256": key_sha256(ADMIN), "scope": "acme", "admin": True},
         "user": {"sha256": key_sha256(USER), "scope": "acme"},
     }
-    config = gateway_section(section(running_upstreams, {"agent": route(("oa", "gpt-a"))}, public=False, keys=keys))
+    config: dict[str, Any] = {"gateway": section(running_upstreams, {"agent": route(("oa", "gpt-a"))}, public=False, keys=keys)}
     config["agents"] = {"state_binding": "AGENT", "history_binding": "DB", "tools_binding": "TOOLS", "model_alias": "agent", "tool_cache_ttl_s": 0}
     command = f"{DEFAULT_DEV_COMMAND} --map-host {HOST}=http://127.0.0.1:{remote_port}"
     with DevRuntimeTarget(command).start(config, SECRETS) as running:

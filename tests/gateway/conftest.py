@@ -21,7 +21,6 @@ for entry in (REPO / "worker_src", REPO / "tests", REPO):
         sys.path.insert(0, str(entry))
 
 from gateway_testing import SECRETS, Upstreams  # noqa: E402
-from harness.stackconfig import gateway_section  # noqa: E402
 from harness.target import RunningGateway, select_target  # noqa: E402
 
 
@@ -69,10 +68,9 @@ def gateway(fresh_upstreams: Upstreams) -> Iterator[GatewayFactory]:
             clock: Callable[[], float] | None = None,
             rate_limit: tuple[int, int] = (1000, 60),
         ) -> RunningGateway:
-            config = gateway_section(section)
             return stack.enter_context(
                 target.start(
-                    config, secrets if secrets is not None else SECRETS, clock=clock, rate_limit=rate_limit
+                    {"gateway": section}, secrets if secrets is not None else SECRETS, clock=clock, rate_limit=rate_limit
                 )
             )
 

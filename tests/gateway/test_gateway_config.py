@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
+from typing import Any
 
 import pytest
 import yaml
+from app.config import RuntimeConfig, load_runtime_config
 from app.gateway.config import ConfigCache, GatewayConfigError, parse_gateway_config
-from harness.stackconfig import REPO, gateway_section, key_sha256
+from harness.planned import REPO, key_sha256, planned_config, runtime_config
 
 
 def _section(**overrides: object) -> dict:
@@ -41,7 +44,7 @@ def _section(**overrides: object) -> dict:
         },
     }
     section.update(overrides)
-    return gateway_section(section)["gateway"]
+    return planned_config({"gateway": section})["gateway"]
 
 
 def test_parses_the_planner_dump_into_frozen_dataclasses() -> None:
@@ -61,7 +64,7 @@ def test_parses_the_planner_dump_into_frozen_dataclasses() -> None:
 
 def test_the_shipped_base_stack_gateway_section_parses() -> None:
     raw = yaml.safe_load((REPO / "stacks" / "base.yaml").read_text())["gateway"]
-    config = parse_gateway_config(gateway_section(raw)["gateway"])
+    config = parse_gateway_config(planned_config({"gateway": raw})["gateway"])
     assert set(config.routes) >= {"chat-fast", "chat-smart"}
     assert config.routes["chat-fast"].strategy == "cheapest"
     assert config.providers["anthropic"].api == "anthropic"
@@ -75,7 +78,7 @@ def test_the_shipped_base_stack_gateway_section_parses() -> None:
             "gateway.routes.chat.candidates[1].provider: unknown provider 'nope' (known: p1, p2)",
         ),
         (
-            lambda s: s["providers"]["p2"].pop("base_url"),
+            lambda s: s["providers"]["p2"].update(base_url=None),
             "gateway.providers.p2.base_url: required for an openai-compatible provider",
         ),
         (
@@ -83,7 +86,7 @@ def test_the_shipped_base_stack_gateway_section_parses() -> None:
             "gateway.keys.team.allowed_models[1]: unknown model alias 'ghost'",
         ),
         (
-            lambda s: s.pop("usage_binding"),
+            lambda s: s.update(usage_binding=None),
             "gateway.keys.team: daily quotas need gateway.usage_binding (a D1 database)",
         ),
         (
@@ -95,7 +98,7 @@ def test_the_shipped_base_stack_gateway_section_parses() -> None:
             "gateway.routes.chat.candidates: expected a non-empty list",
         ),
         (
-            lambda s: s["keys"].update(twin={"sha256": key_sha256("k")}),
+            lambda s: s["keys"].update(twin=dict(s["keys"]["team"])),
             "gateway.keys.twin.sha256: same hash as key 'team'",
         ),
         (
@@ -112,15 +115,20 @@ def test_reference_and_shape_errors_name_the_key_path(mutate, message) -> None:
     assert str(raised.value) == message
 
 
+def _root(gateway: dict[str, Any] | None) -> RuntimeConfig:
+    """A parsed root whose gateway section is `gateway` (the rest as the planner ships it)."""
+    return runtime_config({**planned_config({}), "gateway": gateway})
+
+
 def test_config_cache_parses_once_per_isolate() -> None:
     cache = ConfigCache()
-    root = {"gateway": _section()}
+    root = _root(_section())
     first = cache.get(root)
     assert cache.get(root) is first  # identity fast path
-    assert cache.get({"gateway": copy.deepcopy(root["gateway"])}) is first  # equal content: no re-parse
-    changed = copy.deepcopy(root["gateway"])
+    assert cache.get(_root(copy.deepcopy(_section()))) is first  # equal content: no re-parse
+    changed = copy.deepcopy(_section())
     changed["public"] = True
-    second = cache.get({"gateway": changed})
+    second = cache.get(_root(changed))
     assert second is not first and second.public
 
 
@@ -130,6 +138,13 @@ def test_config_cache_remembers_a_bad_section_and_recovers() -> None:
     bad["routes"]["chat"]["candidates"][0]["provider"] = "ghost"
     for _ in range(2):
         with pytest.raises(GatewayConfigError, match="unknown provider 'ghost'"):
-            cache.get({"gateway": bad})
-    assert cache.get({"gateway": _section()}).routes["chat"]
-    assert cache.get({}) is None
+            cache.get(_root(bad))
+    assert cache.get(_root(_section())).routes["chat"]
+    assert cache.get(_root(None)) is None
+
+
+def test_a_config_of_another_version_is_refused_by_every_section() -> None:
+    root = load_runtime_config(json.dumps({**planned_config({"gateway": {}}), "version": 2}))
+    assert root.error is not None and "version: 2, but this Worker reads version 1" in root.error
+    with pytest.raises(GatewayConfigError, match="version: 2"):
+        ConfigCache().get(root)

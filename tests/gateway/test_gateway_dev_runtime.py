@@ -31,7 +31,7 @@ from gateway_testing import (
     route,
     section,
 )
-from harness.stackconfig import gateway_section, key_sha256
+from harness.planned import key_sha256
 from harness.target import DevRuntimeTarget, ExternalGateway
 
 pytestmark = pytest.mark.dev_runtime
@@ -65,7 +65,7 @@ def _routes() -> dict:
 
 @pytest.fixture(scope="module")
 def dev_gw(upstreams: Upstreams) -> Iterator[ExternalGateway]:
-    config = gateway_section(section(upstreams, _routes(), public=False, keys=KEYS))
+    config = {"gateway": section(upstreams, _routes(), public=False, keys=KEYS)}
     with DevRuntimeTarget().start(config, SECRETS) as running:
         assert isinstance(running, ExternalGateway)
         yield running

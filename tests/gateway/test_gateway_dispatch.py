@@ -18,7 +18,7 @@ from app.services import Services
 from app.web.errors import ApiError
 from gateway_testing import run
 from harness.bindings import FakeClock, RecordingSleep
-from harness.stackconfig import gateway_section
+from harness.planned import planned_config, runtime_config
 
 OK_BODY = {
     "id": "chatcmpl-1",
@@ -76,8 +76,8 @@ def _setup(
     secrets: dict | None = None,
     failure_threshold: int = 2,
 ):
-    section = gateway_section(
-        {
+    section = planned_config(
+        {"gateway": {
             "public": True,
             "providers": {
                 h: {"kind": "openai-compatible", "base_url": f"http://{h}.test/v1", "api_key_secret": "K"}
@@ -91,7 +91,8 @@ def _setup(
                     "circuit_breaker": {"failure_threshold": failure_threshold, "cooldown_s": 10},
                 }
             },
-        }
+        }},
+        secrets=("K",),
     )
     config = parse_gateway_config(section["gateway"])
     clock = FakeClock()
@@ -99,7 +100,7 @@ def _setup(
     sleep = RecordingSleep(clock=clock)
     services = Services(
         build=BuildInfo("t", "t"),
-        config=section,
+        config=runtime_config(section),
         fetch=fetcher,
         wait_until=lambda work: None,
         clock=clock,

@@ -27,7 +27,7 @@ from fakes.llm_upstreams import Fault
 from gateway_testing import SECRETS, Upstreams, route, run, section
 from harness.bindings import BackgroundTasks, FakeClock, FakeRateLimiter, InMemoryKv, RecordingSleep, SqliteD1
 from harness.fetcher import H11Fetcher
-from harness.stackconfig import gateway_section, key_sha256
+from harness.planned import key_sha256, planned_config, runtime_config
 
 T = TypeVar("T")
 
@@ -64,7 +64,7 @@ def with_env(
             "ops": {"sha256": ADMIN.sha256, "scope": "acme", "admin": True},
         },
     )
-    config = gateway_section(section(upstreams, routes, **top))
+    config = runtime_config(planned_config({"gateway": section(upstreams, routes, **top)}))
 
     async def go() -> T:
         clock = FakeClock()

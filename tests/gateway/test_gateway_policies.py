@@ -10,8 +10,9 @@ import anthropic
 import httpx
 import openai
 import pytest
-from gateway_testing import UPSTREAM_KEY, anthropic_client, openai_client, route, section
-from harness.stackconfig import key_sha256
+from gateway_testing import SECRETS, UPSTREAM_KEY, anthropic_client, openai_client, route, section
+from harness import GatewayHarness
+from harness.planned import key_sha256, planned_config
 
 HELLO = [{"role": "user", "content": "hello"}]
 KEYS = {
@@ -399,14 +400,12 @@ def test_sdk_errors_for_unknown_alias_and_wrong_method(gw) -> None:
 
 
 @pytest.mark.harness_only  # `edgestack dev` refuses such a stack file before the Worker starts
-def test_a_broken_gateway_section_answers_503_naming_the_key(gateway, fresh_upstreams) -> None:
-    gw = gateway(
-        {
-            **section(fresh_upstreams, _routes()),
-            "keys": {"k": {"sha256": key_sha256("x"), "allowed_models": ["ghost"]}},
-        }
-    )
-    response = httpx.post(gw.base_url + "/v1/chat/completions", json={"model": "plain", "messages": HELLO})
+def test_a_broken_gateway_section_answers_503_naming_the_key(fresh_upstreams) -> None:
+    sections = {"gateway": {**section(fresh_upstreams, _routes()), "keys": {"k": {"sha256": key_sha256("x")}}}}
+    config = planned_config(sections, tuple(SECRETS))
+    config["gateway"]["keys"]["k"]["allowed_models"] = ["ghost"]  # shipped as the loader would never ship it
+    with GatewayHarness(config, SECRETS) as gw:
+        response = httpx.post(gw.base_url + "/v1/chat/completions", json={"model": "plain", "messages": HELLO})
     assert response.status_code == 503
     assert (
         "gateway.keys.k.allowed_models[0]: unknown model alias 'ghost'" in response.json()["error"]["message"]

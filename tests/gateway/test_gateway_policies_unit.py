@@ -14,7 +14,7 @@ from app.web.errors import ApiError
 from app.web.ratelimit import RateLimitPolicy, enforce_rate_limit, limit_key
 from gateway_testing import run
 from harness.bindings import FakeClock, FakeRateLimiter, InMemoryKv, SqliteD1
-from harness.stackconfig import gateway_section, key_sha256
+from harness.planned import key_sha256, planned_config
 
 BODY = {"model": "chat", "messages": [{"role": "user", "content": "hi"}], "temperature": 0}
 
@@ -122,8 +122,8 @@ def test_cache_store_and_lookup_respect_ttl_and_api() -> None:
 # ---------------------------------------------------------------- auth and rate limits
 
 CONFIG = parse_gateway_config(
-    gateway_section(
-        {
+    planned_config(
+        {"gateway": {
             "usage_binding": "DB",
             "providers": {"p": {"kind": "openai", "api_key_secret": "K"}},
             "routes": {
@@ -139,7 +139,7 @@ CONFIG = parse_gateway_config(
                     "tokens_per_day": 100,
                 }
             },
-        }
+        }}
     )["gateway"]
 )
 

@@ -18,11 +18,9 @@ from app.http import HttpRequest, HttpResponse
 from app.router import handle
 from app.services import Services
 
-from infra.spec import RagSpec
-
 from .bindings import BackgroundTasks, FakeClock, InMemoryKv, RecordingSleep, SqliteD1
+from .planned import key_sha256, planned_config, runtime_config
 from .rag_bindings import FakeQueue, FakeR2, FakeVectorize, HashingAi
-from .stackconfig import gateway_section, key_sha256
 
 REPO = Path(__file__).resolve().parents[2]
 KEYWORD_MIGRATIONS = sorted((REPO / "stacks" / "migrations" / "keywords").glob("*.sql"))
@@ -48,7 +46,11 @@ def rag_section(**overrides: Any) -> dict[str, Any]:
         "chunk_overlap": 40,
     }
     base.update(overrides)
-    return RagSpec.model_validate(base).model_dump(mode="json", exclude_none=True)
+    return base
+
+
+# The world's index also filters on `year` (rag.filter_keys needs a metadata index per key).
+YEAR_INDEX = {"bindings": {"vectorize": {"VECTORS": {"metadata_indexes": {"year": "number"}}}}}
 
 
 class GeneratingAi(HashingAi):
@@ -104,16 +106,15 @@ class RagWorld:
         self.faq = InMemoryKv(self.clock)
         self.queue = FakeQueue()
         self.ai = GeneratingAi() if llm else HashingAi()
-        config = gateway_section({"public": public, "keys": KEYS, **(LLM_GATEWAY if llm else {})})
         if llm:
             rag = {"generation": "llm", "generation_alias": "rag-llm", **rag}
-        config["rag"] = rag_section(**rag)
-        self.config = config
+        gateway = {"public": public, "keys": KEYS, **(LLM_GATEWAY if llm else {})}
+        self.config = planned_config({"gateway": gateway, "rag": rag_section(**rag)}, overlay=YEAR_INDEX)
 
     def services(self) -> Services:
         return Services(
             build=BuildInfo("test", "dev"),
-            config=self.config,
+            config=runtime_config(self.config),
             fetch=None,  # type: ignore[arg-type]
             wait_until=self.background,
             clock=self.clock,

@@ -41,6 +41,7 @@ from .bindings import (  # noqa: E402
     SqliteD1,
 )
 from .fetcher import H11Fetcher  # noqa: E402
+from .planned import runtime_config  # noqa: E402
 
 MAX_REQUEST_BYTES = 200 * 1024 * 1024
 
@@ -83,7 +84,7 @@ class GatewayHarness:
 
     def __init__(
         self,
-        config: Mapping[str, Any],
+        config: Mapping[str, Any],  # decoded EDGESTACK_CONFIG, as `harness.planned.planned_config` builds it
         secrets: Mapping[str, str] | None = None,
         bindings: HarnessBindings | None = None,
         stack: str = "harness",
@@ -92,7 +93,7 @@ class GatewayHarness:
         self.fetcher = H11Fetcher()
         self.services = Services(
             build=BuildInfo(stack=stack, bundle_version="harness"),
-            config=dict(config),
+            config=runtime_config(config),
             fetch=self.fetcher,
             wait_until=self.bindings.background,
             clock=self.bindings.clock,

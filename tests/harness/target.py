@@ -1,9 +1,11 @@
 """Where integration tests find the gateway: this in-process harness, or `edgestack dev`.
 
-Tests ask a `GatewayTarget` to start a gateway for a `gateway` config section and secrets, and talk to
+Tests ask a `GatewayTarget` to start a gateway for stack-file sections (`gateway`, and `rag` /
+`agents` when the test brings them) and secrets, and talk to
 `running.base_url` over HTTP only. Select with `EDGESTACK_GATEWAY_TARGET`:
 
-- `harness` (default): `GatewayHarness` in this process (fake bindings, injectable clock).
+- `harness` (default): `GatewayHarness` in this process (fake bindings, injectable clock), on the
+  config the real planner ships for stacks/local.yaml with those sections (`planned.py`).
 - `dev`: writes, in a fresh temporary directory, a copy of stacks/local.yaml with the test's gateway
   section and rate limit, a `.dev.vars` with the secrets and the runtime's state directory (the
   repository's files are only read), then runs `EDGESTACK_DEV_COMMAND` (default
@@ -32,6 +34,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from .planned import planned_config
 from .server import GatewayHarness, HarnessBindings, default_bindings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,7 +112,7 @@ class HarnessTarget:
         rate_limit: tuple[int, int] = (1000, 60),
     ) -> Iterator[RunningGateway]:
         bindings = default_bindings(clock=clock, rate_limit=rate_limit)
-        with GatewayHarness(config, secrets, bindings) as harness:
+        with GatewayHarness(planned_config(config, tuple(secrets)), secrets, bindings) as harness:
             yield InProcessGateway(harness)
 
 

@@ -17,7 +17,7 @@ import httpx2
 import pytest
 from fakes.llm_upstreams import ScriptedReply
 from gateway_testing import SECRETS, Upstreams, route, section
-from harness.stackconfig import gateway_section, key_sha256
+from harness.planned import key_sha256
 from harness.target import DevRuntimeTarget, ExternalGateway
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
@@ -53,9 +53,9 @@ def dev(running_upstreams: Upstreams) -> Iterator[ExternalGateway]:
         "reader": {"sha256": key_sha256(READER), "scope": "acme"},
         "other": {"sha256": key_sha256(OTHER), "scope": "globex", "documents": "write"},
     }
-    config = gateway_section(
-        section(running_upstreams, {"agent": route(("oa", "gpt-a"))}, public=False, keys=keys)
-    )
+    config: dict[str, Any] = {
+        "gateway": section(running_upstreams, {"agent": route(("oa", "gpt-a"))}, public=False, keys=keys)
+    }
     config["rag"] = RAG
     config["agents"] = {
         "state_binding": "AGENT",

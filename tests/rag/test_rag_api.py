@@ -527,7 +527,7 @@ def test_consumer_without_rag_keeps_rag_messages_and_drops_others() -> None:
     from app.rag.consumer import consume
 
     world = RagWorld()
-    world.config.pop("rag")
+    world.config["rag"] = None
     outcome: list[str] = []
     messages = [
         (

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from harness.stackconfig import key_sha256
+from harness.planned import key_sha256
 from harness.target import DEFAULT_DEV_COMMAND, running_dev
 
 pytestmark = pytest.mark.dev_runtime

@@ -7,6 +7,7 @@ import asyncio
 import json
 import sqlite3
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +16,27 @@ for entry in (REPO / "worker_src", REPO / "tests"):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
-from app.bindings import Vector, VectorMatch, VectorQuery  # noqa: E402
+from app.bindings import R2ObjectInfo, Vector, VectorMatch, VectorQuery  # noqa: E402
 from app.config import BuildInfo  # noqa: E402
 from app.demo import demo, demo_vector, handle_object_request  # noqa: E402
 from app.http import HttpRequest  # noqa: E402
 from app.services import Services  # noqa: E402
 from harness.bindings import InMemoryKv, SqliteD1  # noqa: E402
+from harness.planned import planned_config, runtime_config  # noqa: E402
 
 
 class MemoryR2:
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
 
-    async def get_bytes(self, key: str) -> bytes | None:
-        return self.objects.get(key)
+    async def get_object(self, key: str) -> tuple[bytes, R2ObjectInfo] | None:
+        data = self.objects.get(key)
+        return None if data is None else (data, R2ObjectInfo(key, len(data)))
 
-    async def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    async def put_object(
+        self, key: str, data: bytes, content_type: str, custom_metadata: Mapping[str, str]
+    ) -> None:
         self.objects[key] = data
-
-    async def list_keys(self, prefix: str = "") -> list[str]:
-        return sorted(k for k in self.objects if k.startswith(prefix))
 
     async def delete(self, key: str) -> None:
         self.objects.pop(key, None)
@@ -91,7 +93,11 @@ def _services() -> Services:
 
     return Services(
         build=BuildInfo(stack="test", bundle_version="v"),
-        config={"gateway": {"cache_binding": "CACHE"}, "agents": {"history_binding": "DB"}},
+        config=runtime_config(
+            planned_config(
+                {"gateway": {"cache_binding": "CACHE"}, "agents": {"state_binding": "AGENT", "history_binding": "DB"}}
+            )
+        ),
         fetch=None,  # type: ignore[arg-type]
         wait_until=lambda work: None,
         clock=lambda: 0.0,
@@ -121,7 +127,6 @@ def test_demo_reports_every_backend_and_counts_visits() -> None:
         "binding": "DOCS",
         "key": "demo/ada.txt",
         "read_back": "hello ada",
-        "demo_objects": 1,
     }
     assert (first["durable_object"]["visits"], second["durable_object"]["visits"]) == (1, 2)
     assert second["durable_object"]["sql_rows"] == 2

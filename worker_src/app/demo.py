@@ -1,20 +1,24 @@
 """GET /demo: one request that touches every local backend (KV, D1, R2, a Durable Object,
 Vectorize) and reports what each returned, so a newcomer can see the stack work end to end.
 
-`?name=` (default "world") keys every write, so repeated calls show state persisting.
+`?name=` (default "world") keys every write, so repeated calls show state persisting. It writes
+tenant-`demo` data without a key, so the router serves it only when the stack file sets
+`worker.demo_route: true` (stacks/local.yaml does; policy refuses it on prod).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from .bindings import Vector, VectorQuery
+from .config import ConfigError, RuntimeConfig
 from .http import HttpRequest, HttpResponse
 from .services import DurableObjectNamespace, Services
 
+T = TypeVar("T")
 MAX_NAME = 64
 DEFAULT_STATE_BINDING = "AGENT"
 
@@ -31,9 +35,35 @@ def _pick(bindings: Mapping[str, Any], preferred: str | None) -> str | None:
     return next(iter(bindings), None)
 
 
-def _section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = config.get(name)
-    return value if isinstance(value, Mapping) else {}
+class _Named(NamedTuple):
+    """The bindings the stack's parsed sections name; None where a section is absent or unusable."""
+
+    cache: str | None = None
+    history: str | None = None
+    documents: str | None = None
+    index: str | None = None
+    state: str | None = None
+
+
+def _named(config: RuntimeConfig) -> _Named:
+    from .agents.config import agents_config
+    from .gateway.state import ISOLATE
+    from .rag.config import CONFIG as RAG
+
+    def section(cache: Callable[[RuntimeConfig], T | None]) -> T | None:
+        try:
+            return cache(config)
+        except ConfigError:
+            return None
+
+    gateway, agents, rag = section(ISOLATE.config.get), section(agents_config), section(RAG.get)
+    return _Named(
+        cache=gateway.cache_binding if gateway else None,
+        history=agents.history_binding if agents else None,
+        documents=rag.documents_binding if rag else None,
+        index=rag.index_binding if rag else None,
+        state=agents.state_binding if agents else None,
+    )
 
 
 def demo_vector(text: str, dimensions: int) -> list[float]:
@@ -53,10 +83,10 @@ async def demo(
     request: HttpRequest, services: Services, objects: DurableObjectNamespace | None, dimensions: int = 384
 ) -> HttpResponse:
     name = request.query.get("name", "world")[:MAX_NAME] or "world"
-    gateway, agents, rag = (_section(services.config, s) for s in ("gateway", "agents", "rag"))
+    named = _named(services.config)
     report: dict[str, Any] = {"name": name}
 
-    kv_name = _pick(services.kv, gateway.get("cache_binding"))
+    kv_name = _pick(services.kv, named.cache)
     if kv_name:
         kv = services.kv[kv_name]
         previous = await kv.get("demo:last-visitor")
@@ -67,7 +97,7 @@ async def demo(
             "stored": await kv.get("demo:last-visitor"),
         }
 
-    db_name = _pick(services.d1, agents.get("history_binding"))
+    db_name = _pick(services.d1, named.history)
     if db_name:
         db = services.d1[db_name]
         rows = await db.execute("SELECT ?1 AS echo, ?2 AS absent, typeof(?2) AS absent_type", [name, None])
@@ -83,24 +113,23 @@ async def demo(
             "migrations": [row["name"] for row in migrations],
         }
 
-    bucket_name = _pick(services.r2, rag.get("documents_binding"))
+    bucket_name = _pick(services.r2, named.documents)
     if bucket_name:
         bucket = services.r2[bucket_name]
         key = f"demo/{name}.txt"
-        await bucket.put_bytes(key, f"hello {name}".encode(), "text/plain")
-        stored = await bucket.get_bytes(key)
+        await bucket.put_object(key, f"hello {name}".encode(), "text/plain", {})
+        stored = await bucket.get_object(key)
         report["r2"] = {
             "binding": bucket_name,
             "key": key,
-            "read_back": stored.decode() if stored is not None else None,
-            "demo_objects": len(await bucket.list_keys("demo/")),
+            "read_back": stored[0].decode() if stored is not None else None,
         }
 
     if objects is not None:
         status, body = await objects.fetch(name, "/demo/visit", method="POST")
         report["durable_object"] = {"object": name, "status": status, **json.loads(body or b"{}")}
 
-    index_name = _pick(services.vectorize, rag.get("index_binding"))
+    index_name = _pick(services.vectorize, named.index)
     if index_name:
         index = services.vectorize[index_name]
         vector_id = f"demo-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
@@ -118,8 +147,7 @@ async def demo(
 
 def demo_objects(services: Services) -> DurableObjectNamespace | None:
     """The namespace /demo visits: the agents' state binding (`agents.state_binding`, default AGENT)."""
-    binding = _section(services.config, "agents").get("state_binding", DEFAULT_STATE_BINDING)
-    return services.durable_objects.get(binding) if isinstance(binding, str) else None
+    return services.durable_objects.get(_named(services.config).state or DEFAULT_STATE_BINDING)
 
 
 async def handle_object_request(request: HttpRequest, storage: ObjectStorage) -> HttpResponse:

@@ -16,11 +16,16 @@ from .services import Services
 async def handle(request: HttpRequest, services: Services) -> HttpResponse:
     if request.path == "/healthz" and request.method in ("GET", "HEAD"):
         return healthz(services.build, services.local_backends)
+    if services.config.error is not None:  # e.g. a config version this Worker does not read
+        return HttpResponse.json(
+            {"error": {"message": f"misconfigured: {services.config.error}", "type": "misconfigured"}},
+            status=503,
+        )
     if request.path.startswith("/v1/") or request.path.rstrip("/") == "/mcp":
         from .v1 import handle_v1
 
         return await handle_v1(request, services)
-    if request.path == "/demo":
+    if request.path == "/demo" and services.config.worker.demo_route:  # worker.demo_route: local stacks
         from .demo import demo, demo_objects
 
         return await demo(request, services, demo_objects(services))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from .bindings import (
     Clock,
@@ -19,7 +19,7 @@ from .bindings import (
     WaitUntil,
     WorkersAi,
 )
-from .config import BuildInfo
+from .config import BuildInfo, RuntimeConfig
 
 
 class DurableObjectNamespace(Protocol):
@@ -41,7 +41,7 @@ class DurableObjectNamespace(Protocol):
 @dataclass
 class Services:
     build: BuildInfo
-    config: Mapping[str, Any]  # parsed EDGESTACK_CONFIG
+    config: RuntimeConfig  # EDGESTACK_CONFIG, its root parsed
     fetch: Fetcher
     wait_until: WaitUntil
     clock: Clock  # seconds since the epoch; call only inside a request

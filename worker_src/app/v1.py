@@ -12,7 +12,7 @@ isolate pays for RAG or agents only when it serves them (see app/router.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
 from .gateway.http import chat_route, gateway_config, models_route, refuse_chat, usage_route
@@ -45,11 +45,9 @@ class V1Route(NamedTuple):
 
 def _rag_model(services: Services) -> str | None:
     """`rag.expose_as_model`: the model name under which RAG answers chat completions."""
-    rag = services.config.get("rag")
-    if not isinstance(rag, Mapping) or rag.get("enabled") is False:
-        return None
-    name = rag.get("expose_as_model")
-    return name if isinstance(name, str) else None
+    from .rag.config import rag_model
+
+    return rag_model(services.config)
 
 
 def _asks_rag_model(request: HttpRequest, services: Services) -> bool:

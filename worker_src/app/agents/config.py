@@ -1,63 +1,60 @@
-"""The Worker's view of the stack's `agents` section (validated by `infra.spec.AgentsSpec` at load).
-
-Defaults here mirror `AgentsSpec`; the stack loader already checked types and ranges, so this only
-reads the values (and refuses a section without the bindings the feature needs).
-"""
+"""The Worker's view of the stack's `agents` section (validated by `infra.spec.AgentsSpec` at load,
+shipped complete by the planner, plus `own_hosts`); parsed once per isolate, without defaults of its own."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from ..config import SectionCache
+from ..config import Reader, RuntimeConfig, SectionCache
 
 
 class AgentsConfig(NamedTuple):
+    enabled: bool
     state_binding: str
     history_binding: str
-    tools_binding: str | None = None
-    model_alias: str | None = None
-    max_turns: int = 8
-    system_prompt: str | None = None
-    max_tool_calls: int = 16
-    turn_deadline_s: int = 120
-    max_context_messages: int = 40
-    max_message_chars: int = 32_000
-    max_tool_output_chars: int = 16_000
-    tool_timeout_ms: int = 10_000
-    tool_cache_ttl_s: int = 10
-    max_schedules: int = 50
-    own_hosts: tuple[str, ...] = ()  # the stack's zones/domains/route hosts (added by the planner)
+    tools_binding: str | None
+    model_alias: str | None
+    max_turns: int
+    system_prompt: str | None
+    max_tool_calls: int
+    turn_deadline_s: int
+    max_context_messages: int
+    max_message_chars: int
+    max_tool_output_chars: int
+    tool_timeout_ms: int
+    tool_cache_ttl_s: int
+    max_schedules: int
+    own_hosts: tuple[str, ...]  # the stack's zones/domains/route hosts (added by the planner)
 
 
-def agents_config(root: Mapping[str, Any]) -> AgentsConfig | None:
-    """The agents section of `EDGESTACK_CONFIG`, or None when the stack has none or disables it."""
-    return _SECTION.get(root)
+def parse_agents_config(section: Any) -> AgentsConfig:
+    """Parse the `agents` section; raise `ConfigError` naming the key path."""
+    reader = Reader(section, "agents", AgentsConfig._fields)
+    return AgentsConfig(
+        enabled=reader.boolean("enabled"),
+        state_binding=reader.string("state_binding"),
+        history_binding=reader.string("history_binding"),
+        tools_binding=reader.optional_string("tools_binding"),
+        model_alias=reader.optional_string("model_alias"),
+        max_turns=reader.integer("max_turns", minimum=1),
+        system_prompt=reader.optional_string("system_prompt"),
+        max_tool_calls=reader.integer("max_tool_calls", minimum=1),
+        turn_deadline_s=reader.integer("turn_deadline_s", minimum=1),
+        max_context_messages=reader.integer("max_context_messages", minimum=1),
+        max_message_chars=reader.integer("max_message_chars", minimum=1),
+        max_tool_output_chars=reader.integer("max_tool_output_chars", minimum=1),
+        tool_timeout_ms=reader.integer("tool_timeout_ms", minimum=1),
+        tool_cache_ttl_s=reader.integer("tool_cache_ttl_s"),
+        max_schedules=reader.integer("max_schedules", minimum=1),
+        own_hosts=tuple(h.lower() for h in reader.strings("own_hosts")),
+    )
 
 
-def _parse_section(section: Any) -> AgentsConfig | None:
-    if not isinstance(section, Mapping) or section.get("enabled") is False:
-        return None
-    state, history = section.get("state_binding"), section.get("history_binding")
-    if not isinstance(state, str) or not isinstance(history, str):
-        return None
-    values: dict[str, Any] = {"state_binding": state, "history_binding": history}
-    for name, default in AgentsConfig._field_defaults.items():
-        value = section.get(name)
-        if value is None:
-            continue
-        if name == "own_hosts":
-            values[name] = tuple(str(h).lower() for h in value)
-        elif isinstance(default, int) and not isinstance(value, bool) and isinstance(value, int | float):
-            values[name] = int(value)
-        elif isinstance(value, str):
-            values[name] = value
-    return AgentsConfig(**values)
+_SECTION: SectionCache[AgentsConfig] = SectionCache("agents", parse_agents_config)  # parsed once per isolate
 
 
-_SECTION: SectionCache[AgentsConfig | None] = SectionCache("agents", _parse_section)  # parsed once per isolate
-
-
-def rag_configured(root: Mapping[str, Any]) -> bool:
-    section = root.get("rag") if isinstance(root, Mapping) else None
-    return isinstance(section, Mapping) and section.get("enabled", True) is not False
+def agents_config(config: RuntimeConfig) -> AgentsConfig | None:
+    """The enabled agents section, None when the stack has none or disables it; raises
+    `app.config.ConfigError` when it is unusable."""
+    agents = _SECTION.get(config)
+    return agents if agents is not None and agents.enabled else None

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..bindings import Fetcher
+from ..config import ConfigError
 from ..gateway.internal import InternalChatRequest, StreamItem, chat, key_principal, stream_chat
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
@@ -53,6 +54,16 @@ def gateway_model(services: Services, key_name: str | None) -> ModelCall:
     return call
 
 
+def _usable_config(services: Services) -> AgentsConfig | None:
+    """The agents section for background work (alarms, flushes), which never raises: an unusable
+    section is logged and the work waits for a fixed config."""
+    try:
+        return agents_config(services.config)
+    except ConfigError as error:
+        log_event("agents", "config_invalid", error=str(error))
+        return None
+
+
 class AgentObject:
     def __init__(self, storage: ObjectStorage, fetch: Fetcher, clock: Any) -> None:
         self.storage = storage
@@ -79,7 +90,10 @@ class AgentObject:
     # ------------------------------------------------------------ requests
 
     async def handle(self, request: HttpRequest, services: Services) -> HttpResponse:
-        config = agents_config(services.config)
+        try:
+            config = agents_config(services.config)
+        except ConfigError as error:
+            return _error(503, "misconfigured", f"agents misconfigured: {error}")
         if config is None:
             return _error(404, "not_found", "agents are not enabled on this stack")
         try:
@@ -274,7 +288,7 @@ class AgentObject:
         await self._flush_then_rearm(services)
 
     async def _flush_then_rearm(self, services: Services) -> None:
-        config = agents_config(services.config)
+        config = _usable_config(services)
         if config is not None:
             await self.flush(services, config)
         await self.rearm()
@@ -318,7 +332,7 @@ class AgentObject:
     async def alarm(self, services: Services) -> None:
         """Run due schedules (each exactly once), replay the outbox, re-arm. Never raises: a failing
         outbox replay must not block schedules, and retries are scheduled here, not by the platform."""
-        config = agents_config(services.config)
+        config = _usable_config(services)
         if config is None or not self.store.opened():
             return
         try:

@@ -10,6 +10,7 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
+from ..config import ConfigError
 from ..http import HttpRequest, HttpResponse
 from ..services import DurableObjectNamespace, Services
 from ..web.auth import Caller, require_admin
@@ -34,7 +35,10 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
 
 
 async def handle_agents_route(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
-    config = agents_config(services.config)
+    try:
+        config = agents_config(services.config)
+    except ConfigError as error:
+        raise ApiError(503, "misconfigured", f"agents misconfigured: {error}") from None
     if config is None:
         raise ApiError(404, "not_found", "agents are not enabled on this stack")
     parts = [unquote(p) for p in request.path.rstrip("/").split("/")[2:]]  # after "", "v1"

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from ..bindings import Fetcher, KvNamespace, UpstreamError
 from ..services import Services
 from ..web.log import log_event
-from .config import AgentsConfig, rag_configured
+from .config import AgentsConfig
 from .mcp_client import McpRemoteError, Remote, call_output, remote_specs
 from .ssrf import BlockedUrl, FetchPolicy, guarded_get
 from .store import AgentStore, Schedule, bound_text, iso_ms
@@ -52,7 +52,9 @@ def error_result(message: str) -> str:
 
 def resolve_rag_search(services: Services) -> RagSearch | None:
     """`app.rag.search` when the stack configures `rag`."""
-    if not rag_configured(services.config):
+    from ..rag.config import rag_enabled
+
+    if not rag_enabled(services.config):
         return None
     from ..rag import search  # on first use: RAG is imported only by agents that search
 

@@ -4,8 +4,8 @@ NamedTuples rather than frozen dataclasses: they are typed and immutable too, an
 magnitude cheaper to define, which matters because Workers import (and compile) this at cold start.
 
 The input is the stack's `gateway` section as the planner ships it inside `EDGESTACK_CONFIG`
-(pydantic `model_dump(mode="json", by_alias=True, exclude_none=True)` of `GatewaySpec`). The stack
-loader already validated field types; this parser re-checks what the Worker relies on and the
+(`GatewaySpec`'s full dump, every key present). The stack loader already validated it; this parser
+has no defaults, refuses a missing or unknown key, re-checks what the Worker relies on and the
 references inside the section, and names the key path of anything wrong.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
-from ..config import SectionCache
+from ..config import ConfigError, Reader, SectionCache
 from ..web.auth import VirtualKey
 from ..web.ratelimit import RateLimitPolicy
 
@@ -32,9 +32,7 @@ DEFAULT_BASE_URLS: dict[str, str] = {
 }
 
 
-class GatewayConfigError(ValueError):
-    """The gateway section is unusable; the message names the key path."""
-
+GatewayConfigError = ConfigError  # the gateway section (or the config's root) is unusable
 
 class Price(NamedTuple):
     """USD per million tokens."""
@@ -119,82 +117,35 @@ class GatewayConfig(NamedTuple):
     ip_hash_salt_secret: str | None = None
 
 
-class _Reader:
-    """Typed access to one JSON object, with the key path for error messages."""
-
-    def __init__(self, value: Any, path: str) -> None:
-        if not isinstance(value, Mapping):
-            raise GatewayConfigError(f"{path}: expected an object, got {type(value).__name__}")
-        self.value = value
-        self.path = path
-
-    def at(self, key: str) -> str:
-        return f"{self.path}.{key}"
-
-    def _get(self, key: str, default: Any) -> Any:
-        return self.value.get(key, default)
-
-    def string(self, key: str, default: str | None = None, choices: tuple[str, ...] = ()) -> str:
-        value = self._get(key, default)
-        if not isinstance(value, str) or not value:
-            raise GatewayConfigError(f"{self.at(key)}: expected a non-empty string")
-        if choices and value not in choices:
-            raise GatewayConfigError(f"{self.at(key)}: must be one of {', '.join(choices)}; got {value!r}")
-        return value
-
-    def optional_string(self, key: str) -> str | None:
-        if self._get(key, None) is None:
-            return None
-        return self.string(key)
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self._get(key, default)
-        if not isinstance(value, bool):
-            raise GatewayConfigError(f"{self.at(key)}: expected true or false")
-        return value
-
-    def integer(self, key: str, default: int | None, minimum: int = 0) -> int:
-        value = self._get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise GatewayConfigError(f"{self.at(key)}: expected an integer")
-        if value < minimum:
-            raise GatewayConfigError(f"{self.at(key)}: must be >= {minimum}")
-        return value
-
-    def optional_integer(self, key: str, minimum: int = 0) -> int | None:
-        if self._get(key, None) is None:
-            return None
-        return self.integer(key, None, minimum)
-
-    def number(self, key: str, default: float | None = None) -> float:
-        value = self._get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise GatewayConfigError(f"{self.at(key)}: expected a number >= 0")
-        return float(value)
-
-    def optional_number(self, key: str) -> float | None:
-        if self._get(key, None) is None:
-            return None
-        return self.number(key)
-
-    def child(self, key: str) -> _Reader:
-        return _Reader(self._get(key, {}), self.at(key))
-
-    def items(self, key: str) -> list[tuple[str, Any]]:
-        value = self._get(key, {})
-        if not isinstance(value, Mapping):
-            raise GatewayConfigError(f"{self.at(key)}: expected an object")
-        return list(value.items())
+PROVIDER_KEYS = ("kind", "base_url", "api_key_secret", "timeout_ms", "prices", "default_max_tokens")
+PRICE_KEYS = ("input", "output", "cached_input")
+ROUTE_KEYS = ("strategy", "candidates", "retry", "circuit_breaker", "cache")
+CANDIDATE_KEYS = ("provider", "model", "weight")
+KEY_KEYS = ("sha256", "scope", "allowed_models", "requests_per_day", "tokens_per_day", "admin", "documents")
+RATE_LIMIT_KEYS = ("binding", "key", "retry_after_s")
+GATEWAY_KEYS = (
+    "enabled",
+    "public",
+    "providers",
+    "routes",
+    "rate_limit",
+    "keys",
+    "cache_binding",
+    "usage_binding",
+    "log_bodies",
+    "ip_hash_salt_secret",
+    "max_body_bytes",
+)
 
 
-def _parse_provider(name: str, reader: _Reader) -> Provider:
+def _parse_provider(name: str, reader: Reader) -> Provider:
     kind = reader.string("kind", choices=PROVIDER_KINDS)
     base_url = reader.optional_string("base_url")
     if kind == "openai-compatible" and not base_url:
         raise GatewayConfigError(f"{reader.at('base_url')}: required for an openai-compatible provider")
     prices = {}
     for model, price in reader.items("prices"):
-        price_reader = _Reader(price, f"{reader.at('prices')}.{model}")
+        price_reader = Reader(price, f"{reader.at('prices')}.{model}", PRICE_KEYS)
         prices[model] = Price(
             input=price_reader.number("input"),
             output=price_reader.number("output"),
@@ -205,72 +156,66 @@ def _parse_provider(name: str, reader: _Reader) -> Provider:
         kind=kind,  # type: ignore[arg-type]
         base_url=base_url.rstrip("/") if base_url else None,
         api_key_secret=reader.optional_string("api_key_secret"),
-        timeout_ms=reader.integer("timeout_ms", 30_000, minimum=1),
+        timeout_ms=reader.integer("timeout_ms", minimum=1),
         prices=prices,
-        default_max_tokens=reader.integer("default_max_tokens", 4096, minimum=1),
+        default_max_tokens=reader.integer("default_max_tokens", minimum=1),
     )
 
 
-def _parse_route(alias: str, reader: _Reader, providers: Mapping[str, Provider]) -> Route:
-    raw_candidates = reader.value.get("candidates")
+def _parse_route(alias: str, reader: Reader, providers: Mapping[str, Provider]) -> Route:
+    raw_candidates = reader.value["candidates"]
     if not isinstance(raw_candidates, list | tuple) or not raw_candidates:
         raise GatewayConfigError(f"{reader.at('candidates')}: expected a non-empty list")
     candidates = []
     for index, raw in enumerate(raw_candidates):
-        item = _Reader(raw, f"{reader.at('candidates')}[{index}]")
+        item = Reader(raw, f"{reader.at('candidates')}[{index}]", CANDIDATE_KEYS)
         provider = item.string("provider")
         if provider not in providers:
             known = ", ".join(sorted(providers)) or "none"
             raise GatewayConfigError(f"{item.at('provider')}: unknown provider {provider!r} (known: {known})")
-        candidates.append(
-            Candidate(provider=provider, model=item.string("model"), weight=item.integer("weight", 1))
-        )
-    retry = reader.child("retry")
-    breaker = reader.child("circuit_breaker")
-    cache = reader.child("cache")
+        candidates.append(Candidate(provider=provider, model=item.string("model"), weight=item.integer("weight")))
+    retry = reader.child("retry", RetryPolicy._fields)
+    breaker = reader.child("circuit_breaker", BreakerPolicy._fields)
+    cache = reader.child("cache", CachePolicy._fields)
     return Route(
         alias=alias,
-        strategy=reader.string("strategy", "fallback", choices=STRATEGIES),  # type: ignore[arg-type]
+        strategy=reader.string("strategy", choices=STRATEGIES),  # type: ignore[arg-type]
         candidates=tuple(candidates),
         retry=RetryPolicy(
-            max_attempts=retry.integer("max_attempts", 3, minimum=1),
-            backoff=retry.string("backoff", "exponential", choices=BACKOFFS),  # type: ignore[arg-type]
-            base_delay_ms=retry.integer("base_delay_ms", 100),
-            max_total_ms=retry.integer("max_total_ms", 20_000),
+            max_attempts=retry.integer("max_attempts", minimum=1),
+            backoff=retry.string("backoff", choices=BACKOFFS),  # type: ignore[arg-type]
+            base_delay_ms=retry.integer("base_delay_ms"),
+            max_total_ms=retry.integer("max_total_ms"),
         ),
         breaker=BreakerPolicy(
-            failure_threshold=breaker.integer("failure_threshold", 5, minimum=1),
-            cooldown_s=breaker.integer("cooldown_s", 30, minimum=1),
+            failure_threshold=breaker.integer("failure_threshold", minimum=1),
+            cooldown_s=breaker.integer("cooldown_s", minimum=1),
         ),
         cache=CachePolicy(
-            enabled=cache.boolean("enabled", False),
-            ttl_s=cache.integer("ttl_s", 3600, minimum=60),
+            enabled=cache.boolean("enabled"),
+            ttl_s=cache.integer("ttl_s", minimum=60),
             max_temperature=cache.optional_number("max_temperature"),
         ),
     )
 
 
-def _parse_key(
-    name: str, reader: _Reader, routes: Mapping[str, Route], usage_binding: str | None
-) -> VirtualKey:
+def _parse_key(name: str, reader: Reader, routes: Mapping[str, Route], usage_binding: str | None) -> VirtualKey:
     digest = reader.string("sha256").lower()
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise GatewayConfigError(f"{reader.at('sha256')}: expected 64 hex digits")
-    allowed = reader.value.get("allowed_models", ())
-    if not isinstance(allowed, list | tuple) or not all(isinstance(a, str) for a in allowed):
-        raise GatewayConfigError(f"{reader.at('allowed_models')}: expected a list of model aliases")
+    allowed = reader.strings("allowed_models")
     for index, alias in enumerate(allowed):
         if alias not in routes:
             raise GatewayConfigError(f"{reader.at('allowed_models')}[{index}]: unknown model alias {alias!r}")
     key = VirtualKey(
         name=name,
         sha256=digest,
-        scope=reader.string("scope", "default"),
+        scope=reader.string("scope"),
         allowed_models=frozenset(allowed),
         requests_per_day=reader.optional_integer("requests_per_day", minimum=1),
         tokens_per_day=reader.optional_integer("tokens_per_day", minimum=1),
-        admin=reader.boolean("admin", False),
-        documents=reader.string("documents", "read", choices=("read", "write")),  # type: ignore[arg-type]
+        admin=reader.boolean("admin"),
+        documents=reader.string("documents", choices=("read", "write")),  # type: ignore[arg-type]
     )
     if key.has_quota and not usage_binding:
         raise GatewayConfigError(f"{reader.path}: daily quotas need gateway.usage_binding (a D1 database)")
@@ -279,43 +224,43 @@ def _parse_key(
 
 def parse_gateway_config(section: Any) -> GatewayConfig:
     """Parse the `gateway` section; raise `GatewayConfigError` naming the key path."""
-    reader = _Reader(section, "gateway")
+    reader = Reader(section, "gateway", GATEWAY_KEYS)
     providers = {
-        name: _parse_provider(name, _Reader(raw, f"gateway.providers.{name}"))
+        name: _parse_provider(name, Reader(raw, f"gateway.providers.{name}", PROVIDER_KEYS))
         for name, raw in reader.items("providers")
     }
     routes = {
-        alias: _parse_route(alias, _Reader(raw, f"gateway.routes.{alias}"), providers)
+        alias: _parse_route(alias, Reader(raw, f"gateway.routes.{alias}", ROUTE_KEYS), providers)
         for alias, raw in reader.items("routes")
     }
     usage_binding = reader.optional_string("usage_binding")
     keys_by_hash: dict[str, VirtualKey] = {}
     for name, raw in reader.items("keys"):
-        key = _parse_key(name, _Reader(raw, f"gateway.keys.{name}"), routes, usage_binding)
+        key = _parse_key(name, Reader(raw, f"gateway.keys.{name}", KEY_KEYS), routes, usage_binding)
         if key.sha256 in keys_by_hash:
             raise GatewayConfigError(
                 f"gateway.keys.{name}.sha256: same hash as key {keys_by_hash[key.sha256].name!r}"
             )
         keys_by_hash[key.sha256] = key
     rate_limit = None
-    if reader.value.get("rate_limit") is not None:
-        limit = reader.child("rate_limit")
+    if not reader.is_null("rate_limit"):
+        limit = reader.child("rate_limit", RATE_LIMIT_KEYS)
         rate_limit = RateLimitPolicy(
             binding=limit.string("binding"),
-            key=limit.string("key", "ip", choices=("ip", "api_key")),  # type: ignore[arg-type]
-            retry_after_s=limit.integer("retry_after_s", 60, minimum=1),
+            key=limit.string("key", choices=("ip", "api_key")),  # type: ignore[arg-type]
+            retry_after_s=limit.integer("retry_after_s", minimum=1),
         )
     return GatewayConfig(
-        enabled=reader.boolean("enabled", True),
-        public=reader.boolean("public", False),
+        enabled=reader.boolean("enabled"),
+        public=reader.boolean("public"),
         providers=providers,
         routes=routes,
         keys_by_hash=keys_by_hash,
         rate_limit=rate_limit,
         cache_binding=reader.optional_string("cache_binding"),
         usage_binding=usage_binding,
-        log_bodies=reader.boolean("log_bodies", False),
-        max_body_bytes=reader.integer("max_body_bytes", 1_048_576, minimum=1),
+        log_bodies=reader.boolean("log_bodies"),
+        max_body_bytes=reader.integer("max_body_bytes", minimum=1),
         ip_hash_salt_secret=reader.optional_string("ip_hash_salt_secret"),
     )
 
@@ -324,4 +269,4 @@ class ConfigCache(SectionCache["GatewayConfig"]):
     """The gateway section, parsed once per isolate (see `SectionCache`)."""
 
     def __init__(self) -> None:
-        super().__init__("gateway", parse_gateway_config, (GatewayConfigError,))
+        super().__init__("gateway", parse_gateway_config)

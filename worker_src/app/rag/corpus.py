@@ -17,7 +17,7 @@ from ..bindings import (
 )
 from ..services import Services
 from ..web.errors import ApiError
-from .config import CONFIG, RagConfig
+from .config import RagConfig, rag_config
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,7 @@ def _binding(kind: str, table: object, name: str | None, field: str) -> object:
 
 def corpus_for(services: Services, config: RagConfig | None = None) -> Corpus:
     """The corpus of this stack; 404 when the stack has no enabled rag section, 503 when misbound."""
-    config = config or CONFIG.get(services.config)
-    if config is None or not config.enabled:
-        raise ApiError(404, "not_found", "RAG is not enabled on this stack (no rag section)")
+    config = config or rag_config(services.config)
     return Corpus(
         config=config,
         bucket=_binding("R2 bucket", services.r2, config.documents_binding, "documents_binding"),  # type: ignore[arg-type]
