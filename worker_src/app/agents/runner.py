@@ -137,7 +137,8 @@ async def expand_mcp_tools(tools: dict[str, ToolSpec], ctx: ToolContext) -> dict
         except (TimeoutError, BlockedUrl, UpstreamError, McpRemoteError, ToolArgumentError) as error:
             log_event("agents", "mcp_discovery_failed", tool=name, error=type(error).__name__, detail=str(error)[:300])
             continue
-        out.update(remote_specs(spec, discovery))
+        for remote_name, remote_spec in remote_specs(spec, discovery).items():
+            out.setdefault(remote_name, remote_spec)  # a tenant's own tool of that name wins
     return out
 
 
