@@ -204,3 +204,75 @@ def test_the_spec_round_trips_through_the_registry(upstreams: Upstreams) -> None
 
     got, _ = run_with_remote(upstreams, body)
     assert got["requires_approval"] == ["slow"] and got["timeout_s"] == 3 and got["url"] == URL
+
+
+# ---------------------------------------------------------------- the client against scripted answers
+
+
+class ScriptedMcp:
+    """A Fetcher answering each POST with the next scripted (status, headers, body); records requests."""
+
+    def __init__(self, *answers: tuple[int, dict[str, str], bytes]) -> None:
+        self.answers = list(answers)
+        self.requests: list[dict[str, str]] = []
+
+    async def __call__(self, url: str, *, method: str, headers: Any, body: bytes | None, timeout_ms: int) -> Any:
+        from app.bindings import UpstreamResponse
+
+        self.requests.append(dict(headers))
+        status, answer_headers, payload = self.answers.pop(0)
+
+        async def chunks() -> Any:
+            yield payload
+
+        return UpstreamResponse(status=status, headers=answer_headers, body=chunks())
+
+
+def _remote(fetch: ScriptedMcp, **options: Any) -> Any:
+    from app.agents.tools import parse_tool_spec
+
+    spec = parse_tool_spec("calc", {"kind": "mcp", "url": URL, **options})
+    return mcp_client.Remote(spec, fetch, (), {"authorization": "Bearer t"}, 1000)
+
+
+def _init(session: str | None, **extra: str) -> tuple[int, dict[str, str], bytes]:
+    headers = {"content-type": "application/json", **extra}
+    if session is not None:
+        headers["mcp-session-id"] = session
+    body = {"jsonrpc": "2.0", "id": 1, "result": {"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "s", "version": "1"}}}
+    return 200, headers, json.dumps(body).encode()
+
+
+def test_server_text_never_sets_request_headers_but_its_session_id() -> None:
+    import asyncio
+
+    tools = b'event: message\ndata: {"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"add","inputSchema":{"type":"object"}}]}}\n\n'
+    fetch = ScriptedMcp(
+        _init("s-1", **{"set-cookie": "a=b", "x-forward-to": "evil"}),
+        (202, {}, b""),
+        (200, {"content-type": "text/event-stream"}, tools),
+    )
+    mcp_client.clear_cache()
+    discovery = asyncio.run(_remote(fetch).discover(lambda: 0.0))
+    assert [t.name for t in discovery.tools] == ["add"]
+    later = fetch.requests[1:]
+    assert all(h["mcp-session-id"] == "s-1" and "cookie" not in h and "x-forward-to" not in h for h in later)
+    assert set(later[0]) == {"authorization", "content-type", "accept", "mcp-protocol-version", "mcp-session-id"}
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ([_init("bad id\r\nx-evil: 1")], "invalid Mcp-Session-Id"),
+        ([(200, {"content-type": "application/json"}, b'{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"1999-01-01"}}')], "protocol version"),
+        ([(500, {"content-type": "text/html"}, b"<html>")], "not JSON-RPC"),
+        ([(200, {"content-type": "application/json"}, b'{"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"no"}}')], "refused initialize: no"),
+        ([(200, {"content-type": "application/json"}, b" " * 300_000)], "larger than max_response_bytes"),
+    ],
+)
+def test_bad_servers_are_named_errors(answers: list[Any], message: str) -> None:
+    import asyncio
+
+    mcp_client.clear_cache()
+    with pytest.raises(mcp_client.McpRemoteError, match=message):
+        asyncio.run(_remote(ScriptedMcp(*answers)).discover(lambda: 0.0))
