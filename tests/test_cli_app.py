@@ -83,3 +83,42 @@ def test_every_listed_command_is_registered(capsys: pytest.CaptureFixture[str]) 
     listed = capsys.readouterr().out
     for module in COMMANDS:
         assert f"  {module.replace('_', '-')} " in listed
+
+
+# Exceptions infra raises and converts itself; they never reach a command's caller.
+INTERNAL_ERRORS = {"_NodeError", "EmbeddingRequestError"}
+
+
+def _infra_exception_classes() -> list[type[BaseException]]:
+    import importlib
+    import pkgutil
+
+    import infra
+
+    found: dict[str, type[BaseException]] = {}
+    for module_info in pkgutil.walk_packages(infra.__path__, "infra."):
+        if module_info.name in ("infra.__main__", "infra.cli.__main__"):
+            continue
+        module = importlib.import_module(module_info.name)
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseException)
+                and value.__module__.startswith("infra.")
+            ):
+                found[f"{value.__module__}.{value.__qualname__}"] = value
+    return list(found.values())
+
+
+def test_every_user_facing_infra_error_is_an_edgestack_error() -> None:
+    from infra.errors import EdgestackError
+
+    classes = _infra_exception_classes()
+    assert len(classes) >= 28
+    outside = sorted(c.__name__ for c in classes if not issubclass(c, EdgestackError))
+    assert outside == sorted(INTERNAL_ERRORS)
+
+
+def test_a_subcommand_error_names_the_subcommand(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["fleet", "matrix", "--shards", "0", "--stacks-dir", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == "edgestack fleet matrix: --shards must be at least 1, got 0\n"

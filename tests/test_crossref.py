@@ -228,3 +228,25 @@ def test_env_declarations_and_config_references() -> None:
 def test_shipped_stacks_have_no_cross_reference_problems(name: str) -> None:
     stack, sources = load_stack_with_sources(resolve_stack_path(name), cross_check=False)
     assert cross_reference_diagnostics(stack, sources, Path(__file__).parent.parent / "worker_src") == []
+
+
+@pytest.mark.parametrize(
+    ("secrets", "tool_secrets", "expected"),
+    [
+        (["OPENAI_API_KEY", "WEATHER_KEY"], ["WEATHER_KEY"], []),
+        (["OPENAI_API_KEY"], ["WEATHER_KEY"], ["agents.tool_secrets[0]: secret 'WEATHER_KEY' is not listed in worker.secrets"]),
+        (
+            ["OPENAI_API_KEY"],
+            ["OPENAI_API_KEY"],
+            [
+                "agents.tool_secrets[0]: secret 'OPENAI_API_KEY' is gateway.providers.openai.api_key_secret: "
+                "a tool may not send the platform's own secrets"
+            ],
+        ),
+    ],
+)  # fmt: skip
+def test_tool_secrets_are_worker_secrets_and_never_the_platforms_own(
+    tmp_path: Path, secrets: list[str], tool_secrets: list[str], expected: list[str]
+) -> None:
+    overlay = {"worker": {"secrets": secrets}, "agents": {"tool_secrets": tool_secrets}}
+    assert messages(tmp_path, overlay) == expected

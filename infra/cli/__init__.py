@@ -26,6 +26,7 @@ COMMANDS = (
     "promote",
     "rollback",
     "mark_stable",
+    "key",
 )
 
 for _module in COMMANDS:

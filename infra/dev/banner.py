@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from infra.plan.model import Plan
 from infra.terminal import table_lines
 
 from .host_config import HostConfig, binding_rows
@@ -21,6 +22,7 @@ class BannerFacts:
     module_count: int
     state_dir: str
     ready: ReadyInfo
+    plan: Plan
     config: HostConfig
     migrations: Sequence[MigrationOutcome]
     missing_secrets: Sequence[str]
@@ -31,7 +33,7 @@ class BannerFacts:
 def render_banner(facts: BannerFacts) -> str:
     ready = facts.ready
     timings = ready.timings
-    bindings = binding_rows(facts.config)
+    bindings = binding_rows(facts.plan, facts.config)
     lines = [
         f"edgestack dev: stack {facts.stack_name}, Python {facts.python} on Pyodide {ready.pyodide}, "
         f"workers-runtime-sdk {facts.sdk_version}",

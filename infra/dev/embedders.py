@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from infra.errors import EdgestackError
+
 HASHING_EMBEDDER_NAME = "hashing-embedder (not a language model)"
 MINILM_NAME = "all-MiniLM-L6-v2"
 MINILM_DIMENSIONS = 384
@@ -41,7 +43,7 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str], dimensions: int) -> list[list[float]]: ...
 
 
-class EmbeddingServerError(RuntimeError):
+class EmbeddingServerError(EdgestackError, RuntimeError):
     """The sidecar could not start."""
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
+from infra.errors import EdgestackError
 from infra.plan.bundle import load_bundle
 from infra.plan.model import Plan
 from infra.plan.planner import plan as make_plan
@@ -26,7 +27,7 @@ from infra.stackfile.source import display_path
 from .banner import BannerFacts, render_banner
 from .bundle_dir import write_bundle
 from .dev_vars import LocalSecrets, resolve_secrets
-from .host_config import HostConfig, HostInputs, build_host_config
+from .host_config import HostConfig, HostInputs, HttpLimits, build_host_config
 from .migrate import apply_local_migrations, signal_ready
 from .node_env import ensure_runtime_packages, find_node
 from .runtime_process import ReadyInfo, RuntimeProcess, RuntimeStartError
@@ -36,7 +37,7 @@ TEXT_GENERATION_URL_ENV = "EDGESTACK_TEXT_GENERATION_URL"
 TEXT_GENERATION_MODELS_ENV = "EDGESTACK_TEXT_GENERATION_MODELS"
 
 
-class DevConfigError(ValueError):
+class DevConfigError(EdgestackError, ValueError):
     """A bad `edgestack dev` setting (one line)."""
 
 
@@ -51,6 +52,7 @@ class DevOptions:
     embedder: str | None = None  # "auto" | "hashing"; None: EDGESTACK_EMBEDDER or auto
     log_file: Path | None = None  # the host's output (logs, Worker prints, errors); None: this terminal
     map_hosts: dict[str, str] = field(default_factory=dict)  # `--map-host`: HOST -> http://127.0.0.1:PORT
+    http_limits: HttpLimits | None = None  # None: the host's defaults and the stack's body limit
 
 
 @dataclass
@@ -143,6 +145,7 @@ class DevSession:
                 text_generation_models=parse_model_map(os.environ.get(TEXT_GENERATION_MODELS_ENV, "")),
                 backends=backends,
                 map_hosts=dict(self.options.map_hosts),
+                limits=self.options.http_limits,
             ),
         )
 
@@ -187,6 +190,7 @@ class DevSession:
                         module_count=len(bundle.modules),
                         state_dir=display_path(self.state_dir),
                         ready=ready,
+                        plan=the_plan,
                         config=config,
                         migrations=migrations,
                         missing_secrets=self.secrets.missing,

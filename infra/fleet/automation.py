@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ..errors import EdgestackError
 from ..stackfile.project import find_project
 from .scheduler import ProgressFn, Runner
 
@@ -34,7 +35,7 @@ class Operation(StrEnum):
     DESTROY = "destroy"
 
 
-class PulumiCliMissingError(Exception):
+class PulumiCliMissingError(EdgestackError):
     def __init__(self) -> None:
         super().__init__(INSTALL_HINT)
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, HttpUrl, model_validator
 
-from .base import BindingName, Model, SecretName
+from .base import TENANT_SCOPE_RE, BindingName, Model, SecretName
 
 ProviderKind = Literal["openai", "anthropic", "workers-ai", "openai-compatible"]
 
@@ -81,11 +81,23 @@ class VirtualKeySpec(Model):
     """A client key; only its sha256 is stored."""
 
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    scope: str = Field(default="default", min_length=1, description="Tenant scope for the cache")
+    scope: str = Field(
+        default="default",
+        pattern=TENANT_SCOPE_RE,
+        description="The key's tenant: prefixes its storage keys, so it never contains '/'",
+    )
     allowed_models: tuple[str, ...] = Field(default=(), description="Empty means every alias")
     requests_per_day: int | None = Field(default=None, ge=1)
     tokens_per_day: int | None = Field(default=None, ge=1)
-    admin: bool = Field(default=False, description="May read every key's usage from /v1/usage")
+    admin: bool = Field(
+        default=False, description="Tenant admin: manages its scope's tools and reads its scope's usage"
+    )
+    operator: bool = Field(
+        default=False, description="Platform operator: reads every tenant's usage from /v1/usage"
+    )
+    approve: bool = Field(
+        default=False, description="May approve its tenant's pending agent tool calls, not only its own"
+    )
     documents: Literal["read", "write"] = Field(
         default="read", description="RAG documents: `write` may PUT and DELETE /v1/documents"
     )
@@ -175,6 +187,10 @@ class AgentsSpec(Model):
         default=10, ge=0, le=60, description="Per-isolate cache of tool configs read from KV"
     )
     max_schedules: int = Field(default=50, ge=1, le=1000, description="Pending schedules per agent")
+    tool_secrets: tuple[SecretName, ...] = Field(
+        default=(),
+        description="Worker secrets an http_get tool may send (secret_headers); each is in worker.secrets",
+    )
 
 
 McpToolName = Literal[

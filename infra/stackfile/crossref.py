@@ -345,6 +345,27 @@ class _Checker:
             if isinstance(alias, str) and alias not in aliases:
                 self._unknown_alias(path, alias, aliases)
 
+    def tool_secrets(self) -> None:
+        """`agents.tool_secrets` are Worker secrets, and none of them is a provider key or the salt."""
+        agents, gateway = self.stack.agents, self.stack.gateway
+        if agents is None:
+            return
+        reserved: dict[str, str] = {}
+        if gateway is not None:
+            if gateway.ip_hash_salt_secret:
+                reserved[gateway.ip_hash_salt_secret] = "gateway.ip_hash_salt_secret"
+            for pname, provider in gateway.providers.items():
+                if provider.api_key_secret:
+                    reserved[provider.api_key_secret] = f"gateway.providers.{pname}.api_key_secret"
+        for i, name in enumerate(agents.tool_secrets):
+            if name not in self.stack.worker.secrets:
+                self.error(("agents", "tool_secrets", i), f"secret {name!r} is not listed in worker.secrets")
+            elif name in reserved:
+                self.error(
+                    ("agents", "tool_secrets", i),
+                    f"secret {name!r} is {reserved[name]}: a tool may not send the platform's own secrets",
+                )
+
     def _unknown_alias(self, path: KeyPath, alias: str, aliases: list[str]) -> None:
         hint = did_you_mean(alias, aliases) or (
             f" (gateway routes: {', '.join(aliases)})" if aliases else " (no gateway routes are declared)"
@@ -394,6 +415,7 @@ class _Checker:
             self.rag,
             self.mcp,
             self.gateway,
+            self.tool_secrets,
             self.rate_limits,
             self.d1_migrations,
             self.vectorize_names,

@@ -1,6 +1,7 @@
 """Stack files -> `Stack`: read YAML with positions, resolve `extends:`, validate, cross-check.
 
-Every problem becomes a `Diagnostic` (`file:line:col: key.path: message`) and all of them are raised
+Only `load_stack` (or `check_stack`, its cross-reference pass on a `Stack` built in code) yields a
+checked `Stack`; the planner and providers trust it. Every problem becomes a `Diagnostic` (`file:line:col: key.path: message`) and all of them are raised
 together as one `StackError`; nothing else escapes `load_stack`.
 
 Paths written inside a stack file (a D1 `migrations:` folder, `extends:` targets) are relative to the
@@ -237,13 +238,22 @@ def load_stack_with_sources(
     doc, sources = merge_stack_files(path)
     stack = _validate(doc, sources)
     if cross_check:
-        from .crossref import cross_reference_diagnostics
-
-        problems = cross_reference_diagnostics(stack, sources, worker_src or find_project().worker_src)
-        errors = [d for d in problems if d.severity == "error"]
-        if errors:
-            raise StackError(errors)
+        check_stack(stack, sources, worker_src=worker_src)
     return stack, sources
+
+
+def check_stack(stack: Stack, sources: SourceMap | None = None, *, worker_src: Path | None = None) -> Stack:
+    """The cross-reference pass `load_stack` runs, on a validated `Stack`; returns it unchanged or
+    raises `StackError`. Without `sources` (a stack built in code) errors point at `<stack>:1:1`."""
+    from .crossref import cross_reference_diagnostics
+
+    problems = cross_reference_diagnostics(
+        stack, sources or SourceMap("<stack>"), worker_src or find_project().worker_src
+    )
+    errors = [d for d in problems if d.severity == "error"]
+    if errors:
+        raise StackError(errors)
+    return stack
 
 
 def load_stack(path: str | os.PathLike[str], *, worker_src: Path | None = None) -> Stack:

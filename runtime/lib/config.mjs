@@ -70,5 +70,13 @@ export function loadHostConfig(file) {
   expectType("admin", raw.admin, "object");
   expectType("admin.token", raw.admin.token, "string");
   expectType("accountId", raw.accountId, "string");
+  expectType("limits", raw.limits, "object");
+  for (const field of ["maxBodyBytes", "headersTimeoutMs", "requestTimeoutMs"]) {
+    const value = expectType(`limits.${field}`, raw.limits[field], "number");
+    if (!Number.isInteger(value) || value < 1) fail(`limits.${field}`, `expected a positive integer, got ${value}`);
+  }
+  if (raw.limits.headersTimeoutMs > raw.limits.requestTimeoutMs) {
+    fail("limits.headersTimeoutMs", "must not exceed limits.requestTimeoutMs");
+  }
   return raw;
 }

@@ -195,7 +195,7 @@ def stack_config(
     }
     if rag:
         sections["rag"] = {"documents_binding": "DOCS", "index_binding": "VECTORS", "generation": "extractive"}
-    config = planned_config(sections)
+    config = planned_config(sections, secrets=tuple(agents.get("tool_secrets", ())))
     config["agents"]["own_hosts"] = ["example.org"]  # as if the stack routed example.org
     return config
 

@@ -82,7 +82,7 @@ def test_approval_gates_a_listed_remote_tool(upstreams: Upstreams) -> None:
 
     (paused, done), web = run_with_remote(upstreams, body)
     assert paused["status"] == "awaiting_approval" and paused["pending_approvals"][0]["tool"] == "calc__add"
-    assert done["status"] == "completed" and tool_results(done) == [{"result": "2"}]
+    assert done["status"] == "completed" and tool_results(done) == [{"approved_by": "alice", "result": "2"}]
 
 
 def test_a_remote_error_is_a_tool_error_and_a_slow_server_hits_timeout_s(upstreams: Upstreams) -> None:

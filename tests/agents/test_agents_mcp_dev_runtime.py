@@ -99,4 +99,4 @@ def test_approval_remote_error_and_timeout_on_the_runtime(dev: ExternalGateway, 
     assert paused["status"] == "awaiting_approval" and paused["pending_approvals"][0]["tool"] == "gated__add"
     call_id = paused["pending_approvals"][0]["call_id"]
     done = call(dev, "POST", f"/v1/agents/remote-2/approvals/{call_id}", {"approve": True}).json()
-    assert done["status"] == "completed" and tool_results(done) == [{"result": "3"}]
+    assert done["status"] == "completed" and tool_results(done) == [{"approved_by": "user", "result": "3"}]

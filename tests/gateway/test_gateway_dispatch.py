@@ -271,3 +271,34 @@ def test_breaker_and_retry_policies_come_from_the_route() -> None:
     )
     assert route.breaker == BreakerPolicy(failure_threshold=2, cooldown_s=10)
     assert route.candidates[0] == Candidate("one", "m-one", 1)
+
+
+@pytest.mark.parametrize(
+    ("failure", "opens"),
+    [
+        ((429, {}, [b"{}"]), False),
+        ((408, {}, [b"{}"]), False),
+        ((401, {}, [b"{}"]), False),
+        ((404, {}, [b"{}"]), False),
+        ((503, {}, [b"{}"]), True),
+        ((529, {}, [b"{}"]), True),
+        (UpstreamError("timed out after 5000 ms"), True),
+        (UpstreamError("connection to one.test failed: ConnectError"), True),
+        ((200, {}, [b"<html>not json</html>"]), True),
+    ],
+)
+def test_only_provider_side_failures_open_the_circuit(failure, opens: bool) -> None:
+    """Breakers are shared by every tenant of the isolate: one caller's 4xx traffic (a rate limit, a
+    model it may not use) must not open a route's circuit for the others."""
+    config, dispatcher, fetcher, *_ = _setup(hosts=("one",), failure_threshold=2, retry={"max_attempts": 1})
+    for _ in range(3):
+        fetcher.add("one", failure)
+        with pytest.raises(ApiError):
+            _dispatch(config, dispatcher)
+    fetcher.calls.clear()
+    if opens:
+        with pytest.raises(ApiError) as raised:
+            _dispatch(config, dispatcher)
+        assert raised.value.code == "circuit_open" and fetcher.calls == []
+    else:
+        assert _dispatch(config, dispatcher).candidate.provider == "one" and fetcher.calls == ["one"]

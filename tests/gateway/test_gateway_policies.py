@@ -21,7 +21,8 @@ KEYS = {
     "globex": {"sha256": key_sha256("sk-globex"), "scope": "globex", "allowed_models": ["cached"]},
     "tiny": {"sha256": key_sha256("sk-tiny"), "requests_per_day": 2},
     "thrifty": {"sha256": key_sha256("sk-thrifty"), "tokens_per_day": 30},
-    "ops": {"sha256": key_sha256("sk-ops"), "admin": True},
+    "ops": {"sha256": key_sha256("sk-ops"), "admin": True, "operator": True},
+    "acme-admin": {"sha256": key_sha256("sk-acme-admin"), "scope": "acme", "admin": True},
 }
 
 
@@ -262,6 +263,9 @@ def test_usage_records_and_aggregation(gw, fresh_upstreams) -> None:
     assert by_key == {"acme": 3, "globex": 2}
     own = _usage(gw, key="sk-acme-2", group_by="key")  # a non-admin key sees only its own rows
     assert own["scope"] == "own" and own["data"] == []
+    tenant = _usage(gw, key="sk-acme-admin", group_by="key")  # a tenant admin: its scope's keys only
+    assert tenant["scope"] == "tenant"
+    assert {row["key"]: row["requests"] for row in tenant["data"]} == {"acme": 3}
     models = {row["model"] for row in _usage(gw)["data"]}  # default group_by=model
     assert {"gpt-a", "claude-c"} <= models
 

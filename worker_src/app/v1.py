@@ -11,7 +11,6 @@ isolate pays for RAG or agents only when it serves them (see app/router.py).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
@@ -20,6 +19,7 @@ from .http import HttpRequest, HttpResponse
 from .services import Services
 from .web.auth import Caller, authorize, client_ip_hash
 from .web.errors import ApiError, error_api
+from .web.jsonbody import JsonBodyError, read_json
 from .web.log import log_event
 from .web.request import method_not_allowed
 
@@ -50,17 +50,22 @@ def _rag_model(services: Services) -> str | None:
     return rag_model(services.config)
 
 
-def _asks_rag_model(request: HttpRequest, services: Services) -> bool:
+def _mentions_rag_model(request: HttpRequest, services: Services) -> bool:
+    """Whether the body's bytes hold the RAG model's name; never parses (also used before the
+    caller is authenticated)."""
     name = _rag_model(services)
-    return name is not None and f'"{name}"'.encode() in request.body and _body_model(request) == name
+    return name is not None and f'"{name}"'.encode() in request.body
 
 
-def _body_model(request: HttpRequest) -> object:
+def _asks_rag_model(request: HttpRequest, services: Services) -> bool:
+    """Whether an authenticated caller's chat completion names the RAG model (the body is parsed)."""
+    if not _mentions_rag_model(request, services):
+        return False
     try:
-        body = json.loads(request.body)
-    except ValueError:
-        return None
-    return body.get("model") if isinstance(body, dict) else None
+        body = read_json(request.body)
+    except JsonBodyError:
+        return False  # the chat path answers with the 400 naming the problem
+    return isinstance(body, dict) and body.get("model") == _rag_model(services)
 
 
 async def _chat_completions(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
@@ -72,7 +77,8 @@ async def _chat_completions(request: HttpRequest, services: Services, caller: Ca
 
 
 def _refuse_chat_completions(request: HttpRequest, services: Services, error: ApiError) -> HttpResponse:
-    if _asks_rag_model(request, services):
+    # Refused before authentication: the body is not parsed, its bytes are only searched.
+    if _mentions_rag_model(request, services):
         return error.to_response("openai")
     return refuse_chat(request, services, error)
 

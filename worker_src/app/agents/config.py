@@ -24,6 +24,7 @@ class AgentsConfig(NamedTuple):
     tool_timeout_ms: int
     tool_cache_ttl_s: int
     max_schedules: int
+    tool_secrets: tuple[str, ...]  # the only Worker secrets a tool's secret_headers may name
     own_hosts: tuple[str, ...]  # the stack's zones/domains/route hosts (added by the planner)
 
 
@@ -46,6 +47,7 @@ def parse_agents_config(section: Any) -> AgentsConfig:
         tool_timeout_ms=reader.integer("tool_timeout_ms", minimum=1),
         tool_cache_ttl_s=reader.integer("tool_cache_ttl_s"),
         max_schedules=reader.integer("max_schedules", minimum=1),
+        tool_secrets=tuple(reader.strings("tool_secrets")),
         own_hosts=tuple(h.lower() for h in reader.strings("own_hosts")),
     )
 

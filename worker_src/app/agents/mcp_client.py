@@ -70,7 +70,6 @@ class Remote:
             content_types=("application/json", "text/event-stream"),
             headers=headers,
             timeout_ms=timeout_ms,
-            secret_headers=frozenset(options.get("secret_headers") or {}),
         )
         self.cache_key = (self.url, json.dumps(sorted(headers.items())))
         self.next_id = 0

@@ -22,7 +22,18 @@ from ..web.errors import ApiError
 from ..web.log import log_event
 from ..web.sse import SSE_HEADERS, dumps, encode_event
 from .config import AgentsConfig, agents_config
-from .loop import ModelCall, StepDelta, ToolCallEvent, ToolResultEvent, Turn, TurnEvent, TurnOutcome, collect
+from .loop import (
+    ModelCall,
+    PausedTurn,
+    StepDelta,
+    ToolCallEvent,
+    ToolResultEvent,
+    Turn,
+    TurnEvent,
+    TurnOutcome,
+    collect,
+    paused_turn,
+)
 from .outbox import flush_outbox, outbox_state
 from .protocol import AgentCall
 from .runner import ToolContext, expand_mcp_tools, resolve_rag_search
@@ -52,6 +63,23 @@ def gateway_model(services: Services, key_name: str | None) -> ModelCall:
             yield await chat(services, principal, request)
 
     return call
+
+
+def _check_approver(services: Services, approver: str | None, paused: PausedTurn) -> None:
+    """Only the key that started the turn, or a key of the tenant with `approve: true`, may approve."""
+    if paused.known and approver == paused.started_by:
+        return
+    key = key_principal(services, approver).key
+    if key is not None and key.approve:
+        return
+    starter = repr(paused.started_by) if paused.known and paused.started_by else "the key that started the turn"
+    raise ApiError(
+        403,
+        "permission",
+        f"only {starter} or a key with approve: true may approve this tool call",
+        param="call_id",
+        code="approval_not_allowed",
+    )
 
 
 def _usable_config(services: Services) -> AgentsConfig | None:
@@ -202,15 +230,18 @@ class AgentObject:
                 param="call_id",
                 code="unknown_call_id",
             )
-        turn = await self._new_turn(config, services, call.key, call.stream)
-        return turn.resume(call.call_id or "", bool(call.approve), call.reason)
+        paused = paused_turn(self.store)
+        _check_approver(services, call.key, paused)
+        # The resumed turn runs as the key that started it: its model permissions and its quota.
+        turn = await self._new_turn(config, services, paused.started_by if paused.known else call.key, call.stream)
+        return turn.resume(call.call_id or "", bool(call.approve), call.reason, approver=call.key)
 
     async def _new_turn(
         self, config: AgentsConfig, services: Services, key_name: str | None, stream: bool
     ) -> Turn:
         kv = services.kv.get(config.tools_binding) if config.tools_binding else None
         tools = (
-            await ToolRegistry(kv, config.tool_cache_ttl_s, self.clock).all(self.store.tenant) if kv else {}
+            await ToolRegistry(kv, config.tool_cache_ttl_s, self.clock, config.tool_secrets).all(self.store.tenant) if kv else {}
         )
         context = ToolContext(
             services=services,

@@ -259,7 +259,7 @@ def _registry(services: Services, config: AgentsConfig) -> ToolRegistry:
     kv = services.kv.get(config.tools_binding) if config.tools_binding else None
     if kv is None:
         raise ApiError(404, "not_found", "agent tools are not configured (agents.tools_binding)")
-    return ToolRegistry(kv, config.tool_cache_ttl_s, services.clock)
+    return ToolRegistry(kv, config.tool_cache_ttl_s, services.clock, config.tool_secrets)
 
 
 async def _tools(
@@ -270,7 +270,8 @@ async def _tools(
         if method not in ("GET", "HEAD"):
             raise method_not_allowed(path, "GET")
         specs = await registry.all(caller.tenant, fresh=True)
-        return HttpResponse.json({"data": [{"name": n, **s.to_json()} for n, s in specs.items()]})
+        shown = [{"name": n, **s.public(caller.is_admin)} for n, s in specs.items()]
+        return HttpResponse.json({"data": shown})
     if len(parts) != 1:
         raise ApiError(404, "not_found", f"no route for {method} {path}")
     name = parts[0]
@@ -278,13 +279,13 @@ async def _tools(
         specs = await registry.all(caller.tenant, fresh=True)
         if name not in specs:
             raise ApiError(404, "not_found", f"no tool named {name!r}", param="name")
-        return HttpResponse.json({"name": name, **specs[name].to_json()})
+        return HttpResponse.json({"name": name, **specs[name].public(caller.is_admin)})
     if method == "PUT":
         require_admin(caller, f"PUT {path}")
         if len(request.body) > MAX_TOOL_SPEC_BYTES:
             raise _bad(f"a tool spec is at most {MAX_TOOL_SPEC_BYTES} bytes", "body", status=413)
         try:
-            spec = parse_tool_spec(name, _json_body(request), config.own_hosts)
+            spec = parse_tool_spec(name, _json_body(request), config.own_hosts, config.tool_secrets)
             await registry.put(caller.tenant, spec)
         except ToolSpecError as error:
             raise _bad(str(error), error.field, code="invalid_tool_spec") from None

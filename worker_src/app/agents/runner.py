@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from ..bindings import Fetcher, KvNamespace, UpstreamError
 from ..services import Services
+from ..web.jsonbody import JsonBodyError, read_json
 from ..web.log import log_event
 from .config import AgentsConfig
 from .mcp_client import McpRemoteError, Remote, call_output, remote_specs
@@ -66,9 +67,9 @@ async def run_tool(spec: ToolSpec | None, name: str, arguments: str, ctx: ToolCo
     if spec is None:
         return error_result(f"unknown tool {name!r}")
     try:
-        args = json.loads(arguments) if arguments.strip() else {}
-    except ValueError as error:
-        return error_result(f"arguments are not valid JSON: {error}")
+        args = read_json(arguments, what="arguments") if arguments.strip() else {}
+    except JsonBodyError as error:
+        return error_result(error.message)
     if not isinstance(args, dict):
         return error_result("arguments must be a JSON object")
     timeout_s = (spec.timeout_ms or ctx.config.tool_timeout_ms) / 1000
@@ -156,7 +157,6 @@ def _tool_headers(spec: ToolSpec, ctx: ToolContext) -> dict[str, str]:
 async def _http_get(spec: ToolSpec, args: dict[str, Any], ctx: ToolContext, timeout_s: float) -> str:
     url = _string_arg(args, "url", 8192)
     options = spec.options
-    secret_headers = options.get("secret_headers") or {}
     headers = _tool_headers(spec, ctx)
     policy = FetchPolicy(
         allow_hosts=tuple(options.get("allow_hosts") or ()),
@@ -165,7 +165,6 @@ async def _http_get(spec: ToolSpec, args: dict[str, Any], ctx: ToolContext, time
         content_types=tuple(options.get("content_types") or DEFAULT_CONTENT_TYPES),
         headers=headers,
         timeout_ms=max(1, int(timeout_s * 1000)),
-        secret_headers=frozenset(secret_headers),
     )
     result = await guarded_get(ctx.fetch, url, policy)
     return result_text(

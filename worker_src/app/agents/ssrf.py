@@ -29,7 +29,6 @@ BLOCKED_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".workers
 BLOCKED_NAMES = frozenset({"localhost", "workers.dev", "home.arpa"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
-CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 _NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
@@ -229,9 +228,8 @@ class FetchPolicy(NamedTuple):
     own_hosts: tuple[str, ...]
     max_bytes: int
     content_types: tuple[str, ...]  # allowed media types; `text/*` style prefixes allowed
-    headers: Mapping[str, str]  # set by the tool's admin, never by the model
+    headers: Mapping[str, str]  # set by the tool's admin (static and secret ones), never by the model
     timeout_ms: int
-    secret_headers: frozenset[str] = frozenset()  # names whose values came from Worker secrets
 
 
 class FetchResult(NamedTuple):
@@ -256,7 +254,7 @@ async def guarded_fetch(
     fetch: Fetcher, url: str, policy: FetchPolicy, method: str = "GET", body: bytes | None = None
 ) -> tuple[UpstreamResponse, Target, int]:
     """Send the request without following redirects itself: every `Location` is checked like the
-    first URL (at most MAX_REDIRECTS hops); credential headers are dropped once the host changes.
+    first URL (at most MAX_REDIRECTS hops); every tool-set header is dropped once the host changes.
     A request with a body follows only 307/308 (which keep the method and body). Returns the final
     response (body unread), its checked target and the number of redirects. Raises BlockedUrl or
     UpstreamError."""
@@ -280,9 +278,8 @@ async def guarded_fetch(
         if redirects > MAX_REDIRECTS:
             raise BlockedUrl(f"more than {MAX_REDIRECTS} redirects")
         target = check_url(urljoin(target.url, location), policy.allow_hosts, policy.own_hosts)
-        if target.host != first_host:
-            dropped = CREDENTIAL_HEADERS | {h.lower() for h in policy.secret_headers}
-            headers = {k: v for k, v in headers.items() if k not in dropped}
+        if target.host != first_host:  # none of the tool's headers was meant for another host
+            headers = {}
 
 
 async def read_limited(body: AsyncIterator[bytes], max_bytes: int) -> tuple[bytes, bool]:

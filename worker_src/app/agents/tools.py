@@ -23,7 +23,9 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from ..bindings import KvNamespace
-from .ssrf import BlockedUrl, check_host, check_url, url_host
+from ..web.jsonbody import JsonBodyError, check_values
+from .public_suffix import allow_pattern_problem
+from .ssrf import BlockedUrl, check_host, check_url, ip_literal, url_host
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 KINDS = ("http_get", "kv_lookup", "schedule", "rag_search", "mcp")
@@ -35,6 +37,7 @@ HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 FORBIDDEN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "te", "upgrade"})
 DEFAULT_CONTENT_TYPES = ("text/*", "application/json", "application/xml", "application/xhtml+xml")
 MAX_TOOLS_PER_TENANT = 64
+MASKED = "********"
 
 _COMMON = ("kind", "description", "parameters", "requires_approval", "timeout_ms")
 _KIND_FIELDS: dict[str, tuple[str, ...]] = {
@@ -124,6 +127,14 @@ class ToolSpec(NamedTuple):
         out.update(self.options)
         return out
 
+    def public(self, admin: bool) -> dict[str, Any]:
+        """The spec as `GET /v1/tools` shows it: static header values only to the tenant's admins
+        (they may hold credentials); secret_headers name secrets, never their values."""
+        out = self.to_json()
+        if not admin and "headers" in out:
+            out["headers"] = {name: MASKED for name in out["headers"]}
+        return out
+
     def openai(self) -> dict[str, Any]:
         return {
             "type": "function",
@@ -206,16 +217,21 @@ def _header_map(spec: Mapping[str, Any], key: str) -> dict[str, str] | None:
     return {k.lower(): v for k, v in value.items()}
 
 
-def _http_options(spec: Mapping[str, Any], own_hosts: Sequence[str]) -> dict[str, Any]:
+def _http_options(
+    spec: Mapping[str, Any], own_hosts: Sequence[str], tool_secrets: Sequence[str]
+) -> dict[str, Any]:
     hosts = _strings(spec, "allow_hosts")
     if not hosts:
         raise ToolSpecError("allow_hosts", "an http_get tool needs a non-empty list of hosts")
     for index, pattern in enumerate(hosts):
         probe = "sub." + pattern[2:] if pattern.startswith("*.") else pattern  # a host the pattern matches
         try:
-            check_host(probe, own_hosts)
+            host = check_host(probe, own_hosts)
         except BlockedUrl as error:
             raise ToolSpecError(f"allow_hosts[{index}]", str(error)) from None
+        problem = None if ip_literal(host) else allow_pattern_problem(pattern.lower().rstrip("."))
+        if problem:
+            raise ToolSpecError(f"allow_hosts[{index}]", problem)
     options: dict[str, Any] = {"allow_hosts": [h.lower().rstrip(".") for h in hosts]}
     size = _int(spec, "max_response_bytes", 1, 4_194_304)
     if size is not None:
@@ -226,13 +242,26 @@ def _http_options(spec: Mapping[str, Any], own_hosts: Sequence[str]) -> dict[str
     headers = _header_map(spec, "headers")
     if headers:
         options["headers"] = headers
-    secrets = _header_map(spec, "secret_headers")
+    secrets = _secret_headers(spec, tool_secrets)
     if secrets:
         options["secret_headers"] = secrets
     return options
 
 
-def _mcp_options(spec: Mapping[str, Any], own_hosts: Sequence[str]) -> dict[str, Any]:
+def _secret_headers(spec: Mapping[str, Any], tool_secrets: Sequence[str]) -> dict[str, str] | None:
+    """`secret_headers` (header -> Worker secret), naming only `tool_secrets` (agents.tool_secrets)."""
+    secrets = _header_map(spec, "secret_headers")
+    for header, secret in (secrets or {}).items():
+        if secret not in tool_secrets:
+            listed = ", ".join(tool_secrets) or "none"
+            raise ToolSpecError(
+                f"secret_headers.{header}",
+                f"{secret!r} is not a tool secret of this stack (agents.tool_secrets: {listed})",
+            )
+    return secrets
+
+
+def _mcp_options(spec: Mapping[str, Any], own_hosts: Sequence[str], tool_secrets: Sequence[str]) -> dict[str, Any]:
     url = spec.get("url")
     if url is None:
         raise ToolSpecError("url", "an mcp tool needs the https URL of a Streamable HTTP MCP server")
@@ -262,7 +291,7 @@ def _mcp_options(spec: Mapping[str, Any], own_hosts: Sequence[str]) -> dict[str,
     headers = _header_map(spec, "headers")
     if headers:
         options["headers"] = headers
-    secrets = _header_map(spec, "secret_headers")
+    secrets = _secret_headers(spec, tool_secrets)
     if secrets:
         options["secret_headers"] = secrets
     return options
@@ -272,8 +301,11 @@ def mcp_tool_name(spec_name: str, remote: str) -> str:
     return f"{spec_name}{MCP_SEPARATOR}{remote}"
 
 
-def parse_tool_spec(name: str, spec: Any, own_hosts: Sequence[str] = ()) -> ToolSpec:
-    """A validated spec, or ToolSpecError naming the field."""
+def parse_tool_spec(
+    name: str, spec: Any, own_hosts: Sequence[str] = (), tool_secrets: Sequence[str] = ()
+) -> ToolSpec:
+    """A validated spec, or ToolSpecError naming the field. `secret_headers` may name only
+    `tool_secrets` (agents.tool_secrets): never a provider key, a salt or EDGESTACK_CONFIG."""
     if not TOOL_NAME.match(name):
         raise ToolSpecError("name", "tool names are 1-64 characters from A-Z a-z 0-9 _ -")
     if not isinstance(spec, dict):
@@ -299,10 +331,10 @@ def parse_tool_spec(name: str, spec: Any, own_hosts: Sequence[str] = ()) -> Tool
         raise ToolSpecError("requires_approval", "must be true or false" + (" or a list of remote tool names" if kind == "mcp" else ""))
     timeout_ms = _int(spec, "timeout_ms", 100, 120_000)
     if kind == "mcp":
-        options.update(_mcp_options(spec, own_hosts))
+        options.update(_mcp_options(spec, own_hosts, tool_secrets))
         timeout_ms = int(options.pop("timeout_s") * 1000) if "timeout_s" in options else None
     elif kind == "http_get":
-        options = _http_options(spec, own_hosts)
+        options = _http_options(spec, own_hosts, tool_secrets)
     elif kind == "kv_lookup":
         prefix = spec.get("prefix", "")
         if not isinstance(prefix, str) or not LOOKUP_KEY_PREFIX.match(prefix):
@@ -340,12 +372,18 @@ def lookup_key(tenant: str, prefix: str, key: str) -> str:
 
 
 class ToolRegistry:
-    """A tenant's tool specs in KV, with a short per-isolate cache (`ttl_s`, 0 = none)."""
+    """A tenant's tool specs in KV, with a short per-isolate cache (`ttl_s`, 0 = none).
 
-    def __init__(self, kv: KvNamespace, ttl_s: float, clock: Callable[[], float]) -> None:
+    Stored specs are validated again when read, against today's `tool_secrets`: a spec stored under
+    other rules (or naming a secret no longer listed) is skipped, never sent to the model or run."""
+
+    def __init__(
+        self, kv: KvNamespace, ttl_s: float, clock: Callable[[], float], tool_secrets: Sequence[str] = ()
+    ) -> None:
         self.kv = kv
         self.ttl_s = ttl_s
         self.clock = clock
+        self.tool_secrets = tuple(tool_secrets)
 
     async def _raw(self, tenant: str) -> dict[str, Any]:
         text = await self.kv.get(tools_key(tenant))
@@ -362,8 +400,9 @@ class ToolRegistry:
         specs: dict[str, ToolSpec] = {}
         for name, spec in sorted((await self._raw(tenant)).items()):
             try:
-                specs[name] = parse_tool_spec(name, spec)
-            except ToolSpecError:
+                check_values(spec)  # e.g. a lone surrogate stored before the JSON reader refused it
+                specs[name] = parse_tool_spec(name, spec, tool_secrets=self.tool_secrets)
+            except (ToolSpecError, JsonBodyError):
                 continue  # written by an older version with other rules: skip, never crash a turn
         if self.ttl_s > 0:
             _CACHE[cache_key] = (now + self.ttl_s, specs)

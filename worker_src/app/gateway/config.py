@@ -121,7 +121,9 @@ PROVIDER_KEYS = ("kind", "base_url", "api_key_secret", "timeout_ms", "prices", "
 PRICE_KEYS = ("input", "output", "cached_input")
 ROUTE_KEYS = ("strategy", "candidates", "retry", "circuit_breaker", "cache")
 CANDIDATE_KEYS = ("provider", "model", "weight")
-KEY_KEYS = ("sha256", "scope", "allowed_models", "requests_per_day", "tokens_per_day", "admin", "documents")
+KEY_KEYS = (
+    "sha256", "scope", "allowed_models", "requests_per_day", "tokens_per_day", "admin", "operator", "approve", "documents",
+)  # fmt: skip
 RATE_LIMIT_KEYS = ("binding", "key", "retry_after_s")
 GATEWAY_KEYS = (
     "enabled",
@@ -215,6 +217,8 @@ def _parse_key(name: str, reader: Reader, routes: Mapping[str, Route], usage_bin
         requests_per_day=reader.optional_integer("requests_per_day", minimum=1),
         tokens_per_day=reader.optional_integer("tokens_per_day", minimum=1),
         admin=reader.boolean("admin"),
+        operator=reader.boolean("operator"),
+        approve=reader.boolean("approve"),
         documents=reader.string("documents", choices=("read", "write")),  # type: ignore[arg-type]
     )
     if key.has_quota and not usage_binding:

@@ -15,7 +15,6 @@ circuit is open the answer is 503 with `retry-after` = time to the first half-op
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import AsyncIterator, Mapping
 from typing import Literal, NamedTuple
@@ -23,6 +22,7 @@ from typing import Literal, NamedTuple
 from ..bindings import UpstreamError, UpstreamResponse, close_stream
 from ..services import Services
 from ..web.errors import Api, ApiError, kind_for_status
+from ..web.jsonbody import read_json
 from ..web.log import log_event
 from ..web.sse import SseDecoder, SseEvent
 from .breaker import CircuitBreakers
@@ -43,6 +43,10 @@ RETRYABLE_4XX = frozenset({408, 429})
 PROVIDER_FAULT_4XX = frozenset({401, 403, 404})
 
 FailureKind = Literal["unreachable", "timeout", "http", "dropped", "invalid", "misconfigured"]
+# Failures of the provider itself, which open the circuit breaker. A 4xx (429 and 408 included) is an
+# answer to a request or to one caller's traffic; counting it would let one tenant open a route's
+# circuit for every tenant (breakers are shared by the isolate). It still falls back and retries.
+_PROVIDER_SIDE_KINDS = frozenset({"unreachable", "timeout", "dropped", "invalid"})
 
 
 class Failure(NamedTuple):
@@ -76,6 +80,13 @@ class CallSpec(NamedTuple):
     alias: str
     headers: Mapping[str, str]
     request_id: str
+
+
+def counts_against_breaker(failure: Failure) -> bool:
+    """5xx (529 included), timeouts, connection errors and broken bodies; never a 4xx."""
+    if failure.kind == "http":
+        return failure.status is not None and failure.status >= 500
+    return failure.kind in _PROVIDER_SIDE_KINDS
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
@@ -187,7 +198,10 @@ class Dispatcher:
                 kind=outcome.kind,
                 status=outcome.status,
             )
-            self.breakers.record_failure(key, route.breaker, clock())
+            if counts_against_breaker(outcome):
+                self.breakers.record_failure(key, route.breaker, clock())
+            else:  # no verdict on the provider's health: free a half-open probe, count nothing
+                self.breakers.release(key)
             failures_per_candidate[candidate.key] = failed_before + 1
             retry_after[candidate.key] = outcome.retry_after_s or 0.0  # applies to the next retry only
         raise self._exhausted(last, attempts, skipped_open)
@@ -266,7 +280,7 @@ class Dispatcher:
         except UpstreamError as error:
             return Failure(candidate, "dropped", f"connection lost while reading the response: {error}")
         try:
-            parsed = json.loads(body)
+            parsed = read_json(body, what="upstream response")
             if not isinstance(parsed, dict):
                 raise ValueError("not an object")
         except ValueError:

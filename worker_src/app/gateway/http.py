@@ -157,18 +157,23 @@ async def _usage(
             param="group_by",
         )
     scope: KeyFilter
-    if principal.key is None:
+    key, tenant_keys = principal.key, ()
+    if key is None:
         scope, key_id = "anonymous", None
-    elif principal.key.admin:
+    elif key.operator:
         scope, key_id = "all", None
+    elif key.admin:  # a tenant admin: the keys of its own scope, never another tenant's
+        scope, key_id = "tenant", None
+        tenant_keys = tuple(sorted(k.name for k in config.keys_by_hash.values() if k.scope == key.scope))
     else:
-        scope, key_id = "own", principal.key.name
+        scope, key_id = "own", key.name
     query_spec = UsageQuery(
         since_ms=since_ms,
         until_ms=until_ms,
         group_by=cast(GroupBy, group_by),
         key_filter=scope,
         key_id=key_id,
+        tenant_key_ids=tenant_keys,
     )
     rows = await aggregate(db, query_spec)
     return HttpResponse.json(

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from ..bindings import UpstreamError, UpstreamResponse
 from ..services import Services
 from ..web.errors import Api
+from ..web.jsonbody import read_json
 from ..web.sse import DONE, SseDecoder, encode_event
 from .config import DEFAULT_BASE_URLS, Candidate, Provider
 from .streams import openai_chunk, openai_completion_to_chunks
@@ -246,7 +247,7 @@ async def workers_ai_stream_to_openai(
             if event.data == "[DONE]":
                 continue
             try:
-                data = json.loads(event.data)
+                data = read_json(event.data, what="upstream event")
             except ValueError:
                 continue
             if isinstance(data.get("usage"), dict):

@@ -7,11 +7,11 @@ upstream's; same-API traffic passes through untouched.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from ..web.errors import ApiError
+from ..web.jsonbody import read_json
 from ..web.sse import dumps
 from .tokens import TokenUsage
 
@@ -157,7 +157,7 @@ def openai_request_to_anthropic(body: JsonObject, model: str, default_max_tokens
                     raise _bad(f"{where}.tool_calls[{call_index}].function is required", where)
                 arguments = function.get("arguments") or "{}"
                 try:
-                    tool_input = json.loads(arguments) if isinstance(arguments, str) else arguments
+                    tool_input = read_json(arguments, what="arguments") if isinstance(arguments, str) else arguments
                 except ValueError as error:
                     raise _bad(
                         f"{where}.tool_calls[{call_index}].function.arguments is not JSON: {error}", where
@@ -430,7 +430,7 @@ def parse_tool_arguments(arguments: Any) -> JsonObject:
     if not isinstance(arguments, str) or not arguments.strip():
         return {}
     try:
-        value = json.loads(arguments)
+        value = read_json(arguments, what="arguments")
     except ValueError:
         return {"_unparsed_arguments": arguments}
     return value if isinstance(value, dict) else {"value": value}

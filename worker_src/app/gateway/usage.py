@@ -6,6 +6,7 @@ logging adds no latency to the response.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -17,7 +18,8 @@ from ..web.errors import ApiError
 MAX_LOGGED_BODY_CHARS = 100_000
 
 GroupBy = Literal["model", "provider", "key", "alias"]
-KeyFilter = Literal["all", "own", "anonymous"]  # admin keys / other keys / anonymous callers
+# operator keys / tenant admin keys (their scope's keys) / other keys / anonymous callers
+KeyFilter = Literal["all", "tenant", "own", "anonymous"]
 GROUP_COLUMNS: dict[str, str] = {"model": "model", "provider": "provider", "key": "key_id", "alias": "alias"}
 
 
@@ -69,6 +71,7 @@ class UsageQuery(NamedTuple):
     group_by: GroupBy
     key_filter: KeyFilter
     key_id: str | None = None
+    tenant_key_ids: tuple[str, ...] = ()  # key_filter "tenant": the names of the scope's keys
 
 
 def parse_time(value: str, name: str) -> int:
@@ -113,6 +116,9 @@ def aggregate_sql(query: UsageQuery) -> tuple[str, tuple[Any, ...]]:
     if query.key_filter == "own":
         where += " AND key_id = ?"
         params.append(query.key_id)
+    elif query.key_filter == "tenant":  # one bound parameter however many keys the tenant has
+        where += " AND key_id IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(list(query.tenant_key_ids)))
     elif query.key_filter == "anonymous":
         where += " AND key_id IS NULL"
     sql = f"""

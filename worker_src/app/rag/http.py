@@ -19,7 +19,7 @@ from ..web.sse import SSE_HEADERS, encode_event
 from . import catalog
 from .answer import cited_text
 from .corpus import Corpus, corpus_for
-from .ids import check_doc_id, object_key, vector_id
+from .ids import check_doc_id, check_tenant, object_key, vector_id
 from .ingest import delete_document, put_document
 from .query import answer_question, stream_answer
 from .retrieval import check_search, search
@@ -32,6 +32,7 @@ MAX_GET_IDS = 20  # Vectorize getByIds
 async def handle_rag(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
     """Serve one RAG route; raises ApiError for anything but success."""
     principal, tenant = caller.principal, caller.tenant
+    check_tenant(tenant)
     corpus = corpus_for(services)
     path, method = request.path.rstrip("/"), request.method
     if path == "/v1/rag/search":
@@ -115,6 +116,9 @@ async def _list(request: HttpRequest, corpus: Corpus, tenant: str) -> HttpRespon
 
 
 async def _content(corpus: Corpus, tenant: str, doc_id: str) -> HttpResponse:
+    # The catalogue first: R2 keys are only as separate as the tenants' prefixes are.
+    if await catalog.get(corpus.catalog, tenant, doc_id) is None:
+        raise ApiError(404, "not_found", f"no document {doc_id!r}", param="id")
     stored = await corpus.bucket.get_object(object_key(tenant, doc_id))
     if stored is None:
         raise ApiError(404, "not_found", f"no document {doc_id!r}", param="id")

@@ -171,13 +171,10 @@ async def _fail(corpus: Corpus, record: DocumentRecord, reason: str) -> None:
 async def delete_document(corpus: Corpus, tenant: str, doc_id: str) -> None:
     check_doc_id(doc_id)
     record = await catalog.get(corpus.catalog, tenant, doc_id)
-    key = object_key(tenant, doc_id)
-    if record is None:
-        if await corpus.bucket.head(key) is None:
-            raise ApiError(404, "not_found", f"no document {doc_id!r}", param="id")
-    else:
-        await purge_index(corpus, record)
-    await corpus.bucket.delete(key)
+    if record is None:  # the catalogue first: never delete an R2 object the tenant has no entry for
+        raise ApiError(404, "not_found", f"no document {doc_id!r}", param="id")
+    await purge_index(corpus, record)
+    await corpus.bucket.delete(object_key(tenant, doc_id))
     await corpus.catalog.batch(
         [catalog.delete_statement(tenant, doc_id), catalog.bump_version_statement(tenant)]
     )

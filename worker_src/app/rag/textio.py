@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from typing import Any, NamedTuple
 
 from ..web.errors import ApiError, bad_request
+from ..web.jsonbody import JsonBodyError, read_json
 
 TEXT_TYPES = ("text/plain", "text/markdown", "text/html")
 JSON_TYPE = "application/json"
@@ -125,9 +126,9 @@ def parse_document(data: bytes, content_type: str, header_title: str = "") -> Do
     title = check_title(header_title, "x-edgestack-title")
     if kind == JSON_TYPE:
         try:
-            payload = json.loads(decode_utf8(data))
-        except ValueError as error:
-            raise bad_request(f"body is not valid JSON: {error}", "body") from None
+            payload = read_json(decode_utf8(data), what="body")
+        except JsonBodyError as error:
+            raise bad_request(error.message, error.field) from None
         if not isinstance(payload, dict):
             raise bad_request('body must be a JSON object {"text", "title"?, "metadata"?}', "body")
         unknown = sorted(set(payload) - {"text", "title", "metadata"})

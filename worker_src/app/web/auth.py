@@ -22,7 +22,9 @@ class VirtualKey(NamedTuple):
     allowed_models: frozenset[str] = frozenset()
     requests_per_day: int | None = None
     tokens_per_day: int | None = None
-    admin: bool = False
+    admin: bool = False  # tenant admin: its scope's tools and usage
+    operator: bool = False  # platform operator: every tenant's usage
+    approve: bool = False  # may approve any pending tool call of its tenant, not only its own turns
     documents: Literal["read", "write"] = "read"  # RAG: `write` may PUT and DELETE /v1/documents
 
     def allows(self, alias: str) -> bool:
