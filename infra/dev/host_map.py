@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from infra.errors import EdgestackError
+
 _HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
-class MapHostError(ValueError):
-    pass
+class MapHostError(EdgestackError, ValueError):
+    """A bad `--map-host` value (one line)."""
 
 
 def parse_map_host(text: str) -> tuple[str, str]:
