@@ -15,6 +15,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { ADMIN_PREFIX, handleAdmin } from "./lib/admin.mjs";
 import { loadHostConfig } from "./lib/config.mjs";
+import { installHostMap } from "./lib/host-map.mjs";
 import { BackgroundWork, ExecutionContext } from "./lib/context.mjs";
 import { HostError, logError, sendControl } from "./lib/control.mjs";
 import { AlarmScheduler, DurableObjectNamespace } from "./lib/durable-objects.mjs";
@@ -95,6 +96,7 @@ class Host {
       this.onStorageStarted?.();
       return s;
     });
+    installHostMap(this.config.mapHosts); // before the Worker imports `fetch`
     const python = startPython(this.config, {
       env: this.env,
       work: this.work,

@@ -211,7 +211,8 @@ def test_runtime_config_names_the_ai_binding_as_the_stack_file_does():
 def test_runtime_config_sections_are_complete_with_defaults_and_sorted_keys():
     text = _shipped_config(make_plan({"gateway": {"enabled": True, "public": True}}))
     config = json.loads(text)
-    assert set(config) == {"version", "bindings", "worker", "gateway", "rag", "agents"}
+    assert set(config) == {"version", "bindings", "worker", "gateway", "rag", "agents", "mcp"}
+    assert config["mcp"] is None  # no mcp section: null
     assert config["worker"] == {"demo_route": False}
     assert config["gateway"]["max_body_bytes"] == 1_048_576 and config["gateway"]["rate_limit"] is None
     assert config["rag"]["embedding_model"] == "@cf/baai/bge-small-en-v1.5"

@@ -32,6 +32,7 @@ from app.config import (  # noqa: E402
 )
 from app.gateway import config as gateway_config  # noqa: E402
 from app.http import HttpRequest  # noqa: E402
+from app.mcp.config import McpConfig, parse_mcp_config  # noqa: E402
 from app.rag.config import Fusion, MinScore, RagConfig, Rerank, RewriteQuery, parse_rag_config  # noqa: E402
 from app.router import handle  # noqa: E402
 from app.services import Services  # noqa: E402
@@ -44,7 +45,7 @@ from infra.plan.bundle import Bundle  # noqa: E402
 from infra.plan.planner import plan  # noqa: E402
 from infra.plan.runtime_config import CONFIG_BINDING, WORKER_RUNTIME_FIELDS  # noqa: E402
 from infra.plan.runtime_config import CONFIG_VERSION as PLANNER_VERSION  # noqa: E402
-from infra.spec import AgentsSpec, GatewaySpec, RagSpec, WorkerSpec  # noqa: E402
+from infra.spec import AgentsSpec, GatewaySpec, McpSpec, RagSpec, WorkerSpec  # noqa: E402
 from infra.spec import apps as spec_apps  # noqa: E402
 from infra.stackfile.load import load_stack  # noqa: E402
 from infra.stackfile.names import list_stack_files  # noqa: E402
@@ -60,6 +61,7 @@ SECTIONS: dict[str, Any] = {
     },
     "rag": {"documents_binding": "DOCS", "index_binding": "VECTORS", "generation": "extractive"},
     "agents": {"state_binding": "AGENT", "history_binding": "DB"},
+    "mcp": {},
 }
 # Objects in the config whose keys are names the stack file chooses (deleting one is no error).
 NAMED_ENTRIES = ("bindings", "providers", "routes", "keys", "prices", "budgets")
@@ -76,12 +78,13 @@ def default(model: type[BaseModel], name: str) -> Any:
 
 def parse_all(config: dict[str, Any]) -> tuple[Any, ...]:
     root = parse_runtime_config(json.dumps(config))
-    gateway, rag, agents = (root.sections[s] for s in ("gateway", "rag", "agents"))
+    gateway, rag, agents, mcp = (root.sections[s] for s in ("gateway", "rag", "agents", "mcp"))
     return (
         root,
         gateway_config.parse_gateway_config(gateway) if gateway is not None else None,
         parse_rag_config(rag) if rag is not None else None,
         parse_agents_config(agents) if agents is not None else None,
+        parse_mcp_config(mcp) if mcp is not None else None,
     )
 
 
@@ -112,6 +115,7 @@ def shipped() -> dict[str, Any]:
         (MinScore._fields, spec_apps.RagMinScoreSpec),
         (Rerank._fields, spec_apps.RagRerankSpec),
         (RewriteQuery._fields, spec_apps.RagRewriteSpec),
+        (McpConfig._fields, McpSpec),
     ],
     ids=lambda v: v.__name__ if isinstance(v, type) else "",
 )
@@ -158,7 +162,7 @@ def test_binding_kinds_and_version_are_the_planners() -> None:
 
 
 def test_rag_and_agents_parse_to_the_models_defaults(shipped) -> None:
-    _, _, rag, agents = parse_all(shipped)
+    _, _, rag, agents, _ = parse_all(shipped)
     for name in RagSpec.model_fields:
         if name not in SECTIONS["rag"]:
             expected = default(RagSpec, name)
@@ -171,8 +175,14 @@ def test_rag_and_agents_parse_to_the_models_defaults(shipped) -> None:
             assert getattr(agents, name) == default(AgentsSpec, name), name
 
 
+def test_mcp_parses_to_the_models_defaults(shipped) -> None:
+    mcp = parse_all(shipped)[4]
+    for name in McpSpec.model_fields:
+        assert getattr(mcp, name) == default(McpSpec, name), name
+
+
 def test_gateway_parses_to_the_models_defaults(shipped) -> None:
-    _, gateway, _, _ = parse_all(shipped)
+    _, gateway, _, _, _ = parse_all(shipped)
     for name in ("enabled", "public", "cache_binding", "log_bodies", "ip_hash_salt_secret", "max_body_bytes"):
         assert getattr(gateway, name) == default(GatewaySpec, name), name
     provider, route = gateway.providers["p"], gateway.routes["chat"]

@@ -1,4 +1,4 @@
-"""worker_src/ is layered along a request's path: entry.py -> router -> the `/v1` front door ->
+"""worker_src/ is layered along a request's path: entry.py -> router -> the `/v1` front door -> MCP ->
 agents -> rag -> gateway -> shared plumbing (`app/web`) -> the binding and request types. Read with
 `ast`, never imported: a lower layer that imports a higher one (even lazily, inside a function)
 fails here, so no import cycle can form between packages or top-level modules."""
@@ -22,14 +22,15 @@ LAYERS: dict[str, int] = {
     "app.gateway": 3,  # the LLM proxy
     "app.rag": 4,
     "app.agents": 5,
-    "app.v1": 6,  # the /v1 front door
-    "app.demo": 6,
-    "app.dashboard": 6,  # GET /dashboard (reads its figures from /v1 over HTTP, imports no feature)
+    "app.mcp": 6,  # MCP server (/mcp): calls RAG and agents in-process
+    "app.v1": 7,  # the /v1 front door (and /mcp)
+    "app.demo": 7,
+    "app.dashboard": 7,  # GET /dashboard (reads its figures from /v1 over HTTP, imports no feature)
     "app.dashboard_page": 5,  # the page's markup, style and script (data only)
-    "app.health": 6,
-    "app.router": 7,
-    "js_bindings": 7,  # the JS adapter of app.bindings (Pyodide)
-    "entry": 8,  # the Cloudflare entrypoints
+    "app.health": 7,
+    "app.router": 8,
+    "js_bindings": 8,  # the JS adapter of app.bindings (Pyodide)
+    "entry": 9,  # the Cloudflare entrypoints
 }
 # The gateway modules that RAG and agents may import: its in-process API.
 GATEWAY_API = {"app.gateway.internal"}

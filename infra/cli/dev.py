@@ -1,4 +1,4 @@
-"""`edgestack dev [STACK] [--port 8787] [--state .edgestack/state] [--watch]`: run the stack locally."""
+"""`edgestack dev [STACK] [--port 8787] [--state .edgestack/state] [--watch] [--map-host HOST=URL]`: run the stack locally."""
 
 from __future__ import annotations
 
@@ -48,8 +48,24 @@ def dev(
         bool, typer.Option("--no-install", help="do not run `npm ci` in runtime/ when packages are missing")
     ] = False,
     embedder: Annotated[Embedder | None, typer.Option(help="local embedding model")] = None,
+    map_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map-host",
+            help="HOST=http://127.0.0.1:PORT: the Worker's fetches to https://HOST go to that loopback "
+            "server (local runtime only; repeatable)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> int:
+    from infra.dev.host_map import MapHostError, parse_map_hosts
     from infra.dev.session import DevOptions, DevSession
+
+    try:
+        map_hosts = parse_map_hosts(map_host or [])
+    except MapHostError as error:
+        print(f"edgestack dev: --map-host: {error}", file=sys.stderr)
+        return 2
 
     options = DevOptions(
         stack=stack,
@@ -59,6 +75,7 @@ def dev(
         worker_src=worker_src,
         auto_install=not no_install,
         embedder=embedder.value if embedder else None,
+        map_hosts=map_hosts,
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     session: DevSession | None = None

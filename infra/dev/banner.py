@@ -46,6 +46,8 @@ def render_banner(facts: BannerFacts) -> str:
         newly = f", applied now: {', '.join(outcome.newly_applied)}" if outcome.newly_applied else ""
         lines.append(f"D1 migrations {outcome.binding}: {len(outcome.applied)} applied{newly}")
     lines += facts.embedding_lines
+    for host, target in sorted(facts.config.mapHosts.items()):
+        lines.append(f"Mapped host (local runtime only): https://{host} -> {target}")
     if facts.missing_secrets:
         lines.append(
             f"Secrets not set: {', '.join(facts.missing_secrets)} (put them in .dev.vars or the environment)"

@@ -69,6 +69,7 @@ class HostConfig:
     vars: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     backends: dict[str, str] = field(default_factory=dict)
+    mapHosts: dict[str, str] = field(default_factory=dict)  # noqa: N815 - `--map-host` (local only)
     # Host section ("kv", "d1", ...) -> its entries (`WorkerBinding.host_entry`), every section listed.
     bindings: dict[str, list[JsonObject]] = field(default_factory=dict)
     ai: AiConfig | None = None
@@ -99,6 +100,7 @@ class HostInputs:
     text_generation_url: str | None = None
     text_generation_models: dict[str, str] = field(default_factory=dict)
     backends: dict[str, str] = field(default_factory=dict)
+    map_hosts: dict[str, str] = field(default_factory=dict)  # HOST -> http://127.0.0.1:PORT
     limits: HttpLimits | None = None  # None: the defaults, with the stack's body limit
 
 
@@ -132,6 +134,7 @@ def build_host_config(stack: Stack, plan: Plan, inputs: HostInputs) -> HostConfi
         vars=plain,
         secrets={name: inputs.secrets[name] for name in secret_names if name in inputs.secrets},
         backends=dict(inputs.backends),
+        mapHosts=dict(inputs.map_hosts),
         bindings=sections,
         ai=(
             AiConfig(

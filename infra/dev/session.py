@@ -52,6 +52,7 @@ class DevOptions:
     auto_install: bool = True
     embedder: str | None = None  # "auto" | "hashing"; None: EDGESTACK_EMBEDDER or auto
     log_file: Path | None = None  # the host's output (logs, Worker prints, errors); None: this terminal
+    map_hosts: dict[str, str] = field(default_factory=dict)  # `--map-host`: HOST -> http://127.0.0.1:PORT
     http_limits: HttpLimits | None = None  # None: the host's defaults and the stack's body limit
 
 
@@ -146,6 +147,7 @@ class DevSession:
                 text_generation_url=os.environ.get(TEXT_GENERATION_URL_ENV) or None,
                 text_generation_models=parse_model_map(os.environ.get(TEXT_GENERATION_MODELS_ENV, "")),
                 backends=backends,
+                map_hosts=dict(self.options.map_hosts),
                 limits=self.options.http_limits,
             ),
         )

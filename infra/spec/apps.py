@@ -333,6 +333,49 @@ class AgentsSpec(Model):
     )
 
 
+McpToolName = Literal[
+    "search_documents",
+    "ask_documents",
+    "get_document",
+    "list_documents",
+    "put_document",
+    "delete_document",
+    "message_agent",
+]
+MCP_TOOLS: tuple[McpToolName, ...] = (
+    "search_documents",
+    "ask_documents",
+    "get_document",
+    "list_documents",
+    "put_document",
+    "delete_document",
+    "message_agent",
+)
+MCP_AGENT_TOOLS = frozenset({"message_agent"})  # the others need a rag section
+
+
+class McpSpec(Model):
+    """`/mcp`: the stack's RAG and agents as an MCP server (docs/mcp.md)."""
+
+    enabled: bool = True
+    tools: tuple[McpToolName, ...] = Field(default=MCP_TOOLS, description="The tools exposed (default: all)")
+    resources: bool = Field(default=True, description="Documents as resources (needs rag)")
+    allowed_origins: tuple[str, ...] = Field(
+        default=(),
+        description="Browser origins (scheme://host[:port]) allowed besides the endpoint's own",
+    )
+
+    @model_validator(mode="after")
+    def _unique_tools(self) -> McpSpec:
+        repeated = sorted({t for t in self.tools if self.tools.count(t) > 1})
+        if repeated:
+            raise ValueError(f"tools lists {', '.join(repeated)} more than once")
+        for origin in self.allowed_origins:
+            if not origin.startswith(("https://", "http://")) or origin.rstrip("/").count("/") != 2:
+                raise ValueError(f"allowed_origins: {origin!r} is not an origin (scheme://host[:port])")
+        return self
+
+
 # Output dimensions of the Workers AI embedding models the stack can name.
 EMBEDDING_DIMENSIONS: dict[str, int] = {
     "@cf/baai/bge-small-en-v1.5": 384,

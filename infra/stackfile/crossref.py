@@ -12,6 +12,7 @@ from pathlib import Path
 
 from infra.d1.files import check_migrations_dir
 from infra.spec import EMBEDDING_DIMENSIONS, Stack
+from infra.spec.apps import MCP_AGENT_TOOLS
 from infra.spec.vectorize import vectorize_name_problem
 
 from .diagnostics import Diagnostic
@@ -271,6 +272,26 @@ class _Checker:
                 f"{rag.expose_as_model!r} is already a gateway route alias; pick another model name",
             )
 
+    def mcp(self) -> None:
+        mcp = self.stack.mcp
+        if mcp is None or not mcp.enabled:
+            return
+        if self.stack.gateway is None or not self.stack.gateway.enabled:
+            self.error(
+                ("mcp",),
+                "/mcp uses the gateway's virtual keys: declare an enabled gateway section",
+                on_value=False,
+            )
+        rag = self.stack.rag is not None and self.stack.rag.enabled
+        agents = self.stack.agents is not None and self.stack.agents.enabled
+        for i, tool in enumerate(mcp.tools):
+            if tool in MCP_AGENT_TOOLS and not agents:
+                self.error(("mcp", "tools", i), f"{tool} messages agents: declare an enabled agents section")
+            elif tool not in MCP_AGENT_TOOLS and not rag:
+                self.error(("mcp", "tools", i), f"{tool} serves documents: declare an enabled rag section")
+        if mcp.resources and not rag:
+            self.error(("mcp", "resources"), "documents as resources need an enabled rag section (or resources: false)")
+
     def gateway(self) -> None:
         gateway = self.stack.gateway
         secrets = set(self.stack.worker.secrets)
@@ -456,6 +477,7 @@ class _Checker:
             self.binding_references,
             self.embeddings,
             self.rag,
+            self.mcp,
             self.gateway,
             self.tool_secrets,
             self.rate_limits,

@@ -99,6 +99,16 @@ def test_demo_touches_every_backend_and_keeps_state(
     assert first["vectorize"]["top_match"] == first["vectorize"]["upserted"]
 
 
+def test_mcp_answers_on_the_local_stack(dev_cli: tuple[str, list[str], subprocess.Popen[str]]) -> None:
+    """stacks/local.yaml enables /mcp (public gateway: no key), as docs/mcp.md says."""
+    headers = {"accept": "application/json, text/event-stream"}
+    listed = httpx.post(
+        f"{dev_cli[0]}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers=headers, timeout=30
+    )
+    assert listed.status_code == 200, listed.text
+    assert "search_documents" in [t["name"] for t in listed.json()["result"]["tools"]]
+
+
 def test_cron_trigger_reaches_default_scheduled(
     dev_cli: tuple[str, list[str], subprocess.Popen[str]],
 ) -> None:

@@ -1,7 +1,7 @@
 """The Worker's view of its stack: build version and runtime config from plain-text bindings.
 
 The planner ships `EDGESTACK_CONFIG` (`infra/plan/runtime_config.py` documents the shape: a version,
-every binding's name and kind, the `worker` section and the gateway/rag/agents sections, complete
+every binding's name and kind, the `worker` section and the gateway/rag/agents/mcp sections, complete
 and defaulted; a section is null when the stack has none) and `EDGESTACK_BUNDLE_VERSION` (bundle
 sha256 prefix) as plain-text bindings.
 
@@ -21,7 +21,7 @@ CONFIG_BINDING = "EDGESTACK_CONFIG"
 VERSION_BINDING = "EDGESTACK_BUNDLE_VERSION"
 STACK_BINDING = "EDGESTACK_STACK"
 CONFIG_VERSION = 1  # the `version` this Worker reads (infra.plan.runtime_config.CONFIG_VERSION)
-SECTIONS = ("gateway", "rag", "agents")
+SECTIONS = ("gateway", "rag", "agents", "mcp")
 ROOT_KEYS = ("version", "bindings", "worker", *SECTIONS)
 # Binding kinds, as the planner names them (`kind` of each binding type in infra/plan/worker_model.py).
 BINDING_KINDS = (

@@ -21,7 +21,7 @@ async def handle(request: HttpRequest, services: Services) -> HttpResponse:
             {"error": {"message": f"misconfigured: {services.config.error}", "type": "misconfigured"}},
             status=503,
         )
-    if request.path.startswith("/v1/"):
+    if request.path.startswith("/v1/") or request.path.rstrip("/") == "/mcp":
         from .v1 import handle_v1
 
         return await handle_v1(request, services)

@@ -1,4 +1,4 @@
-"""The `/v1` front door: one route table, one authorization, one error shape.
+"""The `/v1` front door (and `/mcp`, which shares its keys): one route table, one authorization, one error shape.
 
 Every `/v1` request goes through `handle_v1`: find the route (404 / 405 with `Allow` here), then
 authorize the caller once (per-IP rate limit, virtual key, per-key rate limit: `web.auth.authorize`)
@@ -100,6 +100,18 @@ async def _agents(request: HttpRequest, services: Services, caller: Caller) -> H
     return await handle_agents_route(request, services, caller)
 
 
+async def _mcp(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
+    from .mcp.transport import handle_mcp
+
+    return await handle_mcp(request, services, caller)
+
+
+def _refuse_mcp(request: HttpRequest, services: Services, error: ApiError) -> HttpResponse:
+    from .mcp.transport import refuse_mcp
+
+    return refuse_mcp(request, services, error)
+
+
 ROUTES: tuple[V1Route, ...] = (
     V1Route("/v1/chat/completions", ("POST",), _chat_completions, _refuse_chat_completions),
     V1Route("/v1/messages", ("POST",), chat_route, refuse_chat),
@@ -117,6 +129,7 @@ ROUTES: tuple[V1Route, ...] = (
     V1Route("/v1/agents/", ANY, _agents),
     V1Route("/v1/tools", ANY, _agents),
     V1Route("/v1/tools/", ANY, _agents),
+    V1Route("/mcp", ("POST",), _mcp, _refuse_mcp),  # MCP (Streamable HTTP), same keys as /v1
 )
 
 

@@ -36,7 +36,7 @@ from .loop import (
 )
 from .outbox import flush_outbox, outbox_state
 from .protocol import AgentCall
-from .runner import ToolContext, resolve_rag_search
+from .runner import ToolContext, expand_mcp_tools, resolve_rag_search
 from .store import AgentStore, Message, ObjectStorage, Schedule
 from .tools import ToolRegistry
 
@@ -249,6 +249,7 @@ class AgentObject:
             rag_search=resolve_rag_search(services),
             on_schedule=self._on_schedule,
         )
+        tools = await expand_mcp_tools(tools, context)
         model = self.model_override or gateway_model(services, key_name)
         return Turn(self.store, config, model, tools, context, self.clock, stream)
 

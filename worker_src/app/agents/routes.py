@@ -81,11 +81,28 @@ async def _agents(
 async def _message(
     request: HttpRequest, services: Services, config: AgentsConfig, caller: Caller, agent_id: str
 ) -> HttpResponse:
-    if config.model_alias is None:
-        raise ApiError(503, "misconfigured", "agents.model_alias is not set on this stack")
     body = _json_body(request)
     reject_unknown_fields(body, ("content", "stream"))
-    content = body.get("content")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise bad_request("'stream' must be true or false", "stream")
+    return await send_message(services, config, caller, agent_id, body.get("content"), stream=stream)
+
+
+async def send_message(
+    services: Services,
+    config: AgentsConfig,
+    caller: Caller,
+    agent_id: str,
+    content: Any,
+    *,
+    stream: bool = False,
+) -> HttpResponse:
+    """One user message to the agent (a turn): `POST /v1/agents/{id}/messages` and MCP's
+    `message_agent`. Raises ApiError naming the field on bad input."""
+    agent_id = _agent_id([agent_id])
+    if config.model_alias is None:
+        raise ApiError(503, "misconfigured", "agents.model_alias is not set on this stack")
     if not isinstance(content, str) or not content.strip():
         raise bad_request("'content' must be a non-empty string", "content", "empty_message")
     if len(content) > config.max_message_chars:
@@ -96,9 +113,6 @@ async def _message(
             param="content",
             code="message_too_large",
         )
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise bad_request("'stream' must be true or false", "stream")
     call = AgentCall(
         "message", caller.tenant, agent_id, caller.principal.key_id, content=content, stream=stream
     )

@@ -5,11 +5,13 @@ KV get; each isolate caches it for `tool_cache_ttl_s` (default 10 s). KV is even
 an edit can take about 60 s to be seen in every location (docs/agents.md).
 
 Spec (JSON):
-  {"kind": "http_get" | "kv_lookup" | "schedule" | "rag_search",
+  {"kind": "http_get" | "kv_lookup" | "schedule" | "rag_search" | "mcp",
    "description": str?, "parameters": JSON schema (type object)?, "requires_approval": bool?,
    "timeout_ms": int?, ...kind options}
 Kind options: http_get: allow_hosts (required), max_response_bytes, content_types, headers,
-secret_headers; kv_lookup: prefix; rag_search: top_k, mode.
+secret_headers; kv_lookup: prefix; rag_search: top_k, mode; mcp (a remote MCP server, see
+mcp_client.py): url (required), allow_tools, headers, secret_headers, timeout_s (instead of
+timeout_ms), max_response_bytes, and requires_approval may list remote tool names.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from urllib.parse import quote
 from ..bindings import KvNamespace
 from ..web.jsonbody import JsonBodyError, check_values
 from .public_suffix import allow_pattern_problem
-from .ssrf import BlockedUrl, check_host, ip_literal
+from .ssrf import BlockedUrl, check_host, check_url, ip_literal, url_host
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-KINDS = ("http_get", "kv_lookup", "schedule", "rag_search")
+KINDS = ("http_get", "kv_lookup", "schedule", "rag_search", "mcp")
 JSON_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
 KV_PREFIX = "agent-tools/"
 LOOKUP_PREFIX = "agent-data/"
@@ -43,7 +45,11 @@ _KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "kv_lookup": ("prefix",),
     "schedule": (),
     "rag_search": ("top_k", "mode"),
+    "mcp": ("url", "allow_tools", "headers", "secret_headers", "timeout_s", "max_response_bytes"),
 }
+# Common fields a kind does not take (an mcp tool's parameters come from the remote server).
+_NOT_FOR_KIND: dict[str, tuple[str, ...]] = {"mcp": ("parameters", "timeout_ms")}
+MCP_SEPARATOR = "__"  # the model sees `<tool>__<remote tool>`
 # The arguments each kind reads (the parameters schema must declare them).
 KIND_PARAMETERS: dict[str, dict[str, Any]] = {
     "http_get": {
@@ -70,12 +76,14 @@ KIND_PARAMETERS: dict[str, dict[str, Any]] = {
         "properties": {"query": {"type": "string"}, "top_k": {"type": "integer"}},
         "required": ["query"],
     },
+    "mcp": {"type": "object", "properties": {}, "required": []},  # each remote tool brings its own
 }
 DEFAULT_DESCRIPTIONS = {
     "http_get": "Fetch an https URL (allowed hosts only) and return its text.",
     "kv_lookup": "Look up a value by key.",
     "schedule": "Schedule a message to yourself at a time ('at') or after a delay ('in_s').",
     "rag_search": "Search the knowledge base and return the best matching passages.",
+    "mcp": "Tools of a remote MCP server.",
 }
 
 
@@ -98,6 +106,16 @@ class ToolSpec(NamedTuple):
     options: dict[str, Any]  # the kind's options, validated
 
     def to_json(self) -> dict[str, Any]:
+        if self.kind == "mcp":  # the spec as written (its parameters come from the server)
+            spec: dict[str, Any] = {
+                "kind": self.kind,
+                "description": self.description,
+                "requires_approval": self.options.get("approval_tools", self.requires_approval),
+            }
+            if self.timeout_ms is not None:
+                spec["timeout_s"] = self.timeout_ms / 1000
+            spec.update((k, v) for k, v in self.options.items() if k not in ("approval_tools", "remote_tool"))
+            return spec
         out: dict[str, Any] = {
             "kind": self.kind,
             "description": self.description,
@@ -224,6 +242,14 @@ def _http_options(
     headers = _header_map(spec, "headers")
     if headers:
         options["headers"] = headers
+    secrets = _secret_headers(spec, tool_secrets)
+    if secrets:
+        options["secret_headers"] = secrets
+    return options
+
+
+def _secret_headers(spec: Mapping[str, Any], tool_secrets: Sequence[str]) -> dict[str, str] | None:
+    """`secret_headers` (header -> Worker secret), naming only `tool_secrets` (agents.tool_secrets)."""
     secrets = _header_map(spec, "secret_headers")
     for header, secret in (secrets or {}).items():
         if secret not in tool_secrets:
@@ -232,9 +258,47 @@ def _http_options(
                 f"secret_headers.{header}",
                 f"{secret!r} is not a tool secret of this stack (agents.tool_secrets: {listed})",
             )
+    return secrets
+
+
+def _mcp_options(spec: Mapping[str, Any], own_hosts: Sequence[str], tool_secrets: Sequence[str]) -> dict[str, Any]:
+    url = spec.get("url")
+    if url is None:
+        raise ToolSpecError("url", "an mcp tool needs the https URL of a Streamable HTTP MCP server")
+    if not isinstance(url, str) or len(url) > 2048:
+        raise ToolSpecError("url", "must be a string of at most 2048 characters")
+    try:
+        target = check_url(url, (url_host(url),), own_hosts)
+    except BlockedUrl as error:
+        raise ToolSpecError("url", str(error)) from None
+    options: dict[str, Any] = {"url": target.url}
+    allow = spec.get("allow_tools")
+    if allow is not None:
+        if not isinstance(allow, list):
+            raise ToolSpecError("allow_tools", "must be a list of remote tool names")
+        for index, item in enumerate(allow):
+            if not isinstance(item, str) or not item:
+                raise ToolSpecError(f"allow_tools[{index}]", "must be a non-empty string (a remote tool name)")
+        options["allow_tools"] = list(allow)
+    timeout = spec.get("timeout_s")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0.1 <= timeout <= 120:
+            raise ToolSpecError("timeout_s", "must be a number of seconds from 0.1 to 120")
+        options["timeout_s"] = float(timeout)
+    size = _int(spec, "max_response_bytes", 1, 4_194_304)
+    if size is not None:
+        options["max_response_bytes"] = size
+    headers = _header_map(spec, "headers")
+    if headers:
+        options["headers"] = headers
+    secrets = _secret_headers(spec, tool_secrets)
     if secrets:
         options["secret_headers"] = secrets
     return options
+
+
+def mcp_tool_name(spec_name: str, remote: str) -> str:
+    return f"{spec_name}{MCP_SEPARATOR}{remote}"
 
 
 def parse_tool_spec(
@@ -251,7 +315,7 @@ def parse_tool_spec(
         raise ToolSpecError("kind", "is required")
     if kind not in KINDS:
         raise ToolSpecError("kind", f"unknown tool kind {kind!r} (known: {', '.join(KINDS)})")
-    allowed = set(_COMMON) | set(_KIND_FIELDS[kind])
+    allowed = (set(_COMMON) - set(_NOT_FOR_KIND.get(kind, ()))) | set(_KIND_FIELDS[kind])
     for key in spec:
         if key not in allowed:
             raise ToolSpecError(key, f"is not a field of a {kind} tool")
@@ -259,10 +323,17 @@ def parse_tool_spec(
     if not isinstance(description, str) or len(description) > 1024:
         raise ToolSpecError("description", "must be a string of at most 1024 characters")
     approval = spec.get("requires_approval", False)
-    if not isinstance(approval, bool):
-        raise ToolSpecError("requires_approval", "must be true or false")
     options: dict[str, Any] = {}
-    if kind == "http_get":
+    if kind == "mcp" and isinstance(approval, list):  # a list of remote tool names
+        options["approval_tools"] = _strings(spec, "requires_approval")
+        approval = False
+    elif not isinstance(approval, bool):
+        raise ToolSpecError("requires_approval", "must be true or false" + (" or a list of remote tool names" if kind == "mcp" else ""))
+    timeout_ms = _int(spec, "timeout_ms", 100, 120_000)
+    if kind == "mcp":
+        options.update(_mcp_options(spec, own_hosts, tool_secrets))
+        timeout_ms = int(options.pop("timeout_s") * 1000) if "timeout_s" in options else None
+    elif kind == "http_get":
         options = _http_options(spec, own_hosts, tool_secrets)
     elif kind == "kv_lookup":
         prefix = spec.get("prefix", "")
@@ -284,7 +355,7 @@ def parse_tool_spec(
         description=description,
         parameters=_parameters(kind, spec.get("parameters")),
         requires_approval=approval,
-        timeout_ms=_int(spec, "timeout_ms", 100, 120_000),
+        timeout_ms=timeout_ms,
         options=options,
     )
 

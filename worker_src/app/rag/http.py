@@ -17,6 +17,7 @@ from ..web.errors import ApiError, bad_request
 from ..web.request import json_body, method_not_allowed, reject_unknown_fields
 from ..web.sse import SSE_HEADERS, encode_event
 from . import catalog
+from .answer import cited_text
 from .corpus import Corpus, corpus_for
 from .ids import check_doc_id, check_tenant, object_key, vector_id
 from .ingest import delete_document, put_document
@@ -189,14 +190,6 @@ def _last_user_text(messages: Any) -> str:
     )
 
 
-def _cited_content(payload: dict[str, Any]) -> str:
-    sources = "\n".join(
-        f"[{n}] {c['doc_id']}" + (f" ({c['title']})" if c["title"] else "")
-        for n, c in enumerate(payload["citations"], start=1)
-    )
-    return f"{payload['answer']}\n\nSources:\n{sources}" if sources else payload["answer"]
-
-
 async def handle_rag_chat(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
     """`POST /v1/chat/completions` for the `rag.expose_as_model` model, in OpenAI's shapes."""
     principal, tenant = caller.principal, caller.tenant
@@ -207,7 +200,7 @@ async def handle_rag_chat(request: HttpRequest, services: Services, caller: Call
     question = _last_user_text(body.get("messages"))
     search_request = check_search(corpus, question, None, None, None, field="messages")
     outcome = await answer_question(corpus, services, principal, tenant, search_request.query, search_request)
-    content = _cited_content(outcome.payload)
+    content = cited_text(outcome.payload)
     citations = [
         {"n": n, "doc_id": c["doc_id"], "chunk": c["chunk"], "title": c["title"][:80]}
         for n, c in enumerate(outcome.payload["citations"], start=1)
