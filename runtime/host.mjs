@@ -15,10 +15,11 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { ADMIN_PREFIX, handleAdmin } from "./lib/admin.mjs";
 import { loadHostConfig } from "./lib/config.mjs";
+import { installHostMap } from "./lib/host-map.mjs";
 import { BackgroundWork, ExecutionContext } from "./lib/context.mjs";
 import { HostError, logError, sendControl } from "./lib/control.mjs";
 import { AlarmScheduler, DurableObjectNamespace } from "./lib/durable-objects.mjs";
-import { BadRequest, jsonResponse, plainResponse, toFetchRequest, writeResponse } from "./lib/http-bridge.mjs";
+import { BadRequest, PayloadTooLarge, jsonResponse, plainResponse, toFetchRequest, writeResponse } from "./lib/http-bridge.mjs";
 import { errorSummary, findClass, formatWorkerError, startPython } from "./lib/python-runtime.mjs";
 import { startStorage } from "./lib/storage.mjs";
 
@@ -52,13 +53,24 @@ class Host {
 
   listen() {
     const { host, port } = this.config;
-    this.server = http.createServer({ requestTimeout: 0 }, (req, res) => this.onRequest(req, res));
+    // Slow clients (slowloris) are cut off: the headers within headersTimeoutMs, the whole request
+    // within requestTimeoutMs (Node answers 408 and closes), checked every second.
+    const { headersTimeoutMs, requestTimeoutMs } = this.config.limits;
+    const options = { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: 1000 };
+    this.server = http.createServer(options, (req, res) => this.onRequest(req, res));
     this.server.on("clientError", (error, socket) => {
       if (!socket.writable) return socket.destroy();
-      const reason = (error.code ?? "bad request").replace(/^HPE_/, "").toLowerCase().replaceAll("_", " ");
-      const body = `malformed HTTP request: ${reason}\n`;
+      let status = "400 Bad Request";
+      let body;
+      if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+        status = "408 Request Timeout";
+        body = `the request was not received in time (headers within ${headersTimeoutMs} ms, all of it within ${requestTimeoutMs} ms)\n`;
+      } else {
+        const reason = (error.code ?? "bad request").replace(/^HPE_/, "").toLowerCase().replaceAll("_", " ");
+        body = `malformed HTTP request: ${reason}\n`;
+      }
       socket.end(
-        `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
     });
     return new Promise((resolve, reject) => {
@@ -84,6 +96,7 @@ class Host {
       this.onStorageStarted?.();
       return s;
     });
+    installHostMap(this.config.mapHosts); // before the Worker imports `fetch`
     const python = startPython(this.config, {
       env: this.env,
       work: this.work,
@@ -198,6 +211,14 @@ class Host {
     }
   }
 
+  /** CPU totals for benchmarks: the Worker's own (CPU and wall time inside its asyncio handles, see
+   * _edgestack_host.py) and this host process's (Pyodide, the HTTP server, Miniflare's client). */
+  workerCpu() {
+    const [workerMs, workerWallMs, handles, meterUs] = this.python ? this.python.host.worker_cpu() : [0, 0, 0, 0];
+    const { user, system } = process.cpuUsage();
+    return { workerMs, workerWallMs, handles, meterUs, hostMs: (user + system) / 1000, pid: process.pid };
+  }
+
   status() {
     return {
       state: this.state,
@@ -205,6 +226,7 @@ class Host {
       timings: this.timings,
       requests: this.requests,
       background: this.work.stats(),
+      workerCpu: this.workerCpu(),
     };
   }
 
@@ -213,7 +235,7 @@ class Host {
     const started = performance.now();
     const label = `${req.method} ${req.url}`;
     try {
-      const request = toFetchRequest(req, `${this.config.host}:${this.port}`);
+      const request = toFetchRequest(req, `${this.config.host}:${this.port}`, this.config.limits.maxBodyBytes);
       if (new URL(request.url).pathname.startsWith(`${ADMIN_PREFIX}/`)) {
         response = await this.adminResponse(request);
       } else if (this.state !== "ready") {
@@ -224,8 +246,12 @@ class Host {
         response = await this.workerResponse(request, label);
       }
     } catch (error) {
-      if (!(error instanceof BadRequest)) throw error;
-      response = plainResponse(400, `bad request: ${error.message}`);
+      if (error instanceof PayloadTooLarge) {
+        // The body is never read: answer and close the connection instead of draining it.
+        response = plainResponse(413, `request entity too large: ${error.message}`, { connection: "close" });
+      } else if (error instanceof BadRequest) {
+        response = plainResponse(400, `bad request: ${error.message}`);
+      } else throw error;
     }
     try {
       await writeResponse(req, res, response);

@@ -16,10 +16,12 @@ from infra.plan.bundle import PYTHON_MODULE, Bundle, Module, VendoredFile, bundl
 from infra.plan.model import Plan
 from infra.plan.planner import Release, plan
 from infra.spec import Stack
+from infra.stackfile.load import check_stack
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 ZONE_ID = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 SHOP_MIGRATIONS = Path(__file__).parent / "fixtures" / "shop_migrations"
+SHOP_WORKER_SRC = Path(__file__).parent / "fixtures" / "shop_worker_src"  # its Durable Object classes
 
 ENTRY_SOURCE = b"from workers import WorkerEntrypoint\n\n\nclass Default(WorkerEntrypoint):\n    pass\n"
 APP_SOURCE = b"VALUE = 1\n"
@@ -80,7 +82,8 @@ def full_stack_dict() -> dict[str, Any]:
         },
         "durable_object_migrations": [{"tag": "v1", "new_sqlite_classes": ["AgentState"]}],
         "ai_gateway": {"id": "gw", "cache_ttl": 60},
-        "rag": {"documents_binding": "DOCS", "index_binding": "VECTORS"},
+        "gateway": {"enabled": True},  # RAG is served under the gateway's /v1 routes
+        "rag": {"documents_binding": "DOCS", "index_binding": "VECTORS", "generation": "extractive"},
         "agents": {"state_binding": "AGENT", "history_binding": "DB"},
     }
 
@@ -99,7 +102,10 @@ def merged(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
 
 
 def make_stack(overlay: dict[str, Any] | None = None) -> Stack:
-    return Stack.model_validate(merged(full_stack_dict(), overlay or {}))
+    """The full stack with `overlay`, through the same checks as `load_stack` (pydantic, then the
+    cross-reference pass, against `SHOP_WORKER_SRC`): a fixture cannot be a stack that `load_stack`
+    would refuse."""
+    return check_stack(Stack.model_validate(merged(full_stack_dict(), overlay or {})), worker_src=SHOP_WORKER_SRC)
 
 
 def make_plan(

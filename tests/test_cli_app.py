@@ -120,3 +120,41 @@ def test_no_color_gives_plain_tables_on_a_terminal(monkeypatch) -> None:
     styled = FakeTerminal()
     print_table(("NAME", "TYPE"), [("a", "b")], styled)
     assert styled.getvalue() != styled_off.getvalue()  # boxed and bold on a terminal otherwise
+# Exceptions infra raises and converts itself; they never reach a command's caller.
+INTERNAL_ERRORS = {"_NodeError", "EmbeddingRequestError", "ConversionError", "CronProblem"}
+# the sidecar answers the embedding/conversion errors over HTTP; CronProblem becomes a stack-file diagnostic
+
+
+def _infra_exception_classes() -> list[type[BaseException]]:
+    import importlib
+    import pkgutil
+
+    import infra
+
+    found: dict[str, type[BaseException]] = {}
+    for module_info in pkgutil.walk_packages(infra.__path__, "infra."):
+        if module_info.name in ("infra.__main__", "infra.cli.__main__"):
+            continue
+        module = importlib.import_module(module_info.name)
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseException)
+                and value.__module__.startswith("infra.")
+            ):
+                found[f"{value.__module__}.{value.__qualname__}"] = value
+    return list(found.values())
+
+
+def test_every_user_facing_infra_error_is_an_edgestack_error() -> None:
+    from infra.errors import EdgestackError
+
+    classes = _infra_exception_classes()
+    assert len(classes) >= 28
+    outside = sorted(c.__name__ for c in classes if not issubclass(c, EdgestackError))
+    assert outside == sorted(INTERNAL_ERRORS)
+
+
+def test_a_subcommand_error_names_the_subcommand(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["fleet", "matrix", "--shards", "0", "--stacks-dir", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == "edgestack fleet matrix: --shards must be at least 1, got 0\n"

@@ -102,8 +102,8 @@ def expected_bindings(plan) -> list[dict]:
         {"name": "CACHE", "namespaceId": rid("kv", "shop-kv-cache"), "type": "kv_namespace"},
         {"id": rid("d1", "shop-d1-db"), "name": "DB", "type": "d1"},
         {"bucketName": "shop-docs", "name": "DOCS", "type": "r2_bucket"},
-        {"name": "EDGESTACK_BUNDLE_VERSION", "text": plan.bundle_version, "type": "plain_text"},
-        {"name": "EDGESTACK_CONFIG", "text": runtime_config_json_of(plan), "type": "plain_text"},
+        {"name": "EDGESTACK_BUNDLE_VERSION", "text": "6b18ba0c1e13", "type": "plain_text"},
+        {"name": "EDGESTACK_CONFIG", "text": planned_text(plan, "EDGESTACK_CONFIG"), "type": "plain_text"},
         {"name": "EDGESTACK_STACK", "text": "test", "type": "plain_text"},
         {"name": "JOBS", "queueName": "shop-jobs", "type": "queue"},
         {
@@ -120,9 +120,10 @@ def expected_bindings(plan) -> list[dict]:
     ]
 
 
-def runtime_config_json_of(plan) -> str:
-    """The config text the plan carries (the planner's own tests check its content)."""
-    return next(b.text for b in plan.bindings if b.name == "EDGESTACK_CONFIG")
+def planned_text(plan, name: str) -> str:
+    """The text the plan gives a plain-text binding: the component's input, passed through as is
+    (what the config holds is the planner's, tested in test_planner.py)."""
+    return next(b.text for b in plan.bindings if b.name == name)
 
 
 def expected_modules() -> list[dict]:
@@ -161,7 +162,8 @@ def test_worker_version_exact_inputs_modules_and_bindings(graph):
     content_types = {m["name"]: m["contentType"] for m in version.inputs["modules"]}
     assert content_types["python_modules/workers/__init__.py"] == "application/octet-stream"
     assert content_types["python_modules/workers/workflows.js"] == "application/javascript+module"
-    assert json.loads(expected_bindings(plan)[6]["text"])["rag"]["index_binding"] == "VECTORS"
+    config = json.loads(next(b["text"] for b in version.inputs["bindings"] if b["name"] == "EDGESTACK_CONFIG"))
+    assert (config["rag"]["index_binding"], config["agents"]["state_binding"]) == ("VECTORS", "AGENT")
 
 
 def test_version_waits_for_storage_and_the_migration_upload(graph):

@@ -283,3 +283,40 @@ def test_local_tools_are_not_shipped_to_the_worker() -> None:
     config = json.loads(runtime_config_json(stack, {}))
     assert "local_tools" not in config["agents"] and config["agents"]["tools_binding"] == "TOOLS"
     assert any(k["sha256"] == LOCAL_ADMIN_KEY_SHA256 for k in config["gateway"]["keys"].values())
+def test_embedding_routes_and_the_response_store_are_checked(tmp_path: Path) -> None:
+    overlay = {
+        "gateway": {
+            "providers": {"anthropic": {"kind": "anthropic", "api_key_secret": "OPENAI_API_KEY"}},
+            "routes": {
+                "embed": {"kind": "embeddings", "candidates": [{"provider": "anthropic", "model": "c"}]}
+            },
+            "response_store": {"binding": "CACHE"},
+        },
+    }
+    assert sorted(messages(tmp_path, overlay)) == [
+        "gateway.response_store.binding: 'CACHE' is declared under bindings.kv; expected one from bindings.d1",
+        "gateway.routes.embed.candidates[0].provider: an embeddings route needs an openai, openai-compatible "
+        "or workers-ai provider; 'anthropic' is anthropic",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("secrets", "tool_secrets", "expected"),
+    [
+        (["OPENAI_API_KEY", "WEATHER_KEY"], ["WEATHER_KEY"], []),
+        (["OPENAI_API_KEY"], ["WEATHER_KEY"], ["agents.tool_secrets[0]: secret 'WEATHER_KEY' is not listed in worker.secrets"]),
+        (
+            ["OPENAI_API_KEY"],
+            ["OPENAI_API_KEY"],
+            [
+                "agents.tool_secrets[0]: secret 'OPENAI_API_KEY' is gateway.providers.openai.api_key_secret: "
+                "a tool may not send the platform's own secrets"
+            ],
+        ),
+    ],
+)  # fmt: skip
+def test_tool_secrets_are_worker_secrets_and_never_the_platforms_own(
+    tmp_path: Path, secrets: list[str], tool_secrets: list[str], expected: list[str]
+) -> None:
+    overlay = {"worker": {"secrets": secrets}, "agents": {"tool_secrets": tool_secrets}}
+    assert messages(tmp_path, overlay) == expected

@@ -15,10 +15,12 @@ INFRA = Path(__file__).resolve().parent.parent / "infra"
 # A new package needs a line here (release and fleet tooling, which drive deploys, rank above deploy).
 LAYERS: dict[str, int] = {
     "terminal": 0,  # rich output, plain when not a TTY
+    "errors": -1,  # EdgestackError, the base of every user-facing error (below every stage)
     "spec": 0,  # the stack-file schema (pydantic models and rules)
     "d1": 0,  # the D1 migration folder format and runner, over a client protocol
     "stackfile": 1,  # stack files -> Stack
     "plan": 2,  # Stack + bundle -> Plan
+    "cost": 2,  # Stack + traffic profile -> monthly cost (prices.yaml)
     "deploy": 3,  # Plan -> Pulumi resources, Cloudflare API
     "dev": 4,  # the local runtime
     "fleet": 4,  # per-customer fleets: isolation checks, fleet synth, Automation API runs

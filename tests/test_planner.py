@@ -24,6 +24,7 @@ from infra.plan.worker_model import (
     SecretTextBinding,
     VectorizeBinding,
 )
+from infra.stackfile.diagnostics import StackError
 
 
 def test_logical_and_cloudflare_names_derive_from_prefix_and_binding_slug():
@@ -60,11 +61,11 @@ def test_explicit_names_win():
 
 def test_kinds_are_provider_type_tokens_and_specs_are_marked():
     the_plan = make_plan()
-    kinds = {p.name: p.kind for p in the_plan.resources()}
-    assert kinds["shop-kv-cache"].value == "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
-    assert kinds["shop-vectorize-vectors"] is Token.VECTORIZE_INDEX and Token.VECTORIZE_INDEX.dynamic
-    assert kinds["shop-d1-db--migrations"] is Token.D1_MIGRATIONS and Token.D1_MIGRATIONS.dynamic
-    assert not Token.WORKER_VERSION.dynamic
+    kinds = {p.name: (p.kind.value, p.kind.dynamic) for p in the_plan.resources()}
+    assert kinds["shop-kv-cache"] == ("cloudflare:index/workersKvNamespace:WorkersKvNamespace", False)
+    assert kinds["shop-vectorize-vectors"] == ("edgestack:index:VectorizeIndex", True)
+    assert kinds["shop-d1-db--migrations"] == ("edgestack:index:D1Migrations", True)
+    assert kinds["shop-version"] == ("cloudflare:index/workerVersion:WorkerVersion", False)
 
 
 def test_vectorize_and_d1_migrations_are_declared_as_specs():
@@ -127,28 +128,53 @@ def test_explicit_protect_true_in_a_dev_stack():
 def test_worker_bindings_cover_every_declared_binding_var_secret_and_runtime_value():
     the_plan = make_plan()
     by_name = {b.name: b for b in the_plan.bindings}
+    runtime = {name: by_name.pop(name) for name in ("EDGESTACK_CONFIG", "EDGESTACK_BUNDLE_VERSION", "EDGESTACK_STACK")}
     assert by_name == {
         "AGENT": DurableObjectBinding(name="AGENT", class_name="AgentState"),
         "AI": AiBinding(name="AI"),
-        "CACHE": KvBinding(name="CACHE", resource="shop-kv-cache"),
-        "SCRATCH": KvBinding(name="SCRATCH", resource="shop-kv-scratch"),
-        "DB": D1Binding(name="DB", resource="shop-d1-db"),
+        "CACHE": KvBinding(name="CACHE", resource="shop-kv-cache", title="shop-cache"),
+        "SCRATCH": KvBinding(name="SCRATCH", resource="shop-kv-scratch", title="shop-scratch"),
+        "DB": D1Binding(
+            name="DB", resource="shop-d1-db", database_name="shop-db", migrations_dir=str(SHOP_MIGRATIONS)
+        ),
         "DOCS": R2Binding(name="DOCS", resource="shop-r2-docs", bucket_name="shop-docs"),
         "VECTORS": VectorizeBinding(
-            name="VECTORS", resource="shop-vectorize-vectors", index_name="shop-vectors"
+            name="VECTORS",
+            resource="shop-vectorize-vectors",
+            index_name="shop-vectors",
+            dimensions=384,
+            metric="cosine",
+            metadata_indexes=(("tenant", "string"),),
         ),
         "LIMITER": RateLimitBinding(name="LIMITER", namespace_id="1001", limit=100, period=60),
-        "JOBS": QueueBinding(name="JOBS", resource="shop-queue-jobs", queue_name="shop-jobs"),
-        "OUTBOX": QueueBinding(name="OUTBOX", resource="shop-queue-outbox", queue_name="shop-outbox"),
+        "JOBS": QueueBinding(
+            name="JOBS",
+            resource="shop-queue-jobs",
+            queue_name="shop-jobs",
+            consume=True,
+            max_batch_size=20,
+            max_batch_timeout_s=3,
+        ),
+        "OUTBOX": QueueBinding(
+            name="OUTBOX",
+            resource="shop-queue-outbox",
+            queue_name="shop-outbox",
+            consume=False,
+            max_batch_size=10,
+            max_batch_timeout_s=5,
+        ),
         "LOG_LEVEL": PlainTextBinding(name="LOG_LEVEL", text="info"),
         "OPENAI_API_KEY": SecretTextBinding(name="OPENAI_API_KEY", config_key="OPENAI_API_KEY"),
-        "EDGESTACK_CONFIG": by_name["EDGESTACK_CONFIG"],  # its text: the tests below
-        "EDGESTACK_BUNDLE_VERSION": PlainTextBinding(
-            name="EDGESTACK_BUNDLE_VERSION", text=fake_bundle().sha256[:12]
-        ),
-        "EDGESTACK_STACK": PlainTextBinding(name="EDGESTACK_STACK", text="test"),
     }
-    assert [b.name for b in the_plan.bindings] == sorted(by_name)
+    assert all(isinstance(b, PlainTextBinding) for b in runtime.values())
+    assert runtime["EDGESTACK_STACK"] == PlainTextBinding(name="EDGESTACK_STACK", text="test")
+    assert runtime["EDGESTACK_BUNDLE_VERSION"] == PlainTextBinding(name="EDGESTACK_BUNDLE_VERSION", text="6b18ba0c1e13")
+    config = json.loads(runtime["EDGESTACK_CONFIG"].text)  # type: ignore[attr-defined]
+    assert config["rag"]["documents_binding"] == "DOCS" and config["agents"]["state_binding"] == "AGENT"
+    assert [b.name for b in the_plan.bindings] == [
+        "AGENT", "AI", "CACHE", "DB", "DOCS", "EDGESTACK_BUNDLE_VERSION", "EDGESTACK_CONFIG",
+        "EDGESTACK_STACK", "JOBS", "LIMITER", "LOG_LEVEL", "OPENAI_API_KEY", "OUTBOX", "SCRATCH", "VECTORS",
+    ]
 
 
 def _shipped_config(the_plan) -> str:
@@ -185,7 +211,8 @@ def test_runtime_config_names_the_ai_binding_as_the_stack_file_does():
 def test_runtime_config_sections_are_complete_with_defaults_and_sorted_keys():
     text = _shipped_config(make_plan({"gateway": {"enabled": True, "public": True}}))
     config = json.loads(text)
-    assert set(config) == {"version", "bindings", "worker", "gateway", "rag", "agents"}
+    assert set(config) == {"version", "bindings", "worker", "gateway", "rag", "agents", "mcp"}
+    assert config["mcp"] is None  # no mcp section: null
     assert config["worker"] == {"demo_route": False}
     assert config["gateway"]["max_body_bytes"] == 1_048_576 and config["gateway"]["rate_limit"] is None
     assert config["rag"]["embedding_model"] == "@cf/baai/bge-small-en-v1.5"
@@ -251,28 +278,12 @@ def test_planning_is_deterministic():
             "bindings.r2.A__B: the derived resource name 'shop-r2-a-b' is already taken",
         ),
         (
-            {"bindings": {"r2": {"DOCS": None, "D" * 60: {}}}},
+            {"bindings": {"r2": {"DOCS": None, "D" * 60: {}}}, "rag": None},
             f"bindings.r2.{'D' * 60}: derived name 'shop-{'d' * 60}' is not a valid Cloudflare name",
         ),
         (
             {"bindings": {"kv": {"CACHE": {"title": "same"}, "SCRATCH": {"title": "same"}}}},
             "bindings.kv.SCRATCH: title 'same' is already used by bindings.kv.CACHE",
-        ),
-        (
-            {"worker": {"vars": {"CACHE": "x"}}},
-            "worker.vars.CACHE: binding name 'CACHE' is already used by bindings.kv.CACHE",
-        ),
-        (
-            {"worker": {"vars": {"EDGESTACK_STACK": "x"}}},
-            "EDGESTACK_STACK: binding name 'EDGESTACK_STACK' is already used by worker.vars.EDGESTACK_STACK",
-        ),
-        (
-            {"bindings": {"durable_objects": {"AGENT": {"class_name": "Missing"}}}},
-            "bindings.durable_objects.AGENT.class_name: class 'Missing' has no Durable Object namespace",
-        ),
-        (
-            {"worker": {"routes": [{"pattern": "x.example/*", "zone": "other"}]}},
-            "worker.routes[0].zone: zone 'other' is not declared under `zones`",
         ),
         (
             {"worker": {"vars": {"BIG": "x" * 6000}}},
@@ -285,6 +296,40 @@ def test_bad_input_is_a_one_line_plan_error(overlay, message):
         make_plan(overlay)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("overlay", "message"),
+    [
+        (
+            {"worker": {"vars": {"CACHE": "x"}}},
+            "worker.vars.CACHE: 'CACHE' is already declared as bindings.kv.CACHE",
+        ),
+        (
+            {"worker": {"vars": {"EDGESTACK_STACK": "x"}}},
+            "worker.vars.EDGESTACK_STACK: names starting with EDGESTACK_ are reserved for edgestack",
+        ),
+        (
+            {"bindings": {"durable_objects": {"AGENT": {"class_name": "Other"}}}},
+            "bindings.durable_objects.AGENT.class_name: class 'Other' is not created by any "
+            "durable_object_migrations step",
+        ),
+        (
+            {"worker": {"routes": [{"pattern": "x.example/*", "zone": "other"}]}},
+            "worker.routes[0].zone: unknown zone 'other' (declared zones: main)",
+        ),
+        (
+            {"bindings": {"queues": {"JOBS": None}}, "rag": {"queue_binding": None, "ingest_on_upload": True}},
+            "rag.ingest_on_upload: ingest_on_upload delivers R2 events through a queue",
+        ),
+    ],
+)
+def test_facts_known_before_planning_are_refused_by_the_stack_check(overlay, message):
+    """Only a checked `Stack` reaches the planner: these are `load_stack`'s refusals (the fixtures go
+    through the same check), and the planner keeps no copy of them."""
+    with pytest.raises(StackError) as caught:
+        make_stack(overlay)
+    assert message in str(caught.value)
 
 
 def test_unknown_deployed_tag_is_reported():

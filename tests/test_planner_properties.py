@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pulumi_mocks import ACCOUNT, ZONE_ID, fake_bundle
+from pulumi_mocks import ACCOUNT, SHOP_WORKER_SRC, ZONE_ID, fake_bundle
 
 from infra.plan.planned_resource import Token
 from infra.plan.planner import plan
@@ -22,12 +22,14 @@ from infra.plan.worker_model import (
     VectorizeBinding,
 )
 from infra.spec import Stack, slug
+from infra.stackfile.load import check_stack
 
 BUNDLE = fake_bundle()
 NAMES = st.from_regex(r"[A-Z][A-Z0-9]{0,6}(_[A-Z0-9]{1,3}){0,2}", fullmatch=True).filter(
     lambda n: not n.startswith("EDGESTACK")
 )
 PROTECT = st.sampled_from([None, True, False])
+DO_CLASSES = ("AgentState", "Agent", "Other")  # top-level DurableObject classes of SHOP_WORKER_SRC
 DATA_KINDS = {
     Token.KV_NAMESPACE: "kv",
     Token.D1_DATABASE: "d1",
@@ -62,14 +64,13 @@ def stacks(draw) -> tuple[Stack, str | None]:
             }
             for i, n in enumerate(groups["rate_limits"])
         },
-        "durable_objects": {  # the index keeps class names unique: A_00 and A00 both title-case to A00
-            n: {"class_name": f"Do{i}{n.title().replace('_', '')}"}
-            for i, n in enumerate(groups["durable_objects"])
+        "durable_objects": {  # classes the fixture Worker source defines
+            n: {"class_name": draw(st.sampled_from(DO_CLASSES))} for n in groups["durable_objects"]
         },
     }
     if draw(st.booleans()):
         bindings["ai"] = "AI_BINDING_X"  # cannot collide: NAMES has at most 3 chars per segment
-    classes = [spec["class_name"] for spec in bindings["durable_objects"].values()]
+    classes = sorted({spec["class_name"] for spec in bindings["durable_objects"].values()})
     migrations = [{"tag": f"v{i + 1}", "new_sqlite_classes": [c]} for i, c in enumerate(classes)]
     hosts = draw(st.lists(st.from_regex(r"[a-z]{1,8}\.example", fullmatch=True), max_size=3, unique=True))
     stack = Stack.model_validate(
@@ -95,6 +96,7 @@ def stacks(draw) -> tuple[Stack, str | None]:
             "durable_object_migrations": migrations,
         }
     )
+    check_stack(stack, worker_src=SHOP_WORKER_SRC)  # only a checked stack reaches the planner
     deployed = draw(st.sampled_from([None, *(m["tag"] for m in migrations)]))
     return stack, deployed
 
@@ -150,7 +152,14 @@ def test_protect_follows_the_stack_default_and_per_resource_opt_out(case):
             assert resource.protect is False, resource.name
             continue
         spec = getattr(stack.bindings, kind)[resource.binding]  # type: ignore[attr-defined]
-        expected = stack.protect_data if spec.protect is None else spec.protect
+        # The rule, stated from the inputs: the binding's own `protect`, else the stack's
+        # `protection.data`, else only prod protects data.
+        if spec.protect is not None:
+            expected = spec.protect
+        elif stack.protection.data is not None:
+            expected = stack.protection.data
+        else:
+            expected = stack.environment == "prod"
         assert resource.protect is expected, resource.name
 
 

@@ -9,6 +9,7 @@ no API token appears in what would be stored.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,9 @@ from pulumi_mocks import fake_bundle, make_stack
 
 from infra.d1.files import MigrationDirError
 from infra.deploy.components.d1_migrations import apply_d1_migrations
-from infra.deploy.components.vectorize import IndexArgs, VectorizeConfigError, VectorizeIndex, provision_index
+from infra.deploy.components.vectorize import VectorizeConfigError, VectorizeIndex, provision_index
 from infra.deploy.program import build
+from infra.deploy.providers.vectorize_config import IndexConfig
 from infra.deploy.synth import SynthResult, run_program, synth_config
 from infra.plan.planner import plan
 
@@ -28,8 +30,10 @@ MIGRATIONS_COMPONENT = "edgestack:index:D1Migrations"
 MIGRATIONS_RESOURCE = "pulumi-python:dynamic/edgestack:D1Migrations"
 
 
-def synth_with_providers(migrations: Path) -> SynthResult:
+def synth_with_providers(migrations: Path, *, edit_after_check: Callable[[], object] | None = None) -> SynthResult:
     stack = make_stack({"bindings": {"d1": {"DB": {"migrations": str(migrations)}}}})
+    if edit_after_check is not None:
+        edit_after_check()  # the folder changes between `load_stack` and the deploy
     the_plan = plan(stack, fake_bundle(), stack_name="prod")
     config, secret_keys = synth_config(the_plan, None)
     config["cloudflare:apiToken"] = TOKEN
@@ -103,14 +107,17 @@ def test_no_token_in_the_synthesized_graph(migrations: Path) -> None:
 def test_a_bad_migration_file_stops_the_program_with_one_line(tmp_path: Path) -> None:
     folder = tmp_path / "migrations"
     folder.mkdir()
-    (folder / "0001_init.sql").write_bytes(b"CREATE TABLE t (a TEXT);\n\xff\n")
+    migration = folder / "0001_init.sql"
+    migration.write_bytes(b"CREATE TABLE t (a TEXT);\n")
     with pytest.raises(MigrationDirError) as err:
-        synth_with_providers(folder)
+        synth_with_providers(
+            folder, edit_after_check=lambda: migration.write_bytes(b"CREATE TABLE t (a TEXT);\n\xff\n")
+        )
     assert str(err.value) == f"{folder}/0001_init.sql:2: is not UTF-8 (byte 0xff at offset 25)"
 
 
 def test_invalid_index_arguments_are_one_line() -> None:
-    args = IndexArgs(account_id="0123456789abcdef0123456789abcdef", index_name="9bad", dimensions=384)
+    args = IndexConfig(account_id="0123456789abcdef0123456789abcdef", index_name="9bad", dimensions=384)
     with pytest.raises(
         VectorizeConfigError, match=r"^Vectorize index rag: index_name: .*must start with a lowercase"
     ):

@@ -89,6 +89,17 @@ def _validate(tmp_path: Path, rag: dict, extra_bindings: dict | None = None) -> 
         ),
         ({"filter_keys": ["tenant"]}, None, "rag.filter_keys[0]: 'tenant' is reserved"),
         (
+            {"filter_keys": ["folder"]},
+            None,
+            "rag.filter_keys[0]: filters on 'folder' need a Vectorize metadata index (created before the "
+            "first upsert): add folder: string",
+        ),
+        (
+            {"filter_keys": ["updated_at"]},
+            {"vectorize": {"VECTORS": {"dimensions": 384, "metadata_indexes": {"tenant": "string", "updated_at": "string"}}}},
+            "bindings.vectorize.VECTORS.metadata_indexes.updated_at: 'updated_at' is built-in RAG metadata of type number",
+        ),
+        (
             {"queue_binding": None, "ingest_on_upload": True},
             None,
             "rag.ingest_on_upload: ingest_on_upload delivers",

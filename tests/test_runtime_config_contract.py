@@ -32,9 +32,12 @@ from app.config import (  # noqa: E402
 )
 from app.gateway import config as gateway_config  # noqa: E402
 from app.http import HttpRequest  # noqa: E402
-from app.rag.config import RagConfig, parse_rag_config  # noqa: E402
+from app.mcp.config import McpConfig, parse_mcp_config  # noqa: E402
+from app.rag.config import Fusion, MinScore, RagConfig, Rerank, RewriteQuery, parse_rag_config  # noqa: E402
 from app.router import handle  # noqa: E402
 from app.services import Services  # noqa: E402
+from app.web.auth import VirtualKey  # noqa: E402
+from app.web.ratelimit import RateLimitPolicy  # noqa: E402
 from harness.planned import key_sha256, planned_config  # noqa: E402
 
 from infra.plan import worker_model  # noqa: E402
@@ -42,7 +45,7 @@ from infra.plan.bundle import Bundle  # noqa: E402
 from infra.plan.planner import plan  # noqa: E402
 from infra.plan.runtime_config import CONFIG_BINDING, DEV_ONLY_FIELDS, WORKER_RUNTIME_FIELDS  # noqa: E402
 from infra.plan.runtime_config import CONFIG_VERSION as PLANNER_VERSION  # noqa: E402
-from infra.spec import AgentsSpec, GatewaySpec, RagSpec, WorkerSpec  # noqa: E402
+from infra.spec import AgentsSpec, GatewaySpec, McpSpec, RagSpec, WorkerSpec  # noqa: E402
 from infra.spec import apps as spec_apps  # noqa: E402
 from infra.stackfile.load import load_stack  # noqa: E402
 from infra.stackfile.names import list_stack_files  # noqa: E402
@@ -58,9 +61,10 @@ SECTIONS: dict[str, Any] = {
     },
     "rag": {"documents_binding": "DOCS", "index_binding": "VECTORS", "generation": "extractive"},
     "agents": {"state_binding": "AGENT", "history_binding": "DB"},
+    "mcp": {},
 }
 # Objects in the config whose keys are names the stack file chooses (deleting one is no error).
-NAMED_ENTRIES = ("bindings", "providers", "routes", "keys", "prices")
+NAMED_ENTRIES = ("bindings", "providers", "routes", "keys", "prices", "budgets")
 
 
 def fields(model: type[BaseModel]) -> tuple[str, ...]:
@@ -74,12 +78,13 @@ def default(model: type[BaseModel], name: str) -> Any:
 
 def parse_all(config: dict[str, Any]) -> tuple[Any, ...]:
     root = parse_runtime_config(json.dumps(config))
-    gateway, rag, agents = (root.sections[s] for s in ("gateway", "rag", "agents"))
+    gateway, rag, agents, mcp = (root.sections[s] for s in ("gateway", "rag", "agents", "mcp"))
     return (
         root,
         gateway_config.parse_gateway_config(gateway) if gateway is not None else None,
         parse_rag_config(rag) if rag is not None else None,
         parse_agents_config(agents) if agents is not None else None,
+        parse_mcp_config(mcp) if mcp is not None else None,
     )
 
 
@@ -104,12 +109,34 @@ def shipped() -> dict[str, Any]:
         (gateway_config.CachePolicy._fields, spec_apps.CachePolicy),
         (gateway_config.RATE_LIMIT_KEYS, spec_apps.RateLimitPolicy),
         (gateway_config.KEY_KEYS, spec_apps.VirtualKeySpec),
+        (gateway_config.BUDGET_KEYS, spec_apps.BudgetSpec),
         (RagConfig._fields, RagSpec),
+        (Fusion._fields, spec_apps.RagFusionSpec),
+        (MinScore._fields, spec_apps.RagMinScoreSpec),
+        (Rerank._fields, spec_apps.RagRerankSpec),
+        (RewriteQuery._fields, spec_apps.RagRewriteSpec),
+        (McpConfig._fields, McpSpec),
     ],
     ids=lambda v: v.__name__ if isinstance(v, type) else "",
 )
 def test_each_parser_reads_its_models_fields_name_for_name(parser_keys, model) -> None:
     assert sorted(parser_keys) == sorted(fields(model))
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        *(getattr(gateway_config, name) for name in ("Price", "Provider", "Candidate", "RetryPolicy", "BreakerPolicy", "CachePolicy", "Route", "GatewayConfig")),
+        VirtualKey,
+        RateLimitPolicy,
+        RagConfig,
+        AgentsConfig,
+    ],
+    ids=lambda record: record.__name__,
+)
+def test_parsed_config_records_have_no_defaults_of_their_own(record) -> None:
+    """The planner decides every default; a field default on the Worker's record would be a second copy."""
+    assert record._field_defaults == {}
 
 
 def test_the_agents_parser_reads_agents_spec_plus_the_planners_own_hosts() -> None:
@@ -136,18 +163,27 @@ def test_binding_kinds_and_version_are_the_planners() -> None:
 
 
 def test_rag_and_agents_parse_to_the_models_defaults(shipped) -> None:
-    _, _, rag, agents = parse_all(shipped)
+    _, _, rag, agents, _ = parse_all(shipped)
     for name in RagSpec.model_fields:
         if name not in SECTIONS["rag"]:
             expected = default(RagSpec, name)
+            if isinstance(expected, BaseModel):  # a nested section: its record holds the same values
+                assert getattr(rag, name)._asdict() == expected.model_dump(), name
+                continue
             assert getattr(rag, name) == (frozenset(expected) if name == "filter_keys" else expected), name
     for name in AgentsSpec.model_fields:
         if name not in SECTIONS["agents"] and name not in DEV_ONLY_FIELDS["agents"]:
             assert getattr(agents, name) == default(AgentsSpec, name), name
 
 
+def test_mcp_parses_to_the_models_defaults(shipped) -> None:
+    mcp = parse_all(shipped)[4]
+    for name in McpSpec.model_fields:
+        assert getattr(mcp, name) == default(McpSpec, name), name
+
+
 def test_gateway_parses_to_the_models_defaults(shipped) -> None:
-    _, gateway, _, _ = parse_all(shipped)
+    _, gateway, _, _, _ = parse_all(shipped)
     for name in ("enabled", "public", "cache_binding", "log_bodies", "ip_hash_salt_secret", "max_body_bytes"):
         assert getattr(gateway, name) == default(GatewaySpec, name), name
     provider, route = gateway.providers["p"], gateway.routes["chat"]

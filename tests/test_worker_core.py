@@ -93,15 +93,15 @@ def test_demo_visits_the_configured_state_binding() -> None:
         kv={"CACHE": InMemoryKv()},
     )
     report = json.loads(_get("/demo?name=ada", services).body)
-    assert agent.calls == [("ada", "/demo/visit", "POST")] and other.calls == []
-    assert report["durable_object"] == {"object": "ada", "status": 200, "visits": 1}
+    assert agent.calls == [("demo:ada", "/demo/visit", "POST")] and other.calls == []
+    assert report["durable_object"] == {"object": "demo:ada", "status": 200, "visits": 1}
     assert report["kv"]["stored"] == "ada"
 
 
 def test_demo_defaults_to_the_agent_binding_and_skips_a_missing_one() -> None:
     agent = RecordingNamespace()
     assert "durable_object" in json.loads(_get("/demo", _services(durable_objects={"AGENT": agent})).body)
-    assert agent.calls == [("world", "/demo/visit", "POST")]
+    assert agent.calls == [("demo:world", "/demo/visit", "POST")]
     report = json.loads(_get("/demo", _services(durable_objects={"OTHER": RecordingNamespace()})).body)
     assert report == {"name": "world"}
 

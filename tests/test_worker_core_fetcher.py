@@ -146,11 +146,11 @@ def test_workers_fetcher_applies_its_timeout_to_each_body_read(
     )
     sent: dict[str, Any] = {}
 
-    async def fake_fetch(url: str, **options: Any) -> Any:
+    async def fake_fetch(url: str, options: dict[str, Any]) -> Any:  # JS fetch(url, init)
         sent.update(options, url=url)
-        return types.SimpleNamespace(js_object=js_response)
+        return js_response
 
-    monkeypatch.setattr(js_bindings, "workers_fetch", fake_fetch)
+    monkeypatch.setattr(js_bindings.js, "fetch", fake_fetch, raising=False)
     monkeypatch.setattr(js_bindings.js, "AbortController", types.SimpleNamespace(new=lambda: controller))
     monkeypatch.setattr(js_bindings, "Object", types.SimpleNamespace(fromEntries=dict))
 

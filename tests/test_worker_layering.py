@@ -1,4 +1,4 @@
-"""worker_src/ is layered along a request's path: entry.py -> router -> the `/v1` front door ->
+"""worker_src/ is layered along a request's path: entry.py -> router -> the `/v1` front door -> MCP ->
 agents -> rag -> gateway -> shared plumbing (`app/web`) -> the binding and request types. Read with
 `ast`, never imported: a lower layer that imports a higher one (even lazily, inside a function)
 fails here, so no import cycle can form between packages or top-level modules."""
@@ -17,17 +17,21 @@ LAYERS: dict[str, int] = {
     "app.config": 0,  # the stack's config bindings, parsed once
     "app.http": 0,  # request/response values
     "app.services": 1,  # what a handler may use
+    "app.sections": 1,  # how gateway/rag/agents parse their config sections (Reader, SectionCache)
     "app.web": 2,  # shared plumbing: log, SSE, errors, request helpers, auth, rate limits
     "app.gateway": 3,  # the LLM proxy
     "app.rag": 4,
     "app.agents": 5,
-    "app.v1": 6,  # the /v1 front door
-    "app.demo": 6,
-    "app.health": 6,
-    "app.index": 6,  # GET /: what the Worker serves
-    "app.router": 7,
-    "js_bindings": 7,  # the JS adapter of app.bindings (Pyodide)
-    "entry": 8,  # the Cloudflare entrypoints
+    "app.mcp": 6,  # MCP server (/mcp): calls RAG and agents in-process
+    "app.v1": 7,  # the /v1 front door (and /mcp)
+    "app.demo": 7,
+    "app.dashboard": 7,  # GET /dashboard (reads its figures from /v1 over HTTP, imports no feature)
+    "app.dashboard_page": 5,  # the page's markup, style and script (data only)
+    "app.health": 7,
+    "app.index": 7,  # GET /: what the Worker serves
+    "app.router": 8,
+    "js_bindings": 8,  # the JS adapter of app.bindings (Pyodide)
+    "entry": 9,  # the Cloudflare entrypoints
 }
 # The gateway modules that RAG and agents may import: its in-process API.
 GATEWAY_API = {"app.gateway.internal"}
@@ -121,3 +125,44 @@ def test_an_upward_import_is_caught_even_when_lazy_or_relative(tmp_path: Path) -
         "worker_src/app/web/bad.py:6: app.web imports app.rag",
         "worker_src/app/web/bad.py:7: app.web imports app.v1",
     ]
+
+
+def _top_level_imports(path: Path, root: Path) -> set[str]:
+    """The worker modules `path` imports when it is imported (module level only, not in functions)."""
+    nested_lines = {
+        node.lineno
+        for function in ast.walk(ast.parse(path.read_text()))
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    }
+    return {module for line, module in imports(path, root) if line not in nested_lines}
+
+
+def startup_modules(root: Path) -> set[str]:
+    """Every worker module imported when an isolate imports entry.py."""
+    by_name = {_module_name(p, root)[0]: p for p in root.rglob("*.py")}
+    seen: set[str] = set()
+    todo = ["entry"]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in by_name:
+            continue
+        seen.add(name)
+        todo.extend(m if m in by_name else m.rsplit(".", 1)[0] for m in _top_level_imports(by_name[name], root))
+    return seen
+
+
+def test_startup_imports_only_what_healthz_needs() -> None:
+    """The section parsers (app.sections and the packages' config modules), the /v1 front door and
+    the demo are imported on first use; measured in bench/runtime.py (docs/benchmarks.md)."""
+    assert startup_modules(WORKER) == {
+        "entry",
+        "js_bindings",
+        "app.bindings",
+        "app.config",
+        "app.health",
+        "app.http",
+        "app.router",
+        "app.services",
+    }

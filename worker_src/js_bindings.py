@@ -19,12 +19,16 @@ from app.bindings import R2ObjectInfo, UpstreamError, UpstreamResponse, Vector, 
 from app.config import ParsedOnce
 from js import Object
 from pyodide.ffi import JsException, JsProxy, create_proxy, jsnull, to_js
-from workers import fetch as workers_fetch
 
 LOCAL_BACKENDS_BINDING = "EDGESTACK_LOCAL_BACKENDS"
 
 
 # --- conversions ---------------------------------------------------------------------------------
+
+
+def env_key(env: Any) -> int:
+    """Identity of the JS object behind `env` (the same for every request of an isolate)."""
+    return int(raw(env).js_id)
 
 
 def raw(binding: Any) -> Any:
@@ -233,6 +237,12 @@ class WorkersAiAdapter:
             return stream_chunks(result)
         return py(result)
 
+    async def to_markdown(self, name: str, data: bytes, content_type: str) -> Any:
+        """`env.AI.toMarkdown([{name, blob}])`'s one ConversionResult, as a dict."""
+        blob = js.Blob.new(js.Array.of(to_js(bytes(data))), js_object({"type": content_type}))
+        results = py(await self._ai.toMarkdown(js.Array.of(js_object({"name": name, "blob": blob}))))
+        return results[0] if isinstance(results, list) and results else results
+
 
 class RateLimiterAdapter:
     def __init__(self, binding: Any) -> None:
@@ -366,13 +376,14 @@ class WorkersFetcher:
         if body is not None:
             options["body"] = bytes(body)
         try:
-            response = await asyncio.wait_for(workers_fetch(url, **options), timeout_ms / 1000)
+            # The JS fetch itself: the SDK's wrapper (pyodide's pyfetch) built two Python response
+            # objects per call around the JS Response this reads anyway (bench/worker_cpu.py).
+            js_response = await asyncio.wait_for(js.fetch(url, js_object(options)), timeout_ms / 1000)
         except TimeoutError:
             controller.abort()
             raise UpstreamError(f"{method} {url}: no response within {timeout_ms} ms") from None
         except (JsException, OSError) as exc:
             raise UpstreamError(f"{method} {url}: {exc}") from None
-        js_response = response.js_object
         chunks = stream_chunks(js_response.body, idle_timeout_s=timeout_ms / 1000, on_stall=controller.abort)
         headers = header_dict(js_response.headers)
         return UpstreamResponse(status=int(js_response.status), headers=headers, body=chunks)
@@ -442,6 +453,16 @@ async def http_request_parts(request: Any) -> tuple[str, str, dict[str, str], by
     method = str(js_request.method)
     body = b"" if method in ("GET", "HEAD") else bytes((await js_request.arrayBuffer()).to_bytes())
     return method, str(js_request.url), header_dict(js_request.headers), body
+
+
+def js_response(
+    status: int, headers: Mapping[str, str], body: bytes, stream: AsyncIterator[bytes] | None
+) -> Any:
+    """The handler's JS `Response`, built directly: the SDK's Python `Response` wrapper converted
+    body and headers through several layers on every request (bench/worker_cpu.py)."""
+    payload = response_body(status, body, stream)
+    init = js_object({"status": status, "headers": dict(headers)})
+    return js.Response.new(to_js(payload) if isinstance(payload, bytes) else payload, init)
 
 
 def response_body(status: int, body: bytes, stream: AsyncIterator[bytes] | None) -> Any:

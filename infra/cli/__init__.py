@@ -23,10 +23,13 @@ COMMANDS = (
     "fleet",
     "build",
     "diff",
+    "cost",
+    "usage",
     "policy",
     "promote",
     "rollback",
     "mark_stable",
+    "key",
 )
 
 for _module in COMMANDS:

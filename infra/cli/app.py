@@ -9,8 +9,9 @@ A command is a module in this package with one function registered on `app`:
 then its module name in `COMMANDS` (infra/cli/__init__.py). Import heavy modules (Pulumi, the dev
 runtime) inside the function so every other command stays fast.
 
-Errors: a `StackError` prints its diagnostics (one line each); any other error in `one_line_errors()`
-prints `edgestack <command>: <message>`; both on stderr, exit 1. Usage errors exit 2 (click's message).
+Errors: a `StackError` prints its diagnostics (one line each); any other `EdgestackError` (the base
+of every user-facing infra error, infra/errors.py) prints `edgestack <command>: <message>`, naming the
+subcommand (`fleet up`); both on stderr, exit 1. Usage errors exit 2 (click's message).
 Nothing else is caught, so a bug still shows its traceback.
 """
 
@@ -20,6 +21,9 @@ import sys
 from collections.abc import Sequence
 
 import typer
+import typer.core
+
+from infra.errors import EdgestackError
 
 app = typer.Typer(
     name="edgestack",
@@ -48,39 +52,23 @@ def _options(
     """AI applications on Cloudflare's edge, from a stack file."""
 
 
-class CommandError(Exception):
+class CommandError(EdgestackError):
     """A command's own one-line failure (`edgestack <command>: <message>`, exit 1)."""
 
 
-def one_line_errors() -> tuple[type[Exception], ...]:
-    """Every error a command may end with that is the user's to fix, each with a one-line message."""
-    from infra.d1.files import D1MigrationError
-    from infra.deploy.cloudflare_api import CloudflareApiError, MissingTokenError
-    from infra.dev.dev_vars import DevVarsError
-    from infra.dev.embedders import EmbeddingServerError
-    from infra.dev.node_env import NodeSetupError
-    from infra.dev.runtime_process import RuntimeStartError
-    from infra.dev.session import DevConfigError
-    from infra.plan.artifact import ArtifactError
-    from infra.plan.planner import PLAN_ERRORS
-    from infra.release.automation import AutomationError
-    from infra.release.diff import DiffInputError
-
-    return (
-        CommandError,
-        *PLAN_ERRORS,
-        ArtifactError,
-        AutomationError,
-        DiffInputError,
-        D1MigrationError,
-        CloudflareApiError,
-        MissingTokenError,
-        DevVarsError,
-        DevConfigError,
-        EmbeddingServerError,
-        NodeSetupError,
-        RuntimeStartError,
-    )
+def _command_path(args: Sequence[str]) -> str:
+    """The (sub)command `args` run, e.g. `synth` or `fleet up`: what a one-line error names."""
+    group = typer.main.get_command(app)
+    words = []
+    for arg in args:
+        if arg.startswith("-") or not isinstance(group, typer.core.TyperGroup):
+            break
+        sub = group.commands.get(arg)
+        if sub is None:
+            break
+        words.append(arg)
+        group = sub
+    return " ".join(words)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -89,7 +77,6 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
-    name = next((a for a in args if not a.startswith("-")), "")
     try:
         result = command.main(args=args, prog_name="edgestack", standalone_mode=False)
     except typer.Exit as exc:  # --help
@@ -102,11 +89,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 130
     except StackError as exc:
         one_line = isinstance(exc, OneLineError)  # no position in a stack file: the command's own line
-        print(f"edgestack {name}: {exc}" if one_line else exc, file=sys.stderr)
+        print(f"edgestack {_command_path(args)}: {exc}" if one_line else exc, file=sys.stderr)
         return 1
-    except Exception as exc:
-        if not isinstance(exc, one_line_errors()):
-            raise
-        print(f"edgestack {name}: {exc}", file=sys.stderr)
+    except EdgestackError as exc:
+        print(f"edgestack {_command_path(args)}: {exc}", file=sys.stderr)
         return 1
     return int(result or 0)

@@ -1,4 +1,4 @@
-"""`edgestack dev [STACK] [--port 8787] [--state .edgestack/state] [--watch]`: run the stack locally."""
+"""`edgestack dev [STACK] [--port 8787] [--state .edgestack/state] [--watch] [--map-host HOST=URL]`: run the stack locally."""
 
 from __future__ import annotations
 
@@ -72,8 +72,24 @@ def dev(
             show_default=False,
         ),
     ] = None,
+    map_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map-host",
+            help="HOST=http://127.0.0.1:PORT: the Worker's fetches to https://HOST go to that loopback "
+            "server (local runtime only; repeatable)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> int:
+    from infra.dev.host_map import MapHostError, parse_map_hosts
     from infra.dev.session import DevOptions, DevSession
+
+    try:
+        map_hosts = parse_map_hosts(map_host or [])
+    except MapHostError as error:
+        print(f"edgestack dev: --map-host: {error}", file=sys.stderr)
+        return 2
 
     options = DevOptions(
         stack=stack,
@@ -86,6 +102,7 @@ def dev(
         text_generation_url=text_generation_url,
         text_generation_models=text_generation_models,
         text_generation_api_key=text_generation_api_key,
+        map_hosts=map_hosts,
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     # Ctrl-C stops the session even when started with SIGINT ignored (a background job of a script).

@@ -26,7 +26,7 @@ class PolicyFormat(StrEnum):
 
 
 def check_stack(path: Path, *, worker_src: Path | None, today: dt.date) -> list[Violation]:
-    """Raises `StackError` or one of `PLAN_ERRORS` for a stack that cannot be synthesized."""
+    """Raises `StackError` or another `EdgestackError` for a stack that cannot be synthesized."""
     from infra.deploy.synth import synth_stack
     from infra.release.graph import Graph
     from infra.release.policy import PolicyContext, check_graph
@@ -53,7 +53,7 @@ def check(
     list_rules: Annotated[bool, typer.Option("--list-rules", help="print the rules and exit")] = False,
     worker_src: Annotated[Path | None, typer.Option("--worker-src", hidden=True)] = None,
 ) -> int:
-    from infra.plan.planner import PLAN_ERRORS
+    from infra.errors import EdgestackError
     from infra.release.policy import RULES
     from infra.stackfile.diagnostics import StackError
     from infra.stackfile.names import stack_name
@@ -78,7 +78,7 @@ def check(
         except StackError as exc:
             print(str(exc), file=sys.stderr)
             failed += 1
-        except PLAN_ERRORS as exc:
+        except EdgestackError as exc:
             print(f"{stack_name(path)}: {exc}", file=sys.stderr)
             failed += 1
     if output_format is PolicyFormat.JSON:

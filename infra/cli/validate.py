@@ -31,7 +31,7 @@ def validate(
     ] = None,
 ) -> int:
     from infra.stackfile.diagnostics import Diagnostic, StackError
-    from infra.stackfile.load import load_stack
+    from infra.stackfile.load import load_stack_with_sources
 
     from ._targets import stack_targets
 
@@ -40,13 +40,14 @@ def validate(
         print(f"edgestack validate: {problem}")  # not a position in a stack file: the command's line
     diagnostics: set[Diagnostic] = set()
     failed = 0
+    warnings: list[Diagnostic] = []
     for path in files:
         try:
-            load_stack(path, worker_src=worker_src)
+            load_stack_with_sources(path, worker_src=worker_src, warnings=warnings)
         except StackError as exc:
             failed += 1
             diagnostics.update(exc.diagnostics)
-    for diagnostic in sorted(diagnostics):
+    for diagnostic in sorted(diagnostics | set(warnings)):
         print(diagnostic)
     if problems and not files:  # nothing was loaded: the problem lines say it all
         return 1

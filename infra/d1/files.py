@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.errors import EdgestackError
+
 MIGRATIONS_TABLE = "d1_migrations"  # wrangler's record of applied files
 
 _TRANSACTION_KEYWORDS = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
@@ -57,7 +59,7 @@ class MigrationProblem:
         return f"{where}: {self.message}"
 
 
-class D1MigrationError(RuntimeError):
+class D1MigrationError(EdgestackError, RuntimeError):
     """Base of every migration error; the message is one line."""
 
 
@@ -68,7 +70,7 @@ class MigrationDirError(D1MigrationError):
         super().__init__(f"{problems[0]}{more}")
 
 
-class SqlSplitError(ValueError):
+class SqlSplitError(EdgestackError, ValueError):
     def __init__(self, message: str, line: int) -> None:
         super().__init__(message)
         self.line = line

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from infra.errors import EdgestackError
+
 from .files import (
     MIGRATIONS_TABLE,
     D1MigrationError,
@@ -49,7 +51,7 @@ _MAX_PROBES = 12
 # --- the client protocol ------------------------------------------------------------------------
 
 
-class D1QueryError(RuntimeError):
+class D1QueryError(EdgestackError, RuntimeError):
     """D1 refused a request (SQL error, unknown database, ...). `status` is the HTTP status if any."""
 
     def __init__(self, message: str, status: int | None) -> None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from infra.d1.migrations import D1QueryError, StatementResult
+from infra.errors import EdgestackError
 
 if TYPE_CHECKING:
     from cloudflare import Cloudflare
@@ -38,11 +39,11 @@ BASE_URL_ENV = "EDGESTACK_CLOUDFLARE_BASE_URL"
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 
 
-class MissingTokenError(RuntimeError):
+class MissingTokenError(EdgestackError, RuntimeError):
     """No API token in the Pulumi config nor in the environment."""
 
 
-class CloudflareApiError(RuntimeError):
+class CloudflareApiError(EdgestackError, RuntimeError):
     """A failed Cloudflare API call, with the `errors` array of the response envelope."""
 
     def __init__(self, operation: str, status: int | None, details: Sequence[ApiErrorDetail], note: str = ""):

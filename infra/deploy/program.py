@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pulumi
 
-from infra.d1.files import MigrationDirError
 from infra.deploy.components import AiGateway, D1Migrator, IndexProvisioner, Routing, Storage, Worker
 from infra.deploy.components.d1_migrations import apply_d1_migrations
-from infra.deploy.components.vectorize import VectorizeConfigError, provision_index
-from infra.plan.artifact import ArtifactError, check_against_stack, check_digest, load_artifact
+from infra.deploy.components.vectorize import provision_index
+from infra.errors import EdgestackError
+from infra.plan.artifact import check_against_stack, check_digest, load_artifact
 from infra.plan.bundle import Bundle, load_bundle
 from infra.plan.model import Plan
-from infra.plan.planner import PLAN_ERRORS, Release, plan
+from infra.plan.planner import Release, plan
 from infra.plan.rollout import (
     BUNDLE_KEY,
     BUNDLE_SHA256_KEY,
@@ -38,25 +38,14 @@ from infra.plan.rollout import (
     parse_rollout,
     parse_versions,
 )
-from infra.plan.worker_model import SecretTextBinding
 from infra.spec import Stack
-from infra.stackfile.diagnostics import StackError
 from infra.stackfile.project import find_project
 
 
-class ProgramError(Exception):
+class ProgramError(EdgestackError):
     """A one-line reason the program cannot run (missing configuration)."""
 
 
-# Bad input anywhere before resources are declared: reported as one line, never a traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (
-    StackError,
-    ProgramError,
-    MigrationDirError,
-    VectorizeConfigError,
-    ArtifactError,
-    *PLAN_ERRORS,
-)
 
 
 @dataclass(frozen=True)
@@ -68,17 +57,17 @@ class Deployed:
 
 
 def secret_values(the_plan: Plan) -> dict[str, pulumi.Output[str]]:
-    """The value of every secret binding, from Pulumi secret config; all missing ones in one error."""
+    """The value of every secret binding by binding name, from Pulumi secret config; all missing
+    ones in one error."""
     config = pulumi.Config(CONFIG_NAMESPACE)
     values: dict[str, pulumi.Output[str]] = {}
     missing: list[str] = []
-    for binding in the_plan.bindings:
-        if isinstance(binding, SecretTextBinding):
-            value = config.get_secret(binding.config_key)
-            if value is None:
-                missing.append(binding.config_key)
-            else:
-                values[binding.config_key] = value
+    for binding in the_plan.secret_bindings:
+        value = config.get_secret(binding.config_key)
+        if value is None:
+            missing.append(binding.config_key)
+        else:
+            values[binding.name] = value
     if missing:
         commands = "; ".join(f"pulumi config set --secret {name} <value>" for name in missing)
         raise ProgramError(
@@ -134,7 +123,6 @@ def build(
     storage = Storage(
         f"{prefix}-storage",
         the_plan.storage,
-        bindings=the_plan.bindings,
         index_provisioner=index_provisioner,
         d1_migrator=d1_migrator,
     )
@@ -198,5 +186,5 @@ def main(worker_src: Path | None = None) -> None:
             release=release,
         )
         build(the_plan)
-    except USER_ERRORS as exc:
+    except EdgestackError as exc:  # bad input, before any resource is declared: one line
         raise pulumi.RunError(str(exc)) from None

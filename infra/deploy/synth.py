@@ -28,7 +28,6 @@ from pulumi.runtime.sync_await import _sync_await
 from infra.plan.bundle import load_bundle
 from infra.plan.model import Plan
 from infra.plan.planner import plan
-from infra.plan.worker_model import SecretTextBinding
 
 PROJECT = "edgestack"
 SECRET = "[secret]"
@@ -253,11 +252,10 @@ def synth_config(the_plan: Plan, deployed_migration_tag: str | None) -> tuple[di
 
     config: dict[str, str] = {}
     secret_keys: list[str] = []
-    for binding in the_plan.bindings:
-        if isinstance(binding, SecretTextBinding):
-            key = full_key(binding.config_key)
-            config[key] = SECRET_PLACEHOLDER
-            secret_keys.append(key)
+    for binding in the_plan.secret_bindings:
+        key = full_key(binding.config_key)
+        config[key] = SECRET_PLACEHOLDER
+        secret_keys.append(key)
     if deployed_migration_tag is not None:
         config[full_key(DEPLOYED_TAG_KEY)] = deployed_migration_tag
     return config, secret_keys
@@ -281,7 +279,7 @@ def synth_stack(
 ) -> SynthResult:
     """Load, bundle, plan and synth one stack (a name like `prod` / `customer-acme`, or a path).
 
-    Raises `StackError` or one of `PLAN_ERRORS` (one-line messages) before Pulumi runs.
+    Raises an `EdgestackError` (a `StackError`, or a one-line planning error) before Pulumi runs.
     """
     from infra.stackfile.load import load_stack
     from infra.stackfile.names import resolve_stack_path, stack_name

@@ -14,13 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from infra.plan.model import Plan
-from infra.plan.worker_model import (
-    AiBinding,
-    DurableObjectBinding,
-    PlainTextBinding,
-    RateLimitBinding,
-    SecretTextBinding,
-)
 from infra.spec import Stack
 
 
@@ -47,35 +40,9 @@ def wrangler_config(stack: Stack, plan: Plan, *, worker_src: Path, output_dir: P
         config["limits"] = {"cpu_ms": worker.cpu_ms}
     if worker.placement:
         config["placement"] = {"mode": worker.placement}
-    config["vars"] = {b.name: b.text for b in plan.bindings if isinstance(b, PlainTextBinding)}
-    if plan.storage.kv:
-        # wrangler needs an id; the KV title stands in locally. Use the id from `pulumi stack output`
-        # for remote development.
-        config["kv_namespaces"] = [{"binding": p.binding, "id": p.title} for p in plan.storage.kv]
-    if plan.storage.d1:
-        folders = {m.binding: m.migrations_dir for m in plan.storage.d1_migrations}
-        config["d1_databases"] = [
-            {
-                "binding": p.binding,
-                "database_name": p.database_name,
-                "database_id": p.database_name,
-                **(
-                    {"migrations_dir": _relative(Path(folders[p.binding]), output_dir)}
-                    if p.binding in folders
-                    else {}
-                ),
-            }
-            for p in plan.storage.d1
-        ]
-    if plan.storage.r2:
-        config["r2_buckets"] = [{"binding": p.binding, "bucket_name": p.bucket_name} for p in plan.storage.r2]
-    if plan.storage.vectorize:
-        config["vectorize"] = [{"binding": p.binding, "index_name": p.index_name} for p in plan.storage.vectorize]
-    durable = [b for b in plan.bindings if isinstance(b, DurableObjectBinding)]
-    if durable:
-        config["durable_objects"] = {
-            "bindings": [{"name": b.name, "class_name": b.class_name} for b in durable]
-        }
+    config["vars"] = {}
+    for binding in plan.bindings:
+        merge_fragment(config, binding.wrangler_fragment(lambda path: _relative(Path(path), output_dir)))
     if stack.durable_object_migrations:
         config["migrations"] = [
             {
@@ -90,35 +57,46 @@ def wrangler_config(stack: Stack, plan: Plan, *, worker_src: Path, output_dir: P
             }
             for step in stack.durable_object_migrations
         ]
-    ai = next((b for b in plan.bindings if isinstance(b, AiBinding)), None)
-    if ai:
-        config["ai"] = {"binding": ai.name}
-    limits = [b for b in plan.bindings if isinstance(b, RateLimitBinding)]
-    if limits:
-        config["ratelimits"] = [
-            {"name": b.name, "namespace_id": b.namespace_id, "simple": {"limit": b.limit, "period": b.period}}
-            for b in limits
-        ]
-    if plan.storage.queues:
-        config["queues"] = {
-            "producers": [{"binding": p.binding, "queue": p.queue_name} for p in plan.storage.queues],
-            "consumers": [
-                {
-                    "queue": p.queue_name,
-                    "max_batch_size": stack.bindings.queues[p.binding].max_batch_size,
-                    "max_batch_timeout": stack.bindings.queues[p.binding].max_batch_timeout_s,
-                }
-                for p in plan.storage.queues
-                if stack.bindings.queues[p.binding].consume
-            ],
-        }
     if worker.crons:
         config["triggers"] = {"crons": list(worker.crons)}
     routes: list[dict[str, Any]] = [{"pattern": r.pattern, "zone_id": r.zone_id} for r in plan.routing.routes]
     routes += [{"pattern": d.hostname, "custom_domain": True} for d in plan.routing.custom_domains]
     if routes:
         config["routes"] = routes
-    return config
+    return _in_section_order(config)
+
+
+# wrangler.jsonc's sections in the order they are written (settings first, as inserted).
+_SECTION_ORDER = (
+    "vars",
+    "kv_namespaces",
+    "d1_databases",
+    "r2_buckets",
+    "vectorize",
+    "durable_objects",
+    "migrations",
+    "ai",
+    "ratelimits",
+    "queues",
+    "triggers",
+    "routes",
+)
+
+
+def _in_section_order(config: dict[str, Any]) -> dict[str, Any]:
+    settings = {key: value for key, value in config.items() if key not in _SECTION_ORDER}
+    return {**settings, **{key: config[key] for key in _SECTION_ORDER if key in config}}
+
+
+def merge_fragment(into: dict[str, Any], fragment: dict[str, Any]) -> None:
+    """Merge a binding's `wrangler_fragment` into the config: lists append, objects merge."""
+    for key, value in fragment.items():
+        if isinstance(value, list):
+            into.setdefault(key, []).extend(value)
+        elif isinstance(value, dict):
+            merge_fragment(into.setdefault(key, {}), value)
+        else:
+            into[key] = value
 
 
 def render_jsonc(config: dict[str, Any], *, source: str, secrets: list[str]) -> str:
@@ -133,4 +111,4 @@ def render_jsonc(config: dict[str, Any], *, source: str, secrets: list[str]) -> 
 
 
 def secret_names(plan: Plan) -> list[str]:
-    return [b.name for b in plan.bindings if isinstance(b, SecretTextBinding)]
+    return [b.name for b in plan.secret_bindings]

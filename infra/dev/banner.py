@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from infra.plan.model import Plan
 from infra.terminal import table_lines
 
 from .host_config import HostConfig, binding_rows
@@ -22,6 +23,7 @@ class BannerFacts:
     module_count: int
     state_dir: str
     ready: ReadyInfo
+    plan: Plan
     config: HostConfig
     migrations: Sequence[MigrationOutcome]
     missing_secrets: Sequence[str]
@@ -34,7 +36,7 @@ class BannerFacts:
 def render_banner(facts: BannerFacts) -> str:
     ready = facts.ready
     timings = ready.timings
-    bindings = binding_rows(facts.config)
+    bindings = binding_rows(facts.plan, facts.config)
     lines = [
         f"edgestack dev: stack {facts.stack_name}, Python {facts.python} on Pyodide {ready.pyodide}, "
         f"workers-runtime-sdk {facts.sdk_version}",
@@ -57,6 +59,8 @@ def render_banner(facts: BannerFacts) -> str:
     if seeded and (seeded.added or seeded.kept):
         names = ", ".join([*(f"{n} (added now)" for n in seeded.added), *seeded.kept])
         lines.append(f"Sample agent tools (tenant public): {names}")
+    for host, target in sorted(facts.config.mapHosts.items()):
+        lines.append(f"Mapped host (local runtime only): https://{host} -> {target}")
     if facts.missing_secrets:
         lines.append(
             f"Secrets not set: {', '.join(facts.missing_secrets)} (put them in .dev.vars or the environment)"

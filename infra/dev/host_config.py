@@ -12,68 +12,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from infra.plan.model import Plan
-from infra.plan.worker_model import (
-    AiBinding,
-    DurableObjectBinding,
-    KvBinding,
-    PlainTextBinding,
-    RateLimitBinding,
-    SecretTextBinding,
-)
+from infra.plan.worker_model import BINDING_TYPES, AiBinding, JsonObject, PlainTextBinding, SecretTextBinding
 from infra.spec import PYODIDE_LINES, Stack
 
 LOOPBACK = "127.0.0.1"
-
-
-@dataclass(frozen=True)
-class KvConfig:
-    binding: str
-    id: str
-
-
-@dataclass(frozen=True)
-class D1Config:
-    binding: str
-    databaseId: str  # noqa: N815 - JSON field names are the host's (camelCase)
-    databaseName: str  # noqa: N815
-
-
-@dataclass(frozen=True)
-class R2Config:
-    binding: str
-    bucketName: str  # noqa: N815
-
-
-@dataclass(frozen=True)
-class DurableObjectConfig:
-    binding: str
-    className: str  # noqa: N815
-
-
-@dataclass(frozen=True)
-class VectorizeConfig:
-    binding: str
-    name: str
-    dimensions: int
-    metric: str
-    metadataIndexes: dict[str, str]  # noqa: N815
-
-
-@dataclass(frozen=True)
-class RateLimitConfig:
-    binding: str
-    namespaceId: str  # noqa: N815
-    limit: int
-    period: int
-
-
-@dataclass(frozen=True)
-class QueueConfig:
-    binding: str
-    name: str
-    consume: bool
-    maxBatchSize: int  # noqa: N815
-    maxBatchTimeoutSeconds: int  # noqa: N815
 
 
 @dataclass(frozen=True)
@@ -88,6 +30,27 @@ class AiConfig:
 @dataclass(frozen=True)
 class AdminConfig:
     token: str
+
+
+CLOUDFLARE_MAX_BODY_BYTES = 100 * 1_048_576  # the Free and Pro plans' request body limit (413 above)
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """How long a client may take to send its headers and its whole request, and the largest body
+    read. A body announced larger (`content-length`) gets a 413 before any of it is read."""
+
+    maxBodyBytes: int = CLOUDFLARE_MAX_BODY_BYTES  # noqa: N815
+    headersTimeoutMs: int = 10_000  # noqa: N815
+    requestTimeoutMs: int = 60_000  # noqa: N815
+
+
+def stack_body_limit(stack: Stack) -> int:
+    """The largest body a route of the stack accepts (the gateway's `max_body_bytes`, RAG's
+    `max_document_bytes`), or Cloudflare's own limit when the stack sets neither."""
+    limits = [s.max_body_bytes for s in (stack.gateway,) if s is not None and s.enabled]
+    limits += [s.max_document_bytes for s in (stack.rag,) if s is not None and s.enabled]
+    return max(limits, default=CLOUDFLARE_MAX_BODY_BYTES)
 
 
 @dataclass(frozen=True)
@@ -107,17 +70,16 @@ class HostConfig:
     vars: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     backends: dict[str, str] = field(default_factory=dict)
-    kv: list[KvConfig] = field(default_factory=list)
-    d1: list[D1Config] = field(default_factory=list)
-    r2: list[R2Config] = field(default_factory=list)
-    durableObjects: list[DurableObjectConfig] = field(default_factory=list)  # noqa: N815
-    vectorize: list[VectorizeConfig] = field(default_factory=list)
-    rateLimits: list[RateLimitConfig] = field(default_factory=list)  # noqa: N815
-    queues: list[QueueConfig] = field(default_factory=list)
+    mapHosts: dict[str, str] = field(default_factory=dict)  # noqa: N815 - `--map-host` (local only)
+    # Host section ("kv", "d1", ...) -> its entries (`WorkerBinding.host_entry`), every section listed.
+    bindings: dict[str, list[JsonObject]] = field(default_factory=dict)
     ai: AiConfig | None = None
+    limits: HttpLimits = field(default_factory=HttpLimits)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        fields = asdict(self)
+        sections = fields.pop("bindings")
+        return json.dumps({**fields, **sections}, indent=2, sort_keys=True)
 
     def write(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,14 +102,23 @@ class HostInputs:
     text_generation_models: dict[str, str] = field(default_factory=dict)
     text_generation_api_key: str | None = None
     backends: dict[str, str] = field(default_factory=dict)
+    map_hosts: dict[str, str] = field(default_factory=dict)  # HOST -> http://127.0.0.1:PORT
+    limits: HttpLimits | None = None  # None: the defaults, with the stack's body limit
+
+
+# The host's binding sections (`runtime/lib/config.mjs`); each is written, empty or not.
+HOST_SECTIONS = ("kv", "d1", "r2", "durableObjects", "vectorize", "rateLimits", "queues")
 
 
 def build_host_config(stack: Stack, plan: Plan, inputs: HostInputs) -> HostConfig:
-    worker = stack.worker
-    kv = {b.name: b for b in plan.bindings if isinstance(b, KvBinding)}
-    kv_titles = {p.binding: p.title for p in plan.storage.kv}
-    plain: dict[str, str] = {b.name: b.text for b in plan.bindings if isinstance(b, PlainTextBinding)}
-    secret_names = [b.name for b in plan.bindings if isinstance(b, SecretTextBinding)]
+    code = plan.worker.version.code
+    sections: dict[str, list[JsonObject]] = {section: [] for section in HOST_SECTIONS}
+    for binding in plan.bindings:
+        entry = binding.host_entry()
+        if entry is not None:
+            sections[entry.section].append(entry.fields)
+    plain = {b.name: b.text for b in plan.bindings if isinstance(b, PlainTextBinding)}
+    secret_names = [b.name for b in plan.secret_bindings]
     ai = next((b for b in plan.bindings if isinstance(b, AiBinding)), None)
     return HostConfig(
         host=LOOPBACK,
@@ -155,52 +126,18 @@ def build_host_config(stack: Stack, plan: Plan, inputs: HostInputs) -> HostConfi
         stateDir=str(inputs.state_dir.resolve()),
         bundleDir=str(inputs.bundle_dir.resolve()),
         sourceLabel=inputs.source_label,
-        mainModule=plan.worker.version.code.main_module,
-        pyodideLine=PYODIDE_LINES[worker.python],
+        mainModule=code.main_module,
+        pyodideLine=PYODIDE_LINES[stack.worker.python],
         scriptName=plan.script_name,
-        compatibilityDate=plan.worker.version.code.compatibility_date,
-        compatibilityFlags=list(plan.worker.version.code.compatibility_flags),
+        compatibilityDate=code.compatibility_date,
+        compatibilityFlags=list(code.compatibility_flags),
         accountId=plan.account_id,
         admin=AdminConfig(token=inputs.admin_token),
         vars=plain,
         secrets={name: inputs.secrets[name] for name in secret_names if name in inputs.secrets},
         backends=dict(inputs.backends),
-        kv=[KvConfig(binding=name, id=kv_titles.get(name, b.resource)) for name, b in kv.items()],
-        d1=[
-            D1Config(binding=p.binding, databaseId=p.database_name, databaseName=p.database_name)
-            for p in plan.storage.d1
-        ],
-        r2=[R2Config(binding=p.binding, bucketName=p.bucket_name) for p in plan.storage.r2],
-        durableObjects=[
-            DurableObjectConfig(binding=b.name, className=b.class_name)
-            for b in plan.bindings
-            if isinstance(b, DurableObjectBinding)
-        ],
-        vectorize=[
-            VectorizeConfig(
-                binding=p.binding,
-                name=p.index_name,
-                dimensions=p.dimensions,
-                metric=p.metric,
-                metadataIndexes=dict(p.metadata_indexes),
-            )
-            for p in plan.storage.vectorize
-        ],
-        rateLimits=[
-            RateLimitConfig(binding=b.name, namespaceId=b.namespace_id, limit=b.limit, period=b.period)
-            for b in plan.bindings
-            if isinstance(b, RateLimitBinding)
-        ],
-        queues=[
-            QueueConfig(
-                binding=p.binding,
-                name=p.queue_name,
-                consume=stack.bindings.queues[p.binding].consume,
-                maxBatchSize=stack.bindings.queues[p.binding].max_batch_size,
-                maxBatchTimeoutSeconds=stack.bindings.queues[p.binding].max_batch_timeout_s,
-            )
-            for p in plan.storage.queues
-        ],
+        mapHosts=dict(inputs.map_hosts),
+        bindings=sections,
         ai=(
             AiConfig(
                 ai.name,
@@ -212,34 +149,17 @@ def build_host_config(stack: Stack, plan: Plan, inputs: HostInputs) -> HostConfi
             if ai
             else None
         ),
+        limits=inputs.limits or HttpLimits(maxBodyBytes=stack_body_limit(stack)),
     )
 
 
-def binding_rows(config: HostConfig) -> list[tuple[str, str, str]]:
-    """(binding, kind, local backend) for the startup banner."""
-    state = config.stateDir
+def binding_rows(plan: Plan, config: HostConfig) -> list[tuple[str, str, str]]:
+    """(binding, kind, local backend) for the startup banner, kind by kind (`BINDING_TYPES`), then the
+    secrets that are set."""
     rows: list[tuple[str, str, str]] = []
-    rows += [(b.binding, "KV namespace", f"Miniflare KV {b.id!r} ({state}/kv)") for b in config.kv]
-    rows += [(b.binding, "D1 database", f"Miniflare D1 {b.databaseName!r} ({state}/d1)") for b in config.d1]
-    rows += [(b.binding, "R2 bucket", f"Miniflare R2 {b.bucketName!r} ({state}/r2)") for b in config.r2]
-    rows += [
-        (b.binding, "Durable Object", f"class {b.className}, SQLite per object ({state}/do)")
-        for b in config.durableObjects
-    ]
-    rows += [
-        (
-            b.binding,
-            "Vectorize index",
-            f"exact search {b.name!r}, {b.dimensions}d {b.metric} ({state}/vectorize)",
-        )
-        for b in config.vectorize
-    ]
-    rows += [
-        (b.binding, "rate limiter", f"in-memory, {b.limit} per {b.period}s per key")
-        for b in config.rateLimits
-    ]
-    rows += [(b.binding, "queue", f"local queue {b.name!r}") for b in config.queues]
-    if config.ai:
-        rows.append((config.ai.binding, "Workers AI", config.backends.get("ai", "local")))
-    rows += [(name, "secret", "set") for name in sorted(config.secrets)]
+    for binding in sorted(plan.bindings, key=lambda b: BINDING_TYPES.index(type(b))):
+        backend = binding.local_backend(config.stateDir, config.backends)
+        if backend is not None:
+            rows.append((binding.name, binding.banner_label, backend))
+    rows += [(name, SecretTextBinding.banner_label, "set") for name in sorted(config.secrets)]
     return rows

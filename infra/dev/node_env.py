@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.errors import EdgestackError
 from infra.stackfile.project import TOOL_ROOT
 from infra.terminal import status
 
@@ -32,7 +33,7 @@ _REQUIRED_FILES = (
 )
 
 
-class NodeSetupError(RuntimeError):
+class NodeSetupError(EdgestackError, RuntimeError):
     """Node or the runtime's npm packages are missing or unusable; one line with the fix."""
 
 

@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from infra.errors import EdgestackError
+
 from .node_env import HOST_SCRIPT, RUNTIME_DIR
 
 CONTROL_MARKER = "@@edgestack "
 
 
-class RuntimeStartError(RuntimeError):
+class RuntimeStartError(EdgestackError, RuntimeError):
     """The host did not become ready; the message is one line (from the host when it said why)."""
 
     def __init__(self, message: str, code: str = "start_failed") -> None:

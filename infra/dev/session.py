@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
+from infra.errors import EdgestackError
 from infra.plan.bundle import load_bundle
 from infra.plan.model import Plan
 from infra.plan.planner import plan as make_plan
@@ -27,10 +28,11 @@ from infra.stackfile.source import display_path
 from .banner import BannerFacts, render_banner
 from .bundle_dir import write_bundle
 from .dev_vars import LocalSecrets, resolve_secrets
-from .host_config import HostConfig, HostInputs, build_host_config
+from .host_config import HostConfig, HostInputs, HttpLimits, build_host_config
 from .local_tools import has_local_admin_key, seed_local_tools
 from .migrate import apply_local_migrations, signal_ready
 from .node_env import ensure_runtime_packages, find_node
+from .rag_mode import local_rag_mode
 from .runtime_process import ReadyInfo, RuntimeProcess, RuntimeStartError
 from .watch import SourceWatcher
 
@@ -39,7 +41,7 @@ TEXT_GENERATION_MODELS_ENV = "EDGESTACK_TEXT_GENERATION_MODELS"
 TEXT_GENERATION_API_KEY_ENV = "EDGESTACK_TEXT_GENERATION_API_KEY"
 
 
-class DevConfigError(ValueError):
+class DevConfigError(EdgestackError, ValueError):
     """A bad `edgestack dev` setting (one line)."""
 
 
@@ -57,6 +59,9 @@ class DevOptions:
     text_generation_url: str | None = None
     text_generation_models: str | None = None  # "@cf/model=local-model,..."
     text_generation_api_key: str | None = None
+
+    map_hosts: dict[str, str] = field(default_factory=dict)  # `--map-host`: HOST -> http://127.0.0.1:PORT
+    http_limits: HttpLimits | None = None  # None: the host's defaults and the stack's body limit
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ class _Embeddings:
     url: str | None = None
     lines: list[str] = field(default_factory=list)
     backend: str = ""
+    language_model: bool = False
     stop: Callable[[], None] | None = None
 
 
@@ -154,6 +160,7 @@ class DevSession:
         server = start_embedding_server()
         self.embeddings.url = server.url
         self.embeddings.stop = server.stop
+        self.embeddings.language_model = server.language_model
         # The hashing embedder's name already says it is not a language model.
         self.embeddings.backend = f"embeddings: {server.embedder_name}; text generation: " + (
             self.text_generation.url or "not configured (errors like an unavailable model)"
@@ -189,6 +196,8 @@ class DevSession:
                 text_generation_models=self.text_generation.models,
                 text_generation_api_key=self.text_generation.api_key,
                 backends=backends,
+                map_hosts=dict(self.options.map_hosts),
+                limits=self.options.http_limits,
             ),
         )
 
@@ -197,7 +206,8 @@ class DevSession:
         self._start_embeddings()
         bundle = load_bundle(self.worker_src)
         bundle_dir = write_bundle(bundle, self.work_dir / "bundles")
-        the_plan = make_plan(self.stack, bundle, stack_name=self.stack_name)
+        stack, rag_mode_line = local_rag_mode(self.stack, self.embeddings.language_model)
+        the_plan = make_plan(stack, bundle, stack_name=self.stack_name)
         config = self._host_config(the_plan, bundle_dir)
         self.config_file = self.work_dir / "host-config.json"
         self.config_file.parent.mkdir(parents=True, exist_ok=True)
@@ -234,11 +244,15 @@ class DevSession:
                         module_count=len(bundle.modules),
                         state_dir=display_path(self.state_dir),
                         ready=ready,
+                        plan=the_plan,
                         config=config,
                         migrations=migrations,
                         missing_secrets=self.secrets.missing,
-                        embedding_lines=self.embeddings.lines
-                        + (self.text_generation.banner_lines() if self.stack.bindings.ai else []),
+                        embedding_lines=[
+                            *self.embeddings.lines,
+                            *filter(None, [rag_mode_line]),
+                            *(self.text_generation.banner_lines() if self.stack.bindings.ai else []),
+                        ],
                         local_admin_key=LOCAL_ADMIN_KEY if has_local_admin_key(self.stack) else None,
                         seeded_tools=seeded,
                         watching=display_path(self.worker_src.resolve()) if self.options.watch else None,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..deploy.pulumi_cli import PULUMI_CLI_MISSING, pulumi_cli
+from ..errors import EdgestackError
 from ..stackfile.project import find_project
 from .scheduler import ProgressFn, Runner
 
@@ -28,7 +29,7 @@ class Operation(StrEnum):
     DESTROY = "destroy"
 
 
-class PulumiCliMissingError(Exception):
+class PulumiCliMissingError(EdgestackError):
     def __init__(self) -> None:
         super().__init__(PULUMI_CLI_MISSING)
 

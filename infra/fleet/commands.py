@@ -1,7 +1,8 @@
 """The `edgestack customer ...` and `edgestack fleet ...` commands as plain functions (typed arguments,
 exit code). The CLI layer only parses arguments and calls these.
 
-Every refusal is one line on stderr and exit 1, before any file is written or stack touched.
+Every refusal raises a one-line `FleetError` (or another `EdgestackError`) before any file is written
+or stack touched; the CLI's one handler prints it as `edgestack <command>: <message>`, exit 1.
 """
 
 from __future__ import annotations
@@ -9,18 +10,19 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import EdgestackError
 from ..plan.bundle import load_bundle
 from ..plan.planned_resource import Token
-from ..plan.planner import PLAN_ERRORS
 from ..stackfile.diagnostics import OneLineError, StackError
 from ..stackfile.names import CUSTOMER_PREFIX
 from ..stackfile.source import display_path
 from ..terminal import print_table
-from .automation import Operation, PulumiCliMissingError, pulumi_runner, require_cli
-from .customers import CustomerError, CustomerRequest, new_customer, removal_steps
+from .automation import Operation, pulumi_runner, require_cli
+from .customers import CustomerRequest, new_customer, removal_steps
 from .isolation import fleet_diagnostics
 from .matrix import matrix_json, shard, stack_weight
 from .members import Fleet, Member, failure_lines, load_fleet, stacks_folder, template_path
@@ -29,13 +31,19 @@ from .scheduler import Runner, run_fleet
 from .summary import SUMMARY_HEADERS, customer_plan, summarize, summary_rows
 
 
-class FleetError(Exception):
+class FleetError(EdgestackError):
     """A one-line refusal of a fleet command."""
 
 
-def _fail(command: str, message: str) -> int:
-    print(f"edgestack {command}: {message}", file=sys.stderr)
-    return 1
+@contextmanager
+def _first_diagnostic() -> Iterator[None]:
+    """A fleet command reports a stack that does not load by its first diagnostic, on one line."""
+    try:
+        yield
+    except OneLineError as exc:
+        raise FleetError(str(exc)) from None
+    except StackError as exc:
+        raise FleetError(str(exc.diagnostics[0])) from None
 
 
 # --- shared steps --------------------------------------------------------------------------------
@@ -46,9 +54,10 @@ def fleet_problems(fleet: Fleet) -> list[str]:
     return failure_lines(fleet.failures) + [str(d) for d in fleet_diagnostics(fleet.members)]
 
 
-def checked_fleet(command: str, stacks_dir: Path | None, worker_src: Path | None) -> Fleet:
+def checked_fleet(stacks_dir: Path | None, worker_src: Path | None) -> Fleet:
     """The loaded fleet; raises FleetError (after printing each problem) unless it validates."""
-    fleet = load_fleet(stacks_dir, worker_src=worker_src)
+    with _first_diagnostic():
+        fleet = load_fleet(stacks_dir, worker_src=worker_src)
     problems = fleet_problems(fleet)
     if problems:
         for line in problems:
@@ -79,19 +88,11 @@ def parse_only(text: str | None) -> list[str] | None:
 # --- customer ------------------------------------------------------------------------------------
 
 
-def _error_line(exc: StackError) -> str:
-    return str(exc) if isinstance(exc, OneLineError) else str(exc.diagnostics[0])
-
-
 def customer_new(
     request: CustomerRequest, *, stacks_dir: Path | None = None, worker_src: Path | None = None
 ) -> int:
-    try:
+    with _first_diagnostic():
         created = new_customer(stacks_folder(stacks_dir), request, worker_src=worker_src)
-    except CustomerError as exc:
-        return _fail("customer new", str(exc))
-    except StackError as exc:
-        return _fail("customer new", _error_line(exc))
     ids = ", ".join(str(i) for i in created.namespace_ids) or "none"
     print(
         f"wrote {display_path(created.path)} (stack {CUSTOMER_PREFIX}{request.name}, rate-limit namespace_id {ids})"
@@ -100,12 +101,8 @@ def customer_new(
 
 
 def customer_remove(name: str, *, stacks_dir: Path | None = None) -> int:
-    try:
+    with _first_diagnostic():
         steps = removal_steps(stacks_folder(stacks_dir), name)
-    except CustomerError as exc:
-        return _fail("customer remove", str(exc))
-    except StackError as exc:
-        return _fail("customer remove", _error_line(exc))
     print(f"To remove customer {name} (nothing was changed):")
     for step in steps:
         print(f"  {step}")
@@ -116,17 +113,15 @@ def customer_remove(name: str, *, stacks_dir: Path | None = None) -> int:
 
 
 def fleet_validate(*, stacks_dir: Path | None = None, worker_src: Path | None = None) -> int:
-    try:
+    with _first_diagnostic():
         fleet = load_fleet(stacks_dir, worker_src=worker_src)
-    except StackError as exc:
-        return _fail("fleet validate", _error_line(exc))
     problems = fleet_problems(fleet)
     for line in problems:
         print(line)
     stacks = len(fleet.members) + len(fleet.failures)
     accounts = len({m.stack.account_id for m in fleet.members})
     if problems:
-        return _fail("fleet validate", f"{len(problems)} problem(s) in a fleet of {stacks} stack(s)")
+        raise FleetError(f"{len(problems)} problem(s) in a fleet of {stacks} stack(s)")
     print(
         f"edgestack fleet validate: {stacks} stack(s) ({len(fleet.customers)} customer(s)) in "
         f"{accounts} account(s) OK",
@@ -143,13 +138,8 @@ def fleet_matrix(
     worker_src: Path | None = None,
 ) -> int:
     if shards < 1:
-        return _fail("fleet matrix", f"--shards must be at least 1, got {shards}")
-    try:
-        members = select_customers(checked_fleet("fleet matrix", stacks_dir, worker_src), only)
-    except FleetError as exc:
-        return _fail("fleet matrix", str(exc))
-    except StackError as exc:
-        return _fail("fleet matrix", _error_line(exc))
+        raise FleetError(f"--shards must be at least 1, got {shards}")
+    members = select_customers(checked_fleet(stacks_dir, worker_src), only)
     weights = {m.customer or m.name: stack_weight(m.stack) for m in members}
     print(matrix_json(shard(weights, shards)))
     return 0
@@ -162,18 +152,12 @@ def fleet_synth(
     stacks_dir: Path | None = None,
     worker_src: Path | None = None,
 ) -> int:
-    try:
-        fleet = checked_fleet("fleet synth", stacks_dir, worker_src)
-        members = select_customers(fleet, only)
+    fleet = checked_fleet(stacks_dir, worker_src)
+    members = select_customers(fleet, only)
+    with _first_diagnostic():
         summaries = summarize(
             members, load_bundle(worker_src), template_path(fleet.stacks_dir), project_dir=fleet.project_dir
         )
-    except FleetError as exc:
-        return _fail("fleet synth", str(exc))
-    except StackError as exc:
-        return _fail("fleet synth", _error_line(exc))
-    except PLAN_ERRORS as exc:
-        return _fail("fleet synth", str(exc))
     if output_format == "json":
         print(json.dumps([s.to_json() for s in summaries], indent=2))
     else:
@@ -227,22 +211,16 @@ def fleet_run(
     """`fleet preview|up|refresh|destroy`. `runner` replaces the Automation API (tests)."""
     command = f"fleet {operation.value}"
     if concurrency < 1:
-        return _fail(command, f"--concurrency must be at least 1, got {concurrency}")
-    try:
-        fleet = checked_fleet(command, stacks_dir, worker_src)
-        members = select_customers(fleet, only)
+        raise FleetError(f"--concurrency must be at least 1, got {concurrency}")
+    fleet = checked_fleet(stacks_dir, worker_src)
+    members = select_customers(fleet, only)
+    with _first_diagnostic():
         if operation is Operation.DESTROY:
             check_destroy(fleet, members, confirm)
         if runner is None:
             require_cli()
             runner = pulumi_runner(operation, fleet.project_dir)
         expected = {m.name: expected_steps(fleet, m) for m in members}
-    except (FleetError, PulumiCliMissingError) as exc:
-        return _fail(command, str(exc))
-    except StackError as exc:
-        return _fail(command, _error_line(exc))
-    except PLAN_ERRORS as exc:
-        return _fail(command, str(exc))
     plain = is_ci()
     reporter: PlainReporter | RichReporter = (
         PlainReporter(operation.value, len(members)) if plain else RichReporter(operation.value, expected)

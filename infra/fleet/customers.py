@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import EdgestackError
 from ..spec import Stack
 from ..spec.base import NAME_PREFIX_RE
 from ..spec.resources import route_host
@@ -35,7 +36,7 @@ _ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
-class CustomerError(Exception):
+class CustomerError(EdgestackError):
     """A one-line reason a customer cannot be created or removed; nothing was written."""
 
 

@@ -156,7 +156,7 @@ def summarize(
     project_dir: Path,
     on_done: Any = None,
 ) -> list[CustomerSummary]:
-    """Synth every member (in order) and summarise it. Raises `StackError` or a `PLAN_ERRORS` error."""
+    """Synth every member (in order) and summarise it. Raises an `EdgestackError` (`StackError`, a planning error)."""
     from ..deploy.synth import synth_plan  # imports Pulumi and pulumi_cloudflare: paid once, here
 
     template_doc = _merged(template)

@@ -20,36 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..plan.model import Plan
-from ..plan.worker_model import (
-    AiBinding,
-    D1Binding,
-    DurableObjectBinding,
-    KvBinding,
-    PlainTextBinding,
-    QueueBinding,
-    R2Binding,
-    RateLimitBinding,
-    SecretTextBinding,
-    VectorizeBinding,
-    WorkerBinding,
-)
 from ..stackfile.project import TOOL_ROOT
 
 WRANGLER = TOOL_ROOT / "runtime" / "node_modules" / ".bin" / "wrangler"
 CLOSED_PORT = "http://127.0.0.1:9"  # the discard port: nothing listens, connections are refused
-
-# wrangler's printed resource type (src/utils/print-bindings.ts, `friendlyBindingNames`) per binding.
-WRANGLER_TYPES: dict[type[WorkerBinding], str] = {
-    KvBinding: "KV Namespace",
-    D1Binding: "D1 Database",
-    R2Binding: "R2 Bucket",
-    VectorizeBinding: "Vectorize Index",
-    QueueBinding: "Queue",
-    DurableObjectBinding: "Durable Object",
-    AiBinding: "AI",
-    RateLimitBinding: "Rate Limit",
-    PlainTextBinding: "Environment Variable",
-}
 
 _BINDINGS_HEADER = "Your Worker has access to the following bindings:"
 _ROW = re.compile(r"^env\.(?P<name>[A-Za-z0-9_]+)(?: \((?P<detail>.*?)\))?\s{2,}(?P<type>\S.*?)\s*$")
@@ -88,38 +62,15 @@ def parse_bindings(output: str) -> Iterator[PrintedBinding]:
             yield PrintedBinding(match["name"], match["type"], match["detail"])
 
 
-def _shown_var(text: str, max_length: int = 40) -> str:
-    """A var's value as wrangler prints it (print-bindings.ts: quoted, cut to 37 characters + `...`)."""
-    return f'"{text}"' if len(text) < max_length else f'"{text[: max_length - 3]}..."'
-
-
 def expected_bindings(the_plan: Plan) -> list[PrintedBinding]:
-    """What wrangler should print for the plan: every binding but secrets (wrangler never sees those),
-    with what it shows in parentheses: the resource's Cloudflare-side name, the Durable Object class,
-    the rate limit, the var's value."""
-    out = []
-    for binding in the_plan.bindings:
-        if isinstance(binding, SecretTextBinding):
-            continue
-        detail: str | None = None
-        if isinstance(binding, KvBinding):
-            detail = next(p.title for p in the_plan.storage.kv if p.binding == binding.name)
-        elif isinstance(binding, D1Binding):
-            detail = next(p.database_name for p in the_plan.storage.d1 if p.binding == binding.name)
-        elif isinstance(binding, R2Binding):
-            detail = binding.bucket_name
-        elif isinstance(binding, VectorizeBinding):
-            detail = binding.index_name
-        elif isinstance(binding, QueueBinding):
-            detail = binding.queue_name
-        elif isinstance(binding, DurableObjectBinding):
-            detail = binding.class_name
-        elif isinstance(binding, RateLimitBinding):
-            detail = f"{binding.limit} requests/{binding.period}s"
-        elif isinstance(binding, PlainTextBinding):
-            detail = _shown_var(binding.text)
-        out.append(PrintedBinding(binding.name, WRANGLER_TYPES[type(binding)], detail))
-    return sorted(out)
+    """What wrangler should print for the plan: every binding it sees (`wrangler_label`; not
+    secrets), with what it shows in parentheses (`wrangler_detail`): the resource's Cloudflare-side
+    name, the Durable Object class, the rate limit, the var's value."""
+    return sorted(
+        PrintedBinding(binding.name, binding.wrangler_label, binding.wrangler_detail())
+        for binding in the_plan.bindings
+        if binding.wrangler_label is not None
+    )
 
 
 def offline_env(home: Path) -> dict[str, str]:

@@ -30,6 +30,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from infra.errors import EdgestackError
 from infra.plan.bundle import Bundle, Module, bundle_sha256
 from infra.plan.do_migrations import latest_tag
 from infra.plan.sdk_pin import WORKERS_RUNTIME_SDK_VERSION
@@ -41,7 +42,7 @@ MANIFEST_SUFFIX = ".manifest.json"
 _FILE_MODE = 0o644
 
 
-class ArtifactError(Exception):
+class ArtifactError(EdgestackError):
     """A one-line reason an artifact cannot be built, read or used."""
 
 

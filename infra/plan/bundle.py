@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from infra.errors import EdgestackError
 from infra.stackfile.project import ENTRY_MODULE, TOOL_ROOT, find_project
 
 from .sdk_pin import WORKERS_RUNTIME_SDK, WheelPin
@@ -46,7 +47,7 @@ UNCOMPRESSED_LIMIT = 64 * MIB
 _SKIPPED_DIRS = frozenset({"__pycache__", "tests", "test"})
 
 
-class BundleError(Exception):
+class BundleError(EdgestackError):
     """A one-line, user-facing reason the Worker bundle cannot be built or uploaded."""
 
 

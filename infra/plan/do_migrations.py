@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from infra.errors import EdgestackError
 from infra.spec import DurableObjectMigration
 
 FIELD = "durable_object_migrations"
 
 
-class MigrationError(Exception):
+class MigrationError(EdgestackError):
     """One-line, user-facing migration problem (names the field path)."""
 
 

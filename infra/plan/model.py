@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .planned_resource import PlannedResource, Token
-from .worker_model import WorkerBinding, WorkerPlan
+from .worker_model import SecretTextBinding, WorkerBinding, WorkerPlan
 
 # --- storage, routing and AI Gateway resources (the Worker's: worker_model.py) ------------------
 
@@ -222,4 +222,11 @@ class Plan:
 
     @property
     def bindings(self) -> tuple[WorkerBinding, ...]:
+        """The Worker's bindings, sorted by name (the upload, wrangler.jsonc and the local host list
+        them in this order)."""
         return self.worker.bindings
+
+    @property
+    def secret_bindings(self) -> tuple[SecretTextBinding, ...]:
+        """The bindings whose value is a secret (Pulumi secret config, `.dev.vars` locally)."""
+        return tuple(b for b in self.bindings if isinstance(b, SecretTextBinding))

@@ -1,10 +1,12 @@
-"""The planner's registry of names: logical resource names, Cloudflare names and binding names, each
-unique where it must be; a collision is a one-line `PlanError` naming the stack-file field."""
+"""The planner's registry of names: logical resource names and Cloudflare names, each unique where it
+must be (a collision is a one-line `PlanError` naming the stack-file field: these names are derived
+at plan time), and the Worker's bindings (env names are unique: `load_stack` checks them)."""
 
 from __future__ import annotations
 
 import re
 
+from infra.errors import EdgestackError
 from infra.spec import Stack
 from infra.spec.base import RESOURCE_NAME_RE
 
@@ -14,7 +16,7 @@ from .worker_model import PlainTextBinding, WorkerBinding
 PLAIN_TEXT_LIMIT = 5 * 1024
 
 
-class PlanError(Exception):
+class PlanError(EdgestackError):
     """A one-line reason the stack cannot be planned, naming the field path."""
 
 
@@ -27,7 +29,6 @@ class Naming:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.bindings: list[WorkerBinding] = []
-        self.binding_sources: dict[str, str] = {}
         self.logical_names: set[str] = set()
 
     def logical(self, *parts: str, where: str = "") -> str:
@@ -60,12 +61,8 @@ class Naming:
     def protect(self, explicit: bool | None) -> bool:
         return self.stack.protect_data if explicit is None else explicit
 
-    def bind(self, binding: WorkerBinding, source: str) -> None:
-        if binding.name in self.binding_sources:
-            raise PlanError(
-                f"{source}: binding name {binding.name!r} is already used by {self.binding_sources[binding.name]}"
-            )
-        self.binding_sources[binding.name] = source
+    def bind(self, binding: WorkerBinding) -> None:
+        """Env names are unique and `EDGESTACK_` is reserved for the planner's own (`load_stack`)."""
         self.bindings.append(binding)
 
     def plain_text(self, name: str, text: str, source: str) -> None:
@@ -75,9 +72,8 @@ class Naming:
                 f"{source}: {name} is {size} bytes, over Cloudflare's {PLAIN_TEXT_LIMIT} byte limit "
                 "for an environment variable"
             )
-        self.bind(PlainTextBinding(name=name, text=text), source)
+        self.bind(PlainTextBinding(name=name, text=text))
 
-    def zone_id(self, zone: str, where: str) -> str:
-        if zone not in self.stack.zones:
-            raise PlanError(f"{where}: zone {zone!r} is not declared under `zones`")
+    def zone_id(self, zone: str) -> str:
+        """The id of a declared zone (`load_stack` refuses an undeclared one)."""
         return self.stack.zones[zone].id

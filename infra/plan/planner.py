@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from infra.spec import Stack, slug
 
-from .bundle import Bundle, BundleError
-from .do_migrations import MigrationError, MigrationPlan, live_classes, pending_steps
+from .bundle import Bundle
+from .do_migrations import MigrationPlan, pending_steps
 from .model import (
     D1DatabasePlan,
     D1MigrationsPlan,
@@ -31,7 +31,7 @@ from .model import (
     VectorizeIndexPlan,
 )
 from .naming import PlanError
-from .rollout import KnownVersion, Rollout, RolloutError, check_rollout
+from .rollout import KnownVersion, Rollout, check_rollout
 from .routing_planner import RoutingPlanner
 from .runtime_config import CONFIG_BINDING, STACK_BINDING, VERSION_BINDING, runtime_config_json
 from .worker_model import (
@@ -54,10 +54,6 @@ from .worker_model import (
 )
 
 DEPLOYMENT_STRATEGY = "percentage"
-
-
-# Every error planning can raise for bad input (all one-line, user-facing).
-PLAN_ERRORS: tuple[type[Exception], ...] = (PlanError, MigrationError, BundleError, RolloutError)
 
 
 # --- planning ----------------------------------------------------------------------------------
@@ -101,7 +97,7 @@ class _Planner(RoutingPlanner):
                 protect=self.protect(kv_spec.protect),
             )
             kv.append(plan)
-            self.bind(KvBinding(name=binding, resource=plan.name), f"bindings.kv.{binding}")
+            self.bind(KvBinding(name=binding, resource=plan.name, title=title))
 
         d1: list[D1DatabasePlan] = []
         d1_migrations: list[D1MigrationsPlan] = []
@@ -114,7 +110,14 @@ class _Planner(RoutingPlanner):
                 protect=self.protect(d1_spec.protect),
             )
             d1.append(database)
-            self.bind(D1Binding(name=binding, resource=database.name), f"bindings.d1.{binding}")
+            self.bind(
+                D1Binding(
+                    name=binding,
+                    resource=database.name,
+                    database_name=database.database_name,
+                    migrations_dir=d1_spec.migrations,
+                )
+            )
             if d1_spec.migrations is not None:
                 d1_migrations.append(
                     D1MigrationsPlan(
@@ -139,10 +142,7 @@ class _Planner(RoutingPlanner):
                 protect=self.protect(r2_spec.protect),
             )
             r2.append(bucket)
-            self.bind(
-                R2Binding(name=binding, resource=bucket.name, bucket_name=bucket.bucket_name),
-                f"bindings.r2.{binding}",
-            )
+            self.bind(R2Binding(name=binding, resource=bucket.name, bucket_name=bucket.bucket_name))
 
         vectorize: list[VectorizeIndexPlan] = []
         taken = {}
@@ -160,8 +160,14 @@ class _Planner(RoutingPlanner):
             )
             vectorize.append(index)
             self.bind(
-                VectorizeBinding(name=binding, resource=index.name, index_name=index.index_name),
-                f"bindings.vectorize.{binding}",
+                VectorizeBinding(
+                    name=binding,
+                    resource=index.name,
+                    index_name=index.index_name,
+                    dimensions=index.dimensions,
+                    metric=index.metric,
+                    metadata_indexes=index.metadata_indexes,
+                )
             )
 
         queues: list[QueuePlan] = []
@@ -174,8 +180,14 @@ class _Planner(RoutingPlanner):
             )
             queues.append(queue)
             self.bind(
-                QueueBinding(name=binding, resource=queue.name, queue_name=queue.queue_name),
-                f"bindings.queues.{binding}",
+                QueueBinding(
+                    name=binding,
+                    resource=queue.name,
+                    queue_name=queue.queue_name,
+                    consume=queue_spec.consume,
+                    max_batch_size=queue_spec.max_batch_size,
+                    max_batch_timeout_s=queue_spec.max_batch_timeout_s,
+                )
             )
         return StoragePlan(
             account_id=self.stack.account_id,
@@ -187,32 +199,24 @@ class _Planner(RoutingPlanner):
             queues=tuple(queues),
         )
 
-    def runtime_bindings(self, migration_classes: frozenset[str]) -> None:
+    def runtime_bindings(self) -> None:
+        """Bindings to no planned resource. A Durable Object class is one the migrations create
+        (checked by `load_stack`)."""
         stack, spec = self.stack, self.stack.bindings
         for binding, do_spec in spec.durable_objects.items():
-            if do_spec.class_name not in migration_classes:
-                raise PlanError(
-                    f"bindings.durable_objects.{binding}.class_name: class {do_spec.class_name!r} has no "
-                    "Durable Object namespace after durable_object_migrations; append a migration with "
-                    f"new_sqlite_classes: [{do_spec.class_name}]"
-                )
-            self.bind(
-                DurableObjectBinding(name=binding, class_name=do_spec.class_name),
-                f"bindings.durable_objects.{binding}",
-            )
+            self.bind(DurableObjectBinding(name=binding, class_name=do_spec.class_name))
         if spec.ai:
-            self.bind(AiBinding(name=spec.ai), "bindings.ai")
+            self.bind(AiBinding(name=spec.ai))
         for binding, limit in spec.rate_limits.items():
             self.bind(
                 RateLimitBinding(
                     name=binding, namespace_id=str(limit.namespace_id), limit=limit.limit, period=limit.period
-                ),
-                f"bindings.rate_limits.{binding}",
+                )
             )
         for name, value in stack.worker.vars.items():
             self.plain_text(name, value, f"worker.vars.{name}")
         for name in stack.worker.secrets:
-            self.bind(SecretTextBinding(name=name, config_key=name), f"worker.secrets.{name}")
+            self.bind(SecretTextBinding(name=name, config_key=name))
         self.plain_text(VERSION_BINDING, self.bundle.version, "EDGESTACK_BUNDLE_VERSION")
         self.plain_text(STACK_BINDING, self.stack_name, "EDGESTACK_STACK")
         # last: it declares every binding of the upload, itself included
@@ -303,7 +307,7 @@ class _Planner(RoutingPlanner):
         self.bundle.check_limits(paid_plan=stack.worker.paid_plan)
         migration = pending_steps(stack.durable_object_migrations, self.deployed_tag)
         storage = self.storage()
-        self.runtime_bindings(live_classes(stack.durable_object_migrations))
+        self.runtime_bindings()
         worker = self.worker(migration, storage)
         routing = self.routing(storage, worker)
         return Plan(
@@ -319,6 +323,7 @@ class _Planner(RoutingPlanner):
             ai_gateway=self.ai_gateway(),
         )
 
+
 def plan(
     stack: Stack,
     bundle: Bundle,
@@ -331,8 +336,8 @@ def plan(
 
     `stack_name` is the Pulumi stack (shipped as `EDGESTACK_STACK`, default `name_prefix`);
     `deployed_migration_tag` is the Durable Object migration tag the live script is at; `release`
-    the rollout/rollback config. Raises one of `PLAN_ERRORS` with a one-line message for input
-    Cloudflare would reject.
+    the rollout/rollback config. Raises an `EdgestackError` (`PlanError`, `MigrationError`, `BundleError`,
+    `RolloutError`) with a one-line message for input Cloudflare would reject.
     """
     return _Planner(
         stack, bundle, stack_name or stack.name_prefix, deployed_migration_tag, release or Release()

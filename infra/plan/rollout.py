@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from infra.errors import EdgestackError
+
 CONFIG_NAMESPACE = "edgestack"
 ROLLOUT_KEY = "rollout"
 VERSIONS_KEY = "versions"
@@ -35,7 +37,7 @@ DEPLOYED_TAG_KEY = "deployedMigrationTag"
 MAX_KNOWN_VERSIONS = 100
 
 
-class RolloutError(Exception):
+class RolloutError(EdgestackError):
     """A one-line reason a rollout, rollback or promotion is refused."""
 
 

@@ -20,7 +20,7 @@ from .model import (
     StoragePlan,
     SubdomainPlan,
 )
-from .naming import Naming, PlanError
+from .naming import Naming
 from .worker_model import WorkerPlan
 
 
@@ -36,22 +36,22 @@ class RoutingPlanner(Naming):
         stack, worker_spec = self.stack, self.stack.worker
         after_deploy = (worker.script.name, worker.deployment.name)
         routes = []
-        for index, route in enumerate(worker_spec.routes):
+        for route in worker_spec.routes:
             routes.append(
                 RoutePlan(
                     name=self.logical("route", slug(route.pattern)[:40], _short_digest(route.pattern)),
                     pattern=route.pattern,
-                    zone_id=self.zone_id(route.zone, f"worker.routes[{index}].zone"),
+                    zone_id=self.zone_id(route.zone),
                     depends_on=after_deploy,
                 )
             )
         domains = []
-        for index, domain in enumerate(worker_spec.custom_domains):
+        for domain in worker_spec.custom_domains:
             domains.append(
                 CustomDomainPlan(
                     name=self.logical("domain", slug(domain.hostname)[:40], _short_digest(domain.hostname)),
                     hostname=domain.hostname,
-                    zone_id=self.zone_id(domain.zone, f"worker.custom_domains[{index}].zone"),
+                    zone_id=self.zone_id(domain.zone),
                     depends_on=after_deploy,
                 )
             )
@@ -94,14 +94,13 @@ class RoutingPlanner(Naming):
         self, storage: StoragePlan, consumers: list[QueueConsumerPlan], after_deploy: tuple[str, ...]
     ) -> tuple[R2EventNotificationPlan, ...]:
         """`rag.ingest_on_upload`: the documents bucket notifies the RAG queue of writes and deletes,
-        once the queue's consumer exists."""
+        once the queue's consumer exists. `load_stack` checked that the bucket and the queue are
+        declared (and that ingest_on_upload has a queue)."""
         rag = self.stack.rag
         if rag is None or not rag.enabled or not rag.ingest_on_upload or rag.queue_binding is None:
             return ()
-        bucket = next((b for b in storage.r2 if b.binding == rag.documents_binding), None)
-        queue = next((q for q in storage.queues if q.binding == rag.queue_binding), None)
-        if bucket is None or queue is None:
-            raise PlanError("rag.ingest_on_upload: documents_binding and queue_binding must name declared bindings")
+        bucket = next(b for b in storage.r2 if b.binding == rag.documents_binding)
+        queue = next(q for q in storage.queues if q.binding == rag.queue_binding)
         consumer = [c.name for c in consumers if c.queue == queue.name]
         return (
             R2EventNotificationPlan(

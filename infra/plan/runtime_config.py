@@ -8,7 +8,8 @@ and `EDGESTACK_STACK`, all plain-text bindings.
      "worker": {"demo_route": bool},         # the WorkerSpec fields the Worker reads (WORKER_RUNTIME_FIELDS)
      "gateway": {...} | null,                # GatewaySpec, every field (None as null)
      "rag": {...} | null,                    # RagSpec, every field
-     "agents": {...} | null}                 # AgentsSpec, every field, plus `own_hosts`
+     "agents": {...} | null,                 # AgentsSpec, every field, plus `own_hosts`
+     "mcp": {...} | null}                    # McpSpec, every field
 
 Every key is always present. A section is `null` when the stack file has none: the feature is off.
 A section that is present is the pydantic model's full dump (`model_dump(mode="json", by_alias=True)`,
@@ -29,7 +30,7 @@ CONFIG_BINDING = "EDGESTACK_CONFIG"
 VERSION_BINDING = "EDGESTACK_BUNDLE_VERSION"
 STACK_BINDING = "EDGESTACK_STACK"
 CONFIG_VERSION = 1
-RUNTIME_CONFIG_SECTIONS = ("gateway", "rag", "agents")
+RUNTIME_CONFIG_SECTIONS = ("gateway", "rag", "agents", "mcp")
 WORKER_RUNTIME_FIELDS = ("demo_route",)
 # Section fields for `edgestack dev` only, never shipped: agents.local_tools (the tools it seeds).
 DEV_ONLY_FIELDS: dict[str, frozenset[str]] = {"agents": frozenset({"local_tools"})}

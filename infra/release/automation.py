@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.deploy.pulumi_cli import PULUMI_CLI_MISSING, pulumi_cli
+from infra.errors import EdgestackError
 from infra.plan.rollout import (
     full_key,
 )
@@ -27,7 +28,7 @@ INSTALL_HINT = (
 )
 
 
-class AutomationError(Exception):
+class AutomationError(EdgestackError):
     """A one-line reason the Pulumi CLI could not do what was asked."""
 
 

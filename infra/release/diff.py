@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.deploy.synth import SECRET, SynthResource, SynthResult
+from infra.errors import EdgestackError
 from infra.plan.planned_resource import Token
 from infra.plan.runtime_config import CONFIG_BINDING
 from infra.release.json_file import read_json_file
@@ -29,7 +30,7 @@ STACK = "{stack}"
 _WORKER_SUFFIX = "-worker"
 
 
-class DiffInputError(Exception):
+class DiffInputError(EdgestackError):
     """A one-line reason a saved graph cannot be read."""
 
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .apps import EMBEDDING_DIMENSIONS, AgentsSpec, GatewaySpec, RagSpec
+from .apps import EMBEDDING_DIMENSIONS, AgentsSpec, GatewaySpec, McpSpec, RagSpec
 from .base import NAME_PREFIX_RE, Model, slug
 from .policy import PolicyRuleId, PolicySpec
 from .resources import (
@@ -50,6 +50,7 @@ class Stack(Model):
     gateway: GatewaySpec | None = None
     rag: RagSpec | None = None
     agents: AgentsSpec | None = None
+    mcp: McpSpec | None = None
     policy: PolicySpec = PolicySpec()
 
     @property

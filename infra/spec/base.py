@@ -19,6 +19,8 @@ ResourceName = Annotated[str, StringConstraints(pattern=RESOURCE_NAME_RE)]
 NAME_PREFIX_RE = r"^[a-z][a-z0-9-]{0,39}$"
 
 # Environment-variable style secret names.
+# A tenant scope prefixes the tenant's R2 keys (`<tenant>/<id>`): a '/' would let one scope extend another.
+TENANT_SCOPE_RE = r"^[A-Za-z0-9._-]{1,64}$"
 SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=128)]
 
 

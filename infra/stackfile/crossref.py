@@ -11,6 +11,7 @@ from pathlib import Path
 
 from infra.d1.files import check_migrations_dir
 from infra.spec import EMBEDDING_DIMENSIONS, Stack
+from infra.spec.apps import MCP_AGENT_TOOLS
 from infra.spec.local_admin import LOCAL_ADMIN_KEY_SHA256
 from infra.spec.vectorize import vectorize_name_problem
 
@@ -29,7 +30,10 @@ from .project import ENTRY_MODULE
 from .source import KeyPath, SourceMap, display_path, format_key_path
 from .worker_scan import PLAIN_TEXT_PREFIX, durable_object_classes
 
+BUDGET_CLASS = "BudgetCounter"  # the Durable Object class that holds budget counters (worker_src/entry.py)
 RAG_TENANT_KEY = "tenant"  # the Vectorize metadata key every RAG query filters on
+# Metadata every RAG chunk carries (worker_src/app/rag/ids.py builtin_metadata) and its Vectorize type.
+RAG_BUILTIN_METADATA = {"folder": "string", "filename": "string", "updated_at": "number"}
 
 
 class _Checker:
@@ -42,6 +46,10 @@ class _Checker:
     def error(self, path: KeyPath, message: str, *, on_value: bool = True) -> None:
         position = self.sources.value_position(path) if on_value else self.sources.nearest(path)
         self.out.append(Diagnostic(*position, format_key_path(path), message))
+
+    def warning(self, path: KeyPath, message: str) -> None:
+        position = self.sources.nearest(path)
+        self.out.append(Diagnostic(*position, format_key_path(path), message, severity="warning"))
 
     def where(self, path: KeyPath) -> str:
         return str(self.sources.nearest(path))
@@ -221,10 +229,17 @@ class _Checker:
                 if key == RAG_TENANT_KEY:
                     self.error(("rag", "filter_keys", i), f"{key!r} is reserved: every query is scoped to it")
                 elif key not in indexes:
+                    kind = RAG_BUILTIN_METADATA.get(key, "string|number|boolean")
                     self.error(
                         ("rag", "filter_keys", i),
                         f"filters on {key!r} need a Vectorize metadata index (created before the first "
-                        f"upsert): add {key}: string|number|boolean under {format_key_path(index_path)}",
+                        f"upsert): add {key}: {kind} under {format_key_path(index_path)}",
+                    )
+                elif key in RAG_BUILTIN_METADATA and indexes[key] != RAG_BUILTIN_METADATA[key]:
+                    self.error(
+                        (*index_path, key),
+                        f"{key!r} is built-in RAG metadata of type {RAG_BUILTIN_METADATA[key]}, "
+                        f"so its index must be {key}: {RAG_BUILTIN_METADATA[key]}",
                     )
         if rag.ingest_on_upload and rag.queue_binding is None:
             self.error(
@@ -255,6 +270,26 @@ class _Checker:
                 ("rag", "expose_as_model"),
                 f"{rag.expose_as_model!r} is already a gateway route alias; pick another model name",
             )
+
+    def mcp(self) -> None:
+        mcp = self.stack.mcp
+        if mcp is None or not mcp.enabled:
+            return
+        if self.stack.gateway is None or not self.stack.gateway.enabled:
+            self.error(
+                ("mcp",),
+                "/mcp uses the gateway's virtual keys: declare an enabled gateway section",
+                on_value=False,
+            )
+        rag = self.stack.rag is not None and self.stack.rag.enabled
+        agents = self.stack.agents is not None and self.stack.agents.enabled
+        for i, tool in enumerate(mcp.tools):
+            if tool in MCP_AGENT_TOOLS and not agents:
+                self.error(("mcp", "tools", i), f"{tool} messages agents: declare an enabled agents section")
+            elif tool not in MCP_AGENT_TOOLS and not rag:
+                self.error(("mcp", "tools", i), f"{tool} serves documents: declare an enabled rag section")
+        if mcp.resources and not rag:
+            self.error(("mcp", "resources"), "documents as resources need an enabled rag section (or resources: false)")
 
     def gateway(self) -> None:
         gateway = self.stack.gateway
@@ -316,6 +351,12 @@ class _Checker:
                             else " (no providers are declared)"
                         )
                         self.error((*path, "provider"), f"unknown provider {candidate.provider!r}{hint}")
+                    elif route.kind == "embeddings" and provider_spec.kind in ("anthropic", "local-echo"):
+                        self.error(
+                            (*path, "provider"),
+                            f"an embeddings route needs an openai, openai-compatible or workers-ai provider; "
+                            f"{candidate.provider!r} is {provider_spec.kind}",
+                        )
                     elif (
                         route.strategy == "cheapest"
                         and provider_spec.kind != "local-echo"  # a stand-in: always tried last
@@ -332,10 +373,75 @@ class _Checker:
                         self._unknown_alias(
                             ("gateway", "keys", key_name, "allowed_models", i), model, aliases
                         )
-        for path in (("rag", "generation_alias"), ("agents", "model_alias")):
+        self.budgets()
+        for path in (("rag", "generation_alias"), ("rag", "rewrite_query", "alias"), ("agents", "model_alias")):
             alias = stack_value(self.stack, path)
             if isinstance(alias, str) and alias not in aliases:
                 self._unknown_alias(path, alias, aliases)
+
+    def budgets(self) -> None:
+        gateway = self.stack.gateway
+        if gateway is None:
+            return
+        budgets = gateway.all_budgets()
+        if budgets and gateway.budget_binding is None:
+            self.error(
+                ("gateway", "budgets") if gateway.budgets else ("gateway", "keys"),
+                "budgets are counted in a Durable Object: set gateway.budget_binding "
+                f"(a durable_objects binding of class {BUDGET_CLASS})",
+                on_value=False,
+            )
+        counter = self.stack.bindings.durable_objects.get(gateway.budget_binding or "")
+        if counter is not None and counter.class_name != BUDGET_CLASS:
+            self.error(
+                ("gateway", "budget_binding"),
+                f"binding {gateway.budget_binding!r} has class {counter.class_name!r}; budgets need {BUDGET_CLASS}",
+            )
+        keys = sorted(gateway.keys)
+        tenants = sorted({key.scope for key in gateway.keys.values()})
+        secrets = set(self.stack.worker.secrets)
+        for name, budget in gateway.budgets.items():
+            path: KeyPath = ("gateway", "budgets", name)
+            known = keys if budget.scope == "key" else tenants
+            if budget.match is not None and budget.scope != "stack" and budget.match not in known:
+                word = "key" if budget.scope == "key" else "tenant (a key's scope)"
+                hint = did_you_mean(budget.match, known) or f" (known: {', '.join(known) or 'none'})"
+                self.error((*path, "match"), f"no {word} named {budget.match!r}{hint}")
+            secret = budget.alert_webhook_secret
+            if secret and secret not in secrets:
+                self.error((*path, "alert_webhook_secret"), f"secret {secret!r} is not listed in worker.secrets")
+        if not any(b.mode == "hard" for b in budgets.values()):
+            return
+        for alias, route in gateway.routes.items():
+            for i, candidate in enumerate(route.candidates):
+                provider = gateway.providers.get(candidate.provider)
+                if provider is not None and candidate.model not in provider.prices:
+                    self.warning(
+                        ("gateway", "routes", alias, "candidates", i, "model"),
+                        f"{candidate.provider}/{candidate.model} has no price: "
+                        "requests that a hard budget covers are refused (400) while it is a candidate",
+                    )
+
+    def tool_secrets(self) -> None:
+        """`agents.tool_secrets` are Worker secrets, and none of them is a provider key or the salt."""
+        agents, gateway = self.stack.agents, self.stack.gateway
+        if agents is None:
+            return
+        reserved: dict[str, str] = {}
+        if gateway is not None:
+            if gateway.ip_hash_salt_secret:
+                reserved[gateway.ip_hash_salt_secret] = "gateway.ip_hash_salt_secret"
+            for pname, provider in gateway.providers.items():
+                if provider.api_key_secret:
+                    reserved[provider.api_key_secret] = f"gateway.providers.{pname}.api_key_secret"
+        for i, name in enumerate(agents.tool_secrets):
+            if name not in self.stack.worker.secrets:
+                self.error(("agents", "tool_secrets", i), f"secret {name!r} is not listed in worker.secrets")
+            elif name in reserved:
+                self.error(
+                    ("agents", "tool_secrets", i),
+                    f"secret {name!r} is {reserved[name]}: a tool may not send the platform's own secrets",
+                )
 
     def _unknown_alias(self, path: KeyPath, alias: str, aliases: list[str]) -> None:
         hint = did_you_mean(alias, aliases) or (
@@ -394,7 +500,9 @@ class _Checker:
             self.binding_references,
             self.embeddings,
             self.rag,
+            self.mcp,
             self.gateway,
+            self.tool_secrets,
             self.rate_limits,
             self.d1_migrations,
             self.vectorize_names,

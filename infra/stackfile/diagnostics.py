@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from infra.errors import EdgestackError
+
 
 def _one_line(text: str) -> str:
     """Escape control characters (a key such as "0\\n") so a diagnostic never spans two lines."""
@@ -28,7 +30,7 @@ class Diagnostic:
         return f"{where}: {_one_line(self.key_path) or '<root>'}: {prefix}{_one_line(self.message)}"
 
 
-class StackError(Exception):
+class StackError(EdgestackError):
     """Raised with every diagnostic found; nothing downstream runs after it."""
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:

@@ -15,7 +15,9 @@ from .source import KeyPath
 BINDING_REFERENCES: tuple[tuple[KeyPath, str], ...] = (
     (("gateway", "cache_binding"), "kv"),
     (("gateway", "usage_binding"), "d1"),
+    (("gateway", "response_store", "binding"), "d1"),
     (("gateway", "rate_limit", "binding"), "rate_limits"),
+    (("gateway", "budget_binding"), "durable_objects"),
     (("rag", "documents_binding"), "r2"),
     (("rag", "index_binding"), "vectorize"),
     (("rag", "faq_cache_binding"), "kv"),

@@ -1,6 +1,7 @@
 """Stack files -> `Stack`: read YAML with positions, resolve `extends:`, validate, cross-check.
 
-Every problem becomes a `Diagnostic` (`file:line:col: key.path: message`) and all of them are raised
+Only `load_stack` (or `check_stack`, its cross-reference pass on a `Stack` built in code) yields a
+checked `Stack`; the planner and providers trust it. Every problem becomes a `Diagnostic` (`file:line:col: key.path: message`) and all of them are raised
 together as one `StackError`; nothing else escapes `load_stack`.
 
 Paths written inside a stack file (a D1 `migrations:` folder, `extends:` targets) are relative to the
@@ -23,7 +24,7 @@ from infra.spec import Stack
 from .diagnostics import Diagnostic, StackError
 from .extends import merge_layers, merge_sources
 from .messages import SECRET_HINT, validation_diagnostics
-from .project import project_of
+from .project import find_project, project_of
 from .source import (
     KeyPath,
     Position,
@@ -228,22 +229,45 @@ def merge_stack_files(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Sou
 
 
 def load_stack_with_sources(
-    path: str | os.PathLike[str], *, worker_src: Path | None = None, cross_check: bool = True
+    path: str | os.PathLike[str],
+    *,
+    worker_src: Path | None = None,
+    cross_check: bool = True,
+    warnings: list[Diagnostic] | None = None,
 ) -> tuple[Stack, SourceMap]:
     """The merged, validated stack and where each of its key paths was written. Raises `StackError`.
 
-    `worker_src` is where Durable Object classes are looked up (default: the project's `worker_src/`).
+    `worker_src` is where Durable Object classes are looked up (default: the project's `worker_src/`);
+    cross-check warnings are appended to `warnings` when given.
     """
     doc, sources = merge_stack_files(path)
     stack = _validate(doc, sources)
     if cross_check:
-        from .crossref import cross_reference_diagnostics
-
-        problems = cross_reference_diagnostics(stack, sources, worker_src or project_of(path).worker_src)
-        errors = [d for d in problems if d.severity == "error"]
-        if errors:
-            raise StackError(errors)
+        check_stack(stack, sources, worker_src=worker_src or project_of(path).worker_src, warnings=warnings)
     return stack, sources
+
+
+def check_stack(
+    stack: Stack,
+    sources: SourceMap | None = None,
+    *,
+    worker_src: Path | None = None,
+    warnings: list[Diagnostic] | None = None,
+) -> Stack:
+    """The cross-reference pass `load_stack` runs, on a validated `Stack`; returns it unchanged or
+    raises `StackError`; its warnings are appended to `warnings` when given. Without `sources` (a
+    stack built in code) errors point at `<stack>:1:1`."""
+    from .crossref import cross_reference_diagnostics
+
+    problems = cross_reference_diagnostics(
+        stack, sources or SourceMap("<stack>"), worker_src or find_project().worker_src
+    )
+    errors = [d for d in problems if d.severity == "error"]
+    if errors:
+        raise StackError(errors)
+    if warnings is not None:
+        warnings.extend(d for d in problems if d.severity == "warning")
+    return stack
 
 
 def load_stack(path: str | os.PathLike[str], *, worker_src: Path | None = None) -> Stack:

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from infra.spec.base import TENANT_SCOPE_RE
+
 from .diagnostics import Diagnostic
 from .source import KeyPath, SourceMap, format_key_path
 
@@ -26,6 +28,7 @@ _PATTERN_WORDS = {
     r"^[a-z][a-z0-9-]{0,39}$": "lowercase letters, digits and dashes, starting with a letter, at most 40 characters",
     r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$": "lowercase letters, digits and dashes (at most 63, no dash at either end)",
     r"^[A-Z][A-Za-z0-9_]*$": "a Python class name starting with an uppercase letter",
+    TENANT_SCOPE_RE: "1-64 letters, digits, '.', '_' or '-' (a scope prefixes its tenant's storage keys: no '/')",
 }
 
 _TYPE_WORDS = {

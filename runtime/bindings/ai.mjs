@@ -3,6 +3,9 @@
 // - Embedding models (bge-small/base/large) go to the Python embedding sidecar
 //   (infra/dev/embeddings.py), which answers with a real local model or the hashing embedder and
 //   refuses a model whose dimensions differ from its own. The result is `{ shape, data }`.
+// - The reranker (bge-reranker-base) goes to the sidecar's /rerank, whose stand-in scores each
+//   context by the local embedder's cosine similarity to the query (no cross-encoder is packaged);
+//   the result is Workers AI's `{ response: [{ id, score }] }`, best first.
 // - Text-generation models listed in `textGenerationModelMap` go to an OpenAI-compatible server
 //   (for example a local Ollama) and come back as `{ response, tool_calls?, usage? }`, or, with
 //   `stream: true`, as a ReadableStream of Workers AI server-sent events.
@@ -18,6 +21,9 @@ export const EMBEDDING_MODELS = Object.freeze({
   "@cf/baai/bge-base-en-v1.5": 768,
   "@cf/baai/bge-large-en-v1.5": 1024,
 });
+
+/** Workers AI reranker models: `{ query, contexts: [{ text }], top_k? }` -> `{ response: [{ id, score }] }`. */
+export const RERANKER_MODELS = Object.freeze(["@cf/baai/bge-reranker-base"]);
 
 const WORKERS_AI_DEFAULT_MAX_TOKENS = 256;
 const MAX_EMBEDDING_TEXTS = 100;
@@ -75,7 +81,7 @@ function validateConfig(config) {
     textGenerationUrl = null,
     textGenerationModelMap = {},
     textGenerationApiKey = null,
-    embeddingTimeoutMs = 60_000,
+    embeddingTimeoutMs = 300_000, // the local model embeds 100 chunks in ~20 s of CPU: allow for a loaded machine
     textGenerationTimeoutMs = 300_000,
   } = config;
   for (const [field, value] of [
@@ -140,6 +146,29 @@ function embeddingTexts(inputs) {
     throw schemaError(`'/pooling' must be one of 'mean', 'cls', got ${JSON.stringify(pooling)}`);
   }
   return texts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reranking (https://developers.cloudflare.com/workers-ai/models/bge-reranker-base/)
+
+function rerankInputs(inputs) {
+  if (!isPlainObject(inputs) || typeof inputs.query !== "string" || !Array.isArray(inputs.contexts)) {
+    throw schemaError("required properties at '/' are 'query', 'contexts'");
+  }
+  rejectUnknownProperties(inputs, new Set(["query", "contexts", "top_k"]));
+  if (inputs.query.length === 0) throw schemaError("'/query' must be at least 1 character long");
+  if (inputs.contexts.length === 0) throw schemaError("'/contexts' must hold at least 1 item");
+  const texts = inputs.contexts.map((context, index) => {
+    if (!isPlainObject(context) || typeof context.text !== "string") {
+      throw schemaError(`'/contexts/${index}' must be an object { text: string }`);
+    }
+    return context.text;
+  });
+  const topK = inputs.top_k;
+  if (topK !== undefined && (!Number.isInteger(topK) || topK < 1)) {
+    throw schemaError(`'/top_k' must be an integer of at least 1, got ${JSON.stringify(topK)}`);
+  }
+  return { query: inputs.query, texts, topK };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -344,6 +373,7 @@ class LocalAi {
       this.#warnOnce("gateway", "Workers AI (local): the `gateway` option has no local equivalent and is ignored");
     }
     if (Object.hasOwn(EMBEDDING_MODELS, model)) return this.#embed(model, EMBEDDING_MODELS[model], inputs);
+    if (RERANKER_MODELS.includes(model)) return this.#rerank(model, inputs);
     const localModel = this.#config.textGenerationModelMap[model];
     if (localModel !== undefined) return this.#generate(model, localModel, inputs);
     this.#warnOnce(
@@ -354,21 +384,18 @@ class LocalAi {
     throw noSuchModel(model);
   }
 
-  async #embed(model, dimensions, inputs) {
-    const texts = embeddingTexts(inputs);
-    if (inputs.pooling === "cls") {
-      this.#warnOnce("pooling", "Workers AI (local): `pooling` is ignored; the local embedder uses its own pooling");
-    }
+  /** POST `body` to the sidecar's `path`; the parsed JSON answer, or a LocalAiError naming the model. */
+  async #sidecar(model, path, body) {
     const url = this.#config.embeddingsUrl;
     if (url === null) {
       throw new LocalAiError(`cannot run ${model}: no local embedding sidecar is configured (embeddingsUrl)`);
     }
     let response;
     try {
-      response = await this.#fetch(endpoint(url, "/embed"), {
+      response = await this.#fetch(endpoint(url, path), {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ model, texts, dimensions }),
+        body: JSON.stringify(body),
         signal: AbortSignal.timeout(this.#config.embeddingTimeoutMs),
       });
     } catch (error) {
@@ -385,6 +412,15 @@ class LocalAi {
       const detail = typeof payload?.error === "string" ? payload.error : `HTTP ${response.status} ${text.slice(0, 200)}`;
       throw new LocalAiError(`cannot run ${model}: ${detail}`);
     }
+    return payload;
+  }
+
+  async #embed(model, dimensions, inputs) {
+    const texts = embeddingTexts(inputs);
+    if (inputs.pooling === "cls") {
+      this.#warnOnce("pooling", "Workers AI (local): `pooling` is ignored; the local embedder uses its own pooling");
+    }
+    const payload = await this.#sidecar(model, "/embed", { model, texts, dimensions });
     const vectors = payload?.vectors;
     const wellFormed =
       Array.isArray(vectors) &&
@@ -396,6 +432,41 @@ class LocalAi {
       );
     }
     return { shape: [vectors.length, dimensions], data: vectors };
+  }
+
+  /**
+   * `toMarkdown(files)`: a `{ name, blob }` or a list of them -> a ConversionResult or a list
+   * (`{ name, mimeType, format: "markdown", tokens, data }` or `{ name, mimeType, format: "error", error }`),
+   * converted by the sidecar (infra/dev/markdown.py); https://developers.cloudflare.com/workers-ai/features/markdown-conversion/
+   */
+  async toMarkdown(files) {
+    const many = Array.isArray(files);
+    const documents = many ? files : [files];
+    const results = [];
+    for (const [index, file] of documents.entries()) {
+      if (!isPlainObject(file) || typeof file.name !== "string" || typeof file.blob?.arrayBuffer !== "function") {
+        throw new TypeError(`AI.toMarkdown(): item ${index} must be { name: string, blob: Blob }`);
+      }
+      const data = Buffer.from(await file.blob.arrayBuffer()).toString("base64");
+      const mimeType = file.blob.type || "application/octet-stream";
+      const result = await this.#sidecar("toMarkdown", "/markdown", { name: file.name, mimeType, data });
+      if (!isPlainObject(result) || (result.format !== "markdown" && result.format !== "error")) {
+        throw new LocalAiError(`cannot run toMarkdown: the sidecar did not return a ConversionResult for ${file.name}`);
+      }
+      results.push(result);
+    }
+    return many ? results : results[0];
+  }
+
+  async #rerank(model, inputs) {
+    const { query, texts, topK } = rerankInputs(inputs);
+    const payload = await this.#sidecar(model, "/rerank", { model, query, texts });
+    const scores = payload?.scores;
+    if (!Array.isArray(scores) || scores.length !== texts.length || !scores.every(Number.isFinite)) {
+      throw new LocalAiError(`cannot run ${model}: the sidecar did not return ${texts.length} scores`);
+    }
+    const response = scores.map((score, id) => ({ id, score })).sort((a, b) => b.score - a.score || a.id - b.id);
+    return { response: topK === undefined ? response : response.slice(0, topK) };
   }
 
   async #generate(model, localModel, inputs) {
@@ -445,5 +516,8 @@ class LocalAi {
  */
 export function createAiBinding(config = {}, deps = {}) {
   const ai = new LocalAi(validateConfig(config), deps);
-  return { run: (model, inputs, options) => ai.run(model, inputs, options) };
+  return {
+    run: (model, inputs, options) => ai.run(model, inputs, options),
+    toMarkdown: (files) => ai.toMarkdown(files),
+  };
 }

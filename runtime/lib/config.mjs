@@ -55,6 +55,10 @@ export function loadHostConfig(file) {
   stringMap("vars", raw.vars);
   stringMap("secrets", raw.secrets);
   stringMap("backends", raw.backends);
+  stringMap("mapHosts", raw.mapHosts);
+  for (const [name, target] of Object.entries(raw.mapHosts)) {
+    if (!/^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/.test(target)) fail(`mapHosts.${name}`, "must be http://127.0.0.1:PORT");
+  }
   list("kv", raw.kv, { binding: "string", id: "string" });
   list("d1", raw.d1, { binding: "string", databaseId: "string" });
   list("r2", raw.r2, { binding: "string", bucketName: "string" });
@@ -66,5 +70,13 @@ export function loadHostConfig(file) {
   expectType("admin", raw.admin, "object");
   expectType("admin.token", raw.admin.token, "string");
   expectType("accountId", raw.accountId, "string");
+  expectType("limits", raw.limits, "object");
+  for (const field of ["maxBodyBytes", "headersTimeoutMs", "requestTimeoutMs"]) {
+    const value = expectType(`limits.${field}`, raw.limits[field], "number");
+    if (!Number.isInteger(value) || value < 1) fail(`limits.${field}`, `expected a positive integer, got ${value}`);
+  }
+  if (raw.limits.headersTimeoutMs > raw.limits.requestTimeoutMs) {
+    fail("limits.headersTimeoutMs", "must not exceed limits.requestTimeoutMs");
+  }
   return raw;
 }

@@ -1,8 +1,10 @@
 // Node's HTTP server <-> the Fetch API objects the Worker sees (Request in, Response out).
 
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 
 export class BadRequest extends Error {}
+/** A body over the host's limit: announced by `content-length` (refused before reading) or sent chunked. */
+export class PayloadTooLarge extends Error {}
 
 const BODYLESS = new Set(["GET", "HEAD"]);
 
@@ -11,8 +13,29 @@ export function peerAddress(socket) {
   return socket.remoteAddress?.replace(/^::ffff:/, "") ?? "127.0.0.1";
 }
 
-/** The Worker's `Request` for a Node request; throws BadRequest for what fetch cannot represent. */
-export function toFetchRequest(req, listenAddress) {
+/** The body stream, cut with an error once more than `maxBytes` arrived (bodies without content-length). */
+function capped(req, maxBytes) {
+  let seen = 0;
+  const cap = new Transform({
+    transform(chunk, _encoding, done) {
+      seen += chunk.length;
+      if (seen > maxBytes) {
+        req.destroy();
+        done(new PayloadTooLarge(`the body is over ${maxBytes} bytes`));
+      } else done(null, chunk);
+    },
+  });
+  req.on("error", (error) => cap.destroy(error));
+  return req.pipe(cap);
+}
+
+/** The Worker's `Request` for a Node request; throws BadRequest for what fetch cannot represent and
+ * PayloadTooLarge, before reading anything, for a `content-length` over `maxBodyBytes`. */
+export function toFetchRequest(req, listenAddress, maxBodyBytes = Infinity) {
+  const announced = Number(req.headers["content-length"] ?? 0);
+  if (announced > maxBodyBytes) {
+    throw new PayloadTooLarge(`content-length ${announced} is over the limit of ${maxBodyBytes} bytes`);
+  }
   const target = req.url ?? "";
   if (!target.startsWith("/") && !/^https?:\/\//i.test(target)) {
     throw new BadRequest(`request target ${JSON.stringify(target.slice(0, 100))} is not a path`);
@@ -35,7 +58,7 @@ export function toFetchRequest(req, listenAddress) {
   headers.set("x-forwarded-proto", "http");
   const init = { method: req.method, headers };
   if (!BODYLESS.has(req.method)) {
-    init.body = Readable.toWeb(req);
+    init.body = Readable.toWeb(capped(req, maxBodyBytes));
     init.duplex = "half";
   }
   try {

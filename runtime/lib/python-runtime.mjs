@@ -115,6 +115,11 @@ export async function startPython(config, { env, work, log }) {
     },
   });
 
+  // Read by the host glue around each of the Worker's asyncio handles (its own CPU, see _edgestack_host.py).
+  globalThis.edgestackCpuMicros = () => {
+    const { user, system } = process.cpuUsage();
+    return user + system;
+  };
   pyodide.runPython(`import sys; sys.path[:0] = ["${HOST_ROOT}", "${BUNDLE_ROOT}", "${BUNDLE_ROOT}/python_modules"]`);
   const host = pyodide.pyimport("_edgestack_host");
   const moduleName = config.mainModule.replace(/\.py$/, "").replaceAll("/", ".");

@@ -52,6 +52,42 @@ async function readStream(stream) {
 
 // ---------------------------------------------------------------------------------------------
 
+describe("the reranker", () => {
+  let sidecar;
+  before(async () => {
+    // Scores each text by its length: enough to see the order and the ids come back right.
+    sidecar = await loopbackServer(({ body }) => ({ json: { reranker: "fake", scores: body.texts.map((t) => t.length) } }));
+  });
+  after(() => sidecar.close());
+
+  test("{ query, contexts, top_k } becomes { response: [{ id, score }] }, best first, cut at top_k", async () => {
+    const ai = createAiBinding({ embeddingsUrl: sidecar.url });
+    const result = await ai.run("@cf/baai/bge-reranker-base", {
+      query: "q",
+      contexts: [{ text: "aa" }, { text: "aaaa" }, { text: "a" }],
+      top_k: 2,
+    });
+    assert.deepEqual(result, { response: [{ id: 1, score: 4 }, { id: 0, score: 2 }] });
+    assert.deepEqual(sidecar.requests.at(-1).body, {
+      model: "@cf/baai/bge-reranker-base",
+      query: "q",
+      texts: ["aa", "aaaa", "a"],
+    });
+  });
+
+  test("inputs of another shape fail as Workers AI's schema check does", async () => {
+    const ai = createAiBinding({ embeddingsUrl: sidecar.url });
+    for (const [inputs, message] of [
+      [{ contexts: [{ text: "a" }] }, /5006: .*'query', 'contexts'/],
+      [{ query: "q", contexts: ["a"] }, /5006: .*'\/contexts\/0' must be an object/],
+      [{ query: "q", contexts: [{ text: "a" }], top_k: 0 }, /5006: .*'\/top_k'/],
+      [{ query: "q", contexts: [{ text: "a" }], extra: 1 }, /5006: .*'\/extra'/],
+    ]) {
+      await assert.rejects(ai.run("@cf/baai/bge-reranker-base", inputs), message);
+    }
+  });
+});
+
 describe("embedding models", () => {
   let sidecar;
   let reply;

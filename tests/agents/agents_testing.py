@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -30,7 +29,14 @@ from app.router import handle  # noqa: E402
 from app.services import Services  # noqa: E402
 from app.web.sse import SseDecoder  # noqa: E402
 from gateway_testing import SECRETS, Upstreams, route, section  # noqa: E402
-from harness.bindings import BackgroundTasks, FakeClock, InMemoryKv, RecordingSleep, SqliteD1  # noqa: E402
+from harness.bindings import (  # noqa: E402
+    BackgroundTasks,
+    FakeClock,
+    FakeObjectStorage,
+    InMemoryKv,
+    RecordingSleep,
+    SqliteD1,
+)
 from harness.fetcher import H11Fetcher  # noqa: E402
 from harness.planned import key_sha256, planned_config, runtime_config  # noqa: E402
 
@@ -42,59 +48,6 @@ KEYS = {  # key -> (name, scope, admin)
     "k-globex": ("gina", "globex", False),
     "k-globex-admin": ("gadmin", "globex", True),
 }
-
-
-class FakeObjectStorage:
-    """A Durable Object's SQLite storage: `sql`, `transaction`, the alarm, `delete_all`."""
-
-    def __init__(self) -> None:
-        self.conn = sqlite3.connect(":memory:", isolation_level=None)
-        self.conn.row_factory = sqlite3.Row
-        self.alarm_ms: float | None = None
-        self.in_transaction = False
-        self.statements = 0
-
-    def sql(self, query: str, *params: Any) -> list[dict[str, Any]]:
-        self.statements += 1
-        if len(query.encode()) > 100_000 or len(params) > 100:
-            raise ValueError("statement over the Durable Object SQL limits")
-        for value in params:
-            if isinstance(value, str) and len(value.encode()) > 2_000_000:
-                raise ValueError("string or BLOB too big")
-        cursor = self.conn.execute(query, params)
-        rows = [dict(r) for r in cursor.fetchall()] if cursor.description else []
-        cursor.close()
-        return rows
-
-    def transaction(self, work: Callable[[], T]) -> T:
-        if self.in_transaction:
-            raise RuntimeError("transactionSync does not nest")
-        self.in_transaction = True
-        self.conn.execute("BEGIN")
-        try:
-            result = work()
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        finally:
-            self.in_transaction = False
-        self.conn.execute("COMMIT")
-        return result
-
-    async def get_alarm(self) -> float | None:
-        return self.alarm_ms
-
-    async def set_alarm(self, at_ms: float) -> None:
-        self.alarm_ms = at_ms
-
-    async def delete_alarm(self) -> None:
-        self.alarm_ms = None
-
-    async def delete_all(self) -> None:
-        tables = self.sql("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-        for row in tables:
-            self.conn.execute(f'DROP TABLE "{row["name"]}"')
-        self.alarm_ms = None
 
 
 class InProcessObjects:
@@ -195,7 +148,7 @@ def stack_config(
     }
     if rag:
         sections["rag"] = {"documents_binding": "DOCS", "index_binding": "VECTORS", "generation": "extractive"}
-    config = planned_config(sections)
+    config = planned_config(sections, secrets=tuple(agents.get("tool_secrets", ())))
     config["agents"]["own_hosts"] = ["example.org"]  # as if the stack routed example.org
     return config
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,22 +12,12 @@ for entry in (REPO / "worker_src", REPO / "tests", REPO / "tests" / "gateway", R
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
-from gateway_testing import Upstreams  # noqa: E402
+from harness.upstream_fixtures import running_upstreams, upstreams  # noqa: E402
+
+__all__ = ["running_upstreams", "upstreams"]  # fixtures, imported for pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "dev_runtime: always runs against `edgestack dev` (one runtime per module)"
     )
-
-
-@pytest.fixture(scope="module")
-def running_upstreams() -> Iterator[Upstreams]:
-    with Upstreams.running() as fakes:
-        yield fakes
-
-
-@pytest.fixture
-def upstreams(running_upstreams: Upstreams) -> Upstreams:
-    """The fakes with no queued faults or scripted replies."""
-    return running_upstreams.fresh()

@@ -16,7 +16,7 @@ from fakes.llm_upstreams import ScriptedReply
 from gateway_testing import Upstreams
 
 LOOKUP = {"kind": "kv_lookup", "prefix": "faq/"}
-WEB = {"kind": "http_get", "allow_hosts": ["api.weather.test"], "headers": {"authorization": "Bearer w"}}
+WEB = {"kind": "http_get", "allow_hosts": ["api.weather.example.com"], "headers": {"authorization": "Bearer w"}}
 
 
 async def put_tools(env: AgentEnv, admin: str = "k-ops", **tools: dict[str, Any]) -> None:
@@ -31,12 +31,12 @@ def sent_messages(upstreams: Upstreams) -> list[list[dict[str, Any]]]:
 
 def test_multi_step_tool_loop_feeds_results_back_and_stores_everything(upstreams: Upstreams) -> None:
     web = ScriptedWeb(
-        {"https://api.weather.test/today": (200, {"content-type": "application/json"}, b'{"t":21}')}
+        {"https://api.weather.example.com/today": (200, {"content-type": "application/json"}, b'{"t":21}')}
     )
     upstreams.oa.push_script(
         ScriptedReply(tool_calls=[tool_call("lookup", key="hours")]),
         ScriptedReply(
-            text="checking", tool_calls=[tool_call("weather", url="https://api.weather.test/today")]
+            text="checking", tool_calls=[tool_call("weather", url="https://api.weather.example.com/today")]
         ),
         ScriptedReply(text="Open 9-5, 21 degrees."),
     )
@@ -64,7 +64,7 @@ def test_multi_step_tool_loop_feeds_results_back_and_stores_everything(upstreams
     weather = json.loads(turn["messages"][4]["content"])
     assert (weather["status"], weather["body"]) == (200, '{"t":21}')
     assert turn["messages"][4]["tool_call_id"] == turn["messages"][3]["tool_calls"][0]["id"]
-    assert web.requests == [("https://api.weather.test/today", {"authorization": "Bearer w"})]
+    assert web.requests == [("https://api.weather.example.com/today", {"authorization": "Bearer w"})]
     # the model saw each tool result, and was offered both tools
     third = upstreams.oa.requests[2].body
     assert [m["role"] for m in third["messages"]] == roles[:5]
@@ -76,7 +76,7 @@ def test_tool_errors_go_back_to_the_model_as_results(upstreams: Upstreams) -> No
         ScriptedReply(
             tool_calls=[
                 tool_call("nope"),
-                tool_call("weather", url="http://api.weather.test/x"),
+                tool_call("weather", url="http://api.weather.example.com/x"),
                 {"name": "lookup", "arguments": {"key": "../../etc"}},
             ]
         ),
@@ -106,7 +106,7 @@ def test_a_slow_tool_times_out_into_a_tool_result(upstreams: Upstreams) -> None:
             raise AssertionError("unreachable")
 
     upstreams.oa.push_script(
-        ScriptedReply(tool_calls=[tool_call("weather", url="https://api.weather.test/slow")]),
+        ScriptedReply(tool_calls=[tool_call("weather", url="https://api.weather.example.com/slow")]),
         ScriptedReply(text="it timed out"),
     )
 
@@ -160,9 +160,12 @@ def test_approval_pauses_the_turn_and_resumes_it(upstreams: Upstreams, approve: 
     assert [m["role"] for m in resumed["messages"]] == ["tool", "assistant"]
     result = json.loads(resumed["messages"][0]["content"])
     if approve:
-        assert result["value"] == "classified"
+        assert result["value"] == "classified" and result["approved_by"] == "alice"
     else:
-        assert result == {"error": "the user refused this tool call: not today; do not retry it"}
+        assert result == {
+            "refused_by": "alice",
+            "error": "the user refused this tool call: not today; do not retry it",
+        }
     assert after["pending_approvals"] == [] and after["messages"] == 5
     # the model got the refusal or the value as the tool's result
     last_prompt = upstreams.oa.requests[-1].body["messages"]
@@ -269,9 +272,9 @@ def test_context_window_never_starts_with_an_orphaned_answer(upstreams: Upstream
 
 def test_large_tool_output_is_truncated_before_storing_and_says_so(upstreams: Upstreams) -> None:
     big = b"x" * 50_000
-    web = ScriptedWeb({"https://api.weather.test/big": (200, {"content-type": "text/plain"}, big)})
+    web = ScriptedWeb({"https://api.weather.example.com/big": (200, {"content-type": "text/plain"}, big)})
     upstreams.oa.push_script(
-        ScriptedReply(tool_calls=[tool_call("weather", url="https://api.weather.test/big")]),
+        ScriptedReply(tool_calls=[tool_call("weather", url="https://api.weather.example.com/big")]),
         ScriptedReply(text="ok"),
     )
 

@@ -123,7 +123,6 @@ def policy(**overrides: Any) -> FetchPolicy:
             "accept": "*/*",
         },
         "timeout_ms": 1000,
-        "secret_headers": frozenset({"x-api-key"}),
     }
     return FetchPolicy(**{**base, **overrides})
 
@@ -132,7 +131,7 @@ def redirect(location: str) -> tuple[int, dict[str, str], bytes]:
     return 302, {"location": location}, b""
 
 
-def test_redirects_are_checked_at_every_hop_and_credentials_stay_on_the_first_host() -> None:
+def test_redirects_are_checked_at_every_hop_and_tool_headers_stay_on_the_first_host() -> None:
     web = ScriptedWeb(
         {
             "https://example.com/start": redirect("/next"),
@@ -149,7 +148,7 @@ def test_redirects_are_checked_at_every_hop_and_credentials_stay_on_the_first_ho
     )
     sent = [headers for _, headers in web.requests]
     assert sent[0] == sent[1] == policy().headers
-    assert sent[2] == {"accept": "*/*"}  # authorization, cookie and the secret header dropped
+    assert sent[2] == {}  # every tool-set header stays on the first host
 
 
 @pytest.mark.parametrize(
@@ -257,7 +256,7 @@ def test_bad_tool_specs_name_the_field(spec: dict[str, Any], field: str, message
 
 
 def test_a_good_spec_round_trips_with_the_kind_defaults() -> None:
-    spec = parse_tool_spec("weather", {"kind": "http_get", "allow_hosts": ["API.weather.test"]}, OWN)
-    assert spec.parameters["required"] == ["url"] and spec.options == {"allow_hosts": ["api.weather.test"]}
+    spec = parse_tool_spec("weather", {"kind": "http_get", "allow_hosts": ["API.weather.example.com"]}, OWN)
+    assert spec.parameters["required"] == ["url"] and spec.options == {"allow_hosts": ["api.weather.example.com"]}
     assert parse_tool_spec("weather", spec.to_json(), OWN) == spec
     assert spec.openai()["function"]["name"] == "weather"

@@ -12,6 +12,11 @@
   SSE events message_start, ping, content_block_start/delta/stop, message_delta, message_stop;
   errors are `{"type": "error", "error": {type, message}}`, 529 = overloaded_error.
 
+- Also: OpenAI `POST /v1/embeddings` (deterministic unit vectors, `dimensions`), OpenAI
+  `POST /v1/responses` (the same replies as `response` objects, streamed as the documented Responses
+  events with `sequence_number`), Anthropic `POST /v1/messages/count_tokens`, Anthropic `thinking`
+  blocks when a request enables thinking, and OpenAI-style `reasoning_content` with `reasoning` set.
+
 Behaviour is scripted per test: queued `Fault`s (status codes, `retry-after`, dropped
 connections before headers / after headers / mid-body), fixed latency before the headers and
 between events, a seeded failure rate (benchmarks), a prompt-cache hit count, and a request log.
@@ -79,6 +84,7 @@ class UpstreamSettings:
     failure_status: int = 503
     seed: int = 7
     cached_tokens: int = 0  # reported as prompt-cache hits
+    reasoning: bool = False  # OpenAI API: send `reasoning_content` first, as reasoning models do
     words_per_chunk: int = 1
     # in-process runs only: a stream sends its first event, then waits for this event to be set
     hold_after_first_event: threading.Event | None = None
@@ -97,6 +103,22 @@ def _last_user_text(messages: list[Any]) -> str:
                 if texts:
                     return " ".join(texts)
     return ""
+
+
+def _responses_messages(items: Any) -> list[dict[str, Any]]:
+    """A Responses `input` as chat-like messages, for the deterministic reply."""
+    if isinstance(items, str):
+        return [{"role": "user", "content": items}]
+    messages = []
+    for item in items or []:
+        if item.get("type", "message") == "message":
+            content = item.get("content")
+            if isinstance(content, list):
+                content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+            messages.append({"role": item.get("role"), "content": content})
+        elif item.get("type") == "function_call_output":
+            messages.append({"role": "tool", "content": item.get("output")})
+    return messages
 
 
 def _pieces(text: str, words_per_chunk: int) -> list[str]:
@@ -216,6 +238,140 @@ class FakeLLMUpstream:
         code = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(status)
         return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
+    def embeddings(self, headers: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
+        """OpenAI `POST /v1/embeddings`: one deterministic unit vector per text (`dimensions`, else 8)."""
+        if headers.get("authorization") != f"Bearer {self.api_key}":
+            return 401, self.error_body(401, "Incorrect API key provided.")
+        texts = body.get("input") if isinstance(body, dict) else None
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t for t in texts):
+            return 400, self.error_body(400, "'input' : input must be a non-empty string or array of strings")
+        if body.get("encoding_format") not in (None, "float", "base64"):
+            return 400, self.error_body(400, "'encoding_format' must be float or base64")
+        size = int(body.get("dimensions") or 8)
+        data = []
+        for index, text in enumerate(texts):
+            seed = sum(text.encode())
+            raw = [((seed * (i + 3)) % 97) / 97 + 0.01 for i in range(size)]
+            norm = sum(x * x for x in raw) ** 0.5
+            data.append({"object": "embedding", "index": index, "embedding": [x / norm for x in raw]})
+        tokens = sum(max(1, len(t) // 4) for t in texts)
+        return 200, {
+            "object": "list",
+            "data": data,
+            "model": body.get("model"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+
+    def responses_reply(self, body: dict[str, Any]) -> dict[str, Any]:
+        """OpenAI `POST /v1/responses` (non-streaming): the same deterministic reply as chat."""
+        text, calls, prompt, completion = self.reply(
+            {**body, "messages": _responses_messages(body.get("input"))}
+        )
+        output: list[dict[str, Any]] = []
+        if text:
+            content = [{"type": "output_text", "text": text, "annotations": []}]
+            output.append(
+                {
+                    "type": "message",
+                    "id": "msg_up" + uuid.uuid4().hex[:10],
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": content,
+                }
+            )
+        for call in calls:
+            output.append(
+                {
+                    "type": "function_call",
+                    "id": "fc_up" + uuid.uuid4().hex[:10],
+                    "status": "completed",
+                    "call_id": "call_" + uuid.uuid4().hex[:12],
+                    "name": call["name"],
+                    "arguments": json.dumps(call["input"]),
+                }
+            )
+        return {
+            "id": "resp_up" + uuid.uuid4().hex[:16],
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": "completed",
+            "model": body["model"],
+            "output": output,
+            "parallel_tool_calls": True,
+            "tool_choice": body.get("tool_choice", "auto"),
+            "tools": body.get("tools") or [],
+            "usage": {
+                "input_tokens": prompt,
+                "input_tokens_details": {"cached_tokens": self.settings.cached_tokens},
+                "output_tokens": completion,
+                "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": prompt + completion,
+            },
+        }
+
+    def responses_events(self, body: dict[str, Any]) -> list[str]:
+        """The documented Responses stream for `responses_reply`, each event with its sequence number."""
+        final = self.responses_reply(body)
+        events: list[tuple[str, dict[str, Any]]] = []
+
+        def add(name: str, **fields: Any) -> None:
+            events.append((name, {"type": name, "sequence_number": len(events), **fields}))
+
+        add("response.created", response={**final, "status": "in_progress", "output": [], "usage": None})
+        for index, item in enumerate(final["output"]):
+            add(
+                "response.output_item.added",
+                output_index=index,
+                item={
+                    **item,
+                    "status": "in_progress",
+                    **({"content": []} if item["type"] == "message" else {"arguments": ""}),
+                },
+            )
+            if item["type"] == "message":
+                text = item["content"][0]["text"]
+                ids = {"item_id": item["id"], "output_index": index, "content_index": 0}
+                add(
+                    "response.content_part.added",
+                    **ids,
+                    part={"type": "output_text", "text": "", "annotations": []},
+                )
+                for piece in _pieces(text, self.settings.words_per_chunk):
+                    add("response.output_text.delta", **ids, delta=piece, logprobs=[])
+                add("response.output_text.done", **ids, text=text, logprobs=[])
+                add("response.content_part.done", **ids, part=item["content"][0])
+            else:
+                half = len(item["arguments"]) // 2
+                for part in (item["arguments"][:half], item["arguments"][half:]):
+                    add(
+                        "response.function_call_arguments.delta",
+                        item_id=item["id"],
+                        output_index=index,
+                        delta=part,
+                    )
+                add(
+                    "response.function_call_arguments.done",
+                    item_id=item["id"],
+                    output_index=index,
+                    arguments=item["arguments"],
+                )
+            add("response.output_item.done", output_index=index, item=item)
+        add("response.completed", response=final)
+        return [f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events]
+
+    def count_tokens(self, headers: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
+        """Anthropic `POST /v1/messages/count_tokens`: `{"input_tokens": N}` (7 + 1 per 3 characters)."""
+        if headers.get("x-api-key") != self.api_key or not headers.get("anthropic-version"):
+            return 401, self.error_body(401, "invalid x-api-key")
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str) or "max_tokens" in body:
+            return 400, self.error_body(
+                400, "model: Field required; max_tokens: Extra inputs are not permitted"
+            )
+        material = json.dumps([body.get("system"), body.get("messages"), body.get("tools")])
+        return 200, {"input_tokens": 7 + len(material) // 3}
+
     def validate(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, str] | None:
         """The checks the real API does that matter to a gateway (auth, required fields, roles)."""
         if self.api == "openai":
@@ -298,14 +454,27 @@ class FakeLLMUpstream:
         none_choice = choice == "none" or (isinstance(choice, dict) and choice.get("type") == "none")
         if tools and not none_choice:
             tool = tools[0]
-            name = tool.get("function", {}).get("name") if self.api == "openai" else tool.get("name")
+            name = tool.get("function", {}).get("name") or tool.get(
+                "name"
+            )  # chat nests it; Responses does not
             return "", [{"name": name, "input": {"query": text}}], prompt_tokens, 7
         answer = f"{self.name}: {text}"
         return answer, [], prompt_tokens, len(answer.split(" "))
 
+    def reasoning_text(self, body: dict[str, Any]) -> str | None:
+        """Reasoning for this reply: OpenAI fakes with `reasoning` set; Anthropic with `thinking` enabled."""
+        if self.api == "openai":
+            wanted = self.settings.reasoning
+        else:
+            wanted = isinstance(body.get("thinking"), dict) and body["thinking"].get("type") == "enabled"
+        return f"thinking about {_last_user_text(body.get('messages') or [])}" if wanted else None
+
     def completion(self, body: dict[str, Any]) -> dict[str, Any]:
         text, calls, prompt, completion = self.reply(body)
         message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
+        reasoning = self.reasoning_text(body)
+        if reasoning:
+            message["reasoning_content"] = reasoning
         if calls:
             message["tool_calls"] = [
                 {
@@ -359,6 +528,9 @@ class FakeLLMUpstream:
             return json.dumps(data)
 
         events = [chunk({"role": "assistant", "content": "", "refusal": None})]
+        reasoning = self.reasoning_text(body)
+        if reasoning:
+            events.extend(chunk({"reasoning_content": piece}) for piece in _pieces(reasoning, 1))
         if text:
             events.extend(chunk({"content": piece}) for piece in _pieces(text, self.settings.words_per_chunk))
         for index, call in enumerate(calls):
@@ -402,6 +574,11 @@ class FakeLLMUpstream:
     def message(self, body: dict[str, Any]) -> dict[str, Any]:
         text, calls, prompt, completion = self.reply(body)
         content: list[dict[str, Any]] = []
+        reasoning = self.reasoning_text(body)
+        if reasoning:
+            content.append(
+                {"type": "thinking", "thinking": reasoning, "signature": "sig-" + uuid.uuid4().hex[:8]}
+            )
         if text or not calls:
             content.append({"type": "text", "text": text})
         content.extend(
@@ -459,6 +636,14 @@ class FakeLLMUpstream:
                             {"index": index, "delta": {"type": "text_delta", "text": piece}},
                         )
                     )
+            elif block["type"] == "thinking":
+                start_block = {"type": "thinking", "thinking": "", "signature": ""}
+                events.append(event("content_block_start", {"index": index, "content_block": start_block}))
+                for piece in _pieces(block["thinking"], self.settings.words_per_chunk):
+                    delta = {"type": "thinking_delta", "thinking": piece}
+                    events.append(event("content_block_delta", {"index": index, "delta": delta}))
+                delta = {"type": "signature_delta", "signature": block["signature"]}
+                events.append(event("content_block_delta", {"index": index, "delta": delta}))
             else:
                 events.append(
                     event("content_block_start", {"index": index, "content_block": {**block, "input": {}}})
@@ -575,6 +760,21 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send_json(fault.status, fake.error_body(fault.status, message), extra)
             return
+        if fake.api == "openai" and self.path == "/v1/responses":
+            if headers.get("authorization") != f"Bearer {fake.api_key}":
+                self._send_json(401, fake.error_body(401, "Incorrect API key provided."))
+            elif not isinstance(body, dict) or "input" not in body or body.get("previous_response_id"):
+                self._send_json(400, fake.error_body(400, "input required; previous_response_id unknown"))
+            elif body.get("stream"):
+                self._stream_events(fake.responses_events(body), fault)
+            else:
+                self._send_json(200, fake.responses_reply(body))
+            return
+        endpoint = {"openai": "/v1/embeddings", "anthropic": "/v1/messages/count_tokens"}[fake.api]
+        if self.path == endpoint:
+            answer = fake.embeddings if fake.api == "openai" else fake.count_tokens
+            self._send_json(*answer(headers, body))
+            return
         problem = fake.validate(self.path, headers, body)
         if problem is not None:
             self._send_json(problem[0], fake.error_body(*problem))
@@ -588,7 +788,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, body: dict[str, Any], fault: Fault | None) -> None:
         fake = self.fake
-        events = fake.openai_chunks(body) if fake.api == "openai" else fake.anthropic_events(body)
+        self._stream_events(
+            fake.openai_chunks(body) if fake.api == "openai" else fake.anthropic_events(body), fault
+        )
+
+    def _stream_events(self, events: list[str], fault: Fault | None) -> None:
+        fake = self.fake
         self.send_response(200)
         self.send_header("content-type", "text/event-stream; charset=utf-8")
         self.send_header("cache-control", "no-cache")

@@ -12,12 +12,14 @@ from typing import Any
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
+from infra.errors import EdgestackError
 from infra.fleet.isolation import fleet_diagnostics
 from infra.fleet.matrix import shard
 from infra.fleet.members import Member
 from infra.plan.model import Plan
-from infra.plan.planner import PLAN_ERRORS, plan
+from infra.plan.planner import plan
 from infra.spec import Stack
+from infra.stackfile.load import check_stack
 from infra.stackfile.source import SourceMap
 from tests.pulumi_mocks import fake_bundle
 
@@ -76,9 +78,9 @@ def test_a_fleet_that_validates_shares_no_data_resource_or_vectorize_index(
     for i, doc in enumerate(docs):
         stack = Stack.model_validate(doc)
         try:
-            the_plan = plan(stack, BUNDLE, stack_name=f"customer-{i}")
-        except PLAN_ERRORS:
-            assume(False)  # a stack the planner rejects on its own never reaches the fleet
+            the_plan = plan(check_stack(stack), BUNDLE, stack_name=f"customer-{i}")
+        except EdgestackError:
+            assume(False)  # a stack load_stack or the planner rejects on its own never reaches the fleet
             raise
         members.append(Member(f"customer-{i}", Path(f"c{i}.yaml"), stack, SourceMap(f"c{i}.yaml")))
         for kind, name in physical_names(the_plan):

@@ -70,7 +70,10 @@ def gateway(fresh_upstreams: Upstreams) -> Iterator[GatewayFactory]:
         ) -> RunningGateway:
             return stack.enter_context(
                 target.start(
-                    {"gateway": section}, secrets if secrets is not None else SECRETS, clock=clock, rate_limit=rate_limit
+                    {"gateway": section},
+                    secrets if secrets is not None else SECRETS,
+                    clock=clock,
+                    rate_limit=rate_limit,
                 )
             )
 

@@ -14,9 +14,25 @@ for entry in (REPO / "worker_src", REPO / "tests", REPO):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
+from app.web.auth import VirtualKey  # noqa: E402
 from fakes.llm_upstreams import FakeLLMUpstream  # noqa: E402
 
 T = TypeVar("T")
+
+# A key with no scope, models, quotas or rights of its own; tests `_replace` what they need
+# (VirtualKey has no defaults: the planner ships every field).
+PLAIN_KEY = VirtualKey(
+    name="plain",
+    sha256="0" * 64,
+    scope="default",
+    allowed_models=frozenset(),
+    requests_per_day=None,
+    tokens_per_day=None,
+    admin=False,
+    operator=False,
+    approve=False,
+    documents="read",
+)
 
 UPSTREAM_KEY = "sk-upstream-SECRET-0123456789"  # what the fakes expect; must never reach a client
 SECRETS = {"OA_KEY": UPSTREAM_KEY, "OB_KEY": UPSTREAM_KEY, "AN_KEY": UPSTREAM_KEY}
@@ -61,7 +77,12 @@ class Upstreams:
         for fake in self.all():
             fake.reset()
             fake.configure(
-                latency_ms=0.0, chunk_delay_ms=0.0, failure_rate=0.0, cached_tokens=0, hold_after_first_event=None
+                latency_ms=0.0,
+                chunk_delay_ms=0.0,
+                failure_rate=0.0,
+                cached_tokens=0,
+                hold_after_first_event=None,
+                reasoning=False,
             )
         return self
 

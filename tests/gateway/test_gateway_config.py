@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
-from app.config import RuntimeConfig, load_runtime_config
-from app.gateway.config import ConfigCache, GatewayConfigError, parse_gateway_config
+from app.config import ConfigError, RuntimeConfig, load_runtime_config
+from app.gateway.config import ConfigCache, parse_gateway_config
 from harness.planned import REPO, key_sha256, planned_config, runtime_config
 
 
@@ -105,12 +105,24 @@ def test_the_shipped_base_stack_gateway_section_parses() -> None:
             lambda s: s["providers"]["p1"]["prices"]["m"].update(input="cheap"),
             "gateway.providers.p1.prices.m.input: expected a number >= 0",
         ),
+        (
+            lambda s: s["routes"]["chat"].update(kind="images"),
+            "gateway.routes.chat.kind: must be one of chat, embeddings; got 'images'",
+        ),
+        (
+            lambda s: s.update(response_store={"binding": "DB", "ttl_s": 5}),
+            "gateway.response_store.ttl_s: must be >= 60",
+        ),
+        (
+            lambda s: s["providers"]["p1"].update(anthropic_betas="all"),
+            "gateway.providers.p1.anthropic_betas: expected a list of strings",
+        ),
     ],
 )
 def test_reference_and_shape_errors_name_the_key_path(mutate, message) -> None:
     section = copy.deepcopy(_section())
     mutate(section)
-    with pytest.raises(GatewayConfigError) as raised:
+    with pytest.raises(ConfigError) as raised:
         parse_gateway_config(section)
     assert str(raised.value) == message
 
@@ -137,7 +149,7 @@ def test_config_cache_remembers_a_bad_section_and_recovers() -> None:
     bad = copy.deepcopy(_section())
     bad["routes"]["chat"]["candidates"][0]["provider"] = "ghost"
     for _ in range(2):
-        with pytest.raises(GatewayConfigError, match="unknown provider 'ghost'"):
+        with pytest.raises(ConfigError, match="unknown provider 'ghost'"):
             cache.get(_root(bad))
     assert cache.get(_root(_section())).routes["chat"]
     assert cache.get(_root(None)) is None
@@ -146,5 +158,5 @@ def test_config_cache_remembers_a_bad_section_and_recovers() -> None:
 def test_a_config_of_another_version_is_refused_by_every_section() -> None:
     root = load_runtime_config(json.dumps({**planned_config({"gateway": {}}), "version": 2}))
     assert root.error is not None and "version: 2, but this Worker reads version 1" in root.error
-    with pytest.raises(GatewayConfigError, match="version: 2"):
+    with pytest.raises(ConfigError, match="version: 2"):
         ConfigCache().get(root)

@@ -77,21 +77,23 @@ def _setup(
     failure_threshold: int = 2,
 ):
     section = planned_config(
-        {"gateway": {
-            "public": True,
-            "providers": {
-                h: {"kind": "openai-compatible", "base_url": f"http://{h}.test/v1", "api_key_secret": "K"}
-                for h in hosts
-            },
-            "routes": {
-                "r": {
-                    "strategy": strategy,
-                    "candidates": [{"provider": h, "model": f"m-{h}"} for h in hosts],
-                    "retry": retry or {},
-                    "circuit_breaker": {"failure_threshold": failure_threshold, "cooldown_s": 10},
-                }
-            },
-        }},
+        {
+            "gateway": {
+                "public": True,
+                "providers": {
+                    h: {"kind": "openai-compatible", "base_url": f"http://{h}.test/v1", "api_key_secret": "K"}
+                    for h in hosts
+                },
+                "routes": {
+                    "r": {
+                        "strategy": strategy,
+                        "candidates": [{"provider": h, "model": f"m-{h}"} for h in hosts],
+                        "retry": retry or {},
+                        "circuit_breaker": {"failure_threshold": failure_threshold, "cooldown_s": 10},
+                    }
+                },
+            }
+        },
         secrets=("K",),
     )
     config = parse_gateway_config(section["gateway"])
@@ -359,3 +361,32 @@ def test_open_breakers_next_to_a_failure_are_named_in_the_reply() -> None:
         _dispatch(config, dispatcher)
     assert fetcher.calls == ["one"]
     assert "circuit breaker is open" in raised.value.message and "1 candidate(s) skipped" in raised.value.message
+@pytest.mark.parametrize(
+    ("failure", "opens"),
+    [
+        ((429, {}, [b"{}"]), False),
+        ((408, {}, [b"{}"]), False),
+        ((401, {}, [b"{}"]), False),
+        ((404, {}, [b"{}"]), False),
+        ((503, {}, [b"{}"]), True),
+        ((529, {}, [b"{}"]), True),
+        (UpstreamError("timed out after 5000 ms"), True),
+        (UpstreamError("connection to one.test failed: ConnectError"), True),
+        ((200, {}, [b"<html>not json</html>"]), True),
+    ],
+)
+def test_only_provider_side_failures_open_the_circuit(failure, opens: bool) -> None:
+    """Breakers are shared by every tenant of the isolate: one caller's 4xx traffic (a rate limit, a
+    model it may not use) must not open a route's circuit for the others."""
+    config, dispatcher, fetcher, *_ = _setup(hosts=("one",), failure_threshold=2, retry={"max_attempts": 1})
+    for _ in range(3):
+        fetcher.add("one", failure)
+        with pytest.raises(ApiError):
+            _dispatch(config, dispatcher)
+    fetcher.calls.clear()
+    if opens:
+        with pytest.raises(ApiError) as raised:
+            _dispatch(config, dispatcher)
+        assert raised.value.code == "circuit_open" and fetcher.calls == []
+    else:
+        assert _dispatch(config, dispatcher).candidate.provider == "one" and fetcher.calls == ["one"]

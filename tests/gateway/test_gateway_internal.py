@@ -21,11 +21,19 @@ from app.gateway.internal import (
 )
 from app.gateway.state import IsolateState
 from app.services import Services
-from app.web.auth import Caller, Principal, VirtualKey, authorize, require_admin
+from app.web.auth import Caller, Principal, authorize, require_admin
 from app.web.errors import ApiError
 from fakes.llm_upstreams import Fault
-from gateway_testing import SECRETS, Upstreams, route, run, section
-from harness.bindings import BackgroundTasks, FakeClock, FakeRateLimiter, InMemoryKv, RecordingSleep, SqliteD1
+from gateway_testing import PLAIN_KEY, SECRETS, Upstreams, route, run, section
+from harness.bindings import (
+    BackgroundTasks,
+    FakeClock,
+    FakeRateLimiter,
+    InMemoryKv,
+    RecordingSleep,
+    SqliteD1,
+    budget_counters,
+)
 from harness.fetcher import H11Fetcher
 from harness.planned import key_sha256, planned_config, runtime_config
 
@@ -41,8 +49,8 @@ TOOLS = [
         },
     }
 ]
-ALICE = VirtualKey(name="alice", sha256=key_sha256("k-alice"), scope="acme", tokens_per_day=10_000)
-ADMIN = VirtualKey(name="ops", sha256=key_sha256("k-ops"), scope="acme", admin=True)
+ALICE = PLAIN_KEY._replace(name="alice", sha256=key_sha256("k-alice"), scope="acme", tokens_per_day=10_000)
+ADMIN = PLAIN_KEY._replace(name="ops", sha256=key_sha256("k-ops"), scope="acme", admin=True)
 
 
 class Env:
@@ -82,6 +90,7 @@ def with_env(
             d1={"DB": db},
             rate_limits={"RATE_LIMITER": FakeRateLimiter(2, 60, clock)},
             secrets=SECRETS,
+            durable_objects={"BUDGETS": budget_counters()},
         )
         try:
             result = await body(Env(services, background, db, kv))
@@ -158,7 +167,7 @@ def test_chat_errors_are_gateway_errors_and_are_recorded(fresh_upstreams: Upstre
     async def body(env: Env) -> list[tuple[int, str | None]]:
         seen = []
         bob = Principal(
-            VirtualKey(name="bob", sha256=key_sha256("k-bob"), scope="b", allowed_models=frozenset({"other"}))
+            PLAIN_KEY._replace(name="bob", sha256=key_sha256("k-bob"), scope="b", allowed_models=frozenset({"other"}))
         )
         for principal, request in [
             (
@@ -193,7 +202,7 @@ def test_chat_when_every_candidate_fails_raises_a_5xx(fresh_upstreams: Upstreams
 
 def test_chat_counts_against_the_key_quota(fresh_upstreams: Upstreams) -> None:
     tight = {"alice": {"sha256": ALICE.sha256, "scope": "acme", "requests_per_day": 1}}
-    key = VirtualKey(name="alice", sha256=ALICE.sha256, scope="acme", requests_per_day=1)
+    key = PLAIN_KEY._replace(name="alice", sha256=ALICE.sha256, scope="acme", requests_per_day=1)
 
     async def body(env: Env) -> int:
         await chat(env.services, Principal(key), ask("one"), state=env.state)
@@ -306,3 +315,19 @@ def test_authorize_rejects_missing_keys_and_applies_the_rate_limit(fresh_upstrea
         rate_limit={"binding": "RATE_LIMITER", "key": "ip"},
     )
     assert statuses == [401, 200, 429]  # the limiter allows 2 per minute per IP; the 401 counted too
+
+
+def test_in_process_calls_reserve_against_budgets_like_http_ones(fresh_upstreams: Upstreams) -> None:
+    """RAG and agents call models through `internal`: the same reservation applies (here it cannot fit)."""
+
+    async def body(env: Env) -> ApiError:
+        with pytest.raises(ApiError) as raised:
+            await chat(env.services, Principal(ALICE), ask("hello", max_tokens=2), state=env.state)
+        return raised.value
+
+    budgets = {"tiny": {"scope": "tenant", "match": "acme", "limit_usd": 0.000001, "window": "day"}}
+    error = with_env(
+        fresh_upstreams, {"chat": route(("oa", "gpt-a"))}, body, budgets=budgets, budget_binding="BUDGETS"
+    )
+    assert (error.status, error.code) == (429, "budget_exceeded") and "'tiny'" in str(error)
+    assert fresh_upstreams.oa.calls == 0

@@ -38,7 +38,9 @@ def test_echo_answers_offline_after_the_provider_without_a_key_is_skipped(gw) ->
     assert completion.choices[0].message.content == ECHO_PREFIX + "hello there"
     assert completion.choices[0].finish_reason == "stop"
     assert completion.usage.prompt_tokens > 0 and completion.usage.completion_tokens > 0
-    assert completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
+    assert (
+        completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
+    )
     # One call: the keyless provider was skipped as not configured, not retried.
     assert raw.headers["x-edgestack-provider"] == "local" and raw.headers["x-edgestack-attempts"] == "1"
 
@@ -134,13 +136,24 @@ def test_tool_call_ids_differ_between_turns() -> None:
 
 
 def _provider(name: str, kind: str) -> Provider:
-    return Provider(name=name, kind=kind, base_url=None, api_key_secret=None, timeout_ms=1000, prices={})  # type: ignore[arg-type]
+    return Provider(  # type: ignore[arg-type]
+        name=name,
+        kind=kind,
+        base_url=None,
+        api_key_secret=None,
+        timeout_ms=1000,
+        prices={},
+        default_max_tokens=1024,
+        anthropic_betas=frozenset(),
+    )
 
 
 def test_the_stand_in_goes_last_even_when_it_is_fastest() -> None:
     providers = {"local": _provider("local", "local-echo"), "a": _provider("a", "openai")}
-    echo, real = Candidate("local", "echo"), Candidate("a", "m")
-    route_ = Route(alias="r", strategy="fastest", candidates=(echo, real))
+    echo, real = Candidate("local", "echo", 1), Candidate("a", "m", 1)
+    route_ = Route(  # only the candidates matter to the ordering
+        alias="r", strategy="fastest", candidates=(echo, real), retry=None, breaker=None, cache=None, kind="chat"  # type: ignore[arg-type]
+    )
     by_latency = order_fastest(route_, {"local/echo": 1.0, "a/m": 900.0}.get)
     assert by_latency == [echo, real]
     assert stand_ins_last(by_latency, providers) == [real, echo]

@@ -21,7 +21,8 @@ KEYS = {
     "globex": {"sha256": key_sha256("sk-globex"), "scope": "globex", "allowed_models": ["cached"]},
     "tiny": {"sha256": key_sha256("sk-tiny"), "requests_per_day": 2},
     "thrifty": {"sha256": key_sha256("sk-thrifty"), "tokens_per_day": 30},
-    "ops": {"sha256": key_sha256("sk-ops"), "admin": True},
+    "ops": {"sha256": key_sha256("sk-ops"), "admin": True, "operator": True},
+    "acme-admin": {"sha256": key_sha256("sk-acme-admin"), "scope": "acme", "admin": True},
 }
 
 
@@ -262,6 +263,9 @@ def test_usage_records_and_aggregation(gw, fresh_upstreams) -> None:
     assert by_key == {"acme": 3, "globex": 2}
     own = _usage(gw, key="sk-acme-2", group_by="key")  # a non-admin key sees only its own rows
     assert own["scope"] == "own" and own["data"] == []
+    tenant = _usage(gw, key="sk-acme-admin", group_by="key")  # a tenant admin: its scope's keys only
+    assert tenant["scope"] == "tenant"
+    assert {row["key"]: row["requests"] for row in tenant["data"]} == {"acme": 3}
     models = {row["model"] for row in _usage(gw)["data"]}  # default group_by=model
     assert {"gpt-a", "claude-c"} <= models
 
@@ -401,11 +405,15 @@ def test_sdk_errors_for_unknown_alias_and_wrong_method(gw) -> None:
 
 @pytest.mark.harness_only  # `edgestack dev` refuses such a stack file before the Worker starts
 def test_a_broken_gateway_section_answers_503_naming_the_key(fresh_upstreams) -> None:
-    sections = {"gateway": {**section(fresh_upstreams, _routes()), "keys": {"k": {"sha256": key_sha256("x")}}}}
+    sections = {
+        "gateway": {**section(fresh_upstreams, _routes()), "keys": {"k": {"sha256": key_sha256("x")}}}
+    }
     config = planned_config(sections, tuple(SECRETS))
     config["gateway"]["keys"]["k"]["allowed_models"] = ["ghost"]  # shipped as the loader would never ship it
     with GatewayHarness(config, SECRETS) as gw:
-        response = httpx.post(gw.base_url + "/v1/chat/completions", json={"model": "plain", "messages": HELLO})
+        response = httpx.post(
+            gw.base_url + "/v1/chat/completions", json={"model": "plain", "messages": HELLO}
+        )
     assert response.status_code == 503
     assert (
         "gateway.keys.k.allowed_models[0]: unknown model alias 'ghost'" in response.json()["error"]["message"]

@@ -9,10 +9,10 @@ from app.gateway.cache import CachedResponse, cache_key, decide, lookup, store
 from app.gateway.config import CachePolicy, parse_gateway_config
 from app.gateway.quotas import add_usage_statement, check_quota, seconds_until_utc_midnight, utc_day
 from app.gateway.usage import UsageQuery, UsageRecord, aggregate, insert_statement, parse_time
-from app.web.auth import VirtualKey, authenticate, hash_key, presented_key
+from app.web.auth import authenticate, hash_key, presented_key
 from app.web.errors import ApiError
 from app.web.ratelimit import RateLimitPolicy, enforce_rate_limit, limit_key
-from gateway_testing import run
+from gateway_testing import PLAIN_KEY, run
 from harness.bindings import FakeClock, FakeRateLimiter, InMemoryKv, SqliteD1
 from harness.planned import key_sha256, planned_config
 
@@ -68,7 +68,7 @@ ON = CachePolicy(enabled=True, ttl_s=600, max_temperature=0.5)
     ("policy", "has_kv", "body", "headers", "status", "ttl"),
     [
         (ON, True, BODY, {}, "MISS", 600),
-        (CachePolicy(enabled=False), True, BODY, {}, "BYPASS", 0),
+        (ON._replace(enabled=False), True, BODY, {}, "BYPASS", 0),
         (ON, False, BODY, {}, "BYPASS", 0),
         (ON, True, BODY, {"cf-aig-skip-cache": "true"}, "BYPASS", 0),
         (ON, True, BODY, {"x-edgestack-skip-cache": "1"}, "BYPASS", 0),
@@ -123,23 +123,25 @@ def test_cache_store_and_lookup_respect_ttl_and_api() -> None:
 
 CONFIG = parse_gateway_config(
     planned_config(
-        {"gateway": {
-            "usage_binding": "DB",
-            "providers": {"p": {"kind": "openai", "api_key_secret": "K"}},
-            "routes": {
-                "chat": {"candidates": [{"provider": "p", "model": "m"}]},
-                "other": {"candidates": [{"provider": "p", "model": "n"}]},
-            },
-            "keys": {
-                "acme": {
-                    "sha256": key_sha256("sk-acme"),
-                    "scope": "acme",
-                    "allowed_models": ["chat"],
-                    "requests_per_day": 2,
-                    "tokens_per_day": 100,
-                }
-            },
-        }}
+        {
+            "gateway": {
+                "usage_binding": "DB",
+                "providers": {"p": {"kind": "openai", "api_key_secret": "K"}},
+                "routes": {
+                    "chat": {"candidates": [{"provider": "p", "model": "m"}]},
+                    "other": {"candidates": [{"provider": "p", "model": "n"}]},
+                },
+                "keys": {
+                    "acme": {
+                        "sha256": key_sha256("sk-acme"),
+                        "scope": "acme",
+                        "allowed_models": ["chat"],
+                        "requests_per_day": 2,
+                        "tokens_per_day": 100,
+                    }
+                },
+            }
+        }
     )["gateway"]
 )
 
@@ -180,10 +182,10 @@ def test_public_gateway_treats_unknown_keys_as_anonymous() -> None:
 
 
 def test_rate_limit_keys_by_api_key_or_ip() -> None:
-    by_key = RateLimitPolicy("RL", "api_key")
+    by_key = RateLimitPolicy("RL", "api_key", 60)
     assert limit_key(by_key, "acme", "iphash") == "gw:key:acme"
     assert limit_key(by_key, None, "iphash") == "gw:ip:iphash"
-    assert limit_key(RateLimitPolicy("RL", "ip"), "acme", "iphash") == "gw:ip:iphash"
+    assert limit_key(RateLimitPolicy("RL", "ip", 60), "acme", "iphash") == "gw:ip:iphash"
 
 
 def test_rate_limit_429_carries_retry_after_and_a_missing_binding_fails_open() -> None:
@@ -228,7 +230,7 @@ def test_a_key_without_quotas_never_reads_d1() -> None:
         async def execute(self, sql, params=()):
             raise AssertionError("read D1")
 
-    run(check_quota(ExplodingD1(), VirtualKey(name="free", sha256="0" * 64), 0))  # type: ignore[arg-type]
+    run(check_quota(ExplodingD1(), PLAIN_KEY._replace(name="free"), 0))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- usage aggregation

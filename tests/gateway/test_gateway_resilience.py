@@ -8,7 +8,7 @@ import json
 import anthropic
 import openai
 import pytest
-from app.gateway.config import Candidate, Route
+from app.gateway.config import BreakerPolicy, CachePolicy, Candidate, RetryPolicy, Route
 from app.gateway.latency import KV_PREFIX
 from app.gateway.strategies import order_weighted, request_random
 from fakes.llm_upstreams import Fault
@@ -274,7 +274,15 @@ def test_cheapest_picks_the_lowest_estimated_cost(gateway, fresh_upstreams) -> N
 def test_weighted_follows_the_request_id_deterministically(gateway, fresh_upstreams) -> None:
     spec = route(("oa", "gpt-a", 1), ("ob", "gpt-b", 1), strategy="weighted")
     gw = gateway(section(fresh_upstreams, {"w": spec}))
-    local = Route("w", "weighted", (Candidate("oa", "gpt-a", 1), Candidate("ob", "gpt-b", 1)))
+    local = Route(
+        "w",
+        "weighted",
+        (Candidate("oa", "gpt-a", 1), Candidate("ob", "gpt-b", 1)),
+        RetryPolicy(max_attempts=3, backoff="exponential", base_delay_ms=100, max_total_ms=20_000),
+        BreakerPolicy(failure_threshold=5, cooldown_s=30),
+        CachePolicy(enabled=False, ttl_s=3600, max_temperature=None),
+        "chat",
+    )  # only the candidates matter to order_weighted
     client = openai_client(gw.base_url)
     seen = set()
     for i in range(12):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from app.gateway.breaker import CircuitBreakers
-from app.gateway.config import BreakerPolicy, Candidate, Price, Provider, RetryPolicy, Route
+from app.gateway.config import BreakerPolicy, CachePolicy, Candidate, Price, Provider, RetryPolicy, Route
 from app.gateway.dispatch import parse_retry_after
 from app.gateway.latency import KV_PREFIX, PUBLISH_INTERVAL_S, REFRESH_INTERVAL_S, LatencyTracker
 from app.gateway.strategies import (
@@ -23,20 +23,32 @@ from harness.bindings import InMemoryKv
 
 def _provider(name: str, prices: dict[str, Price]) -> Provider:
     return Provider(
-        name=name, kind="openai", base_url=None, api_key_secret=None, timeout_ms=1000, prices=prices
+        name=name,
+        kind="openai",
+        base_url=None,
+        api_key_secret=None,
+        timeout_ms=1000,
+        prices=prices,
+        default_max_tokens=4096,
+        anthropic_betas=frozenset(),
     )
 
 
 A, B, C = Candidate("a", "m-a", 1), Candidate("b", "m-b", 1), Candidate("c", "m-c", 1)
 PROVIDERS = {
-    "a": _provider("a", {"m-a": Price(input=1.0, output=10.0)}),  # cheap input, pricey output
-    "b": _provider("b", {"m-b": Price(input=4.0, output=4.0)}),
+    "a": _provider("a", {"m-a": Price(input=1.0, output=10.0, cached_input=None)}),  # cheap input, pricey output
+    "b": _provider("b", {"m-b": Price(input=4.0, output=4.0, cached_input=None)}),
     "c": _provider("c", {}),  # no price
 }
 
 
+RETRY = RetryPolicy(max_attempts=3, backoff="exponential", base_delay_ms=100, max_total_ms=20_000)
+BREAKER = BreakerPolicy(failure_threshold=5, cooldown_s=30)
+NO_CACHE = CachePolicy(enabled=False, ttl_s=3600, max_temperature=None)
+
+
 def _route(strategy: str, *candidates: Candidate) -> Route:
-    return Route(alias="r", strategy=strategy, candidates=candidates)  # type: ignore[arg-type]
+    return Route(alias="r", strategy=strategy, candidates=candidates, retry=RETRY, breaker=BREAKER, cache=NO_CACHE, kind="chat")  # type: ignore[arg-type]
 
 
 def test_fallback_keeps_the_configured_order() -> None:
@@ -56,7 +68,7 @@ def test_cheapest_uses_prices_and_the_estimated_tokens(prompt, completion, expec
 
 def test_cheapest_ties_keep_the_configured_order() -> None:
     twin = Candidate("a", "m-a", 1)
-    providers = {**PROVIDERS, "d": _provider("d", {"m-d": Price(input=1.0, output=10.0)})}
+    providers = {**PROVIDERS, "d": _provider("d", {"m-d": Price(input=1.0, output=10.0, cached_input=None)})}
     d = Candidate("d", "m-d", 1)
     assert order_cheapest(_route("cheapest", d, twin), providers, 100, 100) == [d, twin]
 
@@ -127,7 +139,7 @@ def test_success_resets_the_consecutive_failure_count() -> None:
     ],
 )
 def test_backoff_delays(backoff, delays) -> None:
-    policy = RetryPolicy(backoff=backoff, base_delay_ms=100)
+    policy = RETRY._replace(backoff=backoff, base_delay_ms=100)
     assert [policy.delay_ms(n) for n in (1, 2, 3)] == delays
 
 

@@ -187,9 +187,12 @@ def test_anthropic_client_streams_tool_use(gw, model) -> None:
 
 
 def test_models_list_for_both_sdks(gw) -> None:
-    assert sorted(m.id for m in openai_client(gw.base_url).models.list()) == ["to-anthropic", "to-openai"]
+    """Route aliases, and (the AI binding being bound) Workers AI's embedding models, each with its kind."""
+    for models in (openai_client(gw.base_url).models.list(), anthropic_client(gw.base_url).models.list()):
+        kinds = {m.id: m.kind for m in models}  # type: ignore[attr-defined]
+        assert {a: k for a, k in kinds.items() if k == "chat"} == {"to-anthropic": "chat", "to-openai": "chat"}
+        assert kinds["@cf/baai/bge-small-en-v1.5"] == "embeddings"
     assert openai_client(gw.base_url).models.retrieve("to-openai").id == "to-openai"
-    assert sorted(m.id for m in anthropic_client(gw.base_url).models.list()) == ["to-anthropic", "to-openai"]
 
 
 @pytest.mark.harness_only

@@ -425,7 +425,7 @@ def test_usage_is_the_same_from_either_side() -> None:
 def test_cost_uses_cached_input_price_for_cached_tokens() -> None:
     usage = TokenUsage(prompt_tokens=1_000_000, completion_tokens=500_000, cached_tokens=400_000)
     assert cost_usd(usage, Price(input=2.0, output=8.0, cached_input=0.5)) == pytest.approx(1.2 + 0.2 + 4.0)
-    assert cost_usd(usage, Price(input=2.0, output=8.0)) == pytest.approx(
+    assert cost_usd(usage, Price(input=2.0, output=8.0, cached_input=None)) == pytest.approx(
         2.0 + 4.0
     )  # no cached price: input price
     assert cost_usd(usage, None) == 0.0

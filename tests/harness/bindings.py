@@ -10,6 +10,9 @@ Each follows the documented behaviour of the real binding where it matters to ca
 - Workers AI text generation (https://developers.cloudflare.com/workers-ai/models/llama-3.1-8b-instruct/):
   `{response, usage}`, or an SSE byte stream of `{"response": ...}` events ending in `[DONE]` when
   `stream: true`. The fake answers deterministically from the prompt, for tests only.
+- Durable Object SQL storage (https://developers.cloudflare.com/durable-objects/api/sqlite-storage-api/):
+  synchronous `sql.exec`, `transactionSync` (does not nest), one alarm per object, `deleteAll`;
+  `InProcessObjectNamespace` addresses objects by name and runs each request against its object.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REPO = Path(__file__).resolve().parents[2]
 MIGRATIONS = REPO / "stacks" / "migrations" / "db"
 
 Clock = Callable[[], float]
+T = TypeVar("T")
 
 
 class FakeClock:
@@ -154,8 +158,11 @@ class FakeRateLimiter:
         return count <= self.limit_per_period
 
 
+EMBEDDING_DIMENSIONS = {"@cf/baai/bge-small-en-v1.5": 384, "@cf/baai/bge-base-en-v1.5": 768}
+
+
 class FakeWorkersAi:
-    """Deterministic text generation in the Workers AI output shape (tests only; never real text)."""
+    """Deterministic text generation and embeddings in the Workers AI output shapes (tests only)."""
 
     def __init__(self, fail_with: str | None = None) -> None:
         self.fail_with = fail_with
@@ -165,6 +172,13 @@ class FakeWorkersAi:
         self.calls.append((model, dict(inputs)))
         if self.fail_with:
             raise RuntimeError(self.fail_with)
+        if "text" in inputs:  # bge embedding models: {"text": [...]} -> {"shape", "data"}, <= 100 texts
+            texts = inputs["text"]
+            if model not in EMBEDDING_DIMENSIONS or not isinstance(texts, list) or len(texts) > 100:
+                raise RuntimeError(f"5006: Error: oneOf at '/' not met for {model}")
+            size = EMBEDDING_DIMENSIONS[model]
+            data = [[((sum(t.encode()) * (i + 1)) % 89) / 89 for i in range(size)] for t in texts]
+            return {"shape": [len(data), size], "data": data}
         messages = inputs.get("messages") or []
         last = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
         text = f"workers-ai: {last}"
@@ -211,3 +225,92 @@ class BackgroundTasks:
     async def drain(self) -> None:
         while self.pending:
             await asyncio.gather(*list(self.pending), return_exceptions=True)
+
+
+class FakeObjectStorage:
+    """A Durable Object's SQLite storage: `sql`, `transaction`, the alarm, `delete_all`."""
+
+    def __init__(self) -> None:
+        self.conn = sqlite3.connect(":memory:", isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.alarm_ms: float | None = None
+        self.in_transaction = False
+        self.statements = 0
+
+    def sql(self, query: str, *params: Any) -> list[dict[str, Any]]:
+        self.statements += 1
+        if len(query.encode()) > 100_000 or len(params) > 100:
+            raise ValueError("statement over the Durable Object SQL limits")
+        for value in params:
+            if isinstance(value, str) and len(value.encode()) > 2_000_000:
+                raise ValueError("string or BLOB too big")
+        cursor = self.conn.execute(query, params)
+        rows = [dict(r) for r in cursor.fetchall()] if cursor.description else []
+        cursor.close()
+        return rows
+
+    def transaction(self, work: Callable[[], T]) -> T:
+        if self.in_transaction:
+            raise RuntimeError("transactionSync does not nest")
+        self.in_transaction = True
+        self.conn.execute("BEGIN")
+        try:
+            result = work()
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        finally:
+            self.in_transaction = False
+        self.conn.execute("COMMIT")
+        return result
+
+    async def get_alarm(self) -> float | None:
+        return self.alarm_ms
+
+    async def set_alarm(self, at_ms: float) -> None:
+        self.alarm_ms = at_ms
+
+    async def delete_alarm(self) -> None:
+        self.alarm_ms = None
+
+    async def delete_all(self) -> None:
+        tables = self.sql("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        for row in tables:
+            self.conn.execute(f'DROP TABLE "{row["name"]}"')
+        self.alarm_ms = None
+
+
+class InProcessObjectNamespace:
+    """A Durable Object namespace binding (`fetch(name, path, method, body)`): one object per name,
+    made by `factory(storage)` on first use, each with its own `FakeObjectStorage`."""
+
+    def __init__(self, factory: Callable[[FakeObjectStorage], Any]) -> None:
+        self.factory = factory
+        self.objects: dict[str, Any] = {}
+        self.storages: dict[str, FakeObjectStorage] = {}
+        self.requests = 0
+        self.cpu_s = 0.0  # process CPU spent inside the objects (on Cloudflare: their own isolates)
+
+    async def fetch(
+        self, name: str, path: str, method: str = "GET", body: bytes | None = None
+    ) -> tuple[int, bytes]:
+        from app.http import HttpRequest
+
+        if name not in self.objects:
+            self.storages[name] = FakeObjectStorage()
+            self.objects[name] = self.factory(self.storages[name])
+        self.requests += 1
+        request = HttpRequest(
+            method=method, url=f"https://durable-object.internal{path}", headers={}, body=body or b""
+        )
+        started = time.process_time()
+        response = await self.objects[name].handle(request)  # no await inside: one synchronous transaction
+        self.cpu_s += time.process_time() - started
+        return response.status, response.body
+
+
+def budget_counters() -> InProcessObjectNamespace:
+    """The `BudgetCounter` namespace (`app.gateway.budget_counter`)."""
+    from app.gateway.budget_counter import BudgetCounterObject
+
+    return InProcessObjectNamespace(BudgetCounterObject)

@@ -1,5 +1,5 @@
 """`EDGESTACK_CONFIG` for tests, as the real planner ships it: stacks/local.yaml with the test's
-gateway/rag/agents sections (stack-file form; a section the test leaves out is removed), loaded by
+gateway/rag/agents/mcp sections (stack-file form; a section the test leaves out is removed), loaded by
 `load_stack` (validation and cross-checks) and planned by `plan`, whose config binding is returned.
 """
 
@@ -31,7 +31,7 @@ from infra.plan.worker_model import PlainTextBinding  # noqa: E402
 from infra.stackfile.extends import apply_overlay  # noqa: E402
 from infra.stackfile.load import load_stack  # noqa: E402
 
-SECTIONS = ("gateway", "rag", "agents")
+SECTIONS = ("gateway", "rag", "agents", "mcp")
 _BUNDLE = Bundle("entry.py", (), "0" * 64)  # the config does not depend on the code
 
 

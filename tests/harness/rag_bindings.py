@@ -32,16 +32,6 @@ class FakeR2:
         self.objects: dict[str, tuple[bytes, R2ObjectInfo]] = {}
         self.puts = 0
 
-    async def get_bytes(self, key: str) -> bytes | None:
-        found = self.objects.get(key)
-        return found[0] if found else None
-
-    async def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        await self.put_object(key, data, content_type, {})
-
-    async def list_keys(self, prefix: str = "") -> list[str]:
-        return sorted(k for k in self.objects if k.startswith(prefix))
-
     async def delete(self, key: str) -> None:
         self.objects.pop(key, None)
 

@@ -49,10 +49,6 @@ def rag_section(**overrides: Any) -> dict[str, Any]:
     return base
 
 
-# The world's index also filters on `year` (rag.filter_keys needs a metadata index per key).
-YEAR_INDEX = {"bindings": {"vectorize": {"VECTORS": {"metadata_indexes": {"year": "number"}}}}}
-
-
 class GeneratingAi(HashingAi):
     """Embeddings from the hashing embedder; text generation in Workers AI's `{response, usage}` shape
     (https://developers.cloudflare.com/workers-ai/models/llama-3.1-8b-instruct/), scripted by the test."""
@@ -95,12 +91,21 @@ LLM_GATEWAY = {
 
 
 class RagWorld:
-    def __init__(self, public: bool = False, lag: bool = False, llm: bool = False, **rag: Any) -> None:
+    def __init__(
+        self,
+        public: bool = False,
+        lag: bool = False,
+        llm: bool = False,
+        indexes: dict[str, str] | None = None,
+        **rag: Any,
+    ) -> None:
+        """`indexes`: more Vectorize metadata indexes (for filter keys beyond category and year)."""
         ISOLATE.reset()
         self.clock = FakeClock()
         self.background = BackgroundTasks()
         self.r2 = FakeR2()
-        self.vectors = FakeVectorize({"tenant": "string", "category": "string", "year": "number"}, lag=lag)
+        all_indexes = {"tenant": "string", "category": "string", "year": "number", **(indexes or {})}
+        self.vectors = FakeVectorize(all_indexes, lag=lag)
         self.db = SqliteD1()
         self.keywords = SqliteD1(KEYWORD_MIGRATIONS)
         self.faq = InMemoryKv(self.clock)
@@ -109,7 +114,9 @@ class RagWorld:
         if llm:
             rag = {"generation": "llm", "generation_alias": "rag-llm", **rag}
         gateway = {"public": public, "keys": KEYS, **(LLM_GATEWAY if llm else {})}
-        self.config = planned_config({"gateway": gateway, "rag": rag_section(**rag)}, overlay=YEAR_INDEX)
+        # The world's index also filters on `year` (rag.filter_keys needs a metadata index per key).
+        overlay = {"bindings": {"vectorize": {"VECTORS": {"metadata_indexes": {"year": "number", **(indexes or {})}}}}}
+        self.config = planned_config({"gateway": gateway, "rag": rag_section(**rag)}, overlay=overlay)
 
     def services(self) -> Services:
         return Services(

@@ -39,6 +39,7 @@ from .bindings import (  # noqa: E402
     InMemoryKv,
     RecordingSleep,
     SqliteD1,
+    budget_counters,
 )
 from .fetcher import H11Fetcher  # noqa: E402
 from .planned import runtime_config  # noqa: E402
@@ -57,6 +58,7 @@ class HarnessBindings:
     rate_limits: dict[str, FakeRateLimiter] = field(default_factory=dict)
     ai: FakeWorkersAi | None = None
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
+    durable_objects: dict[str, Any] = field(default_factory=dict)
 
 
 def default_bindings(
@@ -76,6 +78,7 @@ def default_bindings(
         d1={"DB": SqliteD1()},
         rate_limits={"RATE_LIMITER": FakeRateLimiter(rate_limit[0], rate_limit[1], clock)},
         ai=FakeWorkersAi(),
+        durable_objects={"BUDGETS": budget_counters()},
     )
 
 
@@ -103,6 +106,7 @@ class GatewayHarness:
             rate_limits=self.bindings.rate_limits,
             ai=self.bindings.ai,
             secrets=dict(secrets or {}),
+            durable_objects=self.bindings.durable_objects,
         )
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="gateway-harness", daemon=True)

@@ -153,7 +153,7 @@ class DevRuntimeTarget:
             folder = Path(tmp)
             stack = yaml.safe_load((REPO / "stacks" / "local.yaml").read_text())
             stack["gateway"] = dict(config["gateway"])
-            for section in ("rag", "agents"):  # they name the local stack's aliases; the test's routes differ
+            for section in ("rag", "agents", "mcp"):  # they name the local stack's aliases; the test's routes differ
                 if section in config:
                     stack[section] = dict(config[section])  # the test brings its own
                 else:

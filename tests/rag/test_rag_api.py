@@ -210,7 +210,7 @@ def test_vectors_not_yet_applied_by_vectorize_are_not_served_after_delete() -> N
             "metadata.tenant",
             "reserved",
         ),
-        ("PUT", "/v1/documents/p", b"%PDF", "application/pdf", 415, "content-type", "content-type"),
+        ("PUT", "/v1/documents/p", b"\x89PNG", "image/png", 415, "content-type", "content-type"),
         (
             "POST",
             "/v1/rag/search",

@@ -241,3 +241,27 @@ def test_html_json_metadata_and_filters_on_the_local_vectorize_and_d1(base_url: 
             assert "f/ops.json" not in [h["doc_id"] for h in hits] and "f/sales.json" in [
                 h["doc_id"] for h in hits
             ]
+
+
+def test_a_pdf_and_a_docx_made_here_are_searchable_after_upload(base_url: str) -> None:
+    from harness.documents import DOCX_TYPE, PDF_TYPE, docx_with, encrypted_pdf, pdf_with_text
+
+    pdf = pdf_with_text(["Harbour crane inspection", "Crane 7 cables are load tested every spring."])
+    docx = docx_with("Canteen", ["The canteen serves lentil soup on Thursdays."])
+    with _client(base_url, WRITER) as client:
+        for doc_id, data, kind in (("rich/crane.pdf", pdf, PDF_TYPE), ("rich/canteen.docx", docx, DOCX_TYPE)):
+            put = client.put(f"/v1/documents/{doc_id}", content=data, headers={"content-type": kind})
+            assert put.status_code in (200, 202), put.text  # the DOCX is over inline_max_bytes: queued
+            deadline = time.monotonic() + 60
+            while client.get(f"/v1/documents/{doc_id}").json()["status"] == "indexing" and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert client.get(f"/v1/documents/{doc_id}").json()["status"] == "ready"
+            assert client.get(f"/v1/documents/{doc_id}/content").content == data
+        for query, expected in (("crane cables load tested", "rich/crane.pdf"), ("lentil soup", "rich/canteen.docx")):
+            hits = client.post("/v1/rag/search", json={"query": query, "mode": "keyword"}).json()["data"]
+            assert hits and hits[0]["doc_id"] == expected, hits
+        refused = client.put(
+            "/v1/documents/rich/locked.pdf", content=encrypted_pdf(["secret"]), headers={"content-type": PDF_TYPE}
+        )
+        assert refused.status_code == 422 and "encrypted" in refused.json()["error"]["message"]
+        assert client.get("/v1/documents/rich/locked.pdf").status_code == 404

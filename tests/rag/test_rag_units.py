@@ -8,10 +8,11 @@ import sqlite3
 
 import pytest
 from app.rag.chunking import MAX_EMBED_TOKENS, chunk_document, token_estimate
+from app.rag.config import Fusion
 from app.rag.faq import cache_key, normalize_question
 from app.rag.filters import Filter, parse_filter
+from app.rag.fusion import fuse
 from app.rag.ids import MAX_VECTOR_ID_BYTES, check_doc_id, namespace, vector_id
-from app.rag.retrieval import rrf_fuse
 from app.web.errors import ApiError
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -62,13 +63,21 @@ def test_token_dense_text_is_split_under_the_model_limit() -> None:
     assert len(chunks) > 1 and all(token_estimate(c.embedding_text("t")) <= MAX_EMBED_TOKENS for c in chunks)
 
 
+def _ranked(items: list[str]) -> list[tuple[str, float]]:
+    return [(item, 1.0 / (n + 1)) for n, item in enumerate(items)]
+
+
+def rrf_fuse(rankings: list[list[str]]) -> list[tuple[str, float]]:
+    return fuse(_ranked(rankings[0]), _ranked(rankings[1]), Fusion("rrf", 1.0, 1.0))
+
+
 def test_rrf_rewards_agreement_between_rankings() -> None:
     fused = rrf_fuse([["a", "b", "c"], ["c", "b", "d"]])
     assert [item for item, _ in fused][:2] == ["b", "c"] or [item for item, _ in fused][:2] == ["c", "b"]
     scores = dict(fused)
     assert scores["b"] == pytest.approx(2 / 62) and scores["a"] == pytest.approx(1 / 61)
     assert scores["c"] == pytest.approx(1 / 63 + 1 / 61) and scores["c"] > scores["b"] > scores["a"]
-    assert rrf_fuse([[], []]) == [] and [i for i, _ in rrf_fuse([["x", "y"]])] == ["x", "y"]
+    assert rrf_fuse([[], []]) == [] and [i for i, _ in rrf_fuse([["x", "y"], []])] == ["x", "y"]
 
 
 _values = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(["a", "b", "1"]))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from infra.dev.host_config import HttpLimits
 from infra.dev.session import DevOptions, DevSession
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,7 +40,9 @@ class RunningRuntime:
         self.url = ready.url
 
 
-def start_runtime(stack: Path, worker_src: Path, state: Path, *, port: int = 0) -> RunningRuntime:
+def start_runtime(
+    stack: Path, worker_src: Path, state: Path, *, port: int = 0, http_limits: HttpLimits | None = None
+) -> RunningRuntime:
     log_file = state.parent / f"{state.name}-host.log"
     session = DevSession(
         DevOptions(
@@ -50,6 +53,7 @@ def start_runtime(stack: Path, worker_src: Path, state: Path, *, port: int = 0) 
             auto_install=False,
             embedder="hashing",
             log_file=log_file,
+            http_limits=http_limits,
         ),
         out=lambda text: None,
     )

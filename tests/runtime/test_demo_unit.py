@@ -16,6 +16,7 @@ for entry in (REPO / "worker_src", REPO / "tests"):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
+from app.agents.protocol import object_name  # noqa: E402
 from app.bindings import R2ObjectInfo, Vector, VectorMatch, VectorQuery  # noqa: E402
 from app.config import BuildInfo  # noqa: E402
 from app.demo import demo, demo_vector, handle_object_request  # noqa: E402
@@ -144,3 +145,13 @@ def test_object_side_rejects_other_paths() -> None:
     request = HttpRequest(method="GET", url="https://do.internal/demo/visit", headers={})
     response = asyncio.run(handle_object_request(request, SqliteObjectStorage()))
     assert response.status == 404
+
+
+def test_a_demo_name_can_never_address_an_agents_object() -> None:
+    """`?name=` is the caller's: spelled like an agent's object name, it still names a demo object."""
+    victim = object_name("tenant-a", "victim")
+    services, objects = _services(), InProcessObjects()
+    request = HttpRequest(method="GET", url=f"http://local/demo?name={victim}", headers={})
+    report = json.loads(asyncio.run(demo(request, services, objects, dimensions=8)).body)
+    assert list(objects.storages) == ['demo:["agent","tenant-a","victim"]']
+    assert report["durable_object"]["object"] != victim

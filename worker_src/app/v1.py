@@ -1,4 +1,4 @@
-"""The `/v1` front door: one route table, one authorization, one error shape.
+"""The `/v1` front door (and `/mcp`, which shares its keys): one route table, one authorization, one error shape.
 
 Every `/v1` request goes through `handle_v1`: find the route (404 / 405 with `Allow` here), then
 authorize the caller once (per-IP rate limit, virtual key, per-key rate limit: `web.auth.authorize`)
@@ -11,15 +11,16 @@ isolate pays for RAG or agents only when it serves them (see app/router.py).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
-from .gateway.http import chat_route, gateway_config, models_route, refuse_chat, usage_route
+from .gateway.endpoints import count_tokens_route, embeddings_route, refuse_model_request, responses_route
+from .gateway.http import budgets_route, chat_route, gateway_config, models_route, refuse_chat, usage_route
 from .http import HttpRequest, HttpResponse
 from .services import Services
 from .web.auth import Caller, authorize, client_ip_hash
 from .web.errors import ApiError, error_api
+from .web.jsonbody import JsonBodyError, read_json
 from .web.log import log_event
 from .web.request import method_not_allowed
 
@@ -50,17 +51,22 @@ def _rag_model(services: Services) -> str | None:
     return rag_model(services.config)
 
 
-def _asks_rag_model(request: HttpRequest, services: Services) -> bool:
+def _mentions_rag_model(request: HttpRequest, services: Services) -> bool:
+    """Whether the body's bytes hold the RAG model's name; never parses (also used before the
+    caller is authenticated)."""
     name = _rag_model(services)
-    return name is not None and f'"{name}"'.encode() in request.body and _body_model(request) == name
+    return name is not None and f'"{name}"'.encode() in request.body
 
 
-def _body_model(request: HttpRequest) -> object:
+def _asks_rag_model(request: HttpRequest, services: Services) -> bool:
+    """Whether an authenticated caller's chat completion names the RAG model (the body is parsed)."""
+    if not _mentions_rag_model(request, services):
+        return False
     try:
-        body = json.loads(request.body)
-    except ValueError:
-        return None
-    return body.get("model") if isinstance(body, dict) else None
+        body = read_json(request.body)
+    except JsonBodyError:
+        return False  # the chat path answers with the 400 naming the problem
+    return isinstance(body, dict) and body.get("model") == _rag_model(services)
 
 
 async def _chat_completions(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
@@ -72,7 +78,8 @@ async def _chat_completions(request: HttpRequest, services: Services, caller: Ca
 
 
 def _refuse_chat_completions(request: HttpRequest, services: Services, error: ApiError) -> HttpResponse:
-    if _asks_rag_model(request, services):
+    # Refused before authentication: the body is not parsed, its bytes are only searched.
+    if _mentions_rag_model(request, services):
         return error.to_response("openai")
     return refuse_chat(request, services, error)
 
@@ -93,18 +100,36 @@ async def _agents(request: HttpRequest, services: Services, caller: Caller) -> H
     return await handle_agents_route(request, services, caller)
 
 
+async def _mcp(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
+    from .mcp.transport import handle_mcp
+
+    return await handle_mcp(request, services, caller)
+
+
+def _refuse_mcp(request: HttpRequest, services: Services, error: ApiError) -> HttpResponse:
+    from .mcp.transport import refuse_mcp
+
+    return refuse_mcp(request, services, error)
+
+
 ROUTES: tuple[V1Route, ...] = (
     V1Route("/v1/chat/completions", ("POST",), _chat_completions, _refuse_chat_completions),
     V1Route("/v1/messages", ("POST",), chat_route, refuse_chat),
+    V1Route("/v1/messages/count_tokens", ("POST",), count_tokens_route),
+    V1Route("/v1/responses", ANY, responses_route, refuse_model_request),
+    V1Route("/v1/responses/", ANY, responses_route, refuse_model_request),
+    V1Route("/v1/embeddings", ("POST",), embeddings_route, refuse_model_request),
     V1Route("/v1/models", GET, _models),
     V1Route("/v1/models/", GET, _models),
     V1Route("/v1/usage", GET, usage_route),
+    V1Route("/v1/budgets", GET, budgets_route),
     V1Route("/v1/documents", ANY, _rag),
     V1Route("/v1/documents/", ANY, _rag),
     V1Route("/v1/rag/", ANY, _rag),
     V1Route("/v1/agents/", ANY, _agents),
     V1Route("/v1/tools", ANY, _agents),
     V1Route("/v1/tools/", ANY, _agents),
+    V1Route("/mcp", ("POST",), _mcp, _refuse_mcp),  # MCP (Streamable HTTP), same keys as /v1
 )
 
 

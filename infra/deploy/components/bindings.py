@@ -1,4 +1,4 @@
-"""Planned Worker bindings to provider binding fields.
+"""Planned Worker bindings to provider binding fields (each binding type knows its own: `wire_fields`).
 
 One conversion, two argument types: `WorkerVersionBindingArgsDict` for the versioned upload and
 `WorkersScriptBindingArgsDict` for the migration-carrying script upload (pulumi-cloudflare's
@@ -16,14 +16,7 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 
 from infra.plan.planned_resource import PlannedResource
-from infra.plan.worker_model import (
-    AiBinding,
-    DurableObjectBinding,
-    PlainTextBinding,
-    RateLimitBinding,
-    SecretTextBinding,
-    WorkerBinding,
-)
+from infra.plan.worker_model import WorkerBinding
 
 BindingFields = dict[str, Any]
 
@@ -34,22 +27,12 @@ def waits_for(planned: PlannedResource, created: Mapping[str, pulumi.Resource]) 
     return [created[name] for name in planned.depends_on]
 
 
-def static_fields(binding: WorkerBinding, secrets: dict[str, pulumi.Output[str]]) -> BindingFields:
-    """Fields of a binding that needs no resource of the plan (everything but storage bindings)."""
-    fields: BindingFields = {"name": binding.name, "type": binding.type}
-    if isinstance(binding, DurableObjectBinding):
-        fields["class_name"] = binding.class_name
-    elif isinstance(binding, AiBinding):
-        pass
-    elif isinstance(binding, RateLimitBinding):
-        fields["namespace_id"] = binding.namespace_id
-        fields["simple"] = {"limit": binding.limit, "period": binding.period}
-    elif isinstance(binding, PlainTextBinding):
-        fields["text"] = binding.text
-    elif isinstance(binding, SecretTextBinding):
-        fields["text"] = secrets[binding.config_key]
-    else:
-        raise TypeError(f"{binding.name}: {type(binding).__name__} is bound by a resource component")
+def binding_fields(binding: WorkerBinding, deployed: Mapping[str, pulumi.Input[str]]) -> BindingFields:
+    """The binding's provider fields: its plan-time wire fields, plus its `deployed_field` from
+    `deployed` (binding name -> a created resource's id or name, or a secret's value)."""
+    fields: BindingFields = binding.wire_fields()
+    if binding.deployed_field is not None:
+        fields[binding.deployed_field] = deployed[binding.name]
     return fields
 
 

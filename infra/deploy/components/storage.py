@@ -3,7 +3,6 @@ provisioner hooks (the program wires in the dynamic providers) Vectorize indexes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -12,17 +11,8 @@ import pulumi_cloudflare as cloudflare
 
 from infra.plan.model import D1MigrationsPlan, StoragePlan, VectorizeIndexPlan
 from infra.plan.planned_resource import PlannedResource, Token
-from infra.plan.worker_model import (
-    D1Binding,
-    KvBinding,
-    QueueBinding,
-    R2Binding,
-    ResourceBinding,
-    VectorizeBinding,
-    WorkerBinding,
-)
 
-from .bindings import BindingFields, waits_for
+from .bindings import waits_for
 
 
 @dataclass(frozen=True)
@@ -66,12 +56,10 @@ class Storage(pulumi.ComponentResource):
         name: str,
         args: StoragePlan,
         *,
-        bindings: Sequence[WorkerBinding],
         index_provisioner: IndexProvisioner,
         d1_migrator: D1Migrator,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`bindings` are the Worker's; the storage ones get their resource's id or name."""
         super().__init__(Token.STORAGE.value, name, None, opts)
         self._plan = args
         account = args.account_id
@@ -115,7 +103,6 @@ class Storage(pulumi.ComponentResource):
         self.created.update({index.name: self.indexes[index.binding].resource for index in args.vectorize})
         self.created.update({spec.name: self.d1_migrations[spec.binding] for spec in args.d1_migrations})
 
-        self._bindings: dict[str, ResourceBinding] = {b.name: b for b in bindings if isinstance(b, ResourceBinding)}
         self.register_outputs({"ids": self.ids()})
 
     def ids(self) -> dict[str, pulumi.Output[str]]:
@@ -127,22 +114,12 @@ class Storage(pulumi.ComponentResource):
         ids.update({queue.name: self.queues[queue.binding].id for queue in plan.queues})
         return ids
 
-    def binding_fields(self, name: str) -> BindingFields:
-        binding = self._bindings[name]
-        fields: BindingFields = {"name": binding.name, "type": binding.type}
-        if isinstance(binding, KvBinding):
-            fields["namespace_id"] = self.kv_namespaces[name].id
-        elif isinstance(binding, D1Binding):
-            fields["id"] = self.databases[name].id
-        elif isinstance(binding, R2Binding):
-            fields["bucket_name"] = self.buckets[name].name
-        elif isinstance(binding, QueueBinding):
-            fields["queue_name"] = self.queues[name].queue_name
-        elif isinstance(binding, VectorizeBinding):
-            fields["index_name"] = self.indexes[name].index_name
-        else:
-            raise TypeError(f"{name}: {type(binding).__name__} is not a storage binding")
-        return fields
-
-    def has_binding(self, name: str) -> bool:
-        return name in self._bindings
+    def deployed_values(self) -> dict[str, pulumi.Input[str]]:
+        """Binding name -> the created resource's id or name its binding carries (`deployed_field`)."""
+        plan = self._plan
+        values: dict[str, pulumi.Input[str]] = {kv.binding: self.kv_namespaces[kv.binding].id for kv in plan.kv}
+        values.update({db.binding: self.databases[db.binding].id for db in plan.d1})
+        values.update({bucket.binding: self.buckets[bucket.binding].name for bucket in plan.r2})
+        values.update({queue.binding: self.queues[queue.binding].queue_name for queue in plan.queues})
+        values.update({index.binding: self.indexes[index.binding].index_name for index in plan.vectorize})
+        return values

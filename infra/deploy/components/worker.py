@@ -15,15 +15,9 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 
 from infra.plan.planned_resource import Token
-from infra.plan.worker_model import (
-    DurableObjectBinding,
-    ResourceBinding,
-    VersionShare,
-    WorkerBinding,
-    WorkerPlan,
-)
+from infra.plan.worker_model import VersionShare, WorkerPlan
 
-from .bindings import BindingFields, static_fields, version_binding_args, waits_for
+from .bindings import BindingFields, binding_fields, version_binding_args, waits_for
 from .durable_objects import DurableObjects
 from .storage import Storage
 
@@ -43,13 +37,11 @@ class Worker(pulumi.ComponentResource):
         secrets: Mapping[str, pulumi.Output[str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`secrets` maps each secret binding's config key to its (secret) value. Every resource waits
+        """`secrets` maps each secret binding's name to its (secret) value. Every resource waits
         for what its plan `depends_on` names, among this component's resources and `storage`'s."""
         super().__init__(Token.WORKER_COMPONENT.value, name, None, opts)
         self._plan = args
-        self._storage = storage
-        self._secrets = dict(secrets)
-        self._static = {b.name: b for b in args.bindings if not isinstance(b, ResourceBinding)}
+        deployed = {**storage.deployed_values(), **secrets}
         created: dict[str, pulumi.Resource] = dict(storage.created)
 
         self.worker = cloudflare.Worker(
@@ -63,7 +55,7 @@ class Worker(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         created[args.script.name] = self.worker
-        fields = [self.binding_fields(b.name) for b in args.bindings]
+        fields = [binding_fields(b, deployed) for b in args.bindings]
         self.durable_objects = DurableObjects(
             f"{args.name_prefix}-durable-objects",
             args,
@@ -144,14 +136,6 @@ class Worker(pulumi.ComponentResource):
             assert self.version is not None
             return {"version_id": self.version.id, "percentage": share.percentage}
         return {"version_id": share.version_id or "", "percentage": share.percentage}
-
-    def binding_fields(self, name: str) -> BindingFields:
-        if self._storage.has_binding(name):
-            return self._storage.binding_fields(name)
-        binding: WorkerBinding = self._static[name]
-        if isinstance(binding, DurableObjectBinding):
-            return static_fields(binding, {})
-        return static_fields(binding, self._secrets)
 
     def ids(self) -> dict[str, pulumi.Output[str]]:
         """Resource id by logical name."""

@@ -7,9 +7,10 @@ from typing import Any
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
 
 from infra.deploy.cloudflare_api import TOKEN_CONFIG_KEY, CloudflareApi, connect, resolve_token
+from infra.errors import EdgestackError
 
 
-class ProviderError(RuntimeError):
+class ProviderError(EdgestackError, RuntimeError):
     """A one-line error a provider raises for the user (Pulumi prints it under the resource)."""
 
 

@@ -22,7 +22,7 @@ class IndexConfig:
     account_id: str
     index_name: str
     dimensions: int
-    metric: str
+    metric: str = "cosine"
     description: str = ""
     metadata_indexes: Mapping[str, str] = field(default_factory=dict)
     adopt_existing: bool = False

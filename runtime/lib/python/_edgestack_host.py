@@ -5,6 +5,7 @@ entrypoint and Durable Object classes, and calls their handlers with the argumen
 workerd applies (`python_from_rpc` on the way in, `python_to_rpc` on the way out).
 """
 
+import asyncio
 import importlib
 import inspect
 import sys
@@ -108,6 +109,51 @@ def last_error_line(message):
     """The final `Type: message` line of a Python traceback string."""
     lines = [line for line in str(message).strip().splitlines() if line.strip()]
     return lines[-1].strip() if lines else "error"
+
+
+# ---------------------------------------------------------------- the Worker's own CPU
+# After its import, every piece of Python the Worker runs runs inside an asyncio handle: Pyodide's
+# event loop schedules each step of each task with `setTimeout`. The CPU spent inside handles is the
+# Worker's own (its Python, and the Pyodide/JS glue it calls synchronously, binding calls included),
+# apart from the host's HTTP server and the storage processes, which run between handles. It is read
+# from `process.cpuUsage()` (CPU, not wall time, so a busy machine's descheduling does not count) around
+# each handle. The host reports the totals in `GET /__edgestack/status` (`workerCpu`); benchmarks
+# divide their growth over sequential requests by the request count.
+_WORKER_CPU = [0.0, 0.0, 0]  # CPU microseconds, wall seconds, handles
+_handle_run = asyncio.Handle._run
+_cpu_micros = js.edgestackCpuMicros  # set by python-runtime.mjs: process.cpuUsage(), user + system
+
+
+def _timed_handle_run(self):
+    cpu, wall = _cpu_micros(), time.perf_counter()
+    try:
+        return _handle_run(self)
+    finally:
+        _WORKER_CPU[0] += _cpu_micros() - cpu
+        _WORKER_CPU[1] += time.perf_counter() - wall
+        _WORKER_CPU[2] += 1
+
+
+asyncio.Handle._run = _timed_handle_run
+
+
+def _meter_cost_us(calls=500):
+    """What one reading costs: about one reading per handle falls inside the measured window."""
+    started = time.perf_counter()
+    for _ in range(calls):
+        _cpu_micros()
+    return (time.perf_counter() - started) * 1e6 / calls
+
+
+_METER_US = _meter_cost_us()
+
+
+def worker_cpu():
+    """[CPU ms, wall ms spent running the Worker's asyncio handles (the meter's own cost taken out),
+    handles run, the meter's cost per handle in µs] since the host started."""
+    cpu_us = max(0.0, _WORKER_CPU[0] - _WORKER_CPU[2] * _METER_US)
+    wall_ms = max(0.0, _WORKER_CPU[1] * 1000 - _WORKER_CPU[2] * _METER_US / 1000)
+    return to_js([cpu_us / 1000, wall_ms, _WORKER_CPU[2], _METER_US])
 
 
 _ = js  # keep `js` importable for host snippets

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..config import Reader, RuntimeConfig, SectionCache
+from ..config import ConfigError, RuntimeConfig
+from ..sections import Reader, SectionCache
+from ..web.errors import ApiError
 
 
 class AgentsConfig(NamedTuple):
@@ -24,6 +26,7 @@ class AgentsConfig(NamedTuple):
     tool_timeout_ms: int
     tool_cache_ttl_s: int
     max_schedules: int
+    tool_secrets: tuple[str, ...]  # the only Worker secrets a tool's secret_headers may name
     own_hosts: tuple[str, ...]  # the stack's zones/domains/route hosts (added by the planner)
 
 
@@ -46,6 +49,7 @@ def parse_agents_config(section: Any) -> AgentsConfig:
         tool_timeout_ms=reader.integer("tool_timeout_ms", minimum=1),
         tool_cache_ttl_s=reader.integer("tool_cache_ttl_s"),
         max_schedules=reader.integer("max_schedules", minimum=1),
+        tool_secrets=tuple(reader.strings("tool_secrets")),
         own_hosts=tuple(h.lower() for h in reader.strings("own_hosts")),
     )
 
@@ -58,3 +62,14 @@ def agents_config(config: RuntimeConfig) -> AgentsConfig | None:
     `app.config.ConfigError` when it is unusable."""
     agents = _SECTION.get(config)
     return agents if agents is not None and agents.enabled else None
+
+
+def serving_agents_config(config: RuntimeConfig) -> AgentsConfig:
+    """The agents section for a request: `ApiError` 503 when it is unusable, 404 when agents are off."""
+    try:
+        agents = agents_config(config)
+    except ConfigError as error:
+        raise ApiError(503, "misconfigured", f"agents misconfigured: {error}") from None
+    if agents is None:
+        raise ApiError(404, "not_found", "agents are not enabled on this stack")
+    return agents

@@ -21,7 +21,7 @@ from typing import Any, Literal, NamedTuple
 
 from ..gateway.internal import ChatResult, InternalChatRequest, StreamItem, TextDelta, ToolCall
 from .config import AgentsConfig
-from .runner import ToolContext, error_result, run_tool
+from .runner import ToolContext, error_result, result_text, run_tool
 from .store import AgentStore, Message, PendingApproval, bound_text
 from .tools import ToolSpec
 
@@ -138,8 +138,11 @@ class Turn:
         async for event in self._loop(Counters()):
             yield event
 
-    async def resume(self, call_id: str, approve: bool, reason: str | None) -> AsyncIterator[TurnEvent]:
-        """Resolve a pending approval: run the tool, or tell the model it was refused; then go on."""
+    async def resume(
+        self, call_id: str, approve: bool, reason: str | None, approver: str | None
+    ) -> AsyncIterator[TurnEvent]:
+        """Resolve a pending approval: run the tool, or tell the model it was refused; then go on.
+        The stored tool result names the approver's key (`approved_by` / `refused_by`)."""
         pending = {p.call_id: p for p in self.store.pending()}
         approval = pending[call_id]
         saved = self.store.meta_json(COUNTERS_KEY) or {}
@@ -151,6 +154,7 @@ class Turn:
             content = error_result(
                 "the user refused this tool call" + (f": {reason}" if reason else "") + "; do not retry it"
             )
+        content = _with_approver(content, approve, approver)
         self.added.append(self.store.resolve_pending(call_id, content))
         yield ToolResultEvent(call_id, approval.tool, content)
         still = self.store.pending()
@@ -264,9 +268,12 @@ class Turn:
             return error_result(f"tool {name!r} was stopped: the turn's time budget ran out")
 
     def _save(self, counters: Counters) -> None:
-        self.store.set_meta(
-            COUNTERS_KEY, json.dumps({"model_calls": counters.model_calls, "tool_calls": counters.tool_calls})
-        )
+        paused = {
+            "model_calls": counters.model_calls,
+            "tool_calls": counters.tool_calls,
+            "started_by": self.tool_context.key_name,  # the resumed turn runs as this key
+        }
+        self.store.set_meta(COUNTERS_KEY, json.dumps(paused))
 
     def _outcome(
         self,
@@ -280,6 +287,31 @@ class Turn:
                 (m.content for m in reversed(self.added) if m.role == "assistant" and m.content), None
             )
         return TurnOutcome(status, output, list(self.added), pending, reason)
+
+
+class PausedTurn(NamedTuple):
+    known: bool  # False: paused before the starter was recorded
+    started_by: str | None  # the virtual key name (None: anonymous on a public stack)
+
+
+def paused_turn(store: AgentStore) -> PausedTurn:
+    saved = store.meta_json(COUNTERS_KEY) or {}
+    if "started_by" not in saved:
+        return PausedTurn(False, None)
+    starter = saved["started_by"]
+    return PausedTurn(True, starter if isinstance(starter, str) else None)
+
+
+def _with_approver(content: str, approved: bool, approver: str | None) -> str:
+    """The tool result with who approved (or refused) it, as stored in the history."""
+    field = "approved_by" if approved else "refused_by"
+    try:
+        payload = json.loads(content)
+    except ValueError:  # cut by max_tool_output_chars: keep the text as it is
+        payload = None
+    if isinstance(payload, dict):
+        return result_text({field: approver, **payload})
+    return result_text({field: approver, "output": content})
 
 
 async def _close(replies: AsyncIterator[Any]) -> None:

@@ -18,26 +18,31 @@ from ..config import ConfigError
 from ..gateway.internal import InternalChatRequest, StreamItem, chat, key_principal, stream_chat
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
-from ..web.errors import ApiError
+from ..web.errors import ApiError, bad_request
 from ..web.log import log_event
 from ..web.sse import SSE_HEADERS, dumps, encode_event
-from .config import AgentsConfig, agents_config
-from .loop import ModelCall, StepDelta, ToolCallEvent, ToolResultEvent, Turn, TurnEvent, TurnOutcome, collect
+from .config import AgentsConfig, agents_config, serving_agents_config
+from .loop import (
+    ModelCall,
+    PausedTurn,
+    StepDelta,
+    ToolCallEvent,
+    ToolResultEvent,
+    Turn,
+    TurnEvent,
+    TurnOutcome,
+    collect,
+    paused_turn,
+)
 from .outbox import flush_outbox, outbox_state
 from .protocol import AgentCall
-from .runner import ToolContext, resolve_rag_search
+from .runner import ToolContext, expand_mcp_tools, resolve_rag_search
 from .store import AgentStore, Message, ObjectStorage, Schedule
 from .tools import ToolRegistry
 
 PAUSED_SCHEDULE_RETRY_S = 60  # a due schedule waits while the agent awaits an approval
 OUTBOX_BACKSTOP_S = 30  # the alarm replays an outbox that the post-turn flush did not empty
 FLUSH_DELAY_S = 0.05  # the post-turn flush waits this long: the response first, then one batch for many turns
-
-
-def _error(
-    status: int, kind: str, message: str, param: str | None = None, code: str | None = None
-) -> HttpResponse:
-    return ApiError(status, kind, message, param=param, code=code).to_response("openai")
 
 
 def gateway_model(services: Services, key_name: str | None) -> ModelCall:
@@ -52,6 +57,23 @@ def gateway_model(services: Services, key_name: str | None) -> ModelCall:
             yield await chat(services, principal, request)
 
     return call
+
+
+def _check_approver(services: Services, approver: str | None, paused: PausedTurn) -> None:
+    """Only the key that started the turn, or a key of the tenant with `approve: true`, may approve."""
+    if paused.known and approver == paused.started_by:
+        return
+    key = key_principal(services, approver).key
+    if key is not None and key.approve:
+        return
+    starter = repr(paused.started_by) if paused.known and paused.started_by else "the key that started the turn"
+    raise ApiError(
+        403,
+        "permission",
+        f"only {starter} or a key with approve: true may approve this tool call",
+        param="call_id",
+        code="approval_not_allowed",
+    )
 
 
 def _usable_config(services: Services) -> AgentsConfig | None:
@@ -91,23 +113,24 @@ class AgentObject:
 
     async def handle(self, request: HttpRequest, services: Services) -> HttpResponse:
         try:
-            config = agents_config(services.config)
-        except ConfigError as error:
-            return _error(503, "misconfigured", f"agents misconfigured: {error}")
-        if config is None:
-            return _error(404, "not_found", "agents are not enabled on this stack")
+            return await self._handle(request, services)
+        except ApiError as error:
+            return error.to_response("openai")
+
+    async def _handle(self, request: HttpRequest, services: Services) -> HttpResponse:
+        config = serving_agents_config(services.config)
         try:
             call = AgentCall.from_bytes(request.body)
         except ValueError as error:
-            return _error(400, "invalid_request", f"bad agent call: {error}")
+            raise bad_request(f"bad agent call: {error}") from None
         try:
             if call.op == "get":
                 return self._describe(call)
             if call.op == "delete":
                 return await self._delete(call)
             return await self._turn(call, config, services)
-        except ApiError as error:
-            return error.to_response("openai")
+        except ApiError:
+            raise
         except Exception as error:  # a bug: the gateway's error shape, never a traceback
             log_event(
                 "agents",
@@ -116,14 +139,14 @@ class AgentObject:
                 error=type(error).__name__,
                 detail=str(error)[:300],
             )
-            return _error(500, "internal", "internal agent error")
+            raise ApiError(500, "internal", "internal agent error") from None
 
     def _describe(self, call: AgentCall) -> HttpResponse:
         if not self.store.opened() or (self.store.tenant, self.store.agent_id) != (
             call.tenant,
             call.agent_id,
         ):
-            return _error(404, "not_found", f"agent {call.agent_id!r} does not exist", param="agent_id")
+            raise ApiError(404, "not_found", f"agent {call.agent_id!r} does not exist", param="agent_id")
         pending = self.store.pending()
         outbox = outbox_state(self.store)
         return HttpResponse.json(
@@ -202,15 +225,18 @@ class AgentObject:
                 param="call_id",
                 code="unknown_call_id",
             )
-        turn = await self._new_turn(config, services, call.key, call.stream)
-        return turn.resume(call.call_id or "", bool(call.approve), call.reason)
+        paused = paused_turn(self.store)
+        _check_approver(services, call.key, paused)
+        # The resumed turn runs as the key that started it: its model permissions and its quota.
+        turn = await self._new_turn(config, services, paused.started_by if paused.known else call.key, call.stream)
+        return turn.resume(call.call_id or "", bool(call.approve), call.reason, approver=call.key)
 
     async def _new_turn(
         self, config: AgentsConfig, services: Services, key_name: str | None, stream: bool
     ) -> Turn:
         kv = services.kv.get(config.tools_binding) if config.tools_binding else None
         tools = (
-            await ToolRegistry(kv, config.tool_cache_ttl_s, self.clock).all(self.store.tenant) if kv else {}
+            await ToolRegistry(kv, config.tool_cache_ttl_s, self.clock, config.tool_secrets).all(self.store.tenant) if kv else {}
         )
         context = ToolContext(
             services=services,
@@ -223,6 +249,7 @@ class AgentObject:
             rag_search=resolve_rag_search(services),
             on_schedule=self._on_schedule,
         )
+        tools = await expand_mcp_tools(tools, context)
         model = self.model_override or gateway_model(services, key_name)
         return Turn(self.store, config, model, tools, context, self.clock, stream)
 

@@ -10,6 +10,8 @@ import json
 import re
 from typing import Any, Literal, NamedTuple
 
+from ..web.jsonbody import read_json
+
 AGENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 OBJECT_PATH = "/agents/call"
 Op = Literal["message", "get", "approve", "delete"]
@@ -38,7 +40,7 @@ class AgentCall(NamedTuple):
     @classmethod
     def from_bytes(cls, body: bytes) -> AgentCall:
         """Raises ValueError on anything the Worker would never send."""
-        data: Any = json.loads(body)
+        data: Any = read_json(body, what="agent call")
         if not isinstance(data, dict) or data.get("op") not in OPS:
             raise ValueError("not an agent call")
         tenant, agent_id = data.get("tenant"), data.get("agent_id")

@@ -10,13 +10,12 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from ..config import ConfigError
 from ..http import HttpRequest, HttpResponse
 from ..services import DurableObjectNamespace, Services
 from ..web.auth import Caller, require_admin
-from ..web.errors import ApiError
+from ..web.errors import ApiError, bad_request
 from ..web.request import json_body, method_not_allowed, reject_unknown_fields
-from .config import AgentsConfig, agents_config
+from .config import AgentsConfig, serving_agents_config
 from .protocol import AGENT_ID, OBJECT_PATH, AgentCall, object_name
 from .tools import ToolRegistry, ToolSpecError, parse_tool_spec
 
@@ -26,21 +25,12 @@ DEFAULT_HISTORY_PAGE = 50
 MAX_TOOL_SPEC_BYTES = 65_536
 
 
-def _bad(message: str, param: str, status: int = 400, code: str | None = None) -> ApiError:
-    return ApiError(status, "invalid_request", message, param=param, code=code)
-
-
 def _json_body(request: HttpRequest) -> dict[str, Any]:
     return json_body(request, check_content_type=False, empty=True)
 
 
 async def handle_agents_route(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
-    try:
-        config = agents_config(services.config)
-    except ConfigError as error:
-        raise ApiError(503, "misconfigured", f"agents misconfigured: {error}") from None
-    if config is None:
-        raise ApiError(404, "not_found", "agents are not enabled on this stack")
+    config = serving_agents_config(services.config)
     parts = [unquote(p) for p in request.path.rstrip("/").split("/")[2:]]  # after "", "v1"
     if parts[0] == "tools":
         return await _tools(request, services, config, caller, parts[1:])
@@ -53,7 +43,7 @@ async def handle_agents_route(request: HttpRequest, services: Services, caller: 
 def _agent_id(parts: list[str]) -> str:
     if not parts or not AGENT_ID.match(parts[0]):
         shown = parts[0][:40] if parts else ""
-        raise _bad(
+        raise bad_request(
             f"invalid agent id {shown!r}: use 1-128 characters from A-Z a-z 0-9 . _ : -",
             "agent_id",
             code="invalid_agent_id",
@@ -91,23 +81,38 @@ async def _agents(
 async def _message(
     request: HttpRequest, services: Services, config: AgentsConfig, caller: Caller, agent_id: str
 ) -> HttpResponse:
-    if config.model_alias is None:
-        raise ApiError(503, "misconfigured", "agents.model_alias is not set on this stack")
     body = _json_body(request)
     reject_unknown_fields(body, ("content", "stream"))
-    content = body.get("content")
-    if not isinstance(content, str) or not content.strip():
-        raise _bad("'content' must be a non-empty string", "content", code="empty_message")
-    if len(content) > config.max_message_chars:
-        raise _bad(
-            f"'content' is {len(content)} characters; the limit is {config.max_message_chars}",
-            "content",
-            status=413,
-            code="message_too_large",
-        )
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
-        raise _bad("'stream' must be true or false", "stream")
+        raise bad_request("'stream' must be true or false", "stream")
+    return await send_message(services, config, caller, agent_id, body.get("content"), stream=stream)
+
+
+async def send_message(
+    services: Services,
+    config: AgentsConfig,
+    caller: Caller,
+    agent_id: str,
+    content: Any,
+    *,
+    stream: bool = False,
+) -> HttpResponse:
+    """One user message to the agent (a turn): `POST /v1/agents/{id}/messages` and MCP's
+    `message_agent`. Raises ApiError naming the field on bad input."""
+    agent_id = _agent_id([agent_id])
+    if config.model_alias is None:
+        raise ApiError(503, "misconfigured", "agents.model_alias is not set on this stack")
+    if not isinstance(content, str) or not content.strip():
+        raise bad_request("'content' must be a non-empty string", "content", "empty_message")
+    if len(content) > config.max_message_chars:
+        raise ApiError(
+            413,
+            "invalid_request",
+            f"'content' is {len(content)} characters; the limit is {config.max_message_chars}",
+            param="content",
+            code="message_too_large",
+        )
     call = AgentCall(
         "message", caller.tenant, agent_id, caller.principal.key_id, content=content, stream=stream
     )
@@ -123,18 +128,18 @@ async def _approval(
     call_id: str,
 ) -> HttpResponse:
     if not call_id or len(call_id) > 128:
-        raise _bad("invalid call_id", "call_id", code="unknown_call_id")
+        raise bad_request("invalid call_id", "call_id", "unknown_call_id")
     body = _json_body(request)
     reject_unknown_fields(body, ("approve", "reason", "stream"))
     approve = body.get("approve")
     if not isinstance(approve, bool):
-        raise _bad("'approve' must be true or false", "approve")
+        raise bad_request("'approve' must be true or false", "approve")
     reason = body.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS):
-        raise _bad(f"'reason' must be a string of at most {MAX_REASON_CHARS} characters", "reason")
+        raise bad_request(f"'reason' must be a string of at most {MAX_REASON_CHARS} characters", "reason")
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
-        raise _bad("'stream' must be true or false", "stream")
+        raise bad_request("'stream' must be true or false", "stream")
     call = AgentCall(
         "approve",
         caller.tenant,
@@ -197,9 +202,9 @@ def _int_query(query: dict[str, str], name: str, low: int, high: int, default: i
     try:
         value = int(raw)
     except ValueError:
-        raise _bad(f"query parameter {name} must be an integer (got {raw[:20]!r})", name) from None
+        raise bad_request(f"query parameter {name} must be an integer (got {raw[:20]!r})", name) from None
     if not low <= value <= high:
-        raise _bad(f"query parameter {name} must be from {low} to {high}", name)
+        raise bad_request(f"query parameter {name} must be from {low} to {high}", name)
     return value
 
 
@@ -245,7 +250,7 @@ def _registry(services: Services, config: AgentsConfig) -> ToolRegistry:
     kv = services.kv.get(config.tools_binding) if config.tools_binding else None
     if kv is None:
         raise ApiError(404, "not_found", "agent tools are not configured (agents.tools_binding)")
-    return ToolRegistry(kv, config.tool_cache_ttl_s, services.clock)
+    return ToolRegistry(kv, config.tool_cache_ttl_s, services.clock, config.tool_secrets)
 
 
 async def _tools(
@@ -256,7 +261,8 @@ async def _tools(
         if method not in ("GET", "HEAD"):
             raise method_not_allowed(path, "GET")
         specs = await registry.all(caller.tenant, fresh=True)
-        return HttpResponse.json({"data": [{"name": n, **s.to_json()} for n, s in specs.items()]})
+        shown = [{"name": n, **s.public(caller.is_admin)} for n, s in specs.items()]
+        return HttpResponse.json({"data": shown})
     if len(parts) != 1:
         raise ApiError(404, "not_found", f"no route for {method} {path}")
     name = parts[0]
@@ -264,16 +270,16 @@ async def _tools(
         specs = await registry.all(caller.tenant, fresh=True)
         if name not in specs:
             raise ApiError(404, "not_found", f"no tool named {name!r}", param="name")
-        return HttpResponse.json({"name": name, **specs[name].to_json()})
+        return HttpResponse.json({"name": name, **specs[name].public(caller.is_admin)})
     if method == "PUT":
         require_admin(caller, f"PUT {path}")
         if len(request.body) > MAX_TOOL_SPEC_BYTES:
-            raise _bad(f"a tool spec is at most {MAX_TOOL_SPEC_BYTES} bytes", "body", status=413)
+            raise ApiError(413, "invalid_request", f"a tool spec is at most {MAX_TOOL_SPEC_BYTES} bytes", param="body")
         try:
-            spec = parse_tool_spec(name, _json_body(request), config.own_hosts)
+            spec = parse_tool_spec(name, _json_body(request), config.own_hosts, config.tool_secrets)
             await registry.put(caller.tenant, spec)
         except ToolSpecError as error:
-            raise _bad(str(error), error.field, code="invalid_tool_spec") from None
+            raise bad_request(str(error), error.field, "invalid_tool_spec") from None
         return HttpResponse.json({"name": name, **spec.to_json()})
     if method == "DELETE":
         require_admin(caller, f"DELETE {path}")

@@ -14,7 +14,10 @@ from typing import Any, NamedTuple
 
 from ..bindings import Fetcher, KvNamespace, UpstreamError
 from ..services import Services
+from ..web.jsonbody import JsonBodyError, read_json
+from ..web.log import log_event
 from .config import AgentsConfig
+from .mcp_client import McpRemoteError, Remote, call_output, remote_specs
 from .ssrf import BlockedUrl, FetchPolicy, guarded_get
 from .store import AgentStore, Schedule, bound_text, iso_ms
 from .tools import DEFAULT_CONTENT_TYPES, LOOKUP_KEY_PREFIX, ToolSpec, lookup_key
@@ -64,9 +67,9 @@ async def run_tool(spec: ToolSpec | None, name: str, arguments: str, ctx: ToolCo
     if spec is None:
         return error_result(f"unknown tool {name!r}")
     try:
-        args = json.loads(arguments) if arguments.strip() else {}
-    except ValueError as error:
-        return error_result(f"arguments are not valid JSON: {error}")
+        args = read_json(arguments, what="arguments") if arguments.strip() else {}
+    except JsonBodyError as error:
+        return error_result(error.message)
     if not isinstance(args, dict):
         return error_result("arguments must be a JSON object")
     timeout_s = (spec.timeout_ms or ctx.config.tool_timeout_ms) / 1000
@@ -74,7 +77,7 @@ async def run_tool(spec: ToolSpec | None, name: str, arguments: str, ctx: ToolCo
         text = await asyncio.wait_for(_dispatch(spec, args, ctx, timeout_s), timeout_s)
     except TimeoutError:
         text = error_result(f"tool {name!r} timed out after {timeout_s:g} s")
-    except (BlockedUrl, UpstreamError, ToolArgumentError) as error:
+    except (BlockedUrl, UpstreamError, ToolArgumentError, McpRemoteError) as error:
         text = error_result(str(error))
     except Exception as error:  # a tool bug or a binding failure: the model is told, the turn goes on
         text = error_result(f"tool {name!r} failed: {type(error).__name__}: {str(error)[:300]}")
@@ -101,19 +104,60 @@ async def _dispatch(spec: ToolSpec, args: dict[str, Any], ctx: ToolContext, time
         return await _kv_lookup(spec, args, ctx)
     if spec.kind == "schedule":
         return await _schedule(args, ctx)
+    if spec.kind == "mcp":
+        return await _mcp_call(spec, args, ctx, timeout_s)
     return await _rag_search(spec, args, ctx)
+
+
+def _remote(spec: ToolSpec, ctx: ToolContext, timeout_s: float) -> Remote:
+    timeout_ms = max(1, int(timeout_s * 1000))
+    return Remote(spec, ctx.fetch, ctx.config.own_hosts, _tool_headers(spec, ctx), timeout_ms)
+
+
+async def _mcp_call(spec: ToolSpec, args: dict[str, Any], ctx: ToolContext, timeout_s: float) -> str:
+    remote_tool = str(spec.options.get("remote_tool", ""))
+    result = await _remote(spec, ctx, timeout_s).call(remote_tool, args, ctx.services.clock)
+    is_error, text = call_output(result)
+    if is_error:
+        return error_result(f"the MCP tool {remote_tool!r} failed: {text[:4000]}")
+    return result_text({"result": text})
+
+
+async def expand_mcp_tools(tools: dict[str, ToolSpec], ctx: ToolContext) -> dict[str, ToolSpec]:
+    """The turn's tools with each `mcp` spec replaced by its remote tools (`<name>__<tool>`). A server
+    that cannot be reached or answers badly offers no tools this turn (logged, the turn goes on)."""
+    out: dict[str, ToolSpec] = {}
+    for name, spec in tools.items():
+        if spec.kind != "mcp":
+            out[name] = spec
+            continue
+        timeout_s = (spec.timeout_ms or ctx.config.tool_timeout_ms) / 1000
+        try:
+            remote = _remote(spec, ctx, timeout_s)
+            discovery = await asyncio.wait_for(remote.discover(ctx.services.clock), timeout_s)
+        except (TimeoutError, BlockedUrl, UpstreamError, McpRemoteError, ToolArgumentError) as error:
+            log_event("agents", "mcp_discovery_failed", tool=name, error=type(error).__name__, detail=str(error)[:300])
+            continue
+        for remote_name, remote_spec in remote_specs(spec, discovery).items():
+            out.setdefault(remote_name, remote_spec)  # a tenant's own tool of that name wins
+    return out
+
+
+def _tool_headers(spec: ToolSpec, ctx: ToolContext) -> dict[str, str]:
+    """The spec's `headers`, plus `secret_headers` filled from the Worker's secrets."""
+    headers = dict(spec.options.get("headers") or {})
+    for header, secret in (spec.options.get("secret_headers") or {}).items():
+        value = ctx.services.secrets.get(secret)
+        if value is None:
+            raise ToolArgumentError(f"the tool's secret {secret!r} is not set on this Worker")
+        headers[header] = value
+    return headers
 
 
 async def _http_get(spec: ToolSpec, args: dict[str, Any], ctx: ToolContext, timeout_s: float) -> str:
     url = _string_arg(args, "url", 8192)
     options = spec.options
-    secret_headers = options.get("secret_headers") or {}
-    headers = dict(options.get("headers") or {})
-    for header, secret in secret_headers.items():
-        value = ctx.services.secrets.get(secret)
-        if value is None:
-            raise ToolArgumentError(f"the tool's secret {secret!r} is not set on this Worker")
-        headers[header] = value
+    headers = _tool_headers(spec, ctx)
     policy = FetchPolicy(
         allow_hosts=tuple(options.get("allow_hosts") or ()),
         own_hosts=ctx.config.own_hosts,
@@ -121,7 +165,6 @@ async def _http_get(spec: ToolSpec, args: dict[str, Any], ctx: ToolContext, time
         content_types=tuple(options.get("content_types") or DEFAULT_CONTENT_TYPES),
         headers=headers,
         timeout_ms=max(1, int(timeout_s * 1000)),
-        secret_headers=frozenset(secret_headers),
     )
     result = await guarded_get(ctx.fetch, url, policy)
     return result_text(

@@ -1,4 +1,4 @@
-"""The SSRF guard of the `http_get` tool: which URLs a model may make the Worker fetch, and a GET
+"""The SSRF guard of the `http_get` and `mcp` tools: which URLs a model may make the Worker fetch, and a GET
 that re-checks every redirect hop.
 
 Rules (OWASP SSRF prevention cheat sheet; cloudflare-facts.md "SSRF"):
@@ -19,17 +19,16 @@ stopped by Cloudflare's egress on the platform, not by this guard (docs/agents.m
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit
 
-from ..bindings import Fetcher, UpstreamError, close_stream
+from ..bindings import Fetcher, UpstreamError, UpstreamResponse, close_stream
 
 BLOCKED_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".workers.dev")
 BLOCKED_NAMES = frozenset({"localhost", "workers.dev", "home.arpa"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
-CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 _NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
@@ -179,6 +178,18 @@ def check_host(raw_host: str, own_hosts: Sequence[str]) -> str:
     return host
 
 
+def url_host(url: str) -> str:
+    """The host part of an absolute URL as written (for a guard that allows exactly that host)."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return ""
+    netloc = netloc.rpartition("@")[2]
+    if netloc.startswith("["):
+        return netloc[: netloc.find("]") + 1]
+    return netloc.partition(":")[0].lower().rstrip(".")
+
+
 def check_url(url: str, allow_hosts: Sequence[str], own_hosts: Sequence[str]) -> Target:
     """The URL rebuilt from checked parts, or BlockedUrl saying why it is refused."""
     if any(c in url for c in "\\\t\r\n ") or any(ord(c) < 32 or ord(c) == 127 for c in url):
@@ -217,9 +228,8 @@ class FetchPolicy(NamedTuple):
     own_hosts: tuple[str, ...]
     max_bytes: int
     content_types: tuple[str, ...]  # allowed media types; `text/*` style prefixes allowed
-    headers: Mapping[str, str]  # set by the tool's admin, never by the model
+    headers: Mapping[str, str]  # set by the tool's admin (static and secret ones), never by the model
     timeout_ms: int
-    secret_headers: frozenset[str] = frozenset()  # names whose values came from Worker secrets
 
 
 class FetchResult(NamedTuple):
@@ -240,45 +250,62 @@ def _content_type_allowed(media_type: str, allowed: Sequence[str]) -> bool:
     return False
 
 
-async def guarded_get(fetch: Fetcher, url: str, policy: FetchPolicy) -> FetchResult:
-    """GET `url` without following redirects itself: every `Location` is checked like the first URL
-    (at most MAX_REDIRECTS hops); credential headers are dropped once the host changes. The body is
-    read up to `max_bytes` and the rest is not downloaded. Raises BlockedUrl or UpstreamError."""
+async def guarded_fetch(
+    fetch: Fetcher, url: str, policy: FetchPolicy, method: str = "GET", body: bytes | None = None
+) -> tuple[UpstreamResponse, Target, int]:
+    """Send the request without following redirects itself: every `Location` is checked like the
+    first URL (at most MAX_REDIRECTS hops); every tool-set header is dropped once the host changes.
+    A request with a body follows only 307/308 (which keep the method and body). Returns the final
+    response (body unread), its checked target and the number of redirects. Raises BlockedUrl or
+    UpstreamError."""
     target = check_url(url, policy.allow_hosts, policy.own_hosts)
     headers = {k.lower(): v for k, v in policy.headers.items()}
     first_host = target.host
     redirects = 0
     while True:
         response = await fetch(
-            target.url, method="GET", headers=headers, body=None, timeout_ms=policy.timeout_ms
+            target.url, method=method, headers=headers, body=body, timeout_ms=policy.timeout_ms
         )
         if response.status not in REDIRECT_STATUSES:
-            break
+            return response, target, redirects
         await close_stream(response.body)
         location = response.headers.get("location")
         if not location:
             raise UpstreamError(f"redirect {response.status} without a Location header")
+        if body is not None and response.status not in (307, 308):
+            raise UpstreamError(f"redirect {response.status} would turn this {method} into a GET")
         redirects += 1
         if redirects > MAX_REDIRECTS:
             raise BlockedUrl(f"more than {MAX_REDIRECTS} redirects")
         target = check_url(urljoin(target.url, location), policy.allow_hosts, policy.own_hosts)
-        if target.host != first_host:
-            dropped = CREDENTIAL_HEADERS | {h.lower() for h in policy.secret_headers}
-            headers = {k: v for k, v in headers.items() if k not in dropped}
-    media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if not _content_type_allowed(media_type, policy.content_types):
-        await close_stream(response.body)
-        raise BlockedUrl(f"content type {media_type or 'none'!r} is not allowed for this tool")
+        if target.host != first_host:  # none of the tool's headers was meant for another host
+            headers = {}
+
+
+async def read_limited(body: AsyncIterator[bytes], max_bytes: int) -> tuple[bytes, bool]:
+    """Up to `max_bytes` of a response body (the rest is not downloaded); (data, truncated)."""
     chunks: list[bytes] = []
     size, truncated = 0, False
-    async for chunk in response.body:
-        room = policy.max_bytes - size
+    async for chunk in body:
+        room = max_bytes - size
         if len(chunk) > room:
             chunks.append(chunk[:room])
             truncated = True
             break
         chunks.append(chunk)
         size += len(chunk)
-    await close_stream(response.body)
-    text = b"".join(chunks).decode("utf-8", "replace")
+    await close_stream(body)
+    return b"".join(chunks), truncated
+
+
+async def guarded_get(fetch: Fetcher, url: str, policy: FetchPolicy) -> FetchResult:
+    """GET `url` through `guarded_fetch`; the body is read up to `max_bytes` and must have one of the
+    policy's content types. Raises BlockedUrl or UpstreamError."""
+    response, target, redirects = await guarded_fetch(fetch, url, policy)
+    media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not _content_type_allowed(media_type, policy.content_types):
+        await close_stream(response.body)
+        raise BlockedUrl(f"content type {media_type or 'none'!r} is not allowed for this tool")
+    data, truncated = await read_limited(response.body, policy.max_bytes)
+    text = data.decode("utf-8", "replace")
     return FetchResult(response.status, target.url, media_type, text, truncated, redirects)

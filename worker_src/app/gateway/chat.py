@@ -15,8 +15,8 @@ from ..web.errors import Api, ApiError
 from ..web.log import log_event
 from ..web.request import json_body
 from ..web.sse import DONE, SSE_HEADERS, encode_event
-from . import cache
-from .config import Candidate, GatewayConfig, Price, Route
+from . import budgets, cache
+from .config import Candidate, GatewayConfig, Price, Route, RouteKind
 from .dispatch import CallSpec, Dispatcher, Success, breaker_key
 from .quotas import add_usage_statement, check_quota
 from .relay import StreamRelay
@@ -30,7 +30,7 @@ from .strategies import (
     stand_ins_last,
 )
 from .streams import anthropic_message_to_events, dumps, openai_completion_to_chunks
-from .tokens import TokenUsage, cost_usd, estimate_completion_tokens, estimate_prompt_tokens
+from .tokens import TokenUsage, cost_usd, estimate_completion_tokens, estimate_prompt_tokens, produced_usage
 from .translate import JsonObject, anthropic_response_to_openai, openai_response_to_anthropic
 from .usage import UsageRecord, clip_body, insert_statement
 
@@ -41,6 +41,9 @@ class ChatRequest(NamedTuple):
     alias: str
     stream: bool
     include_usage: bool
+    # A Responses API request's own body: sent as is to `kind: openai` providers (`/responses`);
+    # every other provider gets `body`, the chat-completions translation.
+    responses_body: JsonObject | None = None
 
 
 @dataclass
@@ -54,6 +57,7 @@ class RequestContext:
     record: UsageRecord
     principal: Principal | None = None
     headers: dict[str, str] = field(default_factory=dict)  # x-edgestack-* for the response
+    budget_holds: tuple[budgets.Hold, ...] = ()  # settled by finish_record
 
     @property
     def usage_db(self) -> D1Database | None:
@@ -147,6 +151,9 @@ def finish_record(
         record.output_tokens = usage.completion_tokens
         record.cached_tokens = usage.cached_tokens
         record.cost_usd = cost
+    if ctx.budget_holds:
+        holds, ctx.budget_holds = ctx.budget_holds, ()
+        ctx.services.wait_until(budgets.settle(ctx.services, ctx.config, holds, record.cost_usd or 0.0))
     db = ctx.usage_db
     if db is None:
         return
@@ -196,9 +203,8 @@ def refuse(ctx: RequestContext, error: ApiError) -> HttpResponse:
     return error.to_response(ctx.api, ctx.headers)
 
 
-async def _serve_chat(
-    api: Api, request: HttpRequest, ctx: RequestContext, principal: Principal
-) -> HttpResponse:
+def admit(request: HttpRequest, ctx: RequestContext, principal: Principal) -> None:
+    """What every model endpoint checks first: the caller (`ctx.principal`), then the body size."""
     config = ctx.config
     ctx.principal = principal
     ctx.record.key_id = principal.key_id
@@ -209,6 +215,12 @@ async def _serve_chat(
             f"request body is {len(request.body)} bytes; the limit is {config.max_body_bytes}",
             code="request_too_large",
         )
+
+
+async def _serve_chat(
+    api: Api, request: HttpRequest, ctx: RequestContext, principal: Principal
+) -> HttpResponse:
+    admit(request, ctx, principal)
     chat = parse_chat_request(api, request)
     served = await run_pipeline(ctx, chat, request.headers, request.body.decode("utf-8", "replace"))
     if served.cached is not None:
@@ -242,20 +254,8 @@ async def run_pipeline(
     assert principal is not None
     ctx.record.alias = chat.alias
     ctx.record.stream = int(chat.stream)
-    route = config.routes.get(chat.alias)
-    if route is None:
-        known = ", ".join(
-            sorted(a for a in config.routes if principal.key is None or principal.key.allows(a))
-        )
-        raise ApiError(
-            404,
-            "not_found",
-            f"model {chat.alias!r} is not configured (available: {known or 'none'})",
-            param="model",
-            code="model_not_found",
-        )
-    require_model(principal, chat.alias)
-    await _admit_quota(ctx)
+    route = find_route(config, principal, chat.alias, "chat")
+    await admit_quota(ctx)
     if config.log_bodies:
         ctx.record.request_body = clip_body(request_text)
 
@@ -275,6 +275,8 @@ async def run_pipeline(
             ctx.cache_kv, [c.key for c in route.candidates], services.clock()
         )
     order = order_candidates(route, config, chat, ctx)
+    ctx.budget_holds = await budgets.reserve(services, config, principal, order, chat.body, ctx.request_id)
+    ctx.headers.update(budgets.remaining_header(ctx.budget_holds))
     dispatcher = Dispatcher(services, config, ctx.state.breakers, ctx.state.latency)
     call = CallSpec(
         api=chat.api,
@@ -283,6 +285,7 @@ async def run_pipeline(
         alias=chat.alias,
         headers=headers,
         request_id=ctx.request_id,
+        responses_body=chat.responses_body,
     )
     success = await dispatcher.run(route, order, call)
     ctx.record.provider = success.candidate.provider
@@ -298,7 +301,38 @@ async def run_pipeline(
     return Served(route, decision, success=success)
 
 
-async def _admit_quota(ctx: RequestContext) -> None:
+def find_route(config: GatewayConfig, principal: Principal, alias: str, kind: RouteKind) -> Route:
+    """The alias's route, if the key may use it and it serves `kind` (chat or embeddings)."""
+    route = config.routes.get(alias)
+    if route is None:
+        known = ", ".join(
+            sorted(
+                a
+                for a, r in config.routes.items()
+                if r.kind == kind and (principal.key is None or principal.key.allows(a))
+            )
+        )
+        raise ApiError(
+            404,
+            "not_found",
+            f"model {alias!r} is not configured (available: {known or 'none'})",
+            param="model",
+            code="model_not_found",
+        )
+    require_model(principal, alias)
+    if route.kind != kind:
+        endpoint = "POST /v1/embeddings" if route.kind == "embeddings" else "a chat endpoint"
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"model {alias!r} is an {route.kind} route and cannot serve {kind} requests; use {endpoint}",
+            param="model",
+            code="wrong_model_kind",
+        )
+    return route
+
+
+async def admit_quota(ctx: RequestContext) -> None:
     key = ctx.principal.key if ctx.principal else None
     db = ctx.usage_db
     if key is None or not key.has_quota or db is None:
@@ -307,7 +341,7 @@ async def _admit_quota(ctx: RequestContext) -> None:
     ctx.services.wait_until(_run_batch(db, [add_usage_statement(key, ctx.started, 1, 0)], "quota"))
 
 
-def _price(ctx: RequestContext, candidate: Candidate) -> Price | None:
+def price_of(ctx: RequestContext, candidate: Candidate) -> Price | None:
     provider = ctx.config.providers.get(candidate.provider)
     return provider.prices.get(candidate.model) if provider else None
 
@@ -343,7 +377,7 @@ def complete_json(ctx: RequestContext, chat: ChatRequest, served: Served) -> tup
         ctx,
         200,
         usage=usage,
-        cost=cost_usd(usage, _price(ctx, success.candidate)),
+        cost=cost_usd(usage, price_of(ctx, success.candidate)),
         quota_tokens=usage.total_tokens,
     )
     return response, body
@@ -482,6 +516,8 @@ def _finish_stream(
         )
     usage = relay.usage
     complete = relay.complete and status == 200
+    if not complete:  # a stream cut short still costs what the provider produced
+        usage = produced_usage(usage, chat.body, relay.result())
     if complete and decision.status == "MISS" and decision.key is not None and ctx.cache_kv is not None:
         entry = cache.CachedResponse(
             chat.api, success.candidate.provider, success.candidate.model, relay.result()
@@ -494,6 +530,6 @@ def _finish_stream(
         status,
         error_kind=error_kind,
         usage=usage,
-        cost=cost_usd(usage, _price(ctx, success.candidate)),
+        cost=cost_usd(usage, price_of(ctx, success.candidate)),
         quota_tokens=usage.total_tokens,
     )

@@ -15,7 +15,6 @@ circuit is open the answer is 503 with `retry-after` = time to the first half-op
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import AsyncIterator, Mapping
 from typing import Literal, NamedTuple
@@ -23,18 +22,21 @@ from typing import Literal, NamedTuple
 from ..bindings import UpstreamError, UpstreamResponse, close_stream
 from ..services import Services
 from ..web.errors import Api, ApiError, kind_for_status
+from ..web.jsonbody import read_json
 from ..web.log import log_event
 from ..web.sse import SseDecoder, SseEvent
 from .breaker import CircuitBreakers
 from .config import Candidate, GatewayConfig, Provider, Route
 from .latency import LatencyTracker
 from .providers import (
+    Endpoint,
     ProviderMisconfigured,
     UpstreamRequest,
     build_upstream_body,
     check_usable,
     provider_secret_values,
     send,
+    speaks_responses,
 )
 from .translate import JsonObject
 from .upstream_errors import scrub_secrets, upstream_error_message
@@ -43,6 +45,10 @@ RETRYABLE_4XX = frozenset({408, 429})
 PROVIDER_FAULT_4XX = frozenset({401, 403, 404})
 
 FailureKind = Literal["unreachable", "timeout", "http", "dropped", "invalid", "misconfigured"]
+# Failures of the provider itself, which open the circuit breaker. A 4xx (429 and 408 included) is an
+# answer to a request or to one caller's traffic; counting it would let one tenant open a route's
+# circuit for every tenant (breakers are shared by the isolate). It still falls back and retries.
+_PROVIDER_SIDE_KINDS = frozenset({"unreachable", "timeout", "dropped", "invalid"})
 
 
 class Failure(NamedTuple):
@@ -76,6 +82,15 @@ class CallSpec(NamedTuple):
     alias: str
     headers: Mapping[str, str]
     request_id: str
+    endpoint: Endpoint = "chat"
+    responses_body: JsonObject | None = None  # see chat.ChatRequest.responses_body
+
+
+def counts_against_breaker(failure: Failure) -> bool:
+    """5xx (529 included), timeouts, connection errors and broken bodies; never a 4xx."""
+    if failure.kind == "http":
+        return failure.status is not None and failure.status >= 500
+    return failure.kind in _PROVIDER_SIDE_KINDS
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
@@ -120,7 +135,12 @@ class Dispatcher:
         self.config = config
         self.breakers = breakers
         self.latency = latency
-        self.secrets = provider_secret_values(config.providers, services.secrets)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every provider key value, read only when an error text must be scrubbed (rare): each read
+        is a call into the JS env."""
+        return provider_secret_values(self.config.providers, self.services.secrets)
 
     async def run(self, route: Route, order: list[Candidate], call: CallSpec) -> Success:
         clock, policy = self.services.clock, route.retry
@@ -162,7 +182,11 @@ class Dispatcher:
                 )
                 continue
             # A request that cannot be expressed in this provider's API is the client's error (400).
-            request = build_upstream_body(call.api, call.body, provider, candidate, call.stream)
+            endpoint = call.endpoint
+            if call.responses_body is not None and speaks_responses(provider):
+                endpoint = "responses"
+            body = call.responses_body if endpoint == "responses" else call.body
+            request = build_upstream_body(call.api, body or {}, provider, candidate, call.stream, endpoint)
             key = breaker_key(route.alias, candidate)
             if not self.breakers.try_acquire(key, route.breaker, now):
                 if not failed_before:  # one that failed in this request is reported by its failure
@@ -199,7 +223,10 @@ class Dispatcher:
                 kind=outcome.kind,
                 status=outcome.status,
             )
-            self.breakers.record_failure(key, route.breaker, clock())
+            if counts_against_breaker(outcome):
+                self.breakers.record_failure(key, route.breaker, clock())
+            else:  # no verdict on the provider's health: free a half-open probe, count nothing
+                self.breakers.release(key)
             failures_per_candidate[candidate.key] = failed_before + 1
             retry_after[candidate.key] = outcome.retry_after_s or 0.0  # applies to the next retry only
         raise self._exhausted(last, attempts, skipped_open)
@@ -286,7 +313,7 @@ class Dispatcher:
         except UpstreamError as error:
             return Failure(candidate, "dropped", f"connection lost while reading the response: {error}")
         try:
-            parsed = json.loads(body)
+            parsed = read_json(body, what="upstream response")
             if not isinstance(parsed, dict):
                 raise ValueError("not an object")
         except ValueError:

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ..config import ConfigError
 from ..services import Services
 from ..web.auth import Principal, principal_for_key_name
 from ..web.errors import ApiError
@@ -29,7 +30,7 @@ from .chat import (
     run_pipeline,
     validate_chat_body,
 )
-from .config import GatewayConfig, GatewayConfigError
+from .config import GatewayConfig
 from .state import ISOLATE, IsolateState
 from .streams import dumps, openai_completion_to_chunks
 from .tokens import TokenUsage
@@ -111,7 +112,7 @@ StreamItem = TextDelta | ToolCallDelta | ChatResult  # the ChatResult comes last
 def _gateway_config(services: Services, state: IsolateState) -> GatewayConfig:
     try:
         config = state.config.get(services.config)
-    except GatewayConfigError as error:
+    except ConfigError as error:
         raise ApiError(503, "misconfigured", f"gateway misconfigured: {error}") from None
     if config is None or not config.enabled:
         raise ApiError(503, "misconfigured", "the AI gateway is not enabled on this stack")

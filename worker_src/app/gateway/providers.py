@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from ..bindings import UpstreamError, UpstreamResponse
 from ..services import Services
-from ..web.errors import Api
+from ..web.errors import Api, ApiError
+from ..web.jsonbody import read_json
 from ..web.sse import DONE, SseDecoder, encode_event
 from .config import DEFAULT_BASE_URLS, Candidate, Provider
 from .local_echo import local_echo_payload
@@ -32,11 +33,26 @@ from .translate import (
 
 ANTHROPIC_VERSION = "2023-06-01"
 NO_SUCH_MODEL = "No such model"  # Workers AI error 5007: "No such model <name> or task"
-FORWARDED_ANTHROPIC_HEADERS = ("anthropic-beta",)
+
+
+OPENAI_PATHS: dict[str, str] = {
+    "chat": "chat/completions",
+    "embeddings": "embeddings",
+    "responses": "responses",
+    "count_tokens": "chat/completions",  # never sent: count_tokens goes to anthropic providers only
+}
+
+
+def speaks_responses(provider: Provider) -> bool:
+    """OpenAI itself serves the Responses API; other kinds get it translated to their chat API."""
+    return provider.kind == "openai"
 
 
 class ProviderMisconfigured(Exception):
     """The provider cannot be called at all (missing secret or binding): skip it, do not retry it."""
+
+
+Endpoint = Literal["chat", "embeddings", "count_tokens", "responses"]
 
 
 class UpstreamRequest(NamedTuple):
@@ -44,12 +60,29 @@ class UpstreamRequest(NamedTuple):
 
     body: JsonObject
     stream: bool
+    endpoint: Endpoint = "chat"
 
 
 def build_upstream_body(
-    client_api: Api, client_body: JsonObject, provider: Provider, candidate: Candidate, stream: bool
+    client_api: Api,
+    client_body: JsonObject,
+    provider: Provider,
+    candidate: Candidate,
+    stream: bool,
+    endpoint: Endpoint = "chat",
 ) -> UpstreamRequest:
     """Translate (or copy) the client's body for this candidate, with the candidate's model."""
+    if endpoint == "embeddings":  # OpenAI's format; floats upstream, re-encoded for the client
+        body = {**client_body, "model": candidate.model, "encoding_format": "float"}
+        return UpstreamRequest(body=body, stream=False, endpoint="embeddings")
+    if endpoint == "responses":  # OpenAI's own Responses API: the client's body, with this model
+        return UpstreamRequest(
+            body={**client_body, "model": candidate.model}, stream=stream, endpoint="responses"
+        )
+    if endpoint == "count_tokens":  # Anthropic's format, to anthropic providers only
+        fields = ("messages", "system", "tools", "tool_choice", "thinking", "mcp_servers")
+        body = {name: client_body[name] for name in fields if name in client_body}
+        return UpstreamRequest(body={"model": candidate.model, **body}, stream=False, endpoint="count_tokens")
     if provider.api == client_api:
         body = dict(client_body)
         body["model"] = candidate.model
@@ -69,6 +102,21 @@ def build_upstream_body(
         ),
         stream=stream,
     )
+
+
+def anthropic_betas(provider: Provider, header: str) -> str:
+    """The client's `anthropic-beta` values for this provider; one not on its allow-list is a 400."""
+    values = [value.strip() for value in header.split(",") if value.strip()]
+    refused = [value for value in values if value not in provider.anthropic_betas]
+    if refused:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"anthropic-beta {refused[0]!r} is not allowed for provider {provider.name!r} "
+            f"(gateway.providers.{provider.name}.anthropic_betas)",
+            param="anthropic-beta",
+        )
+    return ",".join(values)
 
 
 def _secret(provider: Provider, secrets: Mapping[str, str]) -> str | None:
@@ -114,6 +162,8 @@ async def send(
 ) -> UpstreamResponse:
     """Send one upstream call. Raises UpstreamError (connect/timeout) or ProviderMisconfigured."""
     if provider.kind == "workers-ai":
+        if request.endpoint == "embeddings":
+            return await _run_workers_ai_embeddings(services, provider, request)
         return await _run_workers_ai(services, provider, request, request_id)
     if provider.kind == "local-echo":
         payload = local_echo_payload(request.body, request.stream, request_id, int(services.clock()))
@@ -126,16 +176,16 @@ async def send(
     }
     if provider.api == "anthropic":
         base = provider.base_url or DEFAULT_BASE_URLS["anthropic"]
-        url = f"{base}/v1/messages"
+        url = f"{base}/v1/messages{'/count_tokens' if request.endpoint == 'count_tokens' else ''}"
         headers["anthropic-version"] = ANTHROPIC_VERSION
         if key:
             headers["x-api-key"] = key
-        for name in FORWARDED_ANTHROPIC_HEADERS:
-            if client_headers.get(name):
-                headers[name] = client_headers[name]
+        betas = anthropic_betas(provider, client_headers.get("anthropic-beta", ""))
+        if betas:
+            headers["anthropic-beta"] = betas
     else:
         base = provider.base_url or DEFAULT_BASE_URLS.get(provider.kind, DEFAULT_BASE_URLS["openai"])
-        url = f"{base}/chat/completions"
+        url = f"{base}/{OPENAI_PATHS[request.endpoint]}"
         if key:
             headers["authorization"] = f"Bearer {key}"
     body = dumps(request.body).encode()
@@ -256,7 +306,7 @@ async def workers_ai_stream_to_openai(
             if event.data == "[DONE]":
                 continue
             try:
-                data = json.loads(event.data)
+                data = read_json(event.data, what="upstream event")
             except ValueError:
                 continue
             if isinstance(data.get("usage"), dict):
@@ -324,3 +374,17 @@ async def _run_workers_ai(
     else:
         payload = dumps(completion).encode()
     return UpstreamResponse(200, headers, _iterate_bytes(payload))
+
+
+async def _run_workers_ai_embeddings(
+    services: Services, provider: Provider, request: UpstreamRequest
+) -> UpstreamResponse:
+    """An OpenAI embeddings body run on a Workers AI embedding model, answered in OpenAI's shape."""
+    from .embeddings import workers_ai_embeddings  # only embedding routes load it
+
+    assert services.ai is not None  # check_usable ran first
+    model = str(request.body.get("model", ""))
+    texts = request.body.get("input") or []
+    result = await workers_ai_embeddings(services, model, texts, request.body.get("dimensions"))
+    headers = {"content-type": "application/json"}
+    return UpstreamResponse(200, headers, _iterate_bytes(dumps(result).encode()))

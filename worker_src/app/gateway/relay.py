@@ -8,11 +8,11 @@ Different APIs: `streams.AnthropicToOpenAIStream` / `streams.OpenAIToAnthropicSt
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from ..web.errors import Api, error_payload
+from ..web.jsonbody import read_json
 from ..web.sse import DONE, SseEvent, encode_event
 from .streams import (
     AnthropicStreamAccumulator,
@@ -181,7 +181,7 @@ class StreamRelay:
 
 def _json(text: str) -> JsonObject | None:
     try:
-        value = json.loads(text)
+        value = read_json(text, what="upstream event")
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

@@ -48,6 +48,7 @@ class _ChoiceDelta:
     text: str | None
     tool_calls: list[_ToolCallDelta]
     finish_reason: str | None
+    reasoning: str | None = None  # `reasoning_content`, sent by OpenAI-compatible reasoning models
 
 
 def _first_choice_deltas(chunk: JsonObject) -> Iterator[_ChoiceDelta]:
@@ -68,10 +69,12 @@ def _first_choice_deltas(chunk: JsonObject) -> Iterator[_ChoiceDelta]:
                 )
             )
         text = delta.get("content")
+        reasoning = delta.get("reasoning_content")
         yield _ChoiceDelta(
             text=text if isinstance(text, str) else None,
             tool_calls=calls,
             finish_reason=choice.get("finish_reason") or None,
+            reasoning=reasoning if isinstance(reasoning, str) else None,
         )
 
 
@@ -95,6 +98,7 @@ class OpenAIStreamAccumulator:
         self.model = ""
         self.created = 0
         self.text: list[str] = []
+        self.reasoning: list[str] = []
         self.tool_calls: dict[int, _ToolCallParts] = {}
         self.finish_reason: str | None = None
         self.usage: TokenUsage | None = None
@@ -108,6 +112,8 @@ class OpenAIStreamAccumulator:
         for delta in _first_choice_deltas(chunk):
             if delta.text is not None:
                 self.text.append(delta.text)
+            if delta.reasoning:
+                self.reasoning.append(delta.reasoning)
             for call in delta.tool_calls:
                 parts = self.tool_calls.setdefault(call.index, _ToolCallParts())
                 parts.id = parts.id or call.id
@@ -127,6 +133,8 @@ class OpenAIStreamAccumulator:
             "content": "".join(self.text) if self.text else None,
             "refusal": None,
         }
+        if self.reasoning:
+            message["reasoning_content"] = "".join(self.reasoning)
         if self.tool_calls:
             message["tool_calls"] = [
                 {
@@ -173,6 +181,10 @@ class AnthropicStreamAccumulator:
             delta = data.get("delta") or {}
             if delta.get("type") == "text_delta":
                 block["text"] = str(block.get("text", "")) + str(delta.get("text", ""))
+            elif delta.get("type") == "thinking_delta":
+                block["thinking"] = str(block.get("thinking", "")) + str(delta.get("thinking", ""))
+            elif delta.get("type") == "signature_delta":
+                block["signature"] = str(block.get("signature", "")) + str(delta.get("signature", ""))
             elif delta.get("type") == "input_json_delta":
                 self.partial_json.setdefault(index, []).append(str(delta.get("partial_json", "")))
         elif event == "message_delta":
@@ -278,6 +290,8 @@ class AnthropicToOpenAIStream:
             delta = data.get("delta") or {}
             if delta.get("type") == "text_delta":
                 return [self._chunk({"content": str(delta.get("text", ""))})]
+            if delta.get("type") == "thinking_delta":
+                return [self._chunk({"reasoning_content": str(delta.get("thinking", ""))})]
             if delta.get("type") == "input_json_delta":
                 tool_index = self.block_is_tool.get(int(data.get("index", 0)), max(self.tool_index, 0))
                 return [
@@ -337,6 +351,12 @@ class OpenAIToAnthropicStream:
         if isinstance(chunk.get("usage"), dict):
             self.usage = TokenUsage.from_openai(chunk["usage"])
         for delta in _first_choice_deltas(chunk):
+            if delta.reasoning:
+                if self.open_kind != "thinking":
+                    events.extend(
+                        self._open({"type": "thinking", "thinking": "", "signature": ""}, "thinking")
+                    )
+                events.append(self._delta({"type": "thinking_delta", "thinking": delta.reasoning}))
             if delta.text:
                 if self.open_kind != "text":
                     events.extend(self._open({"type": "text", "text": ""}, "text"))

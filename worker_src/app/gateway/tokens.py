@@ -84,9 +84,10 @@ DEFAULT_OUTPUT_ESTIMATE = 512
 
 
 def estimate_prompt_tokens(body: dict[str, Any]) -> int:
-    """A cheap size estimate (4 characters per token) over messages, system prompt and tools."""
+    """A cheap size estimate (4 characters per token) over messages, system prompt, tools and an
+    embeddings or Responses `input`."""
     chars = 0
-    for key in ("messages", "system", "tools"):
+    for key in ("messages", "system", "tools", "input"):
         value = body.get(key)
         if isinstance(value, str):
             chars += len(value)
@@ -101,3 +102,30 @@ def estimate_completion_tokens(body: dict[str, Any]) -> int:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
     return DEFAULT_OUTPUT_ESTIMATE
+
+
+def _produced_chars(response: dict[str, Any]) -> int:
+    chars = 0
+    for choice in response.get("choices") or ():  # OpenAI shape
+        message = (choice.get("message") or {}) if isinstance(choice, dict) else {}
+        content = message.get("content")
+        chars += len(content) if isinstance(content, str) else 0
+        for call in message.get("tool_calls") or ():
+            arguments = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
+            chars += len(arguments) if isinstance(arguments, str) else 0
+    for block in response.get("content") or ():  # Anthropic shape
+        if isinstance(block, dict):
+            text = block.get("text")
+            chars += len(text) if isinstance(text, str) else len(json.dumps(block.get("input") or ""))
+    return chars
+
+
+def produced_usage(usage: TokenUsage, body: dict[str, Any], response: dict[str, Any]) -> TokenUsage:
+    """Usage of a stream that ended before the provider reported it (a client that went away): the
+    prompt estimate when unknown, and the relayed output at 4 characters per token."""
+    if usage.completion_tokens:
+        return usage
+    return usage._replace(
+        prompt_tokens=usage.prompt_tokens or estimate_prompt_tokens(body),
+        completion_tokens=-(-_produced_chars(response) // CHARS_PER_TOKEN),
+    )

@@ -7,11 +7,11 @@ upstream's; same-API traffic passes through untouched.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from ..web.errors import ApiError
+from ..web.jsonbody import read_json
 from ..web.sse import dumps
 from .tokens import TokenUsage
 
@@ -97,11 +97,17 @@ def _openai_parts_to_blocks(content: Any, where: str) -> list[JsonObject]:
     return blocks
 
 
-def _anthropic_blocks_to_openai_parts(blocks: list[Any]) -> list[JsonObject]:
+USER_BLOCKS_TO_OPENAI = ("text", "image", "tool_result")
+
+
+def _anthropic_blocks_to_openai_parts(blocks: list[Any], where: str) -> list[JsonObject]:
     parts: list[JsonObject] = []
-    for block in blocks:
+    for index, block in enumerate(blocks):
         if not isinstance(block, dict):
             continue
+        if block.get("type") not in USER_BLOCKS_TO_OPENAI:
+            at = f"{where}.content[{index}].type"
+            raise _bad(f"{at}: {block.get('type')!r} blocks cannot be sent to an OpenAI-format model", at)
         if block.get("type") == "text":
             parts.append({"type": "text", "text": str(block.get("text", ""))})
         elif block.get("type") == "image":
@@ -157,7 +163,7 @@ def openai_request_to_anthropic(body: JsonObject, model: str, default_max_tokens
                     raise _bad(f"{where}.tool_calls[{call_index}].function is required", where)
                 arguments = function.get("arguments") or "{}"
                 try:
-                    tool_input = json.loads(arguments) if isinstance(arguments, str) else arguments
+                    tool_input = read_json(arguments, what="arguments") if isinstance(arguments, str) else arguments
                 except ValueError as error:
                     raise _bad(
                         f"{where}.tool_calls[{call_index}].function.arguments is not JSON: {error}", where
@@ -211,6 +217,8 @@ def openai_request_to_anthropic(body: JsonObject, model: str, default_max_tokens
         choice = _openai_tool_choice_to_anthropic(body.get("tool_choice"), body.get("parallel_tool_calls"))
         if choice is not None:
             out["tool_choice"] = choice
+    if isinstance(body.get("thinking"), dict):  # Anthropic's own parameter, sent by OpenAI-format clients
+        out["thinking"] = body["thinking"]
     if isinstance(body.get("user"), str):
         out["metadata"] = {"user_id": body["user"]}
     if body.get("stream"):
@@ -251,7 +259,19 @@ def _openai_tool_choice_to_anthropic(choice: Any, parallel: Any) -> JsonObject |
 def anthropic_request_to_openai(
     body: JsonObject, model: str, *, use_max_completion_tokens: bool
 ) -> JsonObject:
-    """An Anthropic messages request as an OpenAI chat-completions request for `model`."""
+    """An Anthropic messages request as an OpenAI chat-completions request for `model`.
+
+    `thinking` (enabled) has no OpenAI request equivalent and is refused; thinking blocks of earlier
+    assistant turns are not sent back (OpenAI-format upstreams take no reasoning as input);
+    `cache_control` marks are dropped (OpenAI-format upstreams cache prompts by themselves).
+    """
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") not in (None, "disabled"):
+        raise _bad(
+            f"'thinking' cannot be sent to the OpenAI-format model {model!r} of this route "
+            "(no request equivalent); drop it or route the alias to an Anthropic provider",
+            "thinking",
+        )
     messages: list[JsonObject] = []
     system = body.get("system")
     system_text = _text_of(system)
@@ -296,7 +316,7 @@ def anthropic_request_to_openai(
                         "content": _text_of(result) if not isinstance(result, str) else result,
                     }
                 )
-        parts = _anthropic_blocks_to_openai_parts(content)
+        parts = _anthropic_blocks_to_openai_parts(content, where)
         if parts:
             only_text = all(part["type"] == "text" for part in parts)
             messages.append(
@@ -350,12 +370,15 @@ def anthropic_request_to_openai(
 
 def anthropic_response_to_openai(message: JsonObject, created: int) -> JsonObject:
     text_parts: list[str] = []
+    thinking: list[str] = []
     tool_calls: list[JsonObject] = []
     for block in message.get("content") or []:
         if not isinstance(block, dict):
             continue
         if block.get("type") == "text":
             text_parts.append(str(block.get("text", "")))
+        elif block.get("type") == "thinking":
+            thinking.append(str(block.get("thinking", "")))
         elif block.get("type") == "tool_use":
             tool_calls.append(
                 {
@@ -374,6 +397,8 @@ def anthropic_response_to_openai(message: JsonObject, created: int) -> JsonObjec
     }
     if tool_calls:
         reply["tool_calls"] = tool_calls
+    if thinking:  # the field OpenAI-compatible reasoning models (and their SDK users) read
+        reply["reasoning_content"] = "".join(thinking)
     usage = TokenUsage.from_anthropic(message.get("usage"))
     return {
         "id": "chatcmpl-" + str(message.get("id", "")),
@@ -397,6 +422,9 @@ def openai_response_to_anthropic(completion: JsonObject) -> JsonObject:
     choice = choices[0] if isinstance(choices[0], dict) else {}
     reply = choice.get("message") or {}
     content: list[JsonObject] = []
+    reasoning = reply.get("reasoning_content")
+    if isinstance(reasoning, str) and reasoning:
+        content.append({"type": "thinking", "thinking": reasoning, "signature": ""})
     text = _text_of(reply.get("content"))
     if text:
         content.append({"type": "text", "text": text})
@@ -430,7 +458,7 @@ def parse_tool_arguments(arguments: Any) -> JsonObject:
     if not isinstance(arguments, str) or not arguments.strip():
         return {}
     try:
-        value = json.loads(arguments)
+        value = read_json(arguments, what="arguments")
     except ValueError:
         return {"_unparsed_arguments": arguments}
     return value if isinstance(value, dict) else {"value": value}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import re
+
+from ..web.jsonbody import read_json
 
 _KEYISH = re.compile(r"(sk-[A-Za-z0-9_\-*]{4,}|sk-ant-[A-Za-z0-9_\-*]{4,})")
 
@@ -19,7 +20,7 @@ def scrub_secrets(text: str, secrets: tuple[str, ...]) -> str:
 def upstream_error_message(body: bytes) -> str:
     """The `message` of an OpenAI- or Anthropic-shaped error body (or a short excerpt)."""
     try:
-        payload = json.loads(body)
+        payload = read_json(body, what="upstream error")
     except ValueError:
         return body[:300].decode("utf-8", "replace").strip() or "upstream error"
     if isinstance(payload, dict):

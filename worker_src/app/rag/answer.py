@@ -152,3 +152,12 @@ def extractive_answer(question: str, hits: Sequence[SearchHit]) -> Answer:
     picked.sort(key=lambda item: (item[1], item[2]))  # reading order within and across sources
     text = " ".join(f"{sentence} [{number}]" for _, number, _, sentence in picked)
     return Answer(text, tuple(hits), EXTRACTIVE_MODEL)
+
+
+def cited_text(payload: dict[str, Any]) -> str:
+    """An answer payload as text: the answer, then `Sources:` with `[n] doc_id (title)` lines."""
+    sources = "\n".join(
+        f"[{n}] {c['doc_id']}" + (f" ({c['title']})" if c["title"] else "")
+        for n, c in enumerate(payload["citations"], start=1)
+    )
+    return f"{payload['answer']}\n\nSources:\n{sources}" if sources else payload["answer"]

@@ -8,13 +8,42 @@ from __future__ import annotations
 
 from typing import Any, Literal, NamedTuple
 
-from ..config import ConfigError, Reader, RuntimeConfig, SectionCache
+from ..config import ConfigError, RuntimeConfig
+from ..sections import Reader, SectionCache
 from ..web.errors import ApiError
 
 Mode = Literal["hybrid", "vector", "keyword"]
 MODES: tuple[Mode, ...] = ("hybrid", "vector", "keyword")
 GENERATIONS = ("llm", "extractive")
 MAX_TOP_K = 20
+FUSION_METHODS = ("rrf", "max")
+
+
+class Fusion(NamedTuple):
+    method: Literal["rrf", "max"]
+    vector_weight: float
+    keyword_weight: float
+
+
+class MinScore(NamedTuple):
+    vector: float | None
+    keyword: float | None
+    hybrid: float | None
+
+    def floor(self, mode: Mode) -> float | None:
+        return self.vector if mode == "vector" else self.keyword if mode == "keyword" else self.hybrid
+
+
+class Rerank(NamedTuple):
+    enabled: bool
+    model: str
+    top_n: int
+
+
+class RewriteQuery(NamedTuple):
+    enabled: bool
+    alias: str | None
+    prompt: str | None
 
 
 class RagConfig(NamedTuple):
@@ -29,6 +58,10 @@ class RagConfig(NamedTuple):
     generation_alias: str | None
     generation: Literal["llm", "extractive"]
     mode: Mode
+    fusion: Fusion
+    min_score: MinScore
+    rerank: Rerank
+    rewrite_query: RewriteQuery
     chunk_chars: int
     chunk_overlap: int
     top_k: int
@@ -38,6 +71,36 @@ class RagConfig(NamedTuple):
     max_document_bytes: int
     ingest_on_upload: bool
     expose_as_model: str | None
+
+
+def _fusion(reader: Reader) -> Fusion:
+    fusion = reader.child("fusion", Fusion._fields)
+    return Fusion(
+        method=fusion.string("method", choices=FUSION_METHODS),  # type: ignore[arg-type]
+        vector_weight=fusion.number("vector_weight"),
+        keyword_weight=fusion.number("keyword_weight"),
+    )
+
+
+def _min_score(reader: Reader) -> MinScore:
+    floor = reader.child("min_score", MinScore._fields)
+    return MinScore(*(floor.optional_number(mode) for mode in MinScore._fields))
+
+
+def _rerank(reader: Reader) -> Rerank:
+    rerank = reader.child("rerank", Rerank._fields)
+    return Rerank(
+        enabled=rerank.boolean("enabled"), model=rerank.string("model"), top_n=rerank.integer("top_n", minimum=1)
+    )
+
+
+def _rewrite_query(reader: Reader) -> RewriteQuery:
+    rewrite = reader.child("rewrite_query", RewriteQuery._fields)
+    return RewriteQuery(
+        enabled=rewrite.boolean("enabled"),
+        alias=rewrite.optional_string("alias"),
+        prompt=rewrite.optional_string("prompt"),
+    )
 
 
 def parse_rag_config(section: Any) -> RagConfig:
@@ -55,6 +118,10 @@ def parse_rag_config(section: Any) -> RagConfig:
         generation_alias=reader.optional_string("generation_alias"),
         generation=reader.string("generation", choices=GENERATIONS),  # type: ignore[arg-type]
         mode=reader.string("mode", choices=MODES),  # type: ignore[arg-type]
+        fusion=_fusion(reader),
+        min_score=_min_score(reader),
+        rerank=_rerank(reader),
+        rewrite_query=_rewrite_query(reader),
         chunk_chars=reader.integer("chunk_chars", minimum=1),
         chunk_overlap=reader.integer("chunk_overlap"),
         top_k=reader.integer("top_k", minimum=1),

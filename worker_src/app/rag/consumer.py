@@ -18,7 +18,7 @@ from ..services import Services
 from ..web.errors import ApiError
 from . import catalog
 from .corpus import Corpus, corpus_for
-from .ids import check_doc_id, split_object_key
+from .ids import split_object_key
 from .ingest import IngestMessage, ingest_batch, purge_index, put_document
 
 FINAL_ATTEMPT = 3
@@ -36,13 +36,9 @@ async def on_bucket_event(corpus: Corpus, body: dict[str, Any]) -> None:
     key = (body.get("object") or {}).get("key")
     parts = split_object_key(key) if isinstance(key, str) else None
     if parts is None:
+        _log("rag_event_skipped", key=key, reason="not <tenant scope>/<document id>")
         return
     tenant, doc_id = parts
-    try:
-        check_doc_id(doc_id)
-    except ApiError:
-        _log("rag_event_skipped", key=key, reason="not a valid document id")
-        return
     record = await catalog.get(corpus.catalog, tenant, doc_id)
     if action in DELETE_ACTIONS:
         if record is not None:

@@ -1,61 +1,15 @@
-"""Embeddings through the Workers AI binding, in batches within the bge models' limits.
-
-Workers AI's bge embedding models (https://developers.cloudflare.com/workers-ai/models/bge-small-en-v1.5/,
-`bge-base-en-v1.5`, `bge-large-en-v1.5`) take `{"text": [str, ...]}` with at most 100 texts per call
-and at most 512 tokens per text, and answer `{"shape": [n, d], "data": [[float, ...], ...]}`. Longer
-texts are truncated by the model without an error, so `chunking.chunk_document` keeps every chunk's
-`token_estimate` under 500 and `embed_texts` refuses a text over the limit instead of sending it.
-
-Failures that may pass (rate limits, capacity, 5xx, timeouts) are retried with exponential backoff;
-input errors (Workers AI codes 5xxx such as 5006 "schema", 5007 "no such model") are not.
-"""
+"""RAG's embeddings: `web.embedding.embed_batches` (Workers AI, batches of 100, retries), after
+refusing a text over the bge models' 512 tokens, which the model would truncate without an error
+(`chunking.chunk_document` keeps every chunk's `token_estimate` under 500)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from ..bindings import Sleep, WorkersAi
+from ..web.embedding import embed_batches
 from ..web.errors import ApiError
 from .chunking import MAX_EMBED_TOKENS, token_estimate
-
-MAX_TEXTS_PER_CALL = 100
-MAX_ATTEMPTS = 4
-BASE_DELAY_S = 0.25
-_RETRYABLE = re.compile(
-    r"\b(429|5\d\d|3040|3043|3007)\b|capacity|rate.?limit|temporar|timed? ?out|internal server error",
-    re.IGNORECASE,
-)
-_INPUT_ERROR = re.compile(r"\b500[0-9]:")  # Workers AI 5xxx codes are input errors ("5006: Error: ...")
-
-
-class EmbeddingError(ApiError):
-    def __init__(self, message: str) -> None:
-        super().__init__(502, "upstream", f"embedding failed: {message}")
-
-
-def is_retryable(error: BaseException) -> bool:
-    text = str(error)
-    return bool(_RETRYABLE.search(text)) and not _INPUT_ERROR.search(text)
-
-
-async def _run_with_retries(ai: WorkersAi, model: str, texts: list[str], sleep: Sleep) -> list[list[float]]:
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            result = await ai.run(model, {"text": texts})
-        except Exception as error:
-            if attempt == MAX_ATTEMPTS or not is_retryable(error):
-                raise EmbeddingError(f"{model}: {str(error)[:300]}") from None
-            await sleep(BASE_DELAY_S * 2 ** (attempt - 1))
-            continue
-        data = result.get("data") if isinstance(result, dict) else None
-        if not isinstance(data, list) or len(data) != len(texts):
-            raise EmbeddingError(
-                f"{model} answered {len(data) if isinstance(data, list) else 'no'} "
-                f"vectors for {len(texts)} texts"
-            )
-        return [[float(x) for x in vector] for vector in data]
-    raise AssertionError("unreachable")
 
 
 async def embed_texts(
@@ -69,10 +23,4 @@ async def embed_texts(
             raise ApiError(
                 400, "invalid_request", f"a text of ~{token_estimate(text)} tokens exceeds {model}'s 512"
             )
-    vectors: list[list[float]] = []
-    for start in range(0, len(texts), MAX_TEXTS_PER_CALL):
-        batch = list(texts[start : start + MAX_TEXTS_PER_CALL])
-        vectors.extend(await _run_with_retries(ai, model, batch, sleep))
-    if dimensions is not None and any(len(v) != dimensions for v in vectors):
-        raise EmbeddingError(f"{model} returned vectors that are not {dimensions}-dimensional")
-    return vectors
+    return await embed_batches(ai, model, texts, sleep, dimensions)

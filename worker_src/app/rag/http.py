@@ -17,11 +17,13 @@ from ..web.errors import ApiError, bad_request
 from ..web.request import json_body, method_not_allowed, reject_unknown_fields
 from ..web.sse import SSE_HEADERS, encode_event
 from . import catalog
+from .answer import cited_text
 from .corpus import Corpus, corpus_for
-from .ids import check_doc_id, object_key, vector_id
+from .ids import check_doc_id, check_tenant, object_key, vector_id
 from .ingest import delete_document, put_document
 from .query import answer_question, stream_answer
 from .retrieval import check_search, search
+from .rewrite import rewrite_query
 
 DOCUMENTS = "/v1/documents"
 MAX_LIST_LIMIT = 1000
@@ -31,18 +33,28 @@ MAX_GET_IDS = 20  # Vectorize getByIds
 async def handle_rag(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
     """Serve one RAG route; raises ApiError for anything but success."""
     principal, tenant = caller.principal, caller.tenant
+    check_tenant(tenant)
     corpus = corpus_for(services)
     path, method = request.path.rstrip("/"), request.method
     if path == "/v1/rag/search":
         if method != "POST":
             raise method_not_allowed(path, "POST")
         body = json_body(request)
-        reject_unknown_fields(body, {"query", "top_k", "mode", "filter"})
+        reject_unknown_fields(body, {"query", "top_k", "mode", "filter", "rerank"})
         search_request = check_search(
-            corpus, body.get("query"), body.get("top_k"), body.get("mode"), body.get("filter")
+            corpus,
+            body.get("query"),
+            body.get("top_k"),
+            body.get("mode"),
+            body.get("filter"),
+            rerank=body.get("rerank"),
         )
+        search_request = await rewrite_query(services, principal, corpus.config.rewrite_query, search_request)
         hits = await search(corpus, tenant, search_request)
-        return HttpResponse.json({"mode": search_request.mode, "data": [h.public() for h in hits]})
+        payload: dict[str, Any] = {"mode": search_request.mode, "data": [h.public() for h in hits]}
+        if corpus.config.rewrite_query.enabled:
+            payload["rewritten_query"] = search_request.query
+        return HttpResponse.json(payload)
     if path == "/v1/rag/query":
         if method != "POST":
             raise method_not_allowed(path, "POST")
@@ -114,6 +126,9 @@ async def _list(request: HttpRequest, corpus: Corpus, tenant: str) -> HttpRespon
 
 
 async def _content(corpus: Corpus, tenant: str, doc_id: str) -> HttpResponse:
+    # The catalogue first: R2 keys are only as separate as the tenants' prefixes are.
+    if await catalog.get(corpus.catalog, tenant, doc_id) is None:
+        raise ApiError(404, "not_found", f"no document {doc_id!r}", param="id")
     stored = await corpus.bucket.get_object(object_key(tenant, doc_id))
     if stored is None:
         raise ApiError(404, "not_found", f"no document {doc_id!r}", param="id")
@@ -125,7 +140,7 @@ async def _query(
     request: HttpRequest, corpus: Corpus, services: Services, principal: Principal, tenant: str
 ) -> HttpResponse:
     body = json_body(request)
-    reject_unknown_fields(body, {"question", "top_k", "mode", "filter", "stream"})
+    reject_unknown_fields(body, {"question", "top_k", "mode", "filter", "stream", "rerank"})
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise bad_request("'stream' must be true or false", "stream")
@@ -136,6 +151,7 @@ async def _query(
         body.get("mode"),
         body.get("filter"),
         field="question",
+        rerank=body.get("rerank"),
     )
     question = search_request.query
     if stream:
@@ -174,14 +190,6 @@ def _last_user_text(messages: Any) -> str:
     )
 
 
-def _cited_content(payload: dict[str, Any]) -> str:
-    sources = "\n".join(
-        f"[{n}] {c['doc_id']}" + (f" ({c['title']})" if c["title"] else "")
-        for n, c in enumerate(payload["citations"], start=1)
-    )
-    return f"{payload['answer']}\n\nSources:\n{sources}" if sources else payload["answer"]
-
-
 async def handle_rag_chat(request: HttpRequest, services: Services, caller: Caller) -> HttpResponse:
     """`POST /v1/chat/completions` for the `rag.expose_as_model` model, in OpenAI's shapes."""
     principal, tenant = caller.principal, caller.tenant
@@ -192,7 +200,7 @@ async def handle_rag_chat(request: HttpRequest, services: Services, caller: Call
     question = _last_user_text(body.get("messages"))
     search_request = check_search(corpus, question, None, None, None, field="messages")
     outcome = await answer_question(corpus, services, principal, tenant, search_request.query, search_request)
-    content = _cited_content(outcome.payload)
+    content = cited_text(outcome.payload)
     citations = [
         {"n": n, "doc_id": c["doc_id"], "chunk": c["chunk"], "title": c["title"][:80]}
         for n, c in enumerate(outcome.payload["citations"], start=1)

@@ -20,10 +20,11 @@ from ..web.errors import ApiError
 from . import catalog, keyword, vectors
 from .catalog import DocumentRecord
 from .chunking import Chunk, chunk_document
+from .convert import read_document
 from .corpus import Corpus
 from .embedding import embed_texts
-from .ids import check_doc_id, object_key
-from .textio import DocumentBody, parse_document
+from .ids import builtin_metadata, check_doc_id, object_key
+from .textio import DocumentBody
 
 EMBED_BATCH = 100  # chunks embedded per queue message: one Workers AI call
 # Above this many chunks a document goes through the queue whatever its size: one invocation may run
@@ -78,7 +79,7 @@ async def put_document(
     """Index one document. `store_original=False` when the bytes already are in R2 (ingest on upload)."""
     check_doc_id(doc_id)
     check_size(corpus, len(data))
-    document = parse_document(data, content_type, header_title)
+    document = await read_document(corpus.ai, doc_id, data, content_type, header_title)
     sha = hashlib.sha256(data).hexdigest()
     existing = await catalog.get(corpus.catalog, tenant, doc_id)
     if (
@@ -114,18 +115,18 @@ async def put_document(
         corpus.sleep,
     )
     await corpus.catalog.batch([catalog.upsert_statement(record)])
+    indexed = indexed_metadata(record)
     try:
         if store_original:
             await _store_original(corpus, record, data)
         await corpus.keywords.batch(
             [
-                *keyword.replace_statements(tenant, doc_id, document.title, chunks, document.metadata),
+                *keyword.replace_statements(tenant, doc_id, document.title, chunks, indexed),
                 keyword.delete_from_statement(tenant, doc_id, len(chunks)),
             ]
         )
         await vectors.upsert(
-            corpus.index,
-            vectors.build_vectors(tenant, doc_id, document.title, chunks, embeddings, document.metadata),
+            corpus.index, vectors.build_vectors(tenant, doc_id, document.title, chunks, embeddings, indexed)
         )
         await vectors.delete_range(corpus.index, tenant, doc_id, len(chunks), old_slots)
         ready = record._replace(status="ready", vector_slots=len(chunks))
@@ -134,6 +135,11 @@ async def put_document(
         await _fail(corpus, record, f"{type(error).__name__}: {str(error)[:200]}")
         raise ApiError(502, "upstream", f"indexing {doc_id!r} failed: {str(error)[:200]}") from None
     return PutResult(doc_id, "ready", len(chunks), sha)
+
+
+def indexed_metadata(record: DocumentRecord) -> dict[str, Any]:
+    """The metadata of every chunk: the document's own plus folder, filename and updated_at."""
+    return {**record.metadata, **builtin_metadata(record.doc_id, record.updated_at)}
 
 
 async def _store_original(corpus: Corpus, record: DocumentRecord, data: bytes) -> None:
@@ -171,13 +177,10 @@ async def _fail(corpus: Corpus, record: DocumentRecord, reason: str) -> None:
 async def delete_document(corpus: Corpus, tenant: str, doc_id: str) -> None:
     check_doc_id(doc_id)
     record = await catalog.get(corpus.catalog, tenant, doc_id)
-    key = object_key(tenant, doc_id)
-    if record is None:
-        if await corpus.bucket.head(key) is None:
-            raise ApiError(404, "not_found", f"no document {doc_id!r}", param="id")
-    else:
-        await purge_index(corpus, record)
-    await corpus.bucket.delete(key)
+    if record is None:  # the catalogue first: never delete an R2 object the tenant has no entry for
+        raise ApiError(404, "not_found", f"no document {doc_id!r}", param="id")
+    await purge_index(corpus, record)
+    await corpus.bucket.delete(object_key(tenant, doc_id))
     await corpus.catalog.batch(
         [catalog.delete_statement(tenant, doc_id), catalog.bump_version_statement(tenant)]
     )
@@ -226,7 +229,7 @@ async def ingest_batch(corpus: Corpus, message: IngestMessage, final_attempt: bo
         if stored is None:
             raise ApiError(404, "not_found", "the original is no longer in R2")
         data, _info = stored
-        document = parse_document(data, record.content_type)
+        document = await read_document(corpus.ai, record.doc_id, data, record.content_type)
         document = document._replace(title=record.title or document.title, metadata=record.metadata)
         chunks = chunks_of(corpus, document)
         batch = chunks[message.start : message.start + EMBED_BATCH]
@@ -236,14 +239,13 @@ async def ingest_batch(corpus: Corpus, message: IngestMessage, final_attempt: bo
             [c.embedding_text(document.title) for c in batch],
             corpus.sleep,
         )
+        indexed = indexed_metadata(record)
         await corpus.keywords.batch(
-            keyword.replace_statements(record.tenant, record.doc_id, document.title, batch, document.metadata)
+            keyword.replace_statements(record.tenant, record.doc_id, document.title, batch, indexed)
         )
         await vectors.upsert(
             corpus.index,
-            vectors.build_vectors(
-                record.tenant, record.doc_id, document.title, batch, values, document.metadata
-            ),
+            vectors.build_vectors(record.tenant, record.doc_id, document.title, batch, values, indexed),
         )
         following = message.start + EMBED_BATCH
         if following < len(chunks):

@@ -10,6 +10,7 @@ from . import catalog, faq
 from .answer import NO_ANSWER, Answer, extractive_answer, prompt_messages
 from .corpus import Corpus
 from .retrieval import SearchHit, SearchRequest, search
+from .rewrite import rewrite_query
 
 
 class QueryOutcome(NamedTuple):
@@ -22,9 +23,11 @@ def _options(corpus: Corpus, request: SearchRequest) -> dict[str, Any]:
     return {
         "mode": request.mode,
         "top_k": request.top_k,
+        "rerank": request.rerank,
         "filter": [list(c) for c in request.where.clauses],
         "generation": config.generation,
         "alias": config.generation_alias,
+        "rewrite": config.rewrite_query.alias if config.rewrite_query.enabled else None,
     }
 
 
@@ -56,8 +59,9 @@ async def answer_question(
         cached = await faq.lookup(corpus.faq, key)
         if cached is not None:
             return QueryOutcome({**cached, "cache": "HIT"}, "HIT")
-    hits = await search(corpus, tenant, request)
     config = corpus.config
+    request = await rewrite_query(services, principal, config.rewrite_query, request)
+    hits = await search(corpus, tenant, request)
     if config.generation == "extractive" or not hits:
         answer = extractive_answer(question, hits) if hits else Answer(NO_ANSWER, (), "none")
     else:
@@ -68,6 +72,8 @@ async def answer_question(
         answer = await _generate(services, principal, question, hits, config.generation_alias)
     status = "MISS" if key is not None else "BYPASS"
     payload = answer.public(status)
+    if config.rewrite_query.enabled:
+        payload["rewritten_query"] = request.query
     if key is not None and corpus.faq is not None:
         stored = {k: v for k, v in payload.items() if k != "cache"}
         corpus.wait_until(faq.store(corpus.faq, key, stored, config.faq_ttl_s))
@@ -87,6 +93,7 @@ async def stream_answer(
         # With a FAQ cache, an LLM answer is generated in full (so it can be cached), then replayed.
         outcome = await answer_question(corpus, services, principal, tenant, question, request)
         return outcome.cache, _replay(outcome.payload)
+    request = await rewrite_query(services, principal, config.rewrite_query, request)
     hits = await search(corpus, tenant, request)
     if not hits:
         return "BYPASS", _replay(Answer(NO_ANSWER, (), "none").public("BYPASS"))
@@ -97,7 +104,8 @@ async def _replay(payload: dict[str, Any]) -> AsyncIterator[tuple[str, dict[str,
     yield "citations", {"citations": payload["citations"]}
     for piece in payload["answer"].split(" "):
         yield "delta", {"text": piece + " "}
-    yield "done", {"answer": payload["answer"], "model": payload["model"], "cache": payload["cache"]}
+    rewritten = {"rewritten_query": payload["rewritten_query"]} if "rewritten_query" in payload else {}
+    yield "done", {"answer": payload["answer"], "model": payload["model"], "cache": payload["cache"], **rewritten}
 
 
 async def _stream_generation(

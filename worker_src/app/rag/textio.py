@@ -8,12 +8,20 @@ from html.parser import HTMLParser
 from typing import Any, NamedTuple
 
 from ..web.errors import ApiError, bad_request
+from ..web.jsonbody import JsonBodyError, read_json
 
 TEXT_TYPES = ("text/plain", "text/markdown", "text/html")
 JSON_TYPE = "application/json"
+# Converted to Markdown by Workers AI toMarkdown (convert.py); media type -> file extension.
+RICH_TYPES = {
+    "application/pdf": ".pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": ".pptx",
+}
 MAX_TITLE_CHARS = 300
 MAX_METADATA_JSON_BYTES = 2048
-RESERVED_METADATA_KEYS = frozenset({"tenant", "doc_id", "chunk", "title"})
+RESERVED_METADATA_KEYS = frozenset({"tenant", "doc_id", "chunk", "title", "folder", "filename", "updated_at"})
 
 
 class DocumentBody(NamedTuple):
@@ -126,9 +134,9 @@ def parse_document(data: bytes, content_type: str, header_title: str = "") -> Do
     title = check_title(header_title, "x-edgestack-title")
     if kind == JSON_TYPE:
         try:
-            payload = json.loads(decode_utf8(data))
-        except ValueError as error:
-            raise bad_request(f"body is not valid JSON: {error}", "body") from None
+            payload = read_json(decode_utf8(data), what="body")
+        except JsonBodyError as error:
+            raise bad_request(error.message, error.field) from None
         if not isinstance(payload, dict):
             raise bad_request('body must be a JSON object {"text", "title"?, "metadata"?}', "body")
         unknown = sorted(set(payload) - {"text", "title", "metadata"})
@@ -143,7 +151,7 @@ def parse_document(data: bytes, content_type: str, header_title: str = "") -> Do
         raise ApiError(
             415,
             "unsupported_media_type",
-            f"content-type must be one of {', '.join((*TEXT_TYPES, JSON_TYPE))} (got {kind})",
+            f"content-type must be one of {', '.join((*TEXT_TYPES, JSON_TYPE, *RICH_TYPES))} (got {kind})",
             param="content-type",
         )
     text = decode_utf8(data)

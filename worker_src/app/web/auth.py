@@ -18,12 +18,14 @@ PUBLIC_TENANT = "public"
 class VirtualKey(NamedTuple):
     name: str
     sha256: str
-    scope: str = "default"
-    allowed_models: frozenset[str] = frozenset()
-    requests_per_day: int | None = None
-    tokens_per_day: int | None = None
-    admin: bool = False
-    documents: Literal["read", "write"] = "read"  # RAG: `write` may PUT and DELETE /v1/documents
+    scope: str
+    allowed_models: frozenset[str]
+    requests_per_day: int | None
+    tokens_per_day: int | None
+    admin: bool  # tenant admin: its scope's tools and usage
+    operator: bool  # platform operator: every tenant's usage, budgets and dashboard
+    approve: bool  # may approve any pending tool call of its tenant, not only its own turns
+    documents: Literal["read", "write"]  # RAG: `write` may PUT and DELETE /v1/documents
 
     def allows(self, alias: str) -> bool:
         return not self.allowed_models or alias in self.allowed_models

@@ -12,7 +12,7 @@ from ..http import HttpRequest, HttpResponse
 
 Api = Literal["openai", "anthropic"]
 
-ANTHROPIC_PATHS = ("/v1/messages",)
+ANTHROPIC_PATHS = ("/v1/messages", "/v1/messages/count_tokens")
 
 # kind -> (OpenAI `error.type`, Anthropic `error.type`)
 _ERROR_TYPES: dict[str, tuple[str, str]] = {

@@ -16,8 +16,8 @@ from .log import log_event
 
 class RateLimitPolicy(NamedTuple):
     binding: str
-    key: Literal["ip", "api_key"] = "ip"
-    retry_after_s: int = 60
+    key: Literal["ip", "api_key"]
+    retry_after_s: int
 
 
 def limit_key(policy: RateLimitPolicy, key_id: str | None, ip_hash: str) -> str:

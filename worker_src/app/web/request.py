@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from typing import Any
 
 from ..http import HttpRequest
 from .errors import ApiError, bad_request
+from .jsonbody import JsonBodyError, read_json
 
 
 def json_body(
@@ -27,9 +27,9 @@ def json_body(
     if empty and not request.body:
         return {}
     try:
-        body = json.loads(request.body)
-    except ValueError as error:  # includes UnicodeDecodeError
-        raise bad_request(f"request body is not valid JSON: {error}", "body", "invalid_json") from None
+        body = read_json(request.body)  # nesting, surrogates and unsafe numbers refused, naming the field
+    except JsonBodyError as error:
+        raise bad_request(error.message, error.field, "invalid_json") from None
     if not isinstance(body, dict):
         raise bad_request("request body must be a JSON object", "body", "invalid_json")
     return body

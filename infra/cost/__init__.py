@@ -1,0 +1,1 @@
+"""Monthly cost estimates of a stack under a traffic profile (`edgestack cost`)."""
