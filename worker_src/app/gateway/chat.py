@@ -11,7 +11,7 @@ from ..bindings import D1Database, KvNamespace, UpstreamError, close_stream
 from ..http import HttpRequest, HttpResponse
 from ..services import Services
 from ..web.auth import Principal, require_model
-from ..web.errors import Api, ApiError
+from ..web.errors import Api, ApiError, bad_request
 from ..web.log import log_event
 from ..web.request import json_body
 from ..web.sse import DONE, SSE_HEADERS, encode_event
@@ -76,10 +76,6 @@ class RequestContext:
 # ---------------------------------------------------------------- request validation
 
 
-def _bad(message: str, param: str | None = None, code: str | None = None) -> ApiError:
-    return ApiError(400, "invalid_request", message, param=param, code=code)
-
-
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -92,31 +88,31 @@ def validate_chat_body(api: Api, body: JsonObject) -> ChatRequest:
     """Check a chat request body (HTTP or in-process) and read what the pipeline needs from it."""
     model = body.get("model")
     if model is None:
-        raise _bad("missing required parameter: 'model'", "model", "missing_required_parameter")
+        raise bad_request("missing required parameter: 'model'", "model", "missing_required_parameter")
     if not isinstance(model, str) or not model.strip():
-        raise _bad("'model' must be a non-empty string", "model")
+        raise bad_request("'model' must be a non-empty string", "model")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise _bad("'messages' must be a non-empty list", "messages")
+        raise bad_request("'messages' must be a non-empty list", "messages")
     if not all(isinstance(m, dict) for m in messages):
-        raise _bad("every entry of 'messages' must be an object", "messages")
+        raise bad_request("every entry of 'messages' must be an object", "messages")
     stream = body.get("stream", False)
     if stream is None:
         stream = False
     if not isinstance(stream, bool):
-        raise _bad("'stream' must be true or false", "stream")
+        raise bad_request("'stream' must be true or false", "stream")
     for name in ("temperature", "top_p"):
         if body.get(name) is not None and not _is_number(body[name]):
-            raise _bad(f"'{name}' must be a number", name)
+            raise bad_request(f"'{name}' must be a number", name)
     for name in ("max_tokens", "max_completion_tokens"):
         value = body.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise _bad(f"'{name}' must be a positive integer", name)
+            raise bad_request(f"'{name}' must be a positive integer", name)
     if api == "anthropic" and body.get("max_tokens") is None:
-        raise _bad("missing required parameter: 'max_tokens'", "max_tokens", "missing_required_parameter")
+        raise bad_request("missing required parameter: 'max_tokens'", "max_tokens", "missing_required_parameter")
     options = body.get("stream_options")
     if options is not None and not isinstance(options, dict):
-        raise _bad("'stream_options' must be an object", "stream_options")
+        raise bad_request("'stream_options' must be an object", "stream_options")
     include_usage = bool(api == "openai" and options and options.get("include_usage") is True)
     return ChatRequest(api=api, body=body, alias=model, stream=stream, include_usage=include_usage)
 
